@@ -1,0 +1,222 @@
+package observe
+
+import (
+	"time"
+
+	"github.com/parachute/reconcile/spec"
+)
+
+// Snapshot is the world as one observation saw it: plain data, JSON
+// serialisable, with no handles into the system. The planner decides from a
+// Snapshot alone.
+type Snapshot struct {
+	// Taken is when the observation started.
+	Taken time.Time `json:"taken"`
+	// GOOS is the platform observed.
+	GOOS string `json:"goos"`
+	// Home is PARACHUTE_HOME.
+	Home string `json:"home"`
+	// User is the invoking user.
+	User spec.User `json:"user"`
+	// Self and Parent are the reconciler's own pid and its parent: never signalled.
+	Self   int `json:"self"`
+	Parent int `json:"parent"`
+	// HubPort is the declared hub port.
+	HubPort int `json:"hubPort"`
+	// Modules are the services.json rows kept, in file order.
+	Modules []spec.Module `json:"modules"`
+	// Skipped are the rows dropped, each with its reason.
+	Skipped []spec.SkippedRow `json:"skipped"`
+	// Pidfiles are the hub's and every module's pidfile (including the
+	// detached-era names), sorted by path. Missing files are not listed.
+	Pidfiles []Pidfile `json:"pidfiles"`
+	// HubPortFile is hub/run/hub.port when it exists.
+	HubPortFile *PortFile `json:"hubPortFile,omitempty"`
+	// Ports is one entry per declared port (the hub's first, then each
+	// module's in file order; a port shared by vault mounts appears once).
+	Ports []Port `json:"ports"`
+	// Processes are every process the snapshot refers to (port holders and
+	// their ancestors, pidfile processes with their group and descendants,
+	// the unit's main pid), sorted by pid, as seen at one instant.
+	Processes []Process `json:"processes"`
+	// Unit is the hub unit, as a file and as the manager sees it.
+	Unit Unit `json:"unit"`
+	// OtherScope is the hub unit in the scope we are not managing
+	// (system when we are a user, user when we are root), read only.
+	OtherScope *UnitFile `json:"otherScope,omitempty"`
+	// StaleUnits are per-module units (parachute-<short>.service,
+	// computer.parachute.<short>) that exist in any form.
+	StaleUnits []StaleUnit `json:"staleUnits"`
+	// Linger is whether the user has linger enabled (systemd, non-root);
+	// nil when not applicable or unknown.
+	Linger *bool `json:"linger,omitempty"`
+	// Health is the answer of GET /health on the hub port.
+	Health Health `json:"health"`
+	// Problems are things the observer could not read; each one made some
+	// field above less certain. The planner treats unknowns as blockers.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// PidState is what a pidfile's pid turned out to be.
+type PidState string
+
+// Pidfile states.
+const (
+	PidInvalid PidState = "invalid" // the file does not hold a positive integer (readPid yields none)
+	PidDead    PidState = "dead"    // no such process, or a zombie
+	PidLive    PidState = "live"    // alive and the same process that wrote the file
+	PidReused  PidState = "reused"  // alive, but a different process: started after the file was written, or not ours by argv
+	PidUnknown PidState = "unknown" // alive, but its details cannot be read
+)
+
+// Pidfile is one pidfile read as the hub reads it, then checked.
+type Pidfile struct {
+	// Service is "hub" or the module short the file belongs to.
+	Service string `json:"service"`
+	// Module is the services.json row name, when the file belongs to a row.
+	Module string `json:"module,omitempty"`
+	// Legacy is true for a detached-era name (runner, channel, agent).
+	Legacy  bool      `json:"legacy,omitempty"`
+	Path    string    `json:"path"`
+	Pid     int       `json:"pid,omitempty"`
+	ModTime time.Time `json:"modTime"`
+	State   PidState  `json:"state"`
+	// Reason explains State when it is not plain (reused, unknown, invalid).
+	Reason string `json:"reason,omitempty"`
+}
+
+// PortFile is hub/run/hub.port.
+type PortFile struct {
+	Path string `json:"path"`
+	// Port is the parsed port, 0 when the content is not 1..65535.
+	Port int `json:"port"`
+}
+
+// Port is one declared port and who listens on it.
+type Port struct {
+	Port int `json:"port"`
+	// Owner is "hub" or the services.json row name declaring the port
+	// (the first, when vault mounts share it).
+	Owner string `json:"owner"`
+	// Short is "hub" or the declaring row's short.
+	Short string `json:"short"`
+	// Listeners are the listening TCP sockets (v4 and v6) on the port, sorted
+	// by address. Empty means free.
+	Listeners []Listener `json:"listeners"`
+}
+
+// Listener is one listening socket.
+type Listener struct {
+	// Addr is the local address, "127.0.0.1:1939" or "[::]:1939".
+	Addr string `json:"addr"`
+	// Inode is the socket inode.
+	Inode uint64 `json:"inode"`
+	// UID is the socket's owner uid as the kernel reports it (known even when
+	// the owning process is not).
+	UID int `json:"uid"`
+	// Pids are the processes holding the socket open, sorted. Empty means the
+	// owner could not be read: held, owner unknown, never free.
+	Pids []int `json:"pids"`
+}
+
+// Process is one process as seen at the snapshot's instant.
+type Process struct {
+	Pid  int `json:"pid"`
+	PPid int `json:"ppid"`
+	Pgid int `json:"pgid"`
+	Sid  int `json:"sid"`
+	UID  int `json:"uid"`
+	// User is the name for UID when it resolves.
+	User string `json:"user,omitempty"`
+	// StartTicks is the start time in clock ticks since boot (/proc/PID/stat
+	// field 22): with Pid, the process's identity.
+	StartTicks uint64 `json:"startTicks"`
+	// Started is StartTicks as wall-clock time (boot time + ticks); accurate
+	// to about a second.
+	Started time.Time `json:"started"`
+	Argv    []string  `json:"argv"`
+	Exe     string    `json:"exe,omitempty"`
+	Cwd     string    `json:"cwd,omitempty"`
+	// Cgroup is the unified (v2) cgroup path, as seen in our cgroup namespace.
+	Cgroup string `json:"cgroup,omitempty"`
+	// State is the one-letter kernel state (R, S, D, Z, T, …).
+	State string `json:"state"`
+	// Unreadable lists fields that could not be read (exe, cwd, argv, …).
+	Unreadable []string `json:"unreadable,omitempty"`
+}
+
+// Zombie reports whether the process has exited and awaits its parent: it
+// counts as dead.
+func (p Process) Zombie() bool { return p.State == "Z" || p.State == "X" }
+
+// Unit is the hub unit, as a file and as the manager sees it.
+type Unit struct {
+	// Manager is "systemd", "launchd" or "" when none applies.
+	Manager string `json:"manager"`
+	// Available is whether the manager could be asked; Problem says why not
+	// (for example "user manager unreachable: …").
+	Available bool   `json:"available"`
+	Problem   string `json:"problem,omitempty"`
+	// Scope is "user" or "system" (systemd) or the launchd domain ("gui/501").
+	Scope string `json:"scope"`
+	// Name is "parachute-hub.service" or "computer.parachute.hub".
+	Name string   `json:"name"`
+	File UnitFile `json:"file"`
+	// The manager's view (systemd properties; launchd fills LoadState,
+	// ActiveState and MainPID from launchctl print).
+	LoadState        string `json:"loadState,omitempty"`
+	ActiveState      string `json:"activeState,omitempty"`
+	SubState         string `json:"subState,omitempty"`
+	UnitFileState    string `json:"unitFileState,omitempty"`
+	MainPID          int    `json:"mainPID,omitempty"`
+	ControlGroup     string `json:"controlGroup,omitempty"`
+	NeedDaemonReload bool   `json:"needDaemonReload,omitempty"`
+	// LastExitCode is launchd's "last exit code" (0 when unknown).
+	LastExitCode int `json:"lastExitCode,omitempty"`
+}
+
+// UnitFile is a unit or plist on disk.
+type UnitFile struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	// Symlink is the link target when Path is a symlink (we never write
+	// through one we did not create).
+	Symlink string `json:"symlink,omitempty"`
+	// Content is the file's text.
+	Content string `json:"content,omitempty"`
+	// ParseError is set when the file exists but does not parse.
+	ParseError string `json:"parseError,omitempty"`
+}
+
+// StaleUnit is a per-module unit left from an older install.
+type StaleUnit struct {
+	Name  string `json:"name"`
+	Short string `json:"short"`
+	// Scope is "user", "system" or a launchd domain.
+	Scope         string `json:"scope"`
+	LoadState     string `json:"loadState,omitempty"`
+	ActiveState   string `json:"activeState,omitempty"`
+	UnitFileState string `json:"unitFileState,omitempty"`
+	MainPID       int    `json:"mainPID,omitempty"`
+	ControlGroup  string `json:"controlGroup,omitempty"`
+	// Manageable is false when we cannot change it from here (a system unit
+	// seen by a non-root user).
+	Manageable bool `json:"manageable"`
+}
+
+// Health is the answer to GET http://127.0.0.1:<hubPort>/health.
+type Health struct {
+	URL string `json:"url"`
+	// Status is the HTTP status, 0 when nothing answered.
+	Status int `json:"status"`
+	// OK is a 2xx status.
+	OK       bool   `json:"ok"`
+	Service  string `json:"service,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	DB       string `json:"db,omitempty"`
+	Error    string `json:"error,omitempty"`
+	// AnsweredBy is the pid holding the hub port's listening socket when the
+	// answer came (0 when unknown): who answered, not just that something did.
+	AnsweredBy int `json:"answeredBy,omitempty"`
+}

@@ -1,0 +1,128 @@
+package reconcile
+
+import "github.com/parachute/reconcile/spec"
+
+// Schema is the version of the JSON document `parachute reconcile` prints.
+const Schema = "parachute.reconcile/v1"
+
+// Action is the kind of a step. The names are part of the JSON contract.
+type Action string
+
+// Step kinds, in the JSON contract's spelling.
+const (
+	WriteUnit     Action = "write-unit"     // write the hub unit/plist (not start it); daemon-reload; linger
+	Stop          Action = "stop"           // SIGTERM (then SIGKILL after the grace period) a process or its group
+	RemovePidfile Action = "remove-pidfile" // delete a pidfile (or hub.port) whose process is gone
+	DisableUnit   Action = "disable-unit"   // stop and disable a stale per-module unit
+	WaitPortFree  Action = "wait-port-free" // wait until no process outside the hub unit holds the port
+	StartUnit     Action = "start-unit"     // enable and start the hub unit
+	WaitHealthy   Action = "wait-healthy"   // wait for a 2xx /health answered by the right process
+	StopUnit      Action = "stop-unit"      // stop and disable the hub unit
+	RemoveUnit    Action = "remove-unit"    // delete the hub unit file; daemon-reload
+	StartDetached Action = "start-detached" // start the hub command as a detached session leader
+)
+
+// Step is one ordered change. Fields beyond N, Action, Target and Reason are
+// set only for the kinds that need them.
+type Step struct {
+	N      int    `json:"n"`
+	Action Action `json:"action"`
+	// Target names what the step acts on, for people: "module vault",
+	// "hub unit parachute-hub.service", "port 1940".
+	Target string `json:"target"`
+	// Reason says why the step is needed, in a sentence.
+	Reason string `json:"reason"`
+
+	// Pid, Pgid and StartTicks identify a process for stop: the actuator
+	// checks StartTicks again just before signalling. Pgid is set when the
+	// whole group is signalled (the pid leads it).
+	Pid        int    `json:"pid,omitempty"`
+	Pgid       int    `json:"pgid,omitempty"`
+	StartTicks uint64 `json:"startTicks,omitempty"`
+	// Port is the port for wait-port-free (and the hub port for wait-healthy).
+	Port int `json:"port,omitempty"`
+	// Path is the file for write-unit, remove-unit and remove-pidfile.
+	Path string `json:"path,omitempty"`
+	// Content is the full file write-unit writes.
+	Content string `json:"content,omitempty"`
+	// Unit is the unit name (systemd) or label (launchd) for unit steps.
+	Unit string `json:"unit,omitempty"`
+	// Scope is "user"/"system" or the launchd domain for unit steps.
+	Scope string `json:"scope,omitempty"`
+	// Linger asks write-unit to enable linger for User (systemd user units).
+	Linger bool   `json:"linger,omitempty"`
+	User   string `json:"user,omitempty"`
+	// Argv, Env, Dir and Log describe start-detached.
+	Argv []string `json:"argv,omitempty"`
+	Env  []string `json:"env,omitempty"`
+	Dir  string   `json:"dir,omitempty"`
+	Log  string   `json:"log,omitempty"`
+	// Pidfile and PortFile are where start-detached records the hub.
+	Pidfile  string `json:"pidfile,omitempty"`
+	PortFile string `json:"portfile,omitempty"`
+}
+
+// Verdict classifies a process that holds a declared port.
+type Verdict string
+
+// Port-holder verdicts.
+const (
+	VerdictDetached  Verdict = "detached-ours" // named by our pidfile (start time checked), in its group, or its descendant
+	VerdictUnit      Verdict = "unit-owned"    // inside the hub unit's control group / job tree
+	VerdictStaleUnit Verdict = "stale-unit"    // inside a stale per-module unit
+	VerdictOrphan    Verdict = "orphan"        // no pidfile, but argv/exe/cwd attribute it to the port's owner
+	VerdictForeign   Verdict = "foreign"       // readable and not ours
+	VerdictUnknown   Verdict = "unknown"       // held, but the owner or its details cannot be read
+)
+
+// Holder is one process (or unreadable socket) on a declared port, classified.
+type Holder struct {
+	Port    int      `json:"port"`
+	Owner   string   `json:"owner"` // "hub" or the declaring row's name
+	Pid     int      `json:"pid,omitempty"`
+	User    string   `json:"user,omitempty"`
+	Argv    []string `json:"argv,omitempty"`
+	Verdict Verdict  `json:"verdict"`
+	// Evidence is why the verdict was reached ("pid 4121 is hub/run/hub.pid,
+	// start time before the file was written").
+	Evidence string `json:"evidence"`
+}
+
+// Blocker is something the plan must not touch and cannot work around: the
+// run needs a person. A plan with blockers has no steps.
+type Blocker struct {
+	Port    int      `json:"port,omitempty"`
+	Pid     int      `json:"pid,omitempty"`
+	User    string   `json:"user,omitempty"`
+	Argv    []string `json:"argv,omitempty"`
+	Verdict Verdict  `json:"verdict,omitempty"`
+	Reason  string   `json:"reason"`
+	// Fix is what a person should do about it.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Outcome summarises a plan.
+type Outcome string
+
+// Plan outcomes.
+const (
+	OutcomeConverged Outcome = "converged" // nothing to do
+	OutcomeChanges   Outcome = "changes"   // steps to apply
+	OutcomePending   Outcome = "pending"   // the hub unit is starting: only waits, nothing destructive
+	OutcomeBlocked   Outcome = "blocked"   // needs a person; no steps
+)
+
+// Plan is the planner's answer: ordered steps, the classification of every
+// port holder, blockers, and notes that do not change convergence.
+type Plan struct {
+	Desired   spec.Model `json:"desired"`
+	Converged bool       `json:"converged"`
+	Outcome   Outcome    `json:"outcome"`
+	Steps     []Step     `json:"steps"`
+	Blockers  []Blocker  `json:"blockers"`
+	Holders   []Holder   `json:"holders"`
+	// Notes are observations that need no step: a module down under a
+	// healthy supervised hub (degraded), a hand-edited unit (drift), a stale
+	// unit in a scope we cannot manage.
+	Notes []string `json:"notes,omitempty"`
+}
