@@ -1,0 +1,350 @@
+package actuate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
+)
+
+// ErrGone is returned by Processes.Identity when no such process exists (or
+// it is a zombie, which counts as dead).
+var ErrGone = errors.New("no such process")
+
+// Identity is what the actuator re-reads about a process before it acts on
+// it.
+type Identity struct {
+	StartTicks uint64
+	PPid       int
+	Pgid       int
+	// Cgroup is the unified cgroup path (Linux); empty elsewhere.
+	Cgroup string
+}
+
+// Processes reads, signals and starts processes.
+type Processes interface {
+	// Identity returns pid's identity, or ErrGone.
+	Identity(pid int) (Identity, error)
+	// Signal sends sig to the group pgid when pgid > 0, else to pid.
+	Signal(pid, pgid int, sig syscall.Signal) error
+	// GroupAlive reports whether any process of group pgid is alive.
+	GroupAlive(pgid int) bool
+	// StartDetached starts argv as a new session with stdin from /dev/null
+	// and stdout and stderr appended to log, and returns its pid without
+	// waiting for it.
+	StartDetached(argv, env []string, dir, log string) (int, error)
+}
+
+// Files writes and removes the few files the reconciler owns.
+type Files interface {
+	// WriteFile writes data to path atomically with perm, creating parent
+	// directories; it refuses to write through a symlink and leaves an
+	// identical file untouched (reporting changed=false).
+	WriteFile(path string, data []byte, perm os.FileMode) (changed bool, err error)
+	// Remove deletes path; a missing file is not an error.
+	Remove(path string) error
+	// MkdirAll creates dir and its parents.
+	MkdirAll(dir string, perm os.FileMode) error
+}
+
+// Units is the service manager, as the actuator needs it. Every method waits
+// for the manager's job to finish and returns an error naming the unit and
+// the job's result when it did not succeed.
+type Units interface {
+	// Reload makes the manager re-read unit files (systemd daemon-reload;
+	// a no-op for launchd).
+	Reload(ctx context.Context) error
+	// EnableLinger turns linger on for user (systemd user units).
+	EnableLinger(ctx context.Context, user string) error
+	// Start enables and starts the hub unit; path is its file.
+	Start(ctx context.Context, name, path string) error
+	// Stop stops and disables a unit (the hub's or a stale module's).
+	Stop(ctx context.Context, name string) error
+	// Unload makes the manager forget a unit whose file is about to be
+	// deleted (launchd bootout; nothing for systemd, whose Reload follows
+	// the delete).
+	Unload(ctx context.Context, name string) error
+	// Owner returns what a process must be inside to belong to the unit
+	// now: its control group (systemd) or its main pid (launchd), and
+	// whether the unit is in a failed state.
+	Owner(ctx context.Context, name string) (Ownership, error)
+}
+
+// Ownership says which processes belong to a unit at one moment.
+type Ownership struct {
+	ControlGroup string
+	MainPID      int
+	Failed       bool
+	State        string
+}
+
+// Ports answers who holds a listening socket on a port right now.
+type Ports interface {
+	// Holders returns the pids holding a listening TCP socket on port (v4 or
+	// v6); unknown counts sockets whose owner cannot be read.
+	Holders(port int) (pids []int, unknown int, err error)
+}
+
+// Health probes the hub.
+type Health interface {
+	// Probe asks GET /health on 127.0.0.1:port and returns whether it
+	// answered 2xx and which pid answered (0 when unknown).
+	Probe(ctx context.Context, port int) (ok bool, answeredBy int, err error)
+}
+
+// Clock is the actuator's time.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx ends.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// Event is one line of progress while applying.
+type Event struct {
+	Event   string           `json:"event"` // step-start, step-done, step-failed
+	N       int              `json:"n"`
+	Action  reconcile.Action `json:"action"`
+	Target  string           `json:"target"`
+	Error   string           `json:"error,omitempty"`
+	Elapsed string           `json:"elapsed,omitempty"`
+}
+
+// Actuator applies plans. Only Units may be nil (no service manager: unit
+// steps then fail).
+type Actuator struct {
+	Procs    Processes
+	Files    Files
+	Units    Units
+	Ports    Ports
+	Health   Health
+	Clock    Clock
+	Timeouts spec.Timeouts
+	// Poll is the shortest interval between polls of a wait; waits back
+	// off from it to 8× it. Zero means 10ms.
+	Poll time.Duration
+	// Events, when set, is told when each step starts, ends or fails;
+	// step-start is reported before the step changes anything.
+	Events func(Event)
+}
+
+// StepError is the failure of one step. It describes the box as the failed
+// step left it.
+type StepError struct {
+	Step reconcile.Step
+	Err  error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("step %d %s (%s): %v", e.Step.N, e.Step.Action, e.Step.Target, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Apply carries out plan's steps in order and stops at the first failure. It
+// never re-plans: the next run observes afresh and resumes. A blocked plan
+// is refused whole. It returns the steps that completed.
+func (a *Actuator) Apply(ctx context.Context, plan reconcile.Plan, snap observe.Snapshot) ([]reconcile.Step, error) {
+	if plan.Outcome == reconcile.OutcomeBlocked {
+		return nil, errors.New("the plan is blocked; nothing applied")
+	}
+	r := &run{a: a, snap: snap, unitCgroup: snap.Unit.ControlGroup, unitMain: snap.Unit.MainPID, launchd: snap.Unit.Manager == "launchd"}
+	var done []reconcile.Step
+	steps := plan.Steps
+	for i := 0; i < len(steps); {
+		st := steps[i]
+		if st.Action == reconcile.Stop {
+			// Every consecutive stop is sent at once and shares one grace
+			// period (rule 3).
+			j := i
+			for j < len(steps) && steps[j].Action == reconcile.Stop {
+				j++
+			}
+			if err := r.stopAll(ctx, steps[i:j]); err != nil {
+				return done, err
+			}
+			done = append(done, steps[i:j]...)
+			i = j
+			continue
+		}
+		a.emit("step-start", st, nil, 0)
+		t0 := a.Clock.Now()
+		if err := r.do(ctx, st); err != nil {
+			a.emit("step-failed", st, err, a.Clock.Now().Sub(t0))
+			return done, &StepError{Step: st, Err: err}
+		}
+		a.emit("step-done", st, nil, a.Clock.Now().Sub(t0))
+		done = append(done, st)
+		i++
+	}
+	return done, nil
+}
+
+func (a *Actuator) emit(kind string, st reconcile.Step, err error, d time.Duration) {
+	if a.Events == nil {
+		return
+	}
+	ev := Event{Event: kind, N: st.N, Action: st.Action, Target: st.Target}
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	if kind != "step-start" {
+		ev.Elapsed = d.Round(time.Microsecond).String()
+	}
+	a.Events(ev)
+}
+
+// run is one Apply call's state.
+type run struct {
+	a    *Actuator
+	snap observe.Snapshot
+	// unitCgroup and unitMain describe who belongs to the hub unit, from
+	// the snapshot and refreshed after the unit starts.
+	unitCgroup string
+	unitMain   int
+	launchd    bool
+	// detachedPid is the hub started by start-detached in this run.
+	detachedPid int
+	// portDeadline is shared by every wait-port-free of the run: one
+	// budget for all ports, not one per port.
+	portDeadline time.Time
+}
+
+func (r *run) do(ctx context.Context, st reconcile.Step) error {
+	a := r.a
+	switch st.Action {
+	case reconcile.WriteUnit:
+		return r.writeUnit(ctx, st)
+	case reconcile.RemovePidfile:
+		return r.removePidfile(st)
+	case reconcile.DisableUnit:
+		return r.withUnits(func(u Units) error { return retry(ctx, func() error { return u.Stop(ctx, st.Unit) }) })
+	case reconcile.WaitPortFree:
+		return r.waitPortFree(ctx, st.Port)
+	case reconcile.StartUnit:
+		return r.withUnits(func(u Units) error {
+			if err := retry(ctx, func() error { return u.Start(ctx, st.Unit, r.unitPath()) }); err != nil {
+				// The unit file stays on disk: the next run starts it
+				// again (the upstream deletes it and strands the box).
+				return err
+			}
+			return nil
+		})
+	case reconcile.WaitHealthy:
+		return r.waitHealthy(ctx, st)
+	case reconcile.StopUnit:
+		return r.withUnits(func(u Units) error { return retry(ctx, func() error { return u.Stop(ctx, st.Unit) }) })
+	case reconcile.RemoveUnit:
+		return r.withUnits(func(u Units) error {
+			if err := retry(ctx, func() error { return u.Unload(ctx, st.Unit) }); err != nil {
+				return err
+			}
+			if err := a.Files.Remove(st.Path); err != nil {
+				return err
+			}
+			return retry(ctx, func() error { return u.Reload(ctx) })
+		})
+	case reconcile.StartDetached:
+		return r.startDetached(st)
+	}
+	return fmt.Errorf("unknown step kind %q", st.Action)
+}
+
+func (r *run) withUnits(f func(Units) error) error {
+	if r.a.Units == nil {
+		return errors.New("no service manager to talk to")
+	}
+	return f(r.a.Units)
+}
+
+func (r *run) unitPath() string { return r.snap.Unit.File.Path }
+
+func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
+	a := r.a
+	// The hub's log directory: StandardOutput=append: and launchd's
+	// StandardOutPath need it, and nothing upstream creates it.
+	if err := a.Files.MkdirAll(filepath.Join(r.snap.Home, "hub", "logs"), 0o755); err != nil {
+		return err
+	}
+	if _, err := a.Files.WriteFile(st.Path, []byte(st.Content), 0o644); err != nil {
+		return err
+	}
+	return r.withUnits(func(u Units) error {
+		if st.Linger {
+			if err := retry(ctx, func() error { return u.EnableLinger(ctx, st.User) }); err != nil {
+				return err
+			}
+		}
+		return retry(ctx, func() error { return u.Reload(ctx) })
+	})
+}
+
+func (r *run) removePidfile(st reconcile.Step) error {
+	if st.Pid > 0 {
+		// Only for processes that are gone (rule 4).
+		id, err := r.a.Procs.Identity(st.Pid)
+		if err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
+			return fmt.Errorf("pid %d named by %s is still running; the pidfile stays", st.Pid, st.Path)
+		}
+	}
+	return r.a.Files.Remove(st.Path)
+}
+
+func (r *run) startDetached(st reconcile.Step) error {
+	a := r.a
+	if err := a.Files.MkdirAll(filepath.Dir(st.Log), 0o755); err != nil {
+		return err
+	}
+	pid, err := a.Procs.StartDetached(st.Argv, st.Env, st.Dir, st.Log)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", st.Argv[0], err)
+	}
+	r.detachedPid = pid
+	if _, err := a.Files.WriteFile(st.Pidfile, []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
+		return fmt.Errorf("hub started as pid %d but %w", pid, err)
+	}
+	if _, err := a.Files.WriteFile(st.PortFile, []byte(fmt.Sprintf("%d\n", st.Port)), 0o644); err != nil {
+		return fmt.Errorf("hub started as pid %d but %w", pid, err)
+	}
+	return nil
+}
+
+// retry runs op with exponential backoff while it fails with a retryable
+// error (see Permanent), for at most a few seconds.
+func retry(ctx context.Context, op func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 50 * time.Millisecond
+	b.MaxInterval = time.Second
+	b.MaxElapsedTime = 5 * time.Second
+	return backoff.Retry(op, backoff.WithContext(b, ctx))
+}
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return backoff.Permanent(err) }
+
+// pollSleep returns the next poll interval, growing from the base to 8× it.
+func (a *Actuator) pollSleep(n int) time.Duration {
+	base := a.Poll
+	if base <= 0 {
+		base = 10 * time.Millisecond
+	}
+	d := base << min(n, 3)
+	return d
+}
+
+func joinPids(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,284 @@
+package actuate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parachute/reconcile/reconcile"
+)
+
+// stopAll signals every process of a run of stop steps at once, waits one
+// grace period for all of them together, then SIGKILLs what is left. Each
+// pid's start time is checked again just before each signal: a pid that now
+// names another process is left alone.
+func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
+	a := r.a
+	t0 := a.Clock.Now()
+	type target struct {
+		st    reconcile.Step
+		alive bool
+	}
+	targets := make([]*target, 0, len(steps))
+	for _, st := range steps {
+		a.emit("step-start", st, nil, 0)
+		t := &target{st: st}
+		sent, err := r.signal(st, syscall.SIGTERM)
+		if err != nil {
+			a.emit("step-failed", st, err, a.Clock.Now().Sub(t0))
+			return &StepError{Step: st, Err: err}
+		}
+		t.alive = sent
+		targets = append(targets, t)
+	}
+	deadline := t0.Add(a.Timeouts.Stop)
+	for n := 0; ; n++ {
+		remaining := 0
+		for _, t := range targets {
+			if t.alive && !r.stillThere(t.st) {
+				t.alive = false
+				a.emit("step-done", t.st, nil, a.Clock.Now().Sub(t0))
+			}
+			if t.alive {
+				remaining++
+			}
+		}
+		if remaining == 0 {
+			break
+		}
+		if !a.Clock.Now().Before(deadline) {
+			// One grace period for all: whoever is left now gets SIGKILL.
+			for _, t := range targets {
+				if !t.alive {
+					continue
+				}
+				if _, err := r.signal(t.st, syscall.SIGKILL); err != nil {
+					a.emit("step-failed", t.st, err, a.Clock.Now().Sub(t0))
+					return &StepError{Step: t.st, Err: err}
+				}
+			}
+			var killed []reconcile.Step
+			for _, t := range targets {
+				if t.alive {
+					killed = append(killed, t.st)
+				}
+			}
+			return r.reapKilled(ctx, killed, t0)
+		}
+		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reapKilled waits (briefly: SIGKILL is not negotiable) for SIGKILLed
+// processes to disappear.
+func (r *run) reapKilled(ctx context.Context, steps []reconcile.Step, t0 time.Time) error {
+	a := r.a
+	deadline := a.Clock.Now().Add(5 * time.Second)
+	for n := 0; ; n++ {
+		left := steps[:0:0]
+		for _, st := range steps {
+			if r.stillThere(st) {
+				left = append(left, st)
+			} else {
+				a.emit("step-done", st, nil, a.Clock.Now().Sub(t0))
+			}
+		}
+		steps = left
+		if len(steps) == 0 {
+			return nil
+		}
+		if !a.Clock.Now().Before(deadline) {
+			err := fmt.Errorf("pid %d survived SIGKILL (uninterruptible sleep?)", steps[0].Pid)
+			a.emit("step-failed", steps[0], err, a.Clock.Now().Sub(t0))
+			return &StepError{Step: steps[0], Err: err}
+		}
+		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
+			return err
+		}
+	}
+}
+
+// signal sends sig for a stop step after re-checking the pid's identity. It
+// reports whether the process was there to signal.
+func (r *run) signal(st reconcile.Step, sig syscall.Signal) (bool, error) {
+	p := r.a.Procs
+	id, err := p.Identity(st.Pid)
+	switch {
+	case errors.Is(err, ErrGone):
+		if st.Pgid > 0 && p.GroupAlive(st.Pgid) {
+			// The leader is gone but its group lives on (a wrapper's
+			// grandchild): the group is still ours to signal.
+			return true, ignoreGone(p.Signal(0, st.Pgid, sig))
+		}
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read pid %d: %w", st.Pid, err)
+	case st.StartTicks != 0 && id.StartTicks != st.StartTicks:
+		// The pid now names another process: never signal it.
+		return false, nil
+	}
+	if err := p.Signal(st.Pid, st.Pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return false, fmt.Errorf("%s pid %d: %w", sigName(sig), st.Pid, err)
+	}
+	return true, nil
+}
+
+// stillThere reports whether a stop step's process (or its group) lives.
+func (r *run) stillThere(st reconcile.Step) bool {
+	p := r.a.Procs
+	id, err := p.Identity(st.Pid)
+	if err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
+		return true
+	}
+	return st.Pgid > 0 && p.GroupAlive(st.Pgid)
+}
+
+func ignoreGone(err error) error {
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+func sigName(sig syscall.Signal) string {
+	if sig == syscall.SIGKILL {
+		return "SIGKILL"
+	}
+	return "SIGTERM"
+}
+
+// inUnit reports whether pid belongs to the hub unit now.
+func (r *run) inUnit(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if r.launchd {
+		for cur, hops := pid, 0; cur > 1 && hops < 64; hops++ {
+			if cur == r.unitMain {
+				return true
+			}
+			id, err := r.a.Procs.Identity(cur)
+			if err != nil {
+				return false
+			}
+			cur = id.PPid
+		}
+		return false
+	}
+	if r.unitCgroup == "" {
+		return false
+	}
+	id, err := r.a.Procs.Identity(pid)
+	if err != nil {
+		return false
+	}
+	return id.Cgroup == r.unitCgroup || strings.HasPrefix(id.Cgroup, strings.TrimSuffix(r.unitCgroup, "/")+"/")
+}
+
+// waitPortFree waits until no process outside the hub unit holds port. All
+// such waits of a run share one deadline.
+func (r *run) waitPortFree(ctx context.Context, port int) error {
+	a := r.a
+	if r.portDeadline.IsZero() {
+		r.portDeadline = a.Clock.Now().Add(a.Timeouts.PortFree)
+	}
+	for n := 0; ; n++ {
+		pids, unknown, err := a.Ports.Holders(port)
+		if err != nil {
+			return fmt.Errorf("read the owners of :%d: %w", port, err)
+		}
+		var outside []int
+		for _, pid := range pids {
+			if !r.inUnit(pid) {
+				outside = append(outside, pid)
+			}
+		}
+		if len(outside) == 0 && unknown == 0 {
+			return nil
+		}
+		if !a.Clock.Now().Before(r.portDeadline) {
+			if unknown > 0 && len(outside) == 0 {
+				return fmt.Errorf(":%d is still held by a process whose owner cannot be read", port)
+			}
+			return fmt.Errorf(":%d is still held by pid %s after %s; nothing was started", port, joinPids(outside), a.Timeouts.PortFree)
+		}
+		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
+			return err
+		}
+	}
+}
+
+// waitHealthy waits for a 2xx /health answered by the right process: one in
+// the hub unit (supervised) or the detached hub we started or found.
+func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
+	a := r.a
+	deadline := a.Clock.Now().Add(a.Timeouts.Healthy)
+	detached := r.detachedPid > 0 || r.snap.Unit.Manager == "" || st.Pid > 0
+	var last string
+	for n := 0; ; n++ {
+		if !detached && a.Units != nil {
+			own, err := a.Units.Owner(ctx, st.Unit)
+			if err == nil {
+				r.unitCgroup, r.unitMain = nonEmptyStr(own.ControlGroup, r.unitCgroup), own.MainPID
+				if own.Failed {
+					return fmt.Errorf("the hub unit failed while starting (%s); see %s", own.State, "hub/logs/hub.log")
+				}
+			}
+		}
+		ok, by, err := a.Health.Probe(ctx, st.Port)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case !ok:
+			last = "/health did not answer 2xx"
+		case detached && r.inTree(by, r.detachedPid):
+			return nil
+		case !detached && r.inUnit(by):
+			return nil
+		default:
+			last = fmt.Sprintf("/health answered from pid %d, which is not the hub we manage", by)
+		}
+		if !a.Clock.Now().Before(deadline) {
+			return fmt.Errorf("no healthy hub on :%d after %s: %s", st.Port, a.Timeouts.Healthy, last)
+		}
+		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
+			return err
+		}
+	}
+}
+
+// inTree reports whether pid is root or descends from it.
+func (r *run) inTree(pid, root int) bool {
+	if root <= 0 {
+		// A detached hub we did not start this run: the pidfile's.
+		for _, pf := range r.snap.Pidfiles {
+			if pf.Service == "hub" {
+				root = pf.Pid
+			}
+		}
+	}
+	for cur, hops := pid, 0; cur > 1 && hops < 64; hops++ {
+		if cur == root {
+			return true
+		}
+		id, err := r.a.Procs.Identity(cur)
+		if err != nil {
+			return false
+		}
+		cur = id.PPid
+	}
+	return false
+}
+
+func nonEmptyStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

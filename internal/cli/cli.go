@@ -1,0 +1,424 @@
+// Package cli is the parachute command line: parse, load the spec, take the
+// lock, observe, plan, render or apply, and map the outcome to an exit code.
+// It writes only to the writers it is given and never calls os.Exit.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/spf13/pflag"
+
+	"github.com/parachute/reconcile/actuate"
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
+)
+
+// Exit codes: the contract cron, boot units and Ansible rely on.
+const (
+	ExitConverged = 0  // converged: nothing to do, or changes applied and verified
+	ExitFailed    = 1  // failed; safe to retry — the next run resumes
+	ExitChanges   = 2  // with --plan: changes are pending
+	ExitBlocked   = 3  // blocked: needs a person; retrying will not help
+	ExitUsage     = 64 // usage error
+	ExitInput     = 65 // invalid input: services.json unreadable as a whole, bad spec file
+	ExitLocked    = 75 // another run holds the lock
+)
+
+const usageText = `usage: parachute <command> [flags]
+
+Commands:
+  reconcile   converge the box to a runtime model (supervised, detached, absent)
+  observe     print what the reconciler sees on this box; changes nothing
+  help        show this help, or help for a command
+
+parachute reconcile [--desired supervised|detached|absent] [--plan]
+                    [--home DIR] [--spec FILE] [--port N]
+                    [--scope auto|user|system] [--manager auto|systemd|launchd]
+                    [--output text|json] [--until-converged] [--timeout DURATION]
+                    [--wait-lock DURATION] [--verbose]
+parachute observe   [--home DIR] [--spec FILE] [--port N] [--output text|json]
+
+Exit codes:
+  0   converged (nothing to do, or changes applied and verified)
+  1   failed; safe to retry — the next run resumes
+  2   with --plan: changes are pending
+  3   blocked: needs a person (foreign port holder, no service manager,
+      unreadable state); retrying will not help
+  64  usage error
+  65  invalid input (services.json unreadable as a whole, bad spec file)
+  75  another run holds the lock
+`
+
+// Main runs the parachute command with args (without the program name).
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "reconcile":
+		return runReconcile(ctx, args[1:], stdout, stderr)
+	case "observe":
+		return runObserve(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+		return ExitConverged
+	}
+	fmt.Fprintf(stderr, "parachute: unknown command %q\n\n%s", args[0], usageText)
+	return ExitUsage
+}
+
+// flags are the values common to both commands.
+type flags struct {
+	fs      *pflag.FlagSet
+	desired string
+	plan    bool
+	home    string
+	spec    string
+	port    int
+	scope   string
+	manager string
+	output  string
+	until   bool
+	timeout time.Duration
+	wait    time.Duration
+	verbose bool
+}
+
+func newFlags(name string, stderr io.Writer, reconcileFlags bool) *flags {
+	f := &flags{fs: pflag.NewFlagSet(name, pflag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.home, "home", "", "PARACHUTE_HOME (default $PARACHUTE_HOME, else ~/.parachute)")
+	fs.StringVar(&f.spec, "spec", "", "YAML spec file; flags win over it")
+	fs.IntVar(&f.port, "port", 0, "hub port (default 1939)")
+	fs.StringVar(&f.scope, "scope", "", "systemd scope: auto, user or system (default auto: system for root)")
+	fs.StringVar(&f.manager, "manager", "", "service manager: auto, systemd or launchd (default auto)")
+	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "say more on stderr")
+	if reconcileFlags {
+		fs.StringVar(&f.desired, "desired", "", "runtime model: supervised, detached or absent (default supervised)")
+		fs.BoolVar(&f.plan, "plan", false, "print the plan and change nothing")
+		fs.BoolVar(&f.until, "until-converged", false, "observe and apply again, with backoff, until converged or --timeout")
+		fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "with --until-converged: give up after this long")
+		fs.DurationVar(&f.wait, "wait-lock", 0, "wait this long for another run's lock instead of exiting 75")
+	}
+	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	return f
+}
+
+// parse parses args; it returns an exit code when the run should end.
+func (f *flags) parse(args []string, stderr io.Writer) (int, bool) {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return ExitConverged, true
+		}
+		fmt.Fprintf(stderr, "parachute %s: %v (see parachute help)\n", f.fs.Name(), err)
+		return ExitUsage, true
+	}
+	if f.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "parachute %s: unexpected argument %q (see parachute help)\n", f.fs.Name(), f.fs.Arg(0))
+		return ExitUsage, true
+	}
+	if f.output != "text" && f.output != "json" {
+		fmt.Fprintf(stderr, "parachute %s: --output must be text or json, not %q\n", f.fs.Name(), f.output)
+		return ExitUsage, true
+	}
+	if f.fs.Changed("timeout") && !f.until {
+		fmt.Fprintf(stderr, "parachute %s: --timeout goes with --until-converged\n", f.fs.Name())
+		return ExitUsage, true
+	}
+	return 0, false
+}
+
+// load builds the desired state; it maps spec errors to exit codes.
+func (f *flags) load(stderr io.Writer) (spec.Desired, int, bool) {
+	d, err := loadDesired(f)
+	if err == nil {
+		return d, 0, false
+	}
+	var ue *spec.UsageError
+	var ie *spec.InputError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "parachute %s: %v\n", f.fs.Name(), err)
+		return d, ExitUsage, true
+	case errors.As(err, &ie):
+		fmt.Fprintf(stderr, "parachute %s: %v\nnothing was changed\n", f.fs.Name(), err)
+		return d, ExitInput, true
+	}
+	fmt.Fprintf(stderr, "parachute %s: %v\nnothing was changed\n", f.fs.Name(), err)
+	return d, ExitInput, true
+}
+
+// currentUser is the invoking user as the hub sees it: name from $USER,
+// $LOGNAME or $USERNAME (else the account's name), home from $HOME.
+func currentUser() spec.User {
+	u := spec.User{UID: os.Getuid()}
+	for _, k := range []string{"USER", "LOGNAME", "USERNAME"} {
+		if v := os.Getenv(k); v != "" {
+			u.Name = v
+			break
+		}
+	}
+	acct, err := user.Current()
+	if u.Name == "" && err == nil {
+		u.Name = acct.Username
+	}
+	if h, herr := os.UserHomeDir(); herr == nil {
+		u.Home = h
+	} else if err == nil {
+		u.Home = acct.HomeDir
+	}
+	return u
+}
+
+func runObserve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("observe", stderr, false)
+	if code, done := f.parse(args, stderr); done {
+		return code
+	}
+	d, code, done := f.load(stderr)
+	if done {
+		return code
+	}
+	sys, err := newSystem(d)
+	if err != nil {
+		fmt.Fprintf(stderr, "parachute observe: %v\n", err)
+		return ExitBlocked
+	}
+	defer sys.Close()
+	snap, err := sys.observer.Observe(ctx, d)
+	if err != nil {
+		fmt.Fprintf(stderr, "parachute observe: %v\n", err)
+		return ExitBlocked
+	}
+	if f.output == "json" {
+		return writeJSON(stdout, stderr, snap)
+	}
+	renderSnapshot(stdout, snap)
+	return ExitConverged
+}
+
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "parachute: write output: %v\n", err)
+		return ExitFailed
+	}
+	return ExitConverged
+}
+
+func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("reconcile", stderr, true)
+	if code, done := f.parse(args, stderr); done {
+		return code
+	}
+	d, code, done := f.load(stderr)
+	if done {
+		return code
+	}
+	sys, err := newSystem(d)
+	if err != nil {
+		fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
+		return ExitBlocked
+	}
+	defer sys.Close()
+
+	if f.plan {
+		snap, err := sys.observer.Observe(ctx, d)
+		if err != nil {
+			fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
+			return ExitBlocked
+		}
+		p := reconcile.Compute(d, snap)
+		if f.output == "json" {
+			if c := writeJSON(stdout, stderr, reconcile.NewDocument(p, snap)); c != 0 {
+				return c
+			}
+		} else {
+			renderPlan(stdout, p, snap, applyHint(args))
+		}
+		return planExit(p)
+	}
+
+	unlock, code := lock(ctx, d.Home, f.wait, stderr)
+	if unlock == nil {
+		return code
+	}
+	defer unlock()
+	return apply(ctx, f, d, sys, stdout, stderr)
+}
+
+// planExit maps a plan (with --plan) to its exit code.
+func planExit(p reconcile.Plan) int {
+	switch p.Outcome {
+	case reconcile.OutcomeConverged:
+		return ExitConverged
+	case reconcile.OutcomeBlocked:
+		return ExitBlocked
+	}
+	return ExitChanges
+}
+
+// applyHint is the command that applies what --plan showed.
+func applyHint(args []string) string {
+	var kept []string
+	for _, a := range args {
+		if a != "--plan" {
+			kept = append(kept, a)
+		}
+	}
+	return strings.TrimSpace("parachute reconcile " + strings.Join(kept, " "))
+}
+
+// lock takes <home>/.reconcile.lock. It returns the unlock function, or nil
+// and the exit code.
+func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer) (func(), int) {
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		fmt.Fprintf(stderr, "parachute reconcile: create %s: %v\n", home, err)
+		return nil, ExitFailed
+	}
+	path := filepath.Join(home, ".reconcile.lock")
+	fl := flock.New(path)
+	var ok bool
+	var err error
+	if wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		ok, err = fl.TryLockContext(wctx, 50*time.Millisecond)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+	} else {
+		ok, err = fl.TryLock()
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "parachute reconcile: lock %s: %v\n", path, err)
+		return nil, ExitFailed
+	case !ok:
+		fmt.Fprintf(stderr, "parachute reconcile: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", path)
+		return nil, ExitLocked
+	}
+	return func() { _ = fl.Unlock() }, 0
+}
+
+// apply is the level-based loop: observe, plan, apply, observe again to
+// verify; with --until-converged repeat with backoff until converged or the
+// deadline.
+func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, stderr io.Writer) int {
+	start := time.Now()
+	deadline := start.Add(f.timeout)
+	jsonOut := f.output == "json"
+	events := json.NewEncoder(stdout)
+	sys.actuator.Events = func(ev actuate.Event) {
+		if jsonOut {
+			_ = events.Encode(ev)
+			return
+		}
+		switch ev.Event {
+		case "step-done":
+			fmt.Fprintf(stdout, "  ✓ %d. %s %s (%s)\n", ev.N, ev.Action, ev.Target, ev.Elapsed)
+		case "step-failed":
+			fmt.Fprintf(stdout, "  ✗ %d. %s %s: %s\n", ev.N, ev.Action, ev.Target, ev.Error)
+		}
+	}
+	var applied []reconcile.Step
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		snap, err := sys.observer.Observe(ctx, d)
+		if err != nil {
+			fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
+			return ExitBlocked
+		}
+		p := reconcile.Compute(d, snap)
+		if p.Outcome == reconcile.OutcomeConverged || p.Outcome == reconcile.OutcomeBlocked {
+			return finish(stdout, stderr, jsonOut, p, snap, applied, nil, start)
+		}
+		if !jsonOut {
+			if attempt > 1 {
+				fmt.Fprintf(stdout, "\nattempt %d:\n", attempt)
+			}
+			renderPlan(stdout, p, snap, "")
+			fmt.Fprintln(stdout)
+		}
+		done, applyErr := sys.actuator.Apply(ctx, p, snap)
+		applied = append(applied, done...)
+		snap2, err := sys.observer.Observe(ctx, d)
+		if err != nil {
+			fmt.Fprintf(stderr, "parachute reconcile: verify: %v\n", err)
+			return ExitFailed
+		}
+		p2 := reconcile.Compute(d, snap2)
+		if p2.Converged || !f.until || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return finish(stdout, stderr, jsonOut, p2, snap2, applied, applyErr, start)
+		}
+		if f.verbose {
+			fmt.Fprintf(stderr, "parachute reconcile: not converged after attempt %d (%v); again in %s\n", attempt, applyErr, pause)
+		}
+		if err := (actuate.RealClock{}).Sleep(ctx, min(pause, time.Until(deadline))); err != nil {
+			return finish(stdout, stderr, jsonOut, p2, snap2, applied, err, start)
+		}
+		pause = min(pause*2, 30*time.Second)
+	}
+}
+
+// finish prints the result of an applying run and returns its exit code.
+func finish(stdout, stderr io.Writer, jsonOut bool, p reconcile.Plan, snap observe.Snapshot, applied []reconcile.Step, applyErr error, start time.Time) int {
+	code := ExitFailed
+	switch {
+	case p.Converged:
+		code = ExitConverged
+	case p.Outcome == reconcile.OutcomeBlocked:
+		code = ExitBlocked
+	}
+	if jsonOut {
+		doc := reconcile.NewDocument(p, snap)
+		doc.Applied = applied
+		if applyErr != nil {
+			doc.Error = applyErr.Error()
+		}
+		if c := writeJSON(stdout, stderr, doc); c != 0 {
+			return c
+		}
+		return code
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case p.Converged && len(applied) == 0:
+		renderPlan(stdout, p, snap, "")
+	case p.Converged:
+		fmt.Fprintf(stdout, "parachute: converged to %s in %s (%d %s applied).\n", p.Desired, took, len(applied), plural(len(applied), "step", "steps"))
+		for _, n := range p.Notes {
+			fmt.Fprintf(stdout, "  - %s\n", n)
+		}
+	case p.Outcome == reconcile.OutcomeBlocked:
+		renderPlan(stdout, p, snap, "")
+	default:
+		if applyErr != nil {
+			fmt.Fprintf(stderr, "parachute reconcile: %v\n", applyErr)
+		}
+		fmt.Fprintf(stderr, "parachute reconcile: not converged after %s; the box now needs:\n", took)
+		renderSteps(stderr, p.Steps, "  ")
+		fmt.Fprintln(stderr, "nothing is lost: run parachute reconcile again (or use --until-converged) to resume")
+	}
+	return code
+}
+
+// goos and goarch are the platform this binary runs on; the planner gets
+// them through the snapshot, never from runtime itself.
+var goos, goarch = runtime.GOOS, runtime.GOARCH

@@ -1,0 +1,31 @@
+package reconcile
+
+import "github.com/parachute/reconcile/observe"
+
+// Document is the JSON document `parachute reconcile --output json` prints:
+// the plan (or, after applying, the plan of the verifying observation) with
+// the snapshot it was computed from. Its shape is the stable contract
+// documented in docs/json.md; fields are only ever added.
+type Document struct {
+	Schema    string  `json:"schema"`
+	Desired   string  `json:"desired"`
+	Converged bool    `json:"converged"`
+	Outcome   Outcome `json:"outcome"`
+	// Applied lists the steps a run carried out (only after applying).
+	Applied []Step `json:"applied,omitempty"`
+	// Error is the first failing step's error (only after a failed apply).
+	Error    string           `json:"error,omitempty"`
+	Steps    []Step           `json:"steps"`
+	Blockers []Blocker        `json:"blockers"`
+	Holders  []Holder         `json:"holders"`
+	Notes    []string         `json:"notes,omitempty"`
+	Snapshot observe.Snapshot `json:"snapshot"`
+}
+
+// NewDocument wraps a plan and the snapshot it came from.
+func NewDocument(p Plan, s observe.Snapshot) Document {
+	return Document{
+		Schema: Schema, Desired: string(p.Desired), Converged: p.Converged, Outcome: p.Outcome,
+		Steps: p.Steps, Blockers: p.Blockers, Holders: p.Holders, Notes: p.Notes, Snapshot: s,
+	}
+}

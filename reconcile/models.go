@@ -1,0 +1,303 @@
+package reconcile
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/spec"
+)
+
+// supervised plans the move to one hub unit that boots the modules.
+func (b *builder) supervised() {
+	w := b.w
+	s, u := w.s, w.s.Unit
+	loc, content, renderErr := b.unitWanted()
+
+	b.holderBlockers()
+	b.pidfileBlockers()
+	if !u.Available {
+		b.managerBlocker("the supervised model needs a service manager")
+	}
+
+	hubHeldByUnit, hubHeldByOthers := false, false
+	for _, h := range b.holders {
+		if h.Port != s.HubPort {
+			continue
+		}
+		if h.Verdict == VerdictUnit {
+			hubHeldByUnit = true
+		} else {
+			hubHeldByOthers = true
+		}
+	}
+	healthyFromUnit := s.Health.OK && s.Health.AnsweredBy > 0 && w.unitOwned(s.Health.AnsweredBy)
+	active := u.ActiveState == "active"
+	starting := u.ActiveState == "activating" || u.ActiveState == "reloading"
+	// The unit must be (re)started unless it is running or starting, or when
+	// something else holds its port (then it is crash-looping on the bind).
+	needStart := !(active || starting) || hubHeldByOthers
+
+	// 1. The unit file: written before anything is stopped.
+	var diffs []string
+	if u.File.Exists && renderErr == nil {
+		var err error
+		if diffs, err = b.unitDiffs(loc, content); err != nil {
+			diffs = []string{"the file does not parse: " + err.Error()}
+		}
+	}
+	lingerOff := loc.Manager == string(spec.ManagerSystemd) && loc.Scope == string(spec.ScopeUser) && (s.Linger == nil || !*s.Linger)
+	needWrite := !u.File.Exists || lingerOff || (needStart && (len(diffs) > 0 || u.NeedDaemonReload))
+	if u.File.Exists && len(diffs) > 0 && !needStart {
+		// A hand-edited unit under a running hub: overwriting would revert
+		// the edit and applying it would need a restart. Report, do not act.
+		b.note("drift: %s differs from what parachute writes (%s); the running hub is left alone — delete the file and run again to restore it",
+			u.File.Path, strings.Join(diffs, "; "))
+	}
+	if u.File.Exists && u.NeedDaemonReload && !needStart && len(diffs) == 0 {
+		b.note("the service manager has not reloaded %s since it changed; it applies at the next restart", u.File.Path)
+	}
+	if needWrite {
+		switch {
+		case renderErr != nil:
+			b.block(Blocker{Reason: "cannot render the hub unit: " + renderErr.Error(),
+				Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
+		case u.File.Symlink != "":
+			b.block(Blocker{Reason: fmt.Sprintf("%s is a symlink to %s; parachute never writes through a link it did not create", u.File.Path, u.File.Symlink),
+				Fix: fmt.Sprintf("remove the link (rm %s) and run again", u.File.Path)})
+		default:
+			reason := "the hub unit is not installed; it is written (not started) before anything is stopped, so an interrupted run resumes"
+			if u.File.Exists {
+				switch {
+				case len(diffs) > 0:
+					reason = "the unit on disk differs: " + strings.Join(diffs, "; ")
+				case u.NeedDaemonReload:
+					reason = "the service manager has not loaded the file on disk (daemon-reload)"
+				default:
+					reason = "linger is off for " + w.d.User.Name + ": without it the user manager, and the hub, stop at logout and do not start at boot"
+				}
+			} else if lingerOff {
+				reason += "; linger is enabled so the user manager runs without a login"
+			}
+			b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: reason,
+				Path: loc.Path, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: w.d.User.Name})
+		}
+	}
+
+	// 2-4. Stale units, then every detached process and orphan, then pidfiles.
+	b.staleUnits()
+	b.collectStops(func(int) bool { return false })
+	b.removePidfiles(func(observe.Pidfile) bool { return false }, false)
+
+	// 5. Ports, start, health.
+	switch {
+	case starting && !hubHeldByOthers:
+		// The unit is starting: nothing destructive against it or its
+		// children; wait for it.
+		b.pendingOnly = true
+		b.waitStopped()
+		b.healthy = append(b.healthy, b.waitHealthy("the hub unit is "+u.ActiveState+"; waiting for it to answer"))
+	case needStart:
+		b.waitPorts(b.declaredPorts(), "must be free of processes outside the hub unit before it starts")
+		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
+			Reason: b.startReason()})
+		b.healthy = append(b.healthy, b.waitHealthy("the hub must answer /health from inside the unit"))
+	default:
+		b.waitStopped()
+		if !healthyFromUnit || len(b.stops) > 0 || !hubHeldByUnit {
+			b.healthy = append(b.healthy, b.waitHealthy(healthWhy(s.Health, hubHeldByUnit)))
+		}
+	}
+
+	// Degraded modules: reported, never acted on (the hub's supervisor
+	// restarts them).
+	if active && hubHeldByUnit && healthyFromUnit {
+		for _, p := range s.Ports {
+			if p.Port != s.HubPort && len(p.Listeners) == 0 {
+				b.note("degraded: module %s is not listening on :%d; the hub's supervisor restarts it (see hub/logs/hub.log)", p.Short, p.Port)
+			}
+		}
+	}
+}
+
+func (b *builder) startReason() string {
+	u := b.w.s.Unit
+	switch u.ActiveState {
+	case "", "inactive":
+		return "enable and start the hub unit once every declared port is free"
+	case "failed":
+		return "the hub unit failed; reset it and start it again once every declared port is free"
+	default:
+		return fmt.Sprintf("the hub unit is %s but the hub port is held by another process; start it once the port is free", u.ActiveState)
+	}
+}
+
+func healthWhy(h observe.Health, held bool) string {
+	switch {
+	case !held:
+		return "the hub unit is active but not listening yet"
+	case !h.OK:
+		return fmt.Sprintf("the hub unit holds the port but /health did not answer 2xx (%s)", nonEmpty(h.Error, "status "+strconv.Itoa(h.Status)))
+	default:
+		return "confirm the hub answers /health from inside the unit after the leftovers are stopped"
+	}
+}
+
+// waitStopped waits for the ports whose holders the plan stops.
+func (b *builder) waitStopped() {
+	stopped := map[int]bool{}
+	for _, st := range b.stops {
+		for _, h := range b.holders {
+			if h.Pid == st.Pid || (st.Pgid > 0 && b.w.procs[h.Pid].Pgid == st.Pgid) {
+				stopped[h.Port] = true
+			}
+		}
+	}
+	var ports []observe.Port
+	for _, p := range b.declaredPorts() {
+		if stopped[p.Port] {
+			ports = append(ports, p)
+		}
+	}
+	b.waitPorts(ports, "was held by a process being stopped")
+}
+
+func (b *builder) waitHealthy(reason string) Step {
+	return Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason}
+}
+
+// unitPresent reports whether the hub unit exists in any form the manager or
+// the disk shows.
+func (b *builder) unitSteps(why string) {
+	w := b.w
+	u := w.s.Unit
+	loaded := u.LoadState == "loaded" || isActiveish(u.ActiveState) || u.ActiveState == "failed"
+	if !u.File.Exists && !loaded {
+		return
+	}
+	if !u.Available {
+		b.managerBlocker("the hub unit must be stopped first")
+		return
+	}
+	name := nonEmpty(u.Name, "parachute-hub.service")
+	if isActiveish(u.ActiveState) || u.ActiveState == "failed" || isEnabledish(u.UnitFileState) {
+		b.units = append(b.units, Step{Action: StopUnit, Target: "hub unit " + name, Unit: name, Scope: u.Scope,
+			Reason: fmt.Sprintf("the hub unit is %s/%s; %s", nonEmpty(u.ActiveState, "?"), nonEmpty(u.UnitFileState, "?"), why)})
+	}
+	if u.File.Exists {
+		if u.File.Symlink != "" {
+			b.block(Blocker{Reason: fmt.Sprintf("%s is a symlink to %s; parachute never deletes through a link it did not create", u.File.Path, u.File.Symlink),
+				Fix: fmt.Sprintf("remove the link yourself (rm %s) and run again", u.File.Path)})
+			return
+		}
+		b.units = append(b.units, Step{Action: RemoveUnit, Target: "hub unit " + name, Unit: name, Scope: u.Scope, Path: u.File.Path,
+			Reason: "no hub unit may remain on disk: " + why})
+	}
+}
+
+// detached plans the rollback: no unit, the hub as a detached session leader.
+func (b *builder) detached() {
+	w := b.w
+	s := w.s
+	b.holderBlockers()
+	b.pidfileBlockers()
+
+	// Is our detached hub already up? hub.pid live, every listener on the
+	// hub port is it or its descendant, and /health came from one of those.
+	var hub *observe.Pidfile
+	for i, pf := range s.Pidfiles {
+		if pf.Service == "hub" && pf.State == observe.PidLive {
+			hub = &s.Pidfiles[i]
+		}
+	}
+	isHubTree := func(pid int) bool {
+		if hub == nil || pid <= 0 {
+			return false
+		}
+		if pid == hub.Pid {
+			return true
+		}
+		for _, a := range w.ancestors(pid) {
+			if a == hub.Pid {
+				return true
+			}
+		}
+		return false
+	}
+	running := false
+	if hub != nil && !w.unitOwned(hub.Pid) {
+		held, others := false, false
+		for _, h := range b.holders {
+			if h.Port == s.HubPort {
+				if isHubTree(h.Pid) {
+					held = true
+				} else {
+					others = true
+				}
+			}
+		}
+		running = held && !others && s.Health.OK && isHubTree(s.Health.AnsweredBy)
+	}
+
+	b.unitSteps("the detached model runs the hub without a service manager")
+	b.staleUnits()
+	b.collectStops(func(pid int) bool { return running && isHubTree(pid) })
+	b.removePidfiles(func(pf observe.Pidfile) bool { return running && hub != nil && pf.Path == hub.Path }, running)
+	if running {
+		b.waitStopped()
+		if s.HubPortFile == nil || s.HubPortFile.Port != s.HubPort {
+			b.note("the detached hub (pid %d) answers, but hub/run/hub.port is missing or wrong; parachute start/stop fall back to :1939", hub.Pid)
+		}
+		return
+	}
+	if len(w.d.HubCommand) == 0 {
+		b.block(Blocker{Reason: "cannot start the hub: " + nonEmpty(w.d.HubCommandProblem, "its command is unknown"),
+			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
+		return
+	}
+	b.waitPorts(b.declaredPorts(), "must be free before the detached hub starts")
+	home := w.d.Home
+	b.start = append(b.start, Step{Action: StartDetached, Target: "detached hub",
+		Reason: "start the hub as its own session, recorded in hub/run/hub.pid and hub.port, output appended to hub/logs/hub.log",
+		Argv:   w.d.HubCommand, Env: detachedEnv(w.d), Dir: home, Log: logPath(home),
+		Pidfile:  filepath.Join(home, "hub", "run", "hub.pid"),
+		PortFile: filepath.Join(home, "hub", "run", "hub.port"), Port: w.d.HubPort})
+	b.healthy = append(b.healthy, b.waitHealthy("the detached hub must answer /health from its own pid"))
+}
+
+// detachedEnv is the environment the detached hub gets on top of the
+// reconciler's own: the unit's five variables, then the spec's extras.
+func detachedEnv(d spec.Desired) []string {
+	env := []string{
+		"PARACHUTE_BIND_HOST=127.0.0.1",
+		"PARACHUTE_HOME=" + d.Home,
+		"PORT=" + strconv.Itoa(d.HubPort),
+	}
+	keys := make([]string, 0, len(d.HubEnv))
+	for k := range d.HubEnv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+d.HubEnv[k])
+	}
+	return env
+}
+
+// absent plans the uninstall: no unit, nothing of the box running.
+func (b *builder) absent() {
+	b.pidfileBlockers()
+	b.unitSteps("the absent model leaves nothing installed")
+	b.staleUnits()
+	b.collectStops(func(int) bool { return false })
+	b.removePidfiles(func(observe.Pidfile) bool { return false }, false)
+	b.waitStopped()
+	for _, h := range b.holders {
+		if h.Verdict == VerdictForeign || h.Verdict == VerdictUnknown {
+			b.note("port %d is held by pid %d (%s), which is not part of the box; left alone", h.Port, h.Pid, h.Verdict)
+		}
+	}
+}

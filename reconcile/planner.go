@@ -1,0 +1,433 @@
+package reconcile
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
+)
+
+// Compute diffs the snapshot against the desired model and returns the plan.
+// It is a pure function: the same inputs always give the same plan, and a
+// converged snapshot gives a plan without steps.
+//
+// The order of steps is the order of DESIGN.md's safety rules: the unit file
+// is written before anything is stopped; stale module units are disabled
+// before the processes they would respawn are stopped; every stop comes
+// before any wait for a free port; every declared port is waited for before
+// the hub starts. When a blocker exists the plan stops nothing at all (it
+// may still show the write-unit step, as a preview; the actuator applies
+// nothing from a blocked plan).
+func Compute(d spec.Desired, s observe.Snapshot) Plan {
+	b := &builder{w: newWorld(d, s)}
+	b.holders = b.w.classify()
+	switch d.Model {
+	case spec.Detached:
+		b.detached()
+	case spec.Absent:
+		b.absent()
+	default:
+		b.supervised()
+	}
+	return b.finish(d.Model)
+}
+
+type builder struct {
+	w        *world
+	holders  []Holder
+	blockers []Blocker
+	notes    []string
+
+	write   []Step
+	units   []Step // stop-unit, remove-unit
+	disable []Step
+	stops   []Step
+	pidfile []Step
+	waits   []Step // wait-port-free
+	start   []Step // start-unit / start-detached
+	healthy []Step
+
+	pendingOnly bool // the unit is starting: the plan only waits
+}
+
+func (b *builder) block(bl Blocker) { b.blockers = append(b.blockers, bl) }
+func (b *builder) note(format string, a ...any) {
+	b.notes = append(b.notes, fmt.Sprintf(format, a...))
+}
+
+// finish orders the steps, numbers them and decides the outcome.
+func (b *builder) finish(m spec.Model) Plan {
+	p := Plan{Desired: m, Holders: b.holders, Notes: b.notes, Blockers: b.blockers}
+	if p.Holders == nil {
+		p.Holders = []Holder{}
+	}
+	if p.Blockers == nil {
+		p.Blockers = []Blocker{}
+	}
+	var steps []Step
+	if len(b.blockers) > 0 {
+		// Rule: a run that cannot finish changes nothing. The unit file
+		// is shown, not written, so a person can read what would be.
+		steps = append(steps, b.write...)
+	} else {
+		for _, group := range [][]Step{b.write, b.units, b.disable, b.stops, b.pidfile, b.waits, b.start, b.healthy} {
+			steps = append(steps, group...)
+		}
+	}
+	for i := range steps {
+		steps[i].N = i + 1
+	}
+	if steps == nil {
+		steps = []Step{}
+	}
+	p.Steps = steps
+	switch {
+	case len(b.blockers) > 0:
+		p.Outcome = OutcomeBlocked
+	case len(steps) == 0:
+		p.Outcome, p.Converged = OutcomeConverged, true
+	case b.pendingOnly && onlyWaits(steps):
+		p.Outcome = OutcomePending
+	default:
+		p.Outcome = OutcomeChanges
+	}
+	return p
+}
+
+func onlyWaits(steps []Step) bool {
+	for _, st := range steps {
+		if st.Action != WaitHealthy && st.Action != WaitPortFree {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- shared pieces ----
+
+// declaredPorts returns the hub port then each module port once, in file order.
+func (b *builder) declaredPorts() []observe.Port { return b.w.s.Ports }
+
+// holderBlockers turns every foreign or unknown holder (and every holder in a
+// stale unit we may not manage) into a blocker with what to do about it.
+func (b *builder) holderBlockers() {
+	for _, h := range b.holders {
+		switch h.Verdict {
+		case VerdictForeign, VerdictUnknown:
+			bl := Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict}
+			what := "the hub"
+			if h.Owner != "hub" {
+				what = "module " + h.Owner
+			}
+			if h.Verdict == VerdictForeign {
+				bl.Reason = fmt.Sprintf("port %d (%s) is held by an unrelated process: %s", h.Port, what, h.Evidence)
+				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe (kill %d), or move %s to another port; then run again", h.Pid, h.Pid, what)
+			} else {
+				bl.Reason = fmt.Sprintf("port %d (%s) is held, owner unknown: %s", h.Port, what, h.Evidence)
+				bl.Fix = fmt.Sprintf("run as root (or as the owning user) to see who holds it: ss -ltnp 'sport = :%d'", h.Port)
+			}
+			if b.w.protected(h.Pid) && h.Pid > 0 {
+				bl.Reason += " (it is pid 1, this reconciler or its parent)"
+			}
+			b.block(bl)
+		case VerdictStaleUnit:
+			if su, ok := b.w.staleUnitOf(h.Pid); ok && !su.Manageable {
+				b.block(Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict,
+					Reason: fmt.Sprintf("port %d is held by the %s unit %s, which this user cannot stop", h.Port, su.Scope, su.Name),
+					Fix:    fmt.Sprintf("sudo systemctl disable --now %s", su.Name)})
+			}
+		}
+	}
+}
+
+// pidfileBlockers blocks on a pidfile whose live process cannot be inspected:
+// it may be ours, and we must not guess.
+func (b *builder) pidfileBlockers() {
+	for _, pf := range b.w.s.Pidfiles {
+		if pf.State == observe.PidUnknown {
+			b.block(Blocker{Pid: pf.Pid, Verdict: VerdictUnknown,
+				Reason: fmt.Sprintf("%s names live pid %d, which cannot be inspected: %s", pf.Path, pf.Pid, pf.Reason),
+				Fix:    fmt.Sprintf("run as the user that owns pid %d (or root); if it is not part of the box, delete %s", pf.Pid, pf.Path)})
+		}
+	}
+}
+
+// stopTarget is a process the plan will signal.
+type stopTarget struct {
+	pid, pgid int
+	start     uint64
+	what      string // "detached hub", "detached module vault", "orphan on :1940"
+	evidence  string
+	ports     []int
+}
+
+// collectStops gathers every process of ours outside any unit that must go:
+// live pidfile processes and attributable holders of declared ports, minus
+// those keep() spares. Holders in a group that is signalled as a whole are
+// folded into the group's step.
+func (b *builder) collectStops(keep func(pid int) bool) {
+	w := b.w
+	targets := map[int]*stopTarget{}
+	portsOf := map[int][]int{}
+	for _, h := range b.holders {
+		if h.Pid > 0 {
+			portsOf[h.Pid] = append(portsOf[h.Pid], h.Port)
+		}
+	}
+	addTarget := func(pid int, what, evidence string) {
+		if pid <= 0 || w.protected(pid) || keep(pid) || w.unitOwned(pid) {
+			return
+		}
+		if _, stale := w.staleUnitOf(pid); stale {
+			return // the disable-unit step stops it; a kill would be undone by Restart=
+		}
+		if t, ok := targets[pid]; ok {
+			t.ports = appendUnique(t.ports, portsOf[pid]...)
+			return
+		}
+		p := w.procs[pid]
+		t := &stopTarget{pid: pid, start: p.StartTicks, what: what, evidence: evidence, ports: appendUnique(nil, portsOf[pid]...)}
+		if p.Pgid == pid && !w.protectedGroup(pid) {
+			t.pgid = pid
+		}
+		targets[pid] = t
+	}
+	for _, pf := range w.s.Pidfiles {
+		if pf.State != observe.PidLive {
+			continue
+		}
+		what := "detached hub"
+		if pf.Service != "hub" {
+			what = "detached module " + pf.Service
+		}
+		addTarget(pf.Pid, what, fmt.Sprintf("named by %s", pf.Path))
+	}
+	for _, h := range b.holders {
+		if h.Verdict != VerdictDetached && h.Verdict != VerdictOrphan {
+			continue
+		}
+		what := fmt.Sprintf("orphan on :%d", h.Port)
+		if h.Verdict == VerdictDetached {
+			what = fmt.Sprintf("detached process on :%d", h.Port)
+		}
+		addTarget(h.Pid, what, h.Evidence)
+	}
+	// Fold members of a group that is signalled as a whole into it.
+	var pids []int
+	for pid := range targets {
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	for _, pid := range pids {
+		t := targets[pid]
+		p := w.procs[pid]
+		if t.pgid == 0 && p.Pgid > 1 {
+			if leader, ok := targets[p.Pgid]; ok && leader.pgid == p.Pgid {
+				leader.ports = appendUnique(leader.ports, t.ports...)
+				delete(targets, pid)
+			}
+		}
+	}
+	pids = pids[:0]
+	for pid := range targets {
+		pids = append(pids, pid)
+	}
+	// Hub first, then by pid: deterministic and readable.
+	sort.Slice(pids, func(i, j int) bool {
+		hi, hj := strings.Contains(targets[pids[i]].what, "hub"), strings.Contains(targets[pids[j]].what, "hub")
+		if hi != hj {
+			return hi
+		}
+		return pids[i] < pids[j]
+	})
+	for _, pid := range pids {
+		t := targets[pid]
+		sort.Ints(t.ports)
+		who := fmt.Sprintf("pid %d", t.pid)
+		if t.pgid > 0 {
+			who = fmt.Sprintf("pid %d, group %d", t.pid, t.pgid)
+		}
+		reason := fmt.Sprintf("%s (%s): %s", t.what, who, t.evidence)
+		if len(t.ports) > 0 {
+			reason += "; holds " + portList(t.ports) + ", which must be free before the hub starts"
+		}
+		b.stops = append(b.stops, Step{Action: Stop, Target: t.what, Reason: reason, Pid: t.pid, Pgid: t.pgid, StartTicks: t.start})
+	}
+}
+
+// protectedGroup reports whether signalling group pgid could reach a
+// protected process (our own group, our parent's).
+func (w *world) protectedGroup(pgid int) bool {
+	for _, pid := range []int{w.s.Self, w.s.Parent} {
+		if p, ok := w.procs[pid]; ok && p.Pgid == pgid {
+			return true
+		}
+	}
+	return pgid <= 1
+}
+
+// removePidfiles adds a remove-pidfile step for every pidfile except those
+// keep() spares, and for hub.port unless keepPortFile. Live ones come after
+// their stop (the actuator checks the process is gone before deleting).
+func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile bool) {
+	for _, pf := range b.w.s.Pidfiles {
+		if keep(pf) || pf.State == observe.PidUnknown {
+			continue
+		}
+		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Pid: pf.Pid}
+		switch pf.State {
+		case observe.PidLive:
+			st.StartTicks = b.w.procs[pf.Pid].StartTicks
+			st.Reason = fmt.Sprintf("pid %d is being stopped; its pidfile goes with it", pf.Pid)
+		case observe.PidDead:
+			st.Reason = fmt.Sprintf("pid %d is no longer running", pf.Pid)
+		case observe.PidReused:
+			st.Reason = fmt.Sprintf("pid %d is now a different process (%s); the process the file named is gone and pid %d is left alone", pf.Pid, pf.Reason, pf.Pid)
+			st.Pid = 0 // nothing to wait for: the named process is gone
+		default:
+			st.Reason = fmt.Sprintf("the file names no process (%s)", nonEmpty(pf.Reason, "not a pid"))
+			st.Pid = 0
+		}
+		b.pidfile = append(b.pidfile, st)
+	}
+	if pf := b.w.s.HubPortFile; pf != nil && !keepPortFile {
+		b.pidfile = append(b.pidfile, Step{Action: RemovePidfile, Target: "hub port file", Path: pf.Path,
+			Reason: "hub.port belongs to a detached hub, which is going away"})
+	}
+}
+
+func pidfileTarget(pf observe.Pidfile) string {
+	if pf.Service == "hub" {
+		return "hub pidfile"
+	}
+	return "pidfile of " + pf.Service
+}
+
+// waitPorts adds wait-port-free for each port in ports.
+func (b *builder) waitPorts(ports []observe.Port, why string) {
+	for _, p := range ports {
+		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
+			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, portOwner(p), why)})
+	}
+}
+
+func portOwner(p observe.Port) string {
+	if p.Owner == "hub" {
+		return "hub"
+	}
+	return p.Short
+}
+
+// staleUnits disables every stale module unit we may manage that is active or
+// would start again (enabled); reports the others.
+func (b *builder) staleUnits() {
+	for _, su := range b.w.s.StaleUnits {
+		running := isActiveish(su.ActiveState)
+		enabled := isEnabledish(su.UnitFileState)
+		if !running && !enabled {
+			continue
+		}
+		if !su.Manageable {
+			b.note("stale module unit %s (%s scope) is %s/%s and cannot be changed by this user: sudo systemctl disable --now %s",
+				su.Name, su.Scope, nonEmpty(su.ActiveState, "?"), nonEmpty(su.UnitFileState, "?"), su.Name)
+			continue
+		}
+		b.disable = append(b.disable, Step{Action: DisableUnit, Target: "stale unit " + su.Name, Unit: su.Name, Scope: su.Scope,
+			Reason: fmt.Sprintf("%s is %s and %s: a per-module unit from an older install that restarts %s behind the hub's back (hub#522)",
+				su.Name, nonEmpty(su.ActiveState, "loaded"), nonEmpty(su.UnitFileState, "present"), su.Short)})
+	}
+}
+
+func isActiveish(s string) bool {
+	switch s {
+	case "active", "activating", "reloading", "deactivating", "running":
+		return true
+	}
+	return false
+}
+
+func isEnabledish(s string) bool {
+	switch s {
+	case "enabled", "enabled-runtime", "static", "indirect", "linked", "linked-runtime", "generated", "alias":
+		return true
+	}
+	return false
+}
+
+// unitWanted renders the unit or plist the desired state asks for. An
+// explicit --manager that is not the platform's own is rendered for the
+// platform it belongs to, so that --plan can preview it (observe then
+// reports the manager unavailable, which blocks the run).
+func (b *builder) unitWanted() (unitfile.Location, string, error) {
+	w := b.w
+	goos := w.s.GOOS
+	switch w.d.Manager {
+	case spec.ManagerLaunchd:
+		goos = "darwin"
+	case spec.ManagerSystemd:
+		goos = "linux"
+	}
+	loc, err := unitfile.Locate(goos, w.d)
+	if err != nil {
+		return loc, "", err
+	}
+	if len(w.d.HubCommand) == 0 {
+		return loc, "", fmt.Errorf("the hub command is unknown: %s", nonEmpty(w.d.HubCommandProblem, "set hub.command in the spec file"))
+	}
+	content, err := unitfile.Render(loc, unitfile.NewHub(goos, w.s.GOARCH, w.d, loc))
+	return loc, string(content), err
+}
+
+// unitDiffs compares the file on disk with want by meaning.
+func (b *builder) unitDiffs(loc unitfile.Location, want string) ([]string, error) {
+	return unitfile.Compare(loc.Manager, []byte(want), []byte(b.w.s.Unit.File.Content))
+}
+
+// managerBlocker blocks when the service manager cannot be asked.
+func (b *builder) managerBlocker(why string) {
+	u := b.w.s.Unit
+	fix := "run on a box with systemd (Linux) or launchd (macOS), or choose --desired detached"
+	if strings.Contains(u.Problem, "user manager") {
+		fix = fmt.Sprintf("log in as %s once, or enable linger as root: loginctl enable-linger %s", b.w.d.User.Name, b.w.d.User.Name)
+	}
+	b.block(Blocker{Reason: fmt.Sprintf("%s: %s", why, nonEmpty(u.Problem, "no service manager")), Fix: fix})
+}
+
+func portList(ports []int) string {
+	var s []string
+	for _, p := range ports {
+		s = append(s, ":"+strconv.Itoa(p))
+	}
+	return strings.Join(s, ", ")
+}
+
+func appendUnique(list []int, xs ...int) []int {
+	for _, x := range xs {
+		found := false
+		for _, y := range list {
+			if y == x {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, x)
+		}
+	}
+	return list
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// logPath is where the hub's output goes in every model.
+func logPath(home string) string { return filepath.Join(home, "hub", "logs", "hub.log") }

@@ -1,0 +1,331 @@
+package reconcile_test
+
+import (
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/parachute/reconcile/actuate/actuatetest"
+	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
+)
+
+func actions(p reconcile.Plan) []string {
+	var out []string
+	for _, st := range p.Steps {
+		out = append(out, string(st.Action))
+	}
+	return out
+}
+
+func indexOf(p reconcile.Plan, a reconcile.Action) (first, last int) {
+	first, last = -1, -1
+	for i, st := range p.Steps {
+		if st.Action == a {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	return first, last
+}
+
+func TestDetachedEraToSupervisedOrder(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	pids := detachedEra(w)
+	p := reconcile.Compute(desired(w, spec.Supervised), w.Snapshot())
+	if p.Outcome != reconcile.OutcomeChanges {
+		t.Fatalf("outcome = %s, want changes; blockers %+v", p.Outcome, p.Blockers)
+	}
+	fw, _ := indexOf(p, reconcile.WriteUnit)
+	fs, ls := indexOf(p, reconcile.Stop)
+	fp, lp := indexOf(p, reconcile.WaitPortFree)
+	su, _ := indexOf(p, reconcile.StartUnit)
+	wh, _ := indexOf(p, reconcile.WaitHealthy)
+	if !(fw == 0 && fw < fs && ls < fp && lp < su && su < wh && wh == len(p.Steps)-1) {
+		t.Fatalf("order wrong: %v", actions(p))
+	}
+	stopped := map[int]bool{}
+	for _, st := range p.Steps {
+		if st.Action == reconcile.Stop {
+			stopped[st.Pid] = true
+			if st.StartTicks == 0 {
+				t.Errorf("stop of pid %d carries no start time to check", st.Pid)
+			}
+		}
+	}
+	for _, name := range []string{"hub", "vault", "scribe", "surface"} {
+		if !stopped[pids[name]] {
+			t.Errorf("detached %s (pid %d) has no stop step: %v", name, pids[name], actions(p))
+		}
+	}
+	// The wrapper leads its group: it is signalled as a group, which
+	// reaches the child that holds :1943; the child gets no step of its own.
+	for _, st := range p.Steps {
+		if st.Action == reconcile.Stop && st.Pid == pids["scribe"] && st.Pgid != pids["scribe"] {
+			t.Errorf("wrapper stop does not signal its group: %+v", st)
+		}
+		if st.Action == reconcile.Stop && st.Pid == pids["scribe-child"] {
+			t.Errorf("wrapper child stopped separately although its group is signalled")
+		}
+		// The old hub shares the CLI's group: never signal that group.
+		if st.Action == reconcile.Stop && st.Pid == pids["hub"] && st.Pgid != 0 {
+			t.Errorf("hub stop signals group %d, which is not its own", st.Pgid)
+		}
+	}
+	// Every declared port is waited for before the start.
+	waited := map[int]bool{}
+	for _, st := range p.Steps[:su] {
+		if st.Action == reconcile.WaitPortFree {
+			waited[st.Port] = true
+		}
+	}
+	for _, port := range []int{1939, 1940, 1943, 1946} {
+		if !waited[port] {
+			t.Errorf("no wait-port-free for :%d before start-unit", port)
+		}
+	}
+	if w := p.Steps[fw]; !strings.Contains(w.Content, "ExecStart=") || w.Path == "" {
+		t.Errorf("write-unit lacks content or path: %+v", w)
+	}
+}
+
+func TestSquatterBlocksAndStopsNothing(t *testing.T) {
+	for _, port := range []int{1939, 1943} {
+		w := actuatetest.New(home, 1939, threeModules)
+		detachedEra(w)
+		// Free the port, then put a stranger on it.
+		snap := w.Snapshot()
+		for _, l := range snap.Ports {
+			if l.Port == port && len(l.Listeners) > 0 {
+				pid := l.Listeners[0].Pids[0]
+				w.Signal(pid, 0, 9)
+				if p, ok := w.Proc(pid); ok {
+					t.Fatalf("setup: pid %d still alive: %+v", pid, p)
+				}
+			}
+		}
+		stranger := w.Spawn(actuatetest.Proc{Argv: []string{"python3", "-m", "http.server", "1943"}, Ports: []int{port}})
+		p := reconcile.Compute(desired(w, spec.Supervised), w.Snapshot())
+		if p.Outcome != reconcile.OutcomeBlocked {
+			t.Fatalf(":%d: outcome %s, want blocked", port, p.Outcome)
+		}
+		for _, st := range p.Steps {
+			if st.Action != reconcile.WriteUnit {
+				t.Errorf(":%d: blocked plan has step %s %s", port, st.Action, st.Target)
+			}
+		}
+		found := false
+		for _, b := range p.Blockers {
+			if b.Pid == stranger && b.Port == port && len(b.Argv) > 0 && b.Argv[0] == "python3" && b.Fix != "" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf(":%d: no blocker naming pid %d with argv: %+v", port, stranger, p.Blockers)
+		}
+	}
+}
+
+func TestReusedPidIsNeverStopped(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	// The pidfile was written, then its process died and the pid went to
+	// a process that is not ours.
+	stranger := w.Spawn(actuatetest.Proc{Argv: []string{"sleep", "1000"}})
+	w.WriteFileNow(filepath.Join(home, "vault/run/vault.pid"), "")
+	w.WriteFileNow(filepath.Join(home, "vault/run/vault.pid"), strconv.Itoa(stranger)+"\n")
+	p := reconcile.Compute(desired(w, spec.Supervised), w.Snapshot())
+	for _, st := range p.Steps {
+		if st.Action == reconcile.Stop && st.Pid == stranger {
+			t.Fatalf("plan stops reused pid %d: %+v", stranger, st)
+		}
+	}
+	var removed bool
+	for _, st := range p.Steps {
+		if st.Action == reconcile.RemovePidfile && strings.HasSuffix(st.Path, "vault.pid") {
+			removed = true
+		}
+	}
+	if !removed {
+		t.Errorf("stale pidfile not removed: %v", actions(p))
+	}
+}
+
+func TestConvergedIsEmptyForEveryModel(t *testing.T) {
+	for _, m := range []spec.Model{spec.Supervised, spec.Detached, spec.Absent} {
+		w := actuatetest.New(home, 1939, threeModules)
+		detachedEra(w)
+		d := desired(w, m)
+		p, err := converge(w, d, 3)
+		if err != nil {
+			t.Fatalf("%s: apply: %v", m, err)
+		}
+		if !p.Converged || len(p.Steps) != 0 {
+			t.Fatalf("%s: not converged after 3 runs: %s %v %+v", m, p.Outcome, actions(p), p.Blockers)
+		}
+		if len(w.Violations) > 0 {
+			t.Errorf("%s: violations: %v", m, w.Violations)
+		}
+		again := reconcile.Compute(d, w.Snapshot())
+		if !again.Converged || len(again.Steps) != 0 {
+			t.Errorf("%s: second plan not empty: %v", m, actions(again))
+		}
+	}
+}
+
+func TestSupervisedConvergesInOneRun(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	pids := detachedEra(w)
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	if _, err := actuator(w).Apply(t.Context(), p, w.Snapshot()); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	after := reconcile.Compute(d, w.Snapshot())
+	if !after.Converged {
+		t.Fatalf("not converged after one apply: %v %+v", actions(after), after.Blockers)
+	}
+	for name, pid := range pids {
+		if _, ok := w.Proc(pid); ok {
+			t.Errorf("detached %s (pid %d) survived", name, pid)
+		}
+	}
+	u := w.UnitState("parachute-hub.service")
+	if u.Active != "active" || !u.Enabled {
+		t.Errorf("hub unit %+v, want active and enabled", u)
+	}
+	if len(w.Violations) > 0 {
+		t.Errorf("violations: %v", w.Violations)
+	}
+}
+
+func TestCrashAtEveryStepResumes(t *testing.T) {
+	for _, m := range []spec.Model{spec.Supervised, spec.Detached, spec.Absent} {
+		for _, ev := range []string{"step-start", "step-done"} {
+			base := actuatetest.New(home, 1939, threeModules)
+			detachedEra(base)
+			if m != spec.Supervised {
+				// Start from a supervised box for the other directions.
+				if _, err := converge(base, desired(base, spec.Supervised), 3); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := len(reconcile.Compute(desired(base, m), base.Snapshot()).Steps)
+			if m == spec.Detached && n == 0 {
+				t.Fatalf("%s: no steps from a supervised box", m)
+			}
+			for k := 1; k <= n; k++ {
+				w := actuatetest.New(home, 1939, threeModules)
+				detachedEra(w)
+				if m != spec.Supervised {
+					if _, err := converge(w, desired(w, spec.Supervised), 3); err != nil {
+						t.Fatal(err)
+					}
+				}
+				d := desired(w, m)
+				snap := w.Snapshot()
+				p := reconcile.Compute(d, snap)
+				applyCrashing(w, p, snap, k, ev)
+				final, err := converge(w, d, 2)
+				if err != nil || !final.Converged {
+					t.Errorf("%s, killed at %s of step %d: rerun did not converge: %v %v %+v", m, ev, k, err, actions(final), final.Blockers)
+				}
+				if len(w.Violations) > 0 {
+					t.Errorf("%s, killed at %s of step %d: %v", m, ev, k, w.Violations)
+				}
+			}
+		}
+	}
+}
+
+func TestPendingUnitOnlyWaits(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	d := desired(w, spec.Supervised)
+	if _, err := converge(w, d, 3); err != nil {
+		t.Fatal(err)
+	}
+	u := w.UnitState("parachute-hub.service")
+	// The hub is restarting: the unit is activating and nothing listens.
+	w.Signal(u.MainPID, 0, 9)
+	u.Active, u.MainPID = "activating", 0
+	w.SetUnit(u)
+	p := reconcile.Compute(d, w.Snapshot())
+	if p.Outcome != reconcile.OutcomePending {
+		t.Fatalf("outcome %s, want pending: %v", p.Outcome, actions(p))
+	}
+	for _, st := range p.Steps {
+		if st.Action != reconcile.WaitHealthy && st.Action != reconcile.WaitPortFree {
+			t.Errorf("pending plan has %s", st.Action)
+		}
+	}
+}
+
+func TestHandEditedUnitIsDriftNotRestart(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	d := desired(w, spec.Supervised)
+	if _, err := converge(w, d, 3); err != nil {
+		t.Fatal(err)
+	}
+	content, _ := w.File(w.UnitPath)
+	w.WriteFileNow(w.UnitPath, strings.Replace(content, "RestartSec=5", "RestartSec=30", 1))
+	p := reconcile.Compute(d, w.Snapshot())
+	if !p.Converged || len(p.Steps) != 0 {
+		t.Fatalf("a healthy hub with a hand-edited unit must not be touched: %v", actions(p))
+	}
+	if len(p.Notes) == 0 || !strings.Contains(strings.Join(p.Notes, "\n"), "drift") {
+		t.Errorf("no drift note: %v", p.Notes)
+	}
+}
+
+func TestLeftoverDetachedHubNextToUnitIsNotConverged(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	d := desired(w, spec.Supervised)
+	// Crash between writing the unit and stopping: the unit file is there,
+	// the detached hub still answers /health.
+	detachedEra(w)
+	snap := w.Snapshot()
+	p := reconcile.Compute(d, snap)
+	applyCrashing(w, p, snap, 2, "step-start")
+	if _, ok := w.File(w.UnitPath); !ok {
+		t.Fatal("setup: unit file not written")
+	}
+	again := reconcile.Compute(d, w.Snapshot())
+	if again.Converged {
+		t.Fatal("a detached hub answering /health next to an installed unit is reported converged")
+	}
+}
+
+func TestStaleUnitDisabledBeforeStops(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	w.SetUnit(actuatetest.Unit{Name: "parachute-vault.service", Enabled: true, Active: "active", Argv: []string{"/usr/bin/parachute-vault", "serve"}, Port: 1940})
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	di, _ := indexOf(p, reconcile.DisableUnit)
+	su, _ := indexOf(p, reconcile.StartUnit)
+	if di < 0 || su < 0 || di > su {
+		t.Fatalf("want disable-unit before start-unit: %v", actions(p))
+	}
+	for _, st := range p.Steps {
+		if st.Action == reconcile.Stop {
+			t.Errorf("stale unit's process stopped by signal (Restart=always would undo it): %+v", st)
+		}
+	}
+	final, err := converge(w, d, 3)
+	if err != nil || !final.Converged {
+		t.Fatalf("not converged: %v %v", err, actions(final))
+	}
+}
+
+func TestSameInputSamePlan(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	detachedEra(w)
+	snap := w.Snapshot()
+	a := reconcile.Compute(desired(w, spec.Supervised), snap)
+	b := reconcile.Compute(desired(w, spec.Supervised), snap)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two plans of one snapshot differ")
+	}
+}
