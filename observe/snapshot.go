@@ -12,8 +12,10 @@ import (
 type Snapshot struct {
 	// Taken is when the observation started.
 	Taken time.Time `json:"taken"`
-	// GOOS is the platform observed.
-	GOOS string `json:"goos"`
+	// GOOS and GOARCH are the platform observed (the planner never reads
+	// runtime.GOOS: a Linux test can plan for darwin).
+	GOOS   string `json:"goos"`
+	GOARCH string `json:"goarch"`
 	// Home is PARACHUTE_HOME.
 	Home string `json:"home"`
 	// User is the invoking user.

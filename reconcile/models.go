@@ -227,8 +227,11 @@ func (b *builder) detached() {
 		}
 		return false
 	}
+	// Only the hub command itself, as its own session (what start-detached
+	// makes), counts: a detached-era hub-server.ts runs no supervisor, so
+	// keeping it would strand the modules.
 	running := false
-	if hub != nil && !w.unitOwned(hub.Pid) {
+	if hub != nil && !w.unitOwned(hub.Pid) && w.isDetachedHub(hub.Pid) {
 		held, others := false, false
 		for _, h := range b.holders {
 			if h.Port == s.HubPort {
@@ -300,4 +303,19 @@ func (b *builder) absent() {
 			b.note("port %d is held by pid %d (%s), which is not part of the box; left alone", h.Port, h.Pid, h.Verdict)
 		}
 	}
+}
+
+// isDetachedHub reports whether pid runs the desired hub command as the
+// leader of its own session.
+func (w *world) isDetachedHub(pid int) bool {
+	p, ok := w.procs[pid]
+	if !ok || p.Sid != p.Pid || len(w.d.HubCommand) == 0 || len(p.Argv) < len(w.d.HubCommand) {
+		return false
+	}
+	for i, a := range w.d.HubCommand {
+		if p.Argv[i] != a {
+			return false
+		}
+	}
+	return true
 }

@@ -28,10 +28,13 @@ func Compute(d spec.Desired, s observe.Snapshot) Plan {
 	b.holders = b.w.classify()
 	switch d.Model {
 	case spec.Detached:
+		b.stopWhy = "; only the hub we start detached may run"
 		b.detached()
 	case spec.Absent:
+		b.stopWhy = "; the absent model leaves nothing running"
 		b.absent()
 	default:
+		b.stopWhy = "; nothing may run outside the hub unit, which starts once every port is free"
 		b.supervised()
 	}
 	return b.finish(d.Model)
@@ -53,6 +56,8 @@ type builder struct {
 	healthy []Step
 
 	pendingOnly bool // the unit is starting: the plan only waits
+	// stopWhy ends every stop's reason: why the model needs it gone.
+	stopWhy string
 }
 
 func (b *builder) block(bl Blocker) { b.blockers = append(b.blockers, bl) }
@@ -254,8 +259,9 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 		reason := fmt.Sprintf("%s (%s): %s", t.what, who, t.evidence)
 		if len(t.ports) > 0 {
-			reason += "; holds " + portList(t.ports) + ", which must be free before the hub starts"
+			reason += "; holds " + portList(t.ports)
 		}
+		reason += b.stopWhy
 		b.stops = append(b.stops, Step{Action: Stop, Target: t.what, Reason: reason, Pid: t.pid, Pgid: t.pgid, StartTicks: t.start})
 	}
 }

@@ -66,6 +66,10 @@ type SkippedRow struct {
 	Port int `json:"port,omitempty"`
 	// Reason says why, in the words a person needs to fix the row.
 	Reason string `json:"reason"`
+	// Line is the 1-based line where the row starts in the file.
+	Line int `json:"line,omitempty"`
+	// Cause is which stage of the reader dropped the row.
+	Cause SkipCause `json:"cause"`
 }
 
 // Manifest is services.json as the hub's lenient reader sees it.

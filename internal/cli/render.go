@@ -84,7 +84,7 @@ func summary(p reconcile.Plan) string {
 	case reconcile.OutcomeConverged:
 		return fmt.Sprintf("parachute: the box is %s; nothing to do.", p.Desired)
 	case reconcile.OutcomeBlocked:
-		return fmt.Sprintf("parachute: blocked — %d %s before the box can be %s.", len(p.Blockers), plural(len(p.Blockers), "problem needs", "problems need"), p.Desired)
+		return fmt.Sprintf("parachute: blocked — %d %s a person before the box can be %s.", len(p.Blockers), plural(len(p.Blockers), "problem needs", "problems need"), p.Desired)
 	case reconcile.OutcomePending:
 		return fmt.Sprintf("parachute: the hub unit is starting; %d %s to confirm it is %s.", len(p.Steps), plural(len(p.Steps), "wait", "waits"), p.Desired)
 	}

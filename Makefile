@@ -1,0 +1,49 @@
+# parachute reconcile — see README.md.
+#
+#   make demo    lay out the example box (detached era) and converge it under a
+#                private systemd, then roll it back (root; falls back to --plan)
+#   make test    everything CI runs: vet, unit, property and CLI script tests,
+#                the darwin cross-build, and the end-to-end suite against a
+#                real systemd booted in private namespaces (root)
+#   make bench   benchmarks and the written report in bench/REPORT.md
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build examples demo test test-unit test-e2e vet darwin bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/parachute ./cmd/parachute
+
+examples:
+	$(GO) build -o $(BIN)/standin-hub ./examples/standin-hub
+	$(GO) build -o $(BIN)/standin-module ./examples/standin-module
+	$(GO) build -o $(BIN)/layout ./examples/layout
+
+demo: build examples
+	./examples/demo.sh
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+darwin:
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+
+test-unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+test-e2e: build examples
+	$(GO) test -count=1 -timeout 20m ./e2e/...
+
+test: vet darwin test-unit test-e2e
+
+bench: build examples
+	./bench/run.sh
+
+clean:
+	rm -rf $(BIN) .e2e-work

@@ -1,0 +1,101 @@
+package actuate
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/parachute/reconcile/internal/sdbus"
+)
+
+// SystemdUnits is Units over one systemd manager's D-Bus API (the system
+// manager for a system unit, the user's manager for a user unit).
+type SystemdUnits struct {
+	Conn *sdbus.Conn
+	// UID is the user whose linger EnableLinger turns on.
+	UID int
+	// Getenv reads the environment (bus addresses).
+	Getenv func(string) string
+	// LogHint names where the hub's output goes, for failure messages.
+	LogHint string
+}
+
+var _ Units = (*SystemdUnits)(nil)
+
+// Reload implements Units (daemon-reload). D-Bus errors are retried.
+func (u *SystemdUnits) Reload(ctx context.Context) error { return u.Conn.Reload(ctx) }
+
+// EnableLinger implements Units through logind.
+func (u *SystemdUnits) EnableLinger(ctx context.Context, _ string) error {
+	return sdbus.EnableLinger(ctx, u.UID, u.Getenv)
+}
+
+// Start implements Units: reset a failed state (and the start-limit
+// counter), enable, start, and wait for the job. A job that ends in anything
+// but "done" is permanent: retrying at once would only hit the start limit.
+func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
+	if p, err := u.Conn.UnitProps(ctx, name); err == nil && p.ActiveState == "failed" {
+		if err := u.Conn.ResetFailed(ctx, name); err != nil {
+			return err
+		}
+	}
+	if err := u.Conn.Enable(ctx, []string{filepath.Base(path)}); err != nil {
+		return err
+	}
+	if result, err := u.Conn.Start(ctx, name); err != nil {
+		if result != "" {
+			return Permanent(fmt.Errorf("%w; the unit file stays in place — see %s", err, u.logHint()))
+		}
+		return err
+	}
+	return nil
+}
+
+// Stop implements Units: stop (the manager ends the whole control group),
+// disable, and clear a failed state so nothing of the unit lingers.
+func (u *SystemdUnits) Stop(ctx context.Context, name string) error {
+	if err := u.Conn.Stop(ctx, name); err != nil {
+		return err
+	}
+	p, err := u.Conn.UnitProps(ctx, name)
+	if err != nil {
+		return err
+	}
+	switch p.UnitFileState {
+	case "enabled", "enabled-runtime", "linked", "linked-runtime", "alias":
+		if err := u.Conn.Disable(ctx, []string{name}); err != nil {
+			return err
+		}
+	}
+	if p.ActiveState == "failed" {
+		return u.Conn.ResetFailed(ctx, name)
+	}
+	return nil
+}
+
+// Unload implements Units: systemd forgets a unit at the daemon-reload that
+// follows the file's removal.
+func (u *SystemdUnits) Unload(context.Context, string) error { return nil }
+
+// Owner implements Units from the unit's ControlGroup and MainPID.
+func (u *SystemdUnits) Owner(ctx context.Context, name string) (Ownership, error) {
+	p, err := u.Conn.UnitProps(ctx, name)
+	if err != nil {
+		return Ownership{}, err
+	}
+	state := p.ActiveState
+	if p.SubState != "" {
+		state += "/" + p.SubState
+	}
+	if p.Result != "" && p.Result != "success" {
+		state += " (" + p.Result + ")"
+	}
+	return Ownership{ControlGroup: p.ControlGroup, MainPID: p.MainPID, Failed: p.ActiveState == "failed", State: state}, nil
+}
+
+func (u *SystemdUnits) logHint() string {
+	if u.LogHint != "" {
+		return u.LogHint
+	}
+	return "the hub's log"
+}

@@ -1,0 +1,216 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// initScript is the inside half of the recipe; Boot passes it to /bin/sh.
+//
+//go:embed init.sh
+var initScript string
+
+// Options configures Boot.
+type Options struct {
+	// WorkDir is an absolute directory that belongs to the calling test; it
+	// is created if missing. It stays visible at the same path inside the
+	// instance (even under /tmp, /var/tmp or /home, which are otherwise
+	// private there), so the binary under test, its PARACHUTE_HOME and its
+	// fixtures belong here. It must not lie under /proc, /sys, /dev, /run or
+	// systemd's own directories. Boot sets its mode to 0755 so that the
+	// instance's non-root users can reach what lies below it. The harness
+	// keeps its own files (the init log) in WorkDir/.sandbox/NAME.
+	WorkDir string
+	// Log receives one line per harness event (boot, shutdown, timings).
+	// Nil discards them.
+	Log io.Writer
+	// BootTimeout bounds the wait for `systemctl is-system-running` to say
+	// running or degraded. Zero means DefaultBootTimeout.
+	BootTimeout time.Duration
+	// StopTimeout is how long Shutdown waits after asking systemd to power
+	// off before it SIGKILLs the instance. Zero means DefaultStopTimeout.
+	StopTimeout time.Duration
+}
+
+// Defaults for Options.
+const (
+	// DefaultBootTimeout is generous: a boot takes 0.5–1 s on an idle
+	// machine, more on a loaded CI runner.
+	DefaultBootTimeout = 30 * time.Second
+	// DefaultStopTimeout bounds a polite poweroff (usually well under 2 s).
+	DefaultStopTimeout = 15 * time.Second
+)
+
+// Instance is one booted systemd. Its methods may be called from several
+// goroutines, except that Shutdown must not race with Command, CommandAs or
+// the Start of a command they returned.
+type Instance struct {
+	name     string
+	workDir  string
+	stateDir string
+	logPath  string
+	log      io.Writer
+	logMu    sync.Mutex
+
+	cgDir   string   // host directory of the instance cgroup
+	cgPath  string   // the same cgroup as /proc/PID/cgroup names it
+	leafDir string   // child cgroup that commands start in
+	leaf    *os.File // open on leafDir, for clone3 CLONE_INTO_CGROUP
+
+	nsenter string
+	pid     int // host pid of the instance's systemd (its PID 1)
+	pidfd   int // -1 when not open
+	unshare *exec.Cmd
+	done    chan struct{} // closed when unshare has exited
+	waitErr error         // unshare's exit, valid after done
+
+	stopTimeout time.Duration
+	bootTime    time.Duration
+	ready       atomic.Bool // PID 1 is systemd in its own namespaces
+	closed      atomic.Bool
+	stopOnce    sync.Once
+	stopErr     error
+}
+
+// errClosed is returned by commands of an instance that is shut down or
+// whose systemd has exited.
+var errClosed = errors.New("instance is not running")
+
+// errNotReady is returned by commands before the instance's PID 1 is
+// systemd.
+var errNotReady = errors.New("instance has not booted systemd yet")
+
+// Pid is the host pid of the instance's systemd, its PID 1.
+func (in *Instance) Pid() int { return in.pid }
+
+// Name is the instance's unique name: its hostname inside and the last
+// element of its cgroup.
+func (in *Instance) Name() string { return in.name }
+
+// WorkDir is Options.WorkDir, cleaned.
+func (in *Instance) WorkDir() string { return in.workDir }
+
+// CgroupDir is the host directory of the instance's cgroup; every process
+// of the instance is in it or below it.
+func (in *Instance) CgroupDir() string { return in.cgDir }
+
+// LogPath is the file that holds the init script's output.
+func (in *Instance) LogPath() string { return in.logPath }
+
+// BootTime is how long Boot took from starting unshare to systemd saying
+// running or degraded.
+func (in *Instance) BootTime() time.Duration { return in.bootTime }
+
+// HostPath maps an absolute path inside the instance to one the host can
+// open (through /proc/PID/root), for reading the instance's private files
+// such as /etc/systemd/system/x.service. It is valid while the instance runs.
+func (in *Instance) HostPath(inside string) string {
+	return fmt.Sprintf("/proc/%d/root%s", in.pid, filepath.Clean("/"+inside))
+}
+
+// Systemctl runs `systemctl ARGS...` inside as root and returns its standard
+// output with surrounding space trimmed. A non-zero exit is an error that
+// carries the exit status and standard error; the output is returned too,
+// since `is-active` and `is-system-running` answer through both.
+func (in *Instance) Systemctl(ctx context.Context, args ...string) (string, error) {
+	return in.output(ctx, in.Command(ctx, append([]string{"systemctl"}, args...)...))
+}
+
+// output runs cmd and returns its trimmed standard output; a failure names
+// the command and carries its standard error.
+func (in *Instance) output(ctx context.Context, cmd *exec.Cmd) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := strings.TrimSpace(stdout.String())
+	if err != nil {
+		argv := cmd.Args
+		if i := indexOf(argv, "--"); i >= 0 {
+			argv = argv[i+1:]
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if msg != "" {
+			return out, fmt.Errorf("run %q in sandbox %s: %w: %s", strings.Join(argv, " "), in.name, err, msg)
+		}
+		return out, fmt.Errorf("run %q in sandbox %s: %w", strings.Join(argv, " "), in.name, err)
+	}
+	return out, nil
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// logf writes one harness event line to Options.Log.
+func (in *Instance) logf(format string, args ...any) {
+	if in.log == nil {
+		return
+	}
+	in.logMu.Lock()
+	defer in.logMu.Unlock()
+	fmt.Fprintf(in.log, "sandbox %s: %s\n", in.name, fmt.Sprintf(format, args...))
+}
+
+// tailFile returns up to max bytes from the end of the file at p, or a note
+// saying why it could not be read.
+func tailFile(p string, max int64) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Sprintf("(cannot stat %s: %v)", p, err)
+	}
+	off := int64(0)
+	if st.Size() > max {
+		off = st.Size() - max
+	}
+	b, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p, err)
+	}
+	return string(b)
+}
+
+// checkWorkDir validates Options.WorkDir and returns it cleaned.
+func checkWorkDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("sandbox work dir: empty (set Options.WorkDir)")
+	}
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("sandbox work dir %s: not absolute", dir)
+	}
+	dir = filepath.Clean(dir)
+	for _, bad := range []string{"/proc", "/sys", "/dev", "/run", "/etc/systemd", "/var/lib/systemd", "/var/log/journal"} {
+		if dir == bad || strings.HasPrefix(dir, bad+"/") {
+			return "", fmt.Errorf("sandbox work dir %s: under %s, which the instance replaces", dir, bad)
+		}
+	}
+	for _, private := range []string{"/tmp", "/var/tmp", "/home"} {
+		if dir == private {
+			return "", fmt.Errorf("sandbox work dir %s: is a tree the instance makes private; use a directory below it", dir)
+		}
+	}
+	if strings.ContainsAny(dir, "\n") {
+		return "", fmt.Errorf("sandbox work dir %q: contains a newline", dir)
+	}
+	return dir, nil
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/parachute/reconcile/actuate"
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
+)
+
+// system is the real machine as the commands use it: an observer and an
+// actuator, wired for this platform.
+type system struct {
+	observer *observe.Observer
+	actuator *actuate.Actuator
+	close    []func()
+}
+
+// Close releases the connections the system opened.
+func (s *system) Close() {
+	for _, f := range s.close {
+		f()
+	}
+}
+
+// newSystem wires the observer and the actuator for d on this platform.
+func newSystem(d spec.Desired) (*system, error) {
+	env := observe.DefaultEnv()
+	locate := observe.LocateUnit(goos)
+	obs := &observe.Observer{Env: env, Units: observe.NewUnitObserver(os.Getenv), Locate: func(d spec.Desired) observe.UnitQuery {
+		q := locate(d)
+		// An explicit manager that is not this platform's: name it, so the
+		// snapshot says it cannot be asked here and the plan previews it.
+		if q.Manager == "" && d.Manager != spec.ManagerAuto && d.Manager != "" {
+			other := map[spec.Manager]string{spec.ManagerLaunchd: "darwin", spec.ManagerSystemd: "linux"}[d.Manager]
+			if other != "" {
+				q = observe.LocateUnit(other)(d)
+				q.Path = "" // not this machine's file
+			}
+		}
+		return q
+	}}
+	s := &system{observer: obs}
+	s.actuator = &actuate.Actuator{
+		Procs:    newProcesses(),
+		Files:    actuate.OSFiles{},
+		Clock:    actuate.RealClock{},
+		Timeouts: d.Timeouts,
+		Ports:    portProbe{obs: obs},
+		Health:   healthProbe{obs: obs},
+	}
+	if loc, err := unitfile.Locate(goos, d); err == nil && loc.Manager != "" {
+		s.actuator.Units = newUnits(loc, d, filepath.Join(d.Home, "hub", "logs", "hub.log"), &s.close)
+	}
+	return s, nil
+}
+
+// portProbe is actuate.Ports over the observer's one-pass socket scan.
+type portProbe struct{ obs *observe.Observer }
+
+func (p portProbe) Holders(port int) ([]int, int, error) { return p.obs.PortHolders(port) }
+
+// healthProbe is actuate.Health over the observer's /health check.
+type healthProbe struct{ obs *observe.Observer }
+
+func (h healthProbe) Probe(ctx context.Context, port int) (bool, int, error) {
+	return h.obs.ProbeHealth(ctx, port)
+}

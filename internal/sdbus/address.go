@@ -1,0 +1,169 @@
+package sdbus
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	godbus "github.com/godbus/dbus/v5"
+)
+
+// Scopes a manager can be dialled in.
+const (
+	ScopeSystem = "system"
+	ScopeUser   = "user"
+)
+
+// Well-known socket paths.
+const (
+	// SystemBusSocket is the system bus (DBUS_SYSTEM_BUS_ADDRESS's default).
+	SystemBusSocket = "/run/dbus/system_bus_socket"
+	// SystemPrivateSocket is the system manager's own socket, usable by root
+	// without a bus daemon.
+	SystemPrivateSocket = "/run/systemd/private"
+	// RuntimeDirBase is where logind makes each user's XDG_RUNTIME_DIR
+	// (/run/user/<uid>).
+	RuntimeDirBase = "/run/user"
+)
+
+// Endpoint is one place a manager can be reached.
+type Endpoint struct {
+	// Address is the D-Bus address dialled, always a unix: one.
+	Address string
+	// Socket is the socket file behind Address ("" for an abstract socket).
+	Socket string
+	// Private is true for systemd's private socket (a peer-to-peer
+	// connection: no bus daemon, no Hello).
+	Private bool
+}
+
+// Endpoints lists, in the order Dial tries them, where the scope's manager
+// can be reached for uid, from the environment getenv reads; exists reports
+// whether a socket file exists (os.Stat in Dial, a fake in tests). Endpoints
+// whose socket file is missing are left out; when none remains the error
+// says precisely what is missing and what to do.
+//
+//   - system: $DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket, then,
+//     for root only, /run/systemd/private;
+//   - user: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus, else
+//     /run/user/<uid>/bus (cron and su/sudo leave both variables unset), then
+//     the user manager's private socket <runtime dir>/systemd/private (what
+//     systemctl --user itself uses; it works without a session bus).
+//
+// Only unix: transports are dialled: an address in the environment with
+// autolaunch:, unixexec:, tcp: or launchd: entries only is ignored (and
+// named in the error if nothing else is found), so nothing is ever started
+// or reached off the machine to find a bus.
+func Endpoints(scope string, uid int, getenv func(string) string, exists func(string) bool) ([]Endpoint, error) {
+	var out, candidates []Endpoint
+	var ignored error // an environment address with nothing we may dial
+	fromEnv := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		es, err := parseAddress(v)
+		if err != nil {
+			ignored = fmt.Errorf("%s ignored: %w", name, err)
+			return false
+		}
+		candidates = append(candidates, es...)
+		return true
+	}
+	var manager, hint string
+	switch scope {
+	case ScopeSystem:
+		manager, hint = "system", "is systemd running as PID 1?"
+		if !fromEnv("DBUS_SYSTEM_BUS_ADDRESS") {
+			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemBusSocket, Socket: SystemBusSocket})
+		}
+		if uid == 0 {
+			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemPrivateSocket, Socket: SystemPrivateSocket, Private: true})
+		}
+	case ScopeUser:
+		runtime := getenv("XDG_RUNTIME_DIR")
+		if runtime == "" || !filepath.IsAbs(runtime) {
+			runtime = filepath.Join(RuntimeDirBase, strconv.Itoa(uid))
+		}
+		if !fromEnv("DBUS_SESSION_BUS_ADDRESS") {
+			bus := filepath.Join(runtime, "bus")
+			candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(bus), Socket: bus})
+		}
+		private := filepath.Join(runtime, "systemd", "private")
+		candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(private), Socket: private, Private: true})
+		who := getenv("USER")
+		if who == "" {
+			who = getenv("LOGNAME")
+		}
+		if who == "" {
+			who = strconv.Itoa(uid)
+		}
+		manager, hint = "user", "no user session and linger off? run `loginctl enable-linger "+who+"`"
+	default:
+		return nil, fmt.Errorf("unknown systemd scope %q (want user or system)", scope)
+	}
+	var missing []string
+	for _, e := range candidates {
+		if e.Socket == "" || exists(e.Socket) {
+			out = append(out, e)
+		} else {
+			missing = append(missing, e.Socket)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	// The first path is the one a person knows (the bus); the private
+	// socket is a fallback they need not hear about.
+	msg := fmt.Sprintf("%s manager unreachable: %s does not exist (%s)", manager, missing[0], hint)
+	if ignored != nil {
+		msg += "; " + ignored.Error()
+	}
+	return nil, errors.New(msg)
+}
+
+// parseAddress reads a D-Bus server address list ("unix:path=/x,guid=…;…")
+// and keeps its unix: entries with a path= or abstract= key.
+func parseAddress(addr string) ([]Endpoint, error) {
+	var out []Endpoint
+	var refused []string
+	for _, entry := range strings.Split(addr, ";") {
+		if entry == "" {
+			continue
+		}
+		transport, kv, ok := strings.Cut(entry, ":")
+		if !ok || transport != "unix" {
+			refused = append(refused, transport)
+			continue
+		}
+		for _, pair := range strings.Split(kv, ",") {
+			k, v, _ := strings.Cut(pair, "=")
+			val, err := godbus.UnescapeBusAddressValue(v)
+			if err != nil {
+				return nil, fmt.Errorf("bus address %q: bad escape in %s=: %w", addr, k, err)
+			}
+			switch k {
+			case "path":
+				if !filepath.IsAbs(val) {
+					return nil, fmt.Errorf("bus address %q: path %q is not absolute", addr, val)
+				}
+				out = append(out, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(val), Socket: val})
+			case "abstract":
+				out = append(out, Endpoint{Address: "unix:abstract=" + godbus.EscapeBusAddressValue(val)})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("bus address %q has no unix:path= or unix:abstract= entry (refusing %q: never autolaunch or leave the machine)", addr, refused)
+	}
+	return out, nil
+}
+
+// socketExists is Endpoints' exists on the real machine.
+func socketExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

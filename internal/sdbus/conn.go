@@ -1,0 +1,201 @@
+package sdbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
+)
+
+// Conn is a connection to one systemd manager. It is safe for concurrent
+// use. Close it when done.
+type Conn struct {
+	c        *sddbus.Conn
+	scope    string
+	endpoint Endpoint
+}
+
+// Props are the properties of one unit as its manager sees it.
+type Props struct {
+	// LoadState is loaded, not-found, bad-setting, error or masked.
+	LoadState string `json:"loadState"`
+	// ActiveState is active, reloading, inactive, failed, activating or deactivating.
+	ActiveState string `json:"activeState"`
+	// SubState is the unit type's finer state (running, dead, exited, …).
+	SubState string `json:"subState"`
+	// UnitFileState is enabled, disabled, static, masked, linked, … or "".
+	UnitFileState string `json:"unitFileState"`
+	// MainPID is the service's main process, 0 when none (services only).
+	MainPID int `json:"mainPID"`
+	// ControlGroup is the unit's cgroup path, "" when it has none (services only).
+	ControlGroup string `json:"controlGroup"`
+	// NeedDaemonReload is true when the unit file changed since it was loaded.
+	NeedDaemonReload bool `json:"needDaemonReload"`
+	// FragmentPath is the unit file the manager loaded, "" when none.
+	FragmentPath string `json:"fragmentPath"`
+	// Result is why the service last stopped (success, exit-code, signal,
+	// start-limit-hit, …; services only).
+	Result string `json:"result"`
+}
+
+// Dial connects to the manager of scope ("system" or "user") for uid, trying
+// the Endpoints in order and returning the last error when none answers.
+// getenv reads the environment (os.Getenv). The connection authenticates
+// with EXTERNAL as the process's effective uid and lives until Close or
+// until ctx ends, whichever comes first, so pass the run's context, not a
+// per-call timeout.
+func Dial(ctx context.Context, scope string, uid int, getenv func(string) string) (*Conn, error) {
+	eps, err := Endpoints(scope, uid, getenv, socketExists)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, ep := range eps {
+		c, err := sddbus.NewConnection(func() (*godbus.Conn, error) { return dialEndpoint(ctx, ep) })
+		if err == nil {
+			return &Conn{c: c, scope: scope, endpoint: ep}, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", ep.Address, err))
+	}
+	return nil, fmt.Errorf("%s manager unreachable: %w", scope, errors.Join(errs...))
+}
+
+// dialEndpoint opens, authenticates and (on a bus) registers one connection.
+func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
+	conn, err := godbus.Dial(ep.Address, godbus.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	// EXTERNAL with the numeric uid, as go-systemd does: no user name
+	// lookup, and the kernel vouches for it (SO_PEERCRED).
+	if err := conn.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(os.Geteuid()))}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if !ep.Private {
+		if err := conn.Hello(); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("hello: %w", err)
+		}
+	}
+	return conn, nil
+}
+
+// Scope is the scope the connection was dialled for.
+func (c *Conn) Scope() string { return c.scope }
+
+// Endpoint is where the connection went.
+func (c *Conn) Endpoint() Endpoint { return c.endpoint }
+
+// Close closes the connection.
+func (c *Conn) Close() { c.c.Close() }
+
+// UnitProps reads the properties of unit name. A unit the manager does not
+// know is not an error: its LoadState is "not-found" (systemd loads units
+// on demand when asked about them).
+func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
+	u, err := c.c.GetUnitPropertiesContext(ctx, name)
+	if err != nil {
+		return Props{}, fmt.Errorf("read unit %s: %w", name, err)
+	}
+	p := Props{
+		LoadState:        str(u["LoadState"]),
+		ActiveState:      str(u["ActiveState"]),
+		SubState:         str(u["SubState"]),
+		UnitFileState:    str(u["UnitFileState"]),
+		FragmentPath:     str(u["FragmentPath"]),
+		NeedDaemonReload: u["NeedDaemonReload"] == true,
+	}
+	if strings.HasSuffix(name, ".service") && p.LoadState != "not-found" {
+		s, err := c.c.GetUnitTypePropertiesContext(ctx, name, "Service")
+		if err != nil {
+			return Props{}, fmt.Errorf("read service %s: %w", name, err)
+		}
+		if pid, ok := s["MainPID"].(uint32); ok {
+			p.MainPID = int(pid)
+		}
+		p.ControlGroup = str(s["ControlGroup"])
+		p.Result = str(s["Result"])
+	}
+	return p, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// Reload is `systemctl daemon-reload`: the manager rereads every unit file.
+// It returns once the reload is done.
+func (c *Conn) Reload(ctx context.Context) error {
+	if err := c.c.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("daemon-reload %s manager: %w", c.scope, err)
+	}
+	return nil
+}
+
+// Enable is `systemctl enable NAMES…`: it links the units into the targets
+// their [Install] sections name, then reloads the manager as systemctl does.
+func (c *Conn) Enable(ctx context.Context, names []string) error {
+	if _, _, err := c.c.EnableUnitFilesContext(ctx, names, false, false); err != nil {
+		return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
+	}
+	return c.Reload(ctx)
+}
+
+// Disable is `systemctl disable NAMES…`: it removes the units' install
+// links, then reloads the manager as systemctl does. It does not stop them.
+func (c *Conn) Disable(ctx context.Context, names []string) error {
+	if _, err := c.c.DisableUnitFilesContext(ctx, names, false); err != nil {
+		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
+	}
+	return c.Reload(ctx)
+}
+
+// Start starts unit name (mode "replace") and waits for its job. It returns
+// the job result; anything but "done" (failed, timeout, canceled,
+// dependency, skipped) is also an error naming the unit. For a
+// Type=simple service "done" means forked, not healthy.
+func (c *Conn) Start(ctx context.Context, name string) (string, error) {
+	return c.job(ctx, "start", name, c.c.StartUnitContext)
+}
+
+// Stop stops unit name (mode "replace") and waits for its job; any result
+// but "done" is an error naming the unit.
+func (c *Conn) Stop(ctx context.Context, name string) error {
+	_, err := c.job(ctx, "stop", name, c.c.StopUnitContext)
+	return err
+}
+
+// ResetFailed is `systemctl reset-failed NAME`: it clears the failed state
+// and the start-limit counter. It is not a job: it returns at once.
+func (c *Conn) ResetFailed(ctx context.Context, name string) error {
+	if err := c.c.ResetFailedUnitContext(ctx, name); err != nil {
+		return fmt.Errorf("reset-failed %s: %w", name, err)
+	}
+	return nil
+}
+
+// job queues a start or stop job and waits for its result or ctx.
+func (c *Conn) job(ctx context.Context, verb, name string, queue func(context.Context, string, string, chan<- string) (int, error)) (string, error) {
+	// Buffered: go-systemd delivers the result while holding its job lock,
+	// so it must never block, even after we stopped waiting.
+	ch := make(chan string, 1)
+	if _, err := queue(ctx, name, "replace", ch); err != nil {
+		return "", fmt.Errorf("%s %s: %w", verb, name, err)
+	}
+	select {
+	case r := <-ch:
+		if r != "done" {
+			return r, fmt.Errorf("%s %s: job %s", verb, name, r)
+		}
+		return r, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("%s %s: waiting for the job: %w", verb, name, ctx.Err())
+	}
+}

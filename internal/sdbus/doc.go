@@ -1,0 +1,14 @@
+// Package sdbus talks to a systemd manager — the system manager or one
+// user's — over D-Bus, with github.com/coreos/go-systemd/v22/dbus, and to
+// logind for linger. It exposes only what observe and actuate need (unit
+// properties, daemon-reload, enable, disable, start, stop, reset-failed,
+// linger) behind its own types; no go-systemd or godbus type crosses its
+// API.
+//
+// sdbus never launches anything to find a bus: no dbus-launch autolaunch,
+// no unixexec: transports. It connects only to unix: addresses it derived
+// or was given, and says precisely why when there is none (no user session,
+// linger off). Reading properties changes nothing; the mutating methods
+// (Reload, Enable, Disable, Start, Stop, ResetFailed, EnableLinger) are for
+// actuate alone.
+package sdbus

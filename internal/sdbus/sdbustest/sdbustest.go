@@ -1,0 +1,262 @@
+// Package sdbustest is a working in-memory systemd manager with the methods
+// of sdbus.Conn, for tests of code that reads or drives units: unit files
+// appear with AddFile, Reload loads them, Enable/Disable/Start/Stop change
+// state as systemd would, and FailNext makes the next call of a method fail.
+//
+// It never talks to a real manager and starts no process: a started
+// service gets a made-up MainPID.
+package sdbustest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/parachute/reconcile/internal/sdbus"
+)
+
+// Manager is one fake systemd manager (one scope). Safe for concurrent use.
+type Manager struct {
+	mu       sync.Mutex
+	files    map[string]string // name -> content on "disk"
+	loaded   map[string]string // name -> content at the last Reload
+	units    map[string]*sdbus.Props
+	failNext map[string][]error
+	results  map[string]string // name -> start job result to give (failed, timeout, …)
+	nextPid  int
+	cgroup   string
+	calls    []string
+	closed   bool
+}
+
+// New returns a manager with no units whose services live under cgroupBase
+// ("/user.slice/user-1000.slice/user@1000.service/app.slice").
+func New(cgroupBase string) *Manager {
+	return &Manager{
+		files: map[string]string{}, loaded: map[string]string{}, units: map[string]*sdbus.Props{},
+		failNext: map[string][]error{}, results: map[string]string{}, nextPid: 4000, cgroup: cgroupBase,
+	}
+}
+
+// AddFile puts a unit file on the fake disk (as writing it would). The
+// manager notices on the next Reload; until then a loaded unit reports
+// NeedDaemonReload.
+func (m *Manager) AddFile(name, content string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[name] = content
+}
+
+// RemoveFile deletes a unit file from the fake disk.
+func (m *Manager) RemoveFile(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.files, name)
+}
+
+// FailNext makes the next call of method ("UnitProps", "Reload", "Enable",
+// "Disable", "Start", "Stop", "ResetFailed") return err; calls queue up.
+func (m *Manager) FailNext(method string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failNext[method] = append(m.failNext[method], err)
+}
+
+// FailStart makes every later start of name end with job result (failed,
+// timeout, …) and the unit in the failed state, until FailStart(name, "").
+func (m *Manager) FailStart(name, result string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.results[name] = result
+}
+
+// Calls lists the calls made so far, as "Method name…", in order.
+func (m *Manager) Calls() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.calls...)
+}
+
+// Closed reports whether Close was called.
+func (m *Manager) Closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+func (m *Manager) enter(ctx context.Context, method, arg string) error {
+	m.calls = append(m.calls, method+" "+arg)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if q := m.failNext[method]; len(q) > 0 {
+		m.failNext[method] = q[1:]
+		return q[0]
+	}
+	return nil
+}
+
+// unit returns name's state, loading it on demand as systemd does.
+func (m *Manager) unit(name string) *sdbus.Props {
+	u, ok := m.units[name]
+	if !ok {
+		u = &sdbus.Props{LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
+		if _, ok := m.files[name]; ok {
+			u.LoadState, u.UnitFileState, u.FragmentPath = "loaded", "disabled", "/fake/"+name
+			m.loaded[name] = m.files[name]
+		}
+		m.units[name] = u
+	}
+	content, onDisk := m.files[name]
+	u.NeedDaemonReload = u.LoadState != "not-found" && (!onDisk || content != m.loaded[name])
+	return u
+}
+
+// UnitProps returns name's properties.
+func (m *Manager) UnitProps(ctx context.Context, name string) (sdbus.Props, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "UnitProps", name); err != nil {
+		return sdbus.Props{}, fmt.Errorf("read unit %s: %w", name, err)
+	}
+	return *m.unit(name), nil
+}
+
+// Reload rereads every unit file.
+func (m *Manager) Reload(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "Reload", ""); err != nil {
+		return fmt.Errorf("daemon-reload: %w", err)
+	}
+	for name, u := range m.units {
+		content, ok := m.files[name]
+		switch {
+		case ok:
+			if u.LoadState == "not-found" {
+				u.LoadState, u.UnitFileState, u.FragmentPath = "loaded", "disabled", "/fake/"+name
+			}
+			m.loaded[name] = content
+		case u.ActiveState == "inactive" || u.ActiveState == "failed":
+			delete(m.units, name) // garbage-collected, as systemd does
+			delete(m.loaded, name)
+		default:
+			u.LoadState, u.FragmentPath, u.UnitFileState = "not-found", "", ""
+		}
+	}
+	for name := range m.units {
+		m.unit(name)
+	}
+	return nil
+}
+
+// Enable marks the units enabled (their files must exist), then reloads.
+func (m *Manager) Enable(ctx context.Context, names []string) error {
+	m.mu.Lock()
+	if err := m.enter(ctx, "Enable", fmt.Sprint(names)); err != nil {
+		m.mu.Unlock()
+		return fmt.Errorf("enable %v: %w", names, err)
+	}
+	for _, n := range names {
+		if _, ok := m.files[n]; !ok {
+			m.mu.Unlock()
+			return fmt.Errorf("enable %s: unit file %s does not exist", n, n)
+		}
+	}
+	for _, n := range names {
+		m.unit(n).UnitFileState = "enabled"
+	}
+	m.mu.Unlock()
+	return m.Reload(ctx)
+}
+
+// Disable marks the units disabled, then reloads. Unknown units are fine.
+func (m *Manager) Disable(ctx context.Context, names []string) error {
+	m.mu.Lock()
+	if err := m.enter(ctx, "Disable", fmt.Sprint(names)); err != nil {
+		m.mu.Unlock()
+		return fmt.Errorf("disable %v: %w", names, err)
+	}
+	for _, n := range names {
+		if u := m.unit(n); u.LoadState != "not-found" {
+			u.UnitFileState = "disabled"
+		}
+	}
+	m.mu.Unlock()
+	return m.Reload(ctx)
+}
+
+// Start starts a loaded unit: active/running with a new MainPID, or the
+// result set by FailStart.
+func (m *Manager) Start(ctx context.Context, name string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "Start", name); err != nil {
+		return "", fmt.Errorf("start %s: %w", name, err)
+	}
+	u := m.unit(name)
+	if u.LoadState != "loaded" {
+		return "", fmt.Errorf("start %s: unit %s not found", name, name)
+	}
+	if r := m.results[name]; r != "" {
+		u.ActiveState, u.SubState, u.MainPID, u.ControlGroup, u.Result = "failed", "failed", 0, "", "exit-code"
+		return r, fmt.Errorf("start %s: job %s", name, r)
+	}
+	if u.ActiveState != "active" {
+		m.nextPid++
+		u.ActiveState, u.SubState, u.MainPID, u.Result = "active", "running", m.nextPid, "success"
+		u.ControlGroup = m.cgroup + "/" + name
+	}
+	return "done", nil
+}
+
+// Stop stops a unit; stopping an inactive unit is done at once.
+func (m *Manager) Stop(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "Stop", name); err != nil {
+		return fmt.Errorf("stop %s: %w", name, err)
+	}
+	u := m.unit(name)
+	if u.LoadState == "not-found" && u.ActiveState == "inactive" {
+		return fmt.Errorf("stop %s: unit %s not loaded", name, name)
+	}
+	if u.ActiveState != "failed" {
+		u.ActiveState, u.SubState = "inactive", "dead"
+	}
+	u.MainPID, u.ControlGroup = 0, ""
+	return nil
+}
+
+// ResetFailed turns a failed unit inactive.
+func (m *Manager) ResetFailed(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "ResetFailed", name); err != nil {
+		return fmt.Errorf("reset-failed %s: %w", name, err)
+	}
+	if u := m.unit(name); u.ActiveState == "failed" {
+		u.ActiveState, u.SubState = "inactive", "dead"
+	}
+	return nil
+}
+
+// Close marks the manager closed; it keeps working (a test may reuse it).
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+}
+
+// Units lists the names the manager has loaded, sorted.
+func (m *Manager) Units() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for n := range m.units {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

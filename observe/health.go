@@ -1,0 +1,114 @@
+package observe
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// maxHealthBody bounds how much of the /health body is read.
+const maxHealthBody = 64 << 10
+
+// healthConn is the health check's connection, held open after the answer so
+// that the walk over /proc can find the process on its server side.
+type healthConn struct {
+	conn net.Conn
+	// client is our end's address; the server-side socket has it as remote.
+	client netip.AddrPort
+}
+
+// close closes the connection; it is safe to call more than once.
+func (h *healthConn) close() {
+	if h.conn != nil {
+		h.conn.Close()
+		h.conn = nil
+	}
+}
+
+// checkHealth asks GET http://127.0.0.1:<port>/health over one connection it
+// opens itself (never a pooled one, never through a proxy, never following a
+// redirect: a 3xx is recorded as the answer), within env.HealthTimeout. The
+// connection is returned open; the caller closes it after the walk.
+// AnsweredBy is left for the caller, who knows the sockets.
+//
+// The request is written by hand rather than through an http.Client so the
+// connection's lifetime is ours: a client would pool it or close it as the
+// server's headers say.
+func checkHealth(ctx context.Context, env Env, port int) (Health, *healthConn) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	url := "http://" + addr + "/health"
+	h := Health{URL: url}
+	hc := &healthConn{}
+	ctx, cancel := context.WithTimeout(ctx, env.HealthTimeout)
+	defer cancel()
+
+	conn, err := env.Dial(ctx, "tcp4", addr)
+	if err != nil {
+		h.Error = fmt.Sprintf("GET %s: %v", url, err)
+		return h, hc
+	}
+	hc.conn = conn
+	if ap, err := netip.ParseAddrPort(conn.LocalAddr().String()); err == nil {
+		hc.client = ap
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	// A cancelled ctx unblocks the read below by expiring the deadline.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		h.Error = fmt.Sprintf("GET %s: %v", url, err)
+		return h, hc
+	}
+	req.Header.Set("User-Agent", "parachute-reconcile")
+	req.Header.Set("Accept", "application/json")
+	if err := req.Write(conn); err != nil {
+		h.Error = fmt.Sprintf("GET %s: %v", url, err)
+		return h, hc
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		h.Error = fmt.Sprintf("GET %s: %v", url, err)
+		return h, hc
+	}
+	defer resp.Body.Close()
+	h.Status = resp.StatusCode
+	h.OK = resp.StatusCode >= 200 && resp.StatusCode < 300
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
+	if err != nil {
+		h.Error = fmt.Sprintf("GET %s: read body: %v", url, err)
+	}
+	parseHealthBody(body, &h)
+	return h, hc
+}
+
+// parseHealthBody takes service, version, instance and db from a JSON object
+// body, as the hub's probeHealthVersion: non-string or empty values are left
+// out, and a body that is not a JSON object leaves them all empty.
+func parseHealthBody(body []byte, h *Health) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return
+	}
+	str := func(key string) string {
+		var s string
+		if raw, ok := fields[key]; ok && json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	h.Service = str("service")
+	h.Version = str("version")
+	h.Instance = str("instance")
+	h.DB = str("db")
+}

@@ -1,0 +1,590 @@
+package observe
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parachute/reconcile/spec"
+)
+
+// defaultClockTicks is USER_HZ, the unit of /proc/PID/stat's starttime. It is
+// 100 on every Linux architecture the hub runs on (sysconf(_SC_CLK_TCK)).
+const defaultClockTicks = 100
+
+// defaultHealthTimeout is the hub's own probe budget (UPSTREAM §6.2).
+const defaultHealthTimeout = 1500 * time.Millisecond
+
+// Env is the world's inputs to an observation (STYLE habit 6). The zero value
+// of each field means the real machine: Observe fills it in.
+type Env struct {
+	// ProcRoot is where /proc is mounted ("/proc"); tests pass a fake tree.
+	ProcRoot string
+	// GOOS and GOARCH label the snapshot (runtime.GOOS, runtime.GOARCH).
+	// The transport itself is the build's: /proc on Linux, not yet
+	// implemented on darwin.
+	GOOS, GOARCH string
+	// Now is the clock (time.Now).
+	Now func() time.Time
+	// Self and Parent are the reconciler's pid and its parent's
+	// (os.Getpid, os.Getppid), recorded so they are never signalled.
+	Self, Parent int
+	// Dial opens the health check's TCP connection (a net.Dialer). Observe
+	// only ever asks for "tcp4" to 127.0.0.1.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// LookupUser maps a uid to a user name (os/user). Failures leave the name
+	// empty.
+	LookupUser func(uid int) (string, error)
+	// ClockTicks is USER_HZ (100).
+	ClockTicks int64
+	// HealthTimeout bounds GET /health (1.5 s, as the hub's own probe).
+	HealthTimeout time.Duration
+}
+
+// DefaultEnv is the real machine's Env.
+func DefaultEnv() Env { return Env{}.withDefaults() }
+
+func (e Env) withDefaults() Env {
+	if e.ProcRoot == "" {
+		e.ProcRoot = "/proc"
+	}
+	if e.GOOS == "" {
+		e.GOOS = runtime.GOOS
+	}
+	if e.GOARCH == "" {
+		e.GOARCH = runtime.GOARCH
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Self == 0 {
+		e.Self = os.Getpid()
+	}
+	if e.Parent == 0 {
+		e.Parent = os.Getppid()
+	}
+	if e.Dial == nil {
+		e.Dial = (&net.Dialer{}).DialContext
+	}
+	if e.LookupUser == nil {
+		e.LookupUser = func(uid int) (string, error) {
+			u, err := user.LookupId(strconv.Itoa(uid))
+			if err != nil {
+				return "", err
+			}
+			return u.Username, nil
+		}
+	}
+	if e.ClockTicks == 0 {
+		e.ClockTicks = defaultClockTicks
+	}
+	if e.HealthTimeout == 0 {
+		e.HealthTimeout = defaultHealthTimeout
+	}
+	return e
+}
+
+// UnitObserver reads the hub unit as a file and as the service manager sees
+// it, the other scope's unit file, stale per-module units and linger. It is
+// implemented per platform in unit_*.go.
+type UnitObserver interface {
+	ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error)
+}
+
+// UnitQuery says which unit to observe and where its files are.
+type UnitQuery struct {
+	// Manager is "systemd", "launchd" or "" when the platform has none.
+	Manager string
+	// Scope is "user"/"system" (systemd) or the launchd domain ("gui/501").
+	Scope string
+	// Name is the unit name or launchd label.
+	Name string
+	// Path is the unit file or plist we manage.
+	Path string
+	// OtherPath is the hub unit file of the scope we do not manage (read only).
+	OtherPath string
+	// StaleShorts are the module shorts whose per-module units to look for.
+	StaleShorts []string
+	// User is the invoking user.
+	User spec.User
+}
+
+// UnitReport is what a UnitObserver saw.
+type UnitReport struct {
+	// Unit is the hub unit as a file and as the manager sees it.
+	Unit Unit
+	// OtherScope is the hub unit file of the other scope, nil when absent.
+	OtherScope *UnitFile
+	// Stale are the per-module units that exist in any form.
+	Stale []StaleUnit
+	// Linger is the user's linger (systemd, non-root); nil when unknown.
+	Linger *bool
+	// Problems are things it could not read; they join Snapshot.Problems.
+	Problems []string
+}
+
+// Observer reads the world into a Snapshot. It never writes, signals or
+// starts anything.
+type Observer struct {
+	// Env is the world's inputs; zero fields mean the real machine.
+	Env Env
+	// Units observes the hub unit; nil means no service manager can be
+	// asked (Unit.Available is false).
+	Units UnitObserver
+	// Locate names the hub unit for a desired state (unitfile.Locate adapted);
+	// nil leaves the unit unnamed.
+	Locate func(spec.Desired) UnitQuery
+}
+
+// New returns an Observer of env with no unit observer.
+func New(env Env) *Observer { return &Observer{Env: env} }
+
+// procReader is the platform's read-only view of sockets and processes
+// (procfs_linux.go, procfs_darwin.go).
+type procReader interface {
+	// bootTime is the wall-clock boot time that StartTicks count from.
+	bootTime() (time.Time, error)
+	// sockets returns the listening TCP sockets, v4 and v6, whose local
+	// port is in ports; when client is valid, the server side of client's
+	// connection to serverPort (nil when not found); and a problem for each
+	// table that could not be read.
+	sockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) (listeners []tcpSocket, server *tcpSocket, problems []string)
+	// walk reads every process's stat and finds the holders of inodes.
+	walk(inodes map[uint64]bool) (walkResult, error)
+	// details fills uid, argv, exe, cwd and cgroup of proc.
+	details(proc *Process)
+}
+
+// walkResult is one pass over the process table.
+type walkResult struct {
+	tree processTree
+	// owners maps a socket inode to the pids holding it, in walk order.
+	owners map[uint64][]int
+	// unreadableStat are pids that exist but whose stat could not be read.
+	unreadableStat map[int]error
+	// unreadableFds are pids whose fd directory could not be read.
+	unreadableFds []int
+}
+
+func fromStat(st Stat) Process {
+	return Process{Pid: st.Pid, PPid: st.PPid, Pgid: st.Pgid, Sid: st.Sid, StartTicks: st.StartTicks, State: st.State, Argv: []string{}}
+}
+
+// Observe reads pidfiles, the hub unit, the hub's /health answer, every
+// listener on a declared port with its owner, and the processes involved,
+// all as of one pass. What cannot be read goes to Snapshot.Problems; the
+// error is only for a desired state that cannot be observed at all (no home)
+// or a cancelled ctx.
+//
+// The order matters: the unit first (its MainPID joins the process set), then
+// /health with the connection held open, then the socket tables and the one
+// walk over /proc, so that the walk finds both the listeners' owners and the
+// owner of the server side of our own health connection; only then is the
+// connection closed.
+func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error) {
+	if d.Home == "" {
+		return Snapshot{}, errors.New("observe: no PARACHUTE_HOME given")
+	}
+	if !filepath.IsAbs(d.Home) {
+		return Snapshot{}, fmt.Errorf("observe: PARACHUTE_HOME %q is not absolute", d.Home)
+	}
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, fmt.Errorf("observe: %w", err)
+	}
+	env := o.Env.withDefaults()
+	hubPort := d.HubPort
+	if hubPort == 0 {
+		hubPort = spec.DefaultHubPort
+	}
+	snap := Snapshot{
+		Taken:    env.Now(),
+		GOOS:     env.GOOS,
+		GOARCH:   env.GOARCH,
+		Home:     d.Home,
+		User:     d.User,
+		Self:     env.Self,
+		Parent:   env.Parent,
+		HubPort:  hubPort,
+		Modules:  nonNil(d.Manifest.Modules),
+		Skipped:  nonNil(d.Manifest.Skipped),
+		Ports:    declaredPorts(hubPort, d.Manifest.Modules),
+		Pidfiles: []Pidfile{},
+	}
+
+	cands, portFile, problems := readPidfiles(d.Home, d)
+	snap.HubPortFile = portFile
+	snap.Problems = append(snap.Problems, problems...)
+
+	o.observeUnit(ctx, d, &snap)
+
+	health, hc := checkHealth(ctx, env, hubPort)
+	snap.Health = health
+	defer hc.close()
+
+	pr := newProcReader(env)
+	btime, err := pr.bootTime()
+	if err != nil {
+		snap.Problems = append(snap.Problems, fmt.Sprintf("start times unknown: %v", err))
+	}
+
+	wantPort := map[uint16]bool{}
+	for _, p := range snap.Ports {
+		wantPort[uint16(p.Port)] = true
+	}
+	sc := scanPorts(pr, wantPort, hc.client, uint16(hubPort))
+	hc.close() // the walk is done: the server side has been seen
+	snap.Problems = append(snap.Problems, sc.problems...)
+	w, walkErr := sc.w, sc.walkErr
+	if walkErr != nil {
+		snap.Problems = append(snap.Problems, walkErr.Error())
+	}
+	// Unreadable fd directories are normal for a non-root user (every other
+	// user's process): they matter only through a declared port whose
+	// listener then has no visible owner, and fillListeners says so there.
+
+	holders := fillListeners(&snap, sc.listeners, w, len(sc.problems) > 0)
+	snap.Health.AnsweredBy = answeredByOf(snap.Ports, hubPort, w.owners[sc.serverInode])
+
+	// Pidfiles: judge each against the process its pid names now.
+	procs := map[int]*Process{}
+	cache := map[int]string{}
+	load := func(pid int) *Process {
+		if p, ok := procs[pid]; ok {
+			return p
+		}
+		var p *Process
+		if st, ok := w.tree[pid]; ok {
+			proc := fromStat(st)
+			proc.Started = startedAt(btime, st.StartTicks, env.ClockTicks)
+			pr.details(&proc)
+			proc.User = lookupUser(env, cache, proc)
+			p = &proc
+		} else if err, ok := w.unreadableStat[pid]; ok {
+			p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
+			snap.Problems = append(snap.Problems, fmt.Sprintf("process %d: %v", pid, err))
+		} else if walkErr != nil {
+			// No process table: whether pid lives is unknown, not "dead".
+			p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
+		}
+		procs[pid] = p
+		return p
+	}
+	var seeds []int
+	for _, c := range cands {
+		pf := c.judge(c.pid(load))
+		snap.Pidfiles = append(snap.Pidfiles, pf)
+		if pf.State == PidLive || pf.State == PidUnknown {
+			seeds = append(seeds, pf.Pid)
+		} else if pf.Pid > 0 && procs[pf.Pid] != nil {
+			// A reused pid (or a zombie) is shown with its ancestors, as a
+			// holder is: who is it now? Its group and children are not ours.
+			holders = append(holders, pf.Pid)
+		}
+	}
+	var extra []int
+	if snap.Unit.MainPID > 0 {
+		extra = append(extra, snap.Unit.MainPID)
+	}
+	if snap.Health.AnsweredBy > 0 {
+		extra = append(extra, snap.Health.AnsweredBy)
+	}
+	snap.Processes = []Process{}
+	for _, pid := range w.tree.relevant(holders, seeds, extra) {
+		if p := load(pid); p != nil {
+			p.Unreadable = sortedUnique(p.Unreadable)
+			snap.Processes = append(snap.Processes, *p)
+		}
+	}
+	slices.SortFunc(snap.Pidfiles, func(a, b Pidfile) int { return strings.Compare(a.Path, b.Path) })
+	snap.Problems = sortedUnique(snap.Problems)
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, fmt.Errorf("observe: %w", err)
+	}
+	return snap, nil
+}
+
+// portScan is one look at the sockets and the one walk over /proc that
+// finds their holders.
+type portScan struct {
+	listeners   []tcpSocket
+	serverInode uint64 // the server side of the health connection, 0 when not found
+	w           walkResult
+	problems    []string // socket tables that could not be read
+	walkErr     error    // the process table could not be read (w is empty)
+}
+
+// scanPorts reads the listeners on ports and, when client is valid, the
+// server side of client's connection to serverPort, then walks /proc once
+// for the holders of all of them.
+func scanPorts(pr procReader, ports map[uint16]bool, client netip.AddrPort, serverPort uint16) portScan {
+	var sc portScan
+	var server *tcpSocket
+	sc.listeners, server, sc.problems = pr.sockets(ports, client, serverPort)
+	inodes := map[uint64]bool{}
+	for _, s := range sc.listeners {
+		inodes[s.Inode] = true
+	}
+	if server != nil && server.Inode != 0 {
+		sc.serverInode = server.Inode
+		inodes[sc.serverInode] = true
+	}
+	sc.w, sc.walkErr = pr.walk(inodes)
+	if sc.walkErr != nil {
+		sc.w = walkResult{tree: processTree{}, owners: map[uint64][]int{}, unreadableStat: map[int]error{}}
+	}
+	return sc
+}
+
+// PortHolders returns the pids holding a listening TCP socket (v4 or v6) on
+// port, sorted, and how many such sockets have no visible holder (held,
+// owner unknown: never free). It is one socket query and one walk over
+// /proc, for the actuator's port-free waits (actuate.Ports). The error is
+// for sockets or processes that could not be read at all.
+func (o *Observer) PortHolders(port int) (pids []int, unknown int, err error) {
+	pr := newProcReader(o.Env.withDefaults())
+	sc := scanPorts(pr, map[uint16]bool{uint16(port): true}, netip.AddrPort{}, 0)
+	if len(sc.problems) > 0 {
+		return nil, 0, fmt.Errorf("holders of port %d: %s", port, strings.Join(sc.problems, "; "))
+	}
+	if sc.walkErr != nil && len(sc.listeners) > 0 {
+		return nil, 0, fmt.Errorf("holders of port %d: %w", port, sc.walkErr)
+	}
+	for _, s := range sc.listeners {
+		owners := sc.w.owners[s.Inode]
+		if len(owners) == 0 {
+			unknown++
+		}
+		pids = append(pids, owners...)
+	}
+	slices.Sort(pids)
+	return slices.Compact(pids), unknown, nil
+}
+
+// ProbeHealth asks GET http://127.0.0.1:<port>/health as Observe does and
+// returns whether it answered 2xx and which pid answered, exactly as
+// Snapshot.Health.AnsweredBy (0 when unknown: the server side of our
+// connection and the listener are each held by several processes, or by
+// none visible), for the actuator's health waits (actuate.Health). The
+// error is for no answer at all (refused, timeout, not HTTP).
+func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answeredBy int, err error) {
+	env := o.Env.withDefaults()
+	h, hc := checkHealth(ctx, env, port)
+	defer hc.close()
+	if h.Status == 0 {
+		return false, 0, errors.New(h.Error)
+	}
+	sc := scanPorts(newProcReader(env), map[uint16]bool{uint16(port): true}, hc.client, uint16(port))
+	hc.close()
+	ports := []Port{{Port: port}}
+	for _, s := range sc.listeners {
+		ports[0].Listeners = append(ports[0].Listeners, Listener{Pids: sc.w.owners[s.Inode]})
+	}
+	return h.OK, answeredByOf(ports, port, sc.w.owners[sc.serverInode]), nil
+}
+
+// observeUnit fills the unit fields through o.Units.
+func (o *Observer) observeUnit(ctx context.Context, d spec.Desired, snap *Snapshot) {
+	var q UnitQuery
+	if o.Locate != nil {
+		q = o.Locate(d)
+	}
+	if q.User == (spec.User{}) {
+		q.User = d.User
+	}
+	if q.StaleShorts == nil {
+		q.StaleShorts = staleShorts(d.Manifest.Modules)
+	}
+	snap.StaleUnits = []StaleUnit{}
+	located := Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}
+	if o.Units == nil {
+		snap.Unit = located
+		snap.Unit.Problem = "no service manager observer"
+		return
+	}
+	rep, err := o.Units.ObserveUnit(ctx, q)
+	if err != nil {
+		snap.Unit = located
+		snap.Unit.Problem = err.Error()
+		snap.Problems = append(snap.Problems, fmt.Sprintf("hub unit %s: %v", q.Name, err))
+		return
+	}
+	snap.Unit = rep.Unit
+	snap.OtherScope = rep.OtherScope
+	snap.StaleUnits = nonNil(rep.Stale)
+	slices.SortFunc(snap.StaleUnits, func(a, b StaleUnit) int {
+		if c := strings.Compare(a.Scope, b.Scope); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	snap.Linger = rep.Linger
+	snap.Problems = append(snap.Problems, rep.Problems...)
+}
+
+// staleShorts are the shorts whose per-module units may linger: every
+// module's short and detached-era shorts, and the retired ones.
+func staleShorts(mods []spec.Module) []string {
+	var out []string
+	for _, m := range mods {
+		out = append(out, m.Short)
+		out = append(out, m.LegacyShorts...)
+	}
+	out = append(out, spec.RetiredShorts...)
+	return sortedUnique(out)
+}
+
+// declaredPorts lists the hub's port, then each module's in file order; a
+// port declared twice (vault mounts, or a module on the hub's port) appears
+// once, under its first declarer.
+func declaredPorts(hubPort int, mods []spec.Module) []Port {
+	out := []Port{{Port: hubPort, Owner: "hub", Short: "hub", Listeners: []Listener{}}}
+	seen := map[int]bool{hubPort: true}
+	for _, m := range mods {
+		if seen[m.Port] || m.Port <= 0 || m.Port > 65535 {
+			continue
+		}
+		seen[m.Port] = true
+		out = append(out, Port{Port: m.Port, Owner: m.Name, Short: m.Short, Listeners: []Listener{}})
+	}
+	return out
+}
+
+// fillListeners attaches each listening socket to its declared port with the
+// pids holding it, and returns every holder pid. A listener nobody visibly
+// holds stays with empty Pids (held, owner unknown) and is named in Problems.
+func fillListeners(snap *Snapshot, socks []tcpSocket, w walkResult, tablesIncomplete bool) []int {
+	byPort := map[int]int{}
+	for i, p := range snap.Ports {
+		byPort[p.Port] = i
+	}
+	var holders []int
+	for _, s := range socks {
+		i, ok := byPort[int(s.Local.Port())]
+		if !ok {
+			continue
+		}
+		pids := slices.Clone(w.owners[s.Inode])
+		slices.Sort(pids)
+		pids = slices.Compact(pids)
+		if pids == nil {
+			pids = []int{}
+		}
+		l := Listener{Addr: s.Local.String(), Inode: s.Inode, UID: s.UID, Pids: pids}
+		snap.Ports[i].Listeners = append(snap.Ports[i].Listeners, l)
+		holders = append(holders, pids...)
+		if len(pids) == 0 {
+			why := "no visible process holds it"
+			if len(w.unreadableFds) > 0 {
+				why = fmt.Sprintf("the open files of %d processes are unreadable here (%s)", len(w.unreadableFds), pidList(w.unreadableFds))
+			}
+			snap.Problems = append(snap.Problems, fmt.Sprintf("port %d: listener %s (inode %d, uid %d) held, owner unknown: %s", s.Local.Port(), l.Addr, l.Inode, l.UID, why))
+		}
+	}
+	for i := range snap.Ports {
+		slices.SortFunc(snap.Ports[i].Listeners, func(a, b Listener) int {
+			if c := strings.Compare(a.Addr, b.Addr); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Inode, b.Inode)
+		})
+	}
+	if tablesIncomplete {
+		for _, p := range snap.Ports {
+			if len(p.Listeners) == 0 {
+				snap.Problems = append(snap.Problems, fmt.Sprintf("port %d: cannot tell whether it is free", p.Port))
+			}
+		}
+	}
+	return holders
+}
+
+// answeredByOf is the pid that served our /health request: the holder of the
+// server side of our connection when exactly one process holds it; else the
+// hub port's listener owner when there is exactly one; else 0 (unknown).
+func answeredByOf(ports []Port, hubPort int, serverSide []int) int {
+	if pids := slices.Compact(slices.Sorted(slices.Values(serverSide))); len(pids) == 1 {
+		return pids[0]
+	}
+	owner := 0
+	for _, p := range ports {
+		if p.Port != hubPort {
+			continue
+		}
+		for _, l := range p.Listeners {
+			for _, pid := range l.Pids {
+				if owner != 0 && owner != pid {
+					return 0
+				}
+				owner = pid
+			}
+		}
+	}
+	return owner
+}
+
+// sameClient reports whether remote (the peer of a server-side socket) is our
+// health connection's client address. A v4 client may appear v4-mapped in the
+// tcp6 table when the hub listens on [::].
+func sameClient(remote, client netip.AddrPort) bool {
+	if !client.IsValid() {
+		return false
+	}
+	return remote.Port() == client.Port() && remote.Addr().Unmap() == client.Addr().Unmap()
+}
+
+func lookupUser(env Env, cache map[int]string, p Process) string {
+	if slices.Contains(p.Unreadable, "uid") {
+		return ""
+	}
+	if name, ok := cache[p.UID]; ok {
+		return name
+	}
+	name, err := env.LookupUser(p.UID)
+	if err != nil {
+		name = ""
+	}
+	cache[p.UID] = name
+	return name
+}
+
+func pidList(pids []int) string {
+	pids = slices.Sorted(slices.Values(pids))
+	s := ""
+	for i, p := range pids {
+		if i == 8 {
+			return s + fmt.Sprintf(", … %d more", len(pids)-i)
+		}
+		if i > 0 {
+			s += ", "
+		}
+		s += strconv.Itoa(p)
+	}
+	return s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func sortedUnique(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,187 @@
+package observe
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/spec"
+)
+
+func TestJudgePidfile(t *testing.T) {
+	mtime := time.Unix(1700000600, 0)
+	vault := []string{"parachute-vault"}
+	ours := []string{"bun", "/home/op/.bun/bin/parachute-vault", "serve"}
+	proc := func(started time.Time, argv []string, unreadable ...string) *Process {
+		return &Process{Pid: 42, State: "S", Started: started, Argv: argv, Exe: "/usr/bin/bun", Cwd: "/home/op", Unreadable: unreadable}
+	}
+	tests := []struct {
+		name    string
+		parse   pidParse
+		markers []string
+		broad   bool
+		p       *Process
+		want    PidState
+		reason  string
+	}{
+		{"invalid content", pidNone, vault, false, nil, PidInvalid, "not a positive integer"},
+		{"pid beyond any pid", pidTooLarge, vault, false, nil, PidDead, "larger than any pid"},
+		{"no process", pidOK, vault, false, nil, PidDead, "no process 42"},
+		{"zombie", pidOK, vault, false, &Process{Pid: 42, State: "Z", Started: mtime}, PidDead, "zombie"},
+		{"dead (X)", pidOK, vault, false, &Process{Pid: 42, State: "X", Started: mtime}, PidDead, "zombie"},
+		{"stat unreadable", pidOK, vault, false, &Process{Pid: 42, Unreadable: []string{"stat"}}, PidUnknown, "cannot be read"},
+		{"start unknown", pidOK, vault, false, proc(time.Time{}, ours), PidUnknown, "start time"},
+		{"started long before", pidOK, vault, false, proc(mtime.Add(-time.Hour), ours), PidLive, `"parachute-vault"`},
+		{"started within the slack", pidOK, vault, false, proc(mtime.Add(startSlack), ours), PidLive, "before the file"},
+		{"started just after the slack", pidOK, vault, false, proc(mtime.Add(startSlack+10*time.Millisecond), ours), PidReused, "after the file was written"},
+		{"argv not ours", pidOK, vault, false, proc(mtime.Add(-time.Hour), []string{"/usr/sbin/sshd", "-D"}), PidReused, "not ours"},
+		{"sibling module is not ours", pidOK, vault, false, proc(mtime.Add(-time.Hour), []string{"parachute-scribe", "serve"}), PidReused, "not ours"},
+		{"argv not ours, exe unreadable", pidOK, vault, false, proc(mtime.Add(-time.Hour), []string{"node", "x.js"}, "exe"), PidUnknown, "exe unreadable"},
+		{"broad needle", pidOK, nil, true, proc(mtime.Add(-time.Hour), []string{"bun", "/x/src/hub-server.ts", "--db", "/home/op/.parachute/hub.db"}), PidLive, `mentions "parachute"`},
+		{"broad needle misses a CI runner", pidOK, nil, true, proc(mtime.Add(-time.Hour), []string{"/home/ci/runner/Runner.Listener"}), PidReused, "parachute"},
+		{"no markers: start time alone", pidOK, nil, false, proc(mtime.Add(-time.Hour), []string{"foo", "serve"}), PidLive, "no attribution marker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := pidfileCandidate{pf: Pidfile{Service: "vault", Module: "parachute-vault", Path: "/h/vault/run/vault.pid", Pid: 42, ModTime: mtime}, parse: tt.parse, markers: tt.markers, broad: tt.broad}
+			if tt.parse != pidOK {
+				c.pf.Pid = 0
+			}
+			got := c.judge(tt.p)
+			if got.State != tt.want || !strings.Contains(got.Reason, tt.reason) {
+				t.Errorf("judge = %s (%q), want %s with %q", got.State, got.Reason, tt.want, tt.reason)
+			}
+			if got.Path != c.pf.Path || got.ModTime != mtime {
+				t.Errorf("judge lost the file's identity: %+v", got)
+			}
+		})
+	}
+}
+
+func TestReadPidfiles(t *testing.T) {
+	home := t.TempDir()
+	outside := t.TempDir()
+	old := time.Unix(1700000000, 0)
+	writeFile := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(home, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile("hub/run/hub.pid", "  77\n")
+	writeFile("hub/run/hub.port", "70000\n")
+	writeFile("vault/run/vault.pid", "12\n")
+	writeFile("runner/run/runner.pid", "13\n")                 // legacy of parachute-runner, also retired
+	writeFile("parachute-runner/run/parachute-runner.pid", "") // current short, empty: invalid
+	writeFile("big/run/big.pid", "5"+strings.Repeat(" ", 2*maxRunFile))
+	// scribe's run dir is a symlink out of home: not read.
+	if err := os.MkdirAll(filepath.Join(outside, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "run", "scribe.pid"), []byte("99\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(home, "scribe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustSymlink(t, filepath.Join(outside, "run"), filepath.Join(home, "scribe", "run"))
+	// app's directory is a symlink inside home: followed.
+	writeFile("real-app/run/app.pid", "14\n")
+	mustSymlink(t, filepath.Join(home, "real-app"), filepath.Join(home, "app"))
+	// surface's pidfile is a FIFO: must not hang, not read.
+	if err := os.MkdirAll(filepath.Join(home, "surface", "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(home, "surface", "run", "surface.pid"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// channel's pidfile is a symlink: reported, not followed.
+	if err := os.MkdirAll(filepath.Join(home, "channel", "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustSymlink(t, filepath.Join(home, "vault", "run", "vault.pid"), filepath.Join(home, "channel", "run", "channel.pid"))
+
+	d := spec.Desired{Home: home, Manifest: spec.Manifest{Modules: []spec.Module{
+		{Name: "parachute-vault", Short: "vault", Port: 1940},
+		{Name: "parachute-runner", Short: "parachute-runner", Port: 1941, LegacyShorts: []string{"runner"}},
+		{Name: "parachute-scribe", Short: "scribe", Port: 1943},
+		{Name: "parachute-app", Short: "app", Port: 1944},
+		{Name: "parachute-surface", Short: "surface", Port: 1946},
+		{Name: "big", Short: "big", Port: 1947},
+		{Name: "../etc", Short: "../etc", Port: 1948}, // spec skips these; observe still refuses
+		{Name: "dot", Short: "..", Port: 1949},
+	}}}
+	cands, portFile, problems := readPidfiles(home, d)
+
+	type row struct {
+		short  string
+		pid    int
+		parse  pidParse
+		legacy bool
+		broad  bool
+	}
+	var got []row
+	for _, c := range cands {
+		got = append(got, row{c.pf.Service, c.pf.Pid, c.parse, c.pf.Legacy, c.broad})
+		if want := filepath.Join(home, c.pf.Service, "run", c.pf.Service+".pid"); c.pf.Path != want {
+			t.Errorf("path %s, want %s", c.pf.Path, want)
+		}
+		if !c.pf.ModTime.Equal(old) && c.pf.Service != "app" {
+			t.Errorf("%s mtime = %v, want %v", c.pf.Service, c.pf.ModTime, old)
+		}
+	}
+	want := []row{
+		{"hub", 77, pidOK, false, true},
+		{"vault", 12, pidOK, false, false},
+		{"parachute-runner", 0, pidNone, false, false},
+		{"runner", 13, pidOK, true, true},
+		{"app", 14, pidOK, false, false},
+		{"big", 5, pidOK, false, false},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("candidates:\n got %+v\nwant %+v", got, want)
+	}
+	if portFile == nil || portFile.Port != 0 || portFile.Path != filepath.Join(home, "hub", "run", "hub.port") {
+		t.Errorf("hub.port 70000 = %+v, want listed with port 0", portFile)
+	}
+	for _, want := range []string{
+		"scribe/run is a symlink to " + filepath.Join(outside, "run") + ", outside PARACHUTE_HOME",
+		"surface.pid is not a regular file",
+		"channel.pid is a symlink to",
+		`pidfile of "../etc" not read: not a safe file name`,
+		`pidfile of ".." not read: not a safe file name`,
+	} {
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, want) }) {
+			t.Errorf("no problem containing %q in %q", want, problems)
+		}
+	}
+	if len(problems) != 5 {
+		t.Errorf("%d problems, want 5: %q", len(problems), problems)
+	}
+}
+
+func TestSafeElement(t *testing.T) {
+	for s, want := range map[string]bool{"vault": true, "parachute-vault": true, ".hidden": true, "": false, ".": false, "..": false, "a/b": false, `a\b`: false, "a\x00b": false} {
+		if got := safeElement(s); got != want {
+			t.Errorf("safeElement(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}

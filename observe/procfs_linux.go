@@ -1,0 +1,437 @@
+package observe
+
+// The Linux transport: sockets and processes in one pass, with no child
+// process (no lsof, no ss, no ps).
+//
+// Sockets come from netlink sock_diag (what ss uses) when the tree is the
+// real /proc, and from /proc/net/tcp{,6} otherwise (fake trees in tests) or
+// when sock_diag is unavailable. The files are correct but slow: the kernel
+// walks its whole established-connection hash on every read of them (about
+// 7 ms per file on a 2 GB machine with an empty table), while a sock_diag
+// dump of LISTEN sockets walks only the listening hash, and the server side
+// of our health connection is one exact lookup.
+//
+// github.com/prometheus/procfs is not used on this path, deliberately:
+// BenchmarkFdWalk in bench_linux_test.go compares one walk through procfs
+// (AllProcs, Proc.Stat, Proc.FileDescriptorTargets) with this one. procfs
+// parses every stat with fmt.Fscan, resolves every fd path from the root,
+// and reads the fds of kernel threads too, which made its walk several times
+// slower (figures in bench/README.md); and its Stat gives no way to tell
+// "gone" from "unreadable", which pidfile states need. The tests use procfs
+// as an independent oracle instead.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// procFS reads a /proc tree rooted at root (normally "/proc"; tests pass a
+// fake tree).
+type procFS struct {
+	root string
+	// netlink: ask the kernel's sock_diag for sockets (root is the real
+	// /proc, so its net/ tables are this network namespace's).
+	netlink bool
+	buf     []byte
+	link    []byte
+	name    []byte
+	dirents []byte
+}
+
+var _ procReader = (*procFS)(nil)
+
+func newProcReader(env Env) procReader {
+	return newProcFS(env.ProcRoot)
+}
+
+func newProcFS(root string) *procFS {
+	return &procFS{root: root, netlink: filepath.Clean(root) == "/proc",
+		buf: make([]byte, 64<<10), link: make([]byte, 256), name: make([]byte, 0, 64), dirents: make([]byte, 8<<10)}
+}
+
+// read reads a small /proc file into the shared buffer, growing it for large
+// files (a big cmdline). The result is valid until the next call.
+func (p *procFS) read(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	return p.readFd(fd, path)
+}
+
+func (p *procFS) readFd(fd int, path string) ([]byte, error) {
+	n := 0
+	for {
+		if n == len(p.buf) {
+			p.buf = append(p.buf, make([]byte, len(p.buf))...)
+		}
+		m, err := syscall.Read(fd, p.buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			return p.buf[:n], nil
+		}
+		n += m
+	}
+}
+
+func (p *procFS) bootTime() (time.Time, error) {
+	data, err := p.read(filepath.Join(p.root, "stat"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read boot time: %w", err)
+	}
+	return parseBootTime(data)
+}
+
+func (p *procFS) sockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) ([]tcpSocket, *tcpSocket, []string) {
+	if p.netlink {
+		if ls, srv, err := diagSockets(ports, client, serverPort); err == nil {
+			return ls, srv, nil
+		}
+		// sock_diag refused (no tcp_diag, a seccomp filter, …): the files
+		// say the same, only slower.
+	}
+	return p.fileSockets(ports, client, serverPort)
+}
+
+// fileSockets reads /proc/net/tcp and tcp6.
+func (p *procFS) fileSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) ([]tcpSocket, *tcpSocket, []string) {
+	var listeners []tcpSocket
+	var server *tcpSocket
+	var problems []string
+	keep := func(st uint8, port uint16) bool {
+		return (st == tcpListen && ports[port]) || (st == tcpEstablished && client.IsValid() && port == serverPort)
+	}
+	for _, name := range []string{"tcp", "tcp6"} {
+		path := filepath.Join(p.root, "net", name)
+		data, err := p.read(path)
+		if err != nil {
+			// No tcp6 table means IPv6 is off: nothing can listen on it.
+			if name == "tcp6" && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("listening sockets unknown: %v", err))
+			continue
+		}
+		socks, err := parseTCPTable(data, keep)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("listening sockets unknown: %s: %v", path, err))
+			continue
+		}
+		for _, s := range socks {
+			switch {
+			case s.State == tcpListen:
+				listeners = append(listeners, s)
+			case sameClient(s.Remote, client) && s.Inode != 0:
+				server = &s
+			}
+		}
+	}
+	return listeners, server, problems
+}
+
+// diagSockets asks sock_diag for the LISTEN sockets of both families, and
+// for the server side of client's connection by exact lookup.
+func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) ([]tcpSocket, *tcpSocket, error) {
+	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, syscall.NETLINK_INET_DIAG)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sock_diag socket: %w", err)
+	}
+	defer syscall.Close(fd)
+	// A kernel that never answers must not hang the observation.
+	tv := syscall.NsecToTimeval(int64(2 * time.Second))
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		return nil, nil, fmt.Errorf("sock_diag timeout: %w", err)
+	}
+	buf := make([]byte, 32<<10)
+	seq := uint32(0)
+	ask := func(req []byte, dump bool) ([]tcpSocket, error) {
+		if err := syscall.Sendto(fd, req, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
+			return nil, fmt.Errorf("sock_diag send: %w", err)
+		}
+		var out []tcpSocket
+		for {
+			n, _, err := syscall.Recvfrom(fd, buf, 0)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sock_diag receive: %w", err)
+			}
+			socks, err := parseDiagMessages(buf[:n])
+			out = append(out, socks...)
+			switch {
+			case err == errDiagDone:
+				return out, nil
+			case err != nil:
+				return out, err
+			case !dump:
+				return out, nil
+			}
+		}
+	}
+	var listeners []tcpSocket
+	for _, fam := range []uint8{afInet, afInet6} {
+		seq++
+		socks, err := ask(diagRequest(fam, 1<<tcpListen, true, seq, netip.AddrPort{}, netip.AddrPort{}), true)
+		if err != nil {
+			if fam == afInet6 && errors.Is(err, diagErrno(syscall.EAFNOSUPPORT)) {
+				continue // IPv6 off
+			}
+			return nil, nil, err
+		}
+		for _, s := range socks {
+			if s.State == tcpListen && ports[s.Local.Port()] {
+				listeners = append(listeners, s)
+			}
+		}
+	}
+	var server *tcpSocket
+	if client.IsValid() {
+		// The server side's local address is the one we dialled (127.0.0.1),
+		// its remote is our client address. A hub listening on [::] holds it
+		// as an IPv6 socket with v4-mapped addresses; Linux 6.x finds that
+		// one through the AF_INET lookup too (TestSocketsNetlinkMatchesFiles),
+		// the AF_INET6 question is a cheap second try for kernels that do not.
+		local := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), serverPort)
+		for _, fam := range []uint8{afInet, afInet6} {
+			l, r := local, client
+			if fam == afInet6 {
+				l = netip.AddrPortFrom(netip.AddrFrom16(local.Addr().As16()), l.Port())
+				r = netip.AddrPortFrom(netip.AddrFrom16(client.Addr().As16()), r.Port())
+			}
+			seq++
+			socks, err := ask(diagRequest(fam, ^uint32(0), false, seq, l, r), false)
+			if err == nil && len(socks) == 1 && socks[0].Inode != 0 {
+				server = &socks[0]
+				break
+			}
+		}
+	}
+	return listeners, server, nil
+}
+
+// walk reads every process's stat and, when inodes is not empty, every fd
+// link of every process but kernel threads, recording which pids hold those
+// socket inodes. This one pass is what replaces one lsof per port.
+//
+// Everything is opened relative to a directory descriptor (openat,
+// readlinkat on /proc/PID/fd), so the kernel resolves "/proc/PID" once per
+// process, not once per fd.
+func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
+	d, err := os.Open(p.root)
+	if err != nil {
+		return walkResult{}, fmt.Errorf("read process table: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return walkResult{}, fmt.Errorf("read process table %s: %w", p.root, err)
+	}
+	rootFd := int(d.Fd())
+	res := walkResult{tree: processTree{}, owners: map[uint64][]int{}, unreadableStat: map[int]error{}}
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		data, err := p.readAt(rootFd, name, "/stat")
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
+				res.unreadableStat[pid] = err // exists, but hidden from us (hidepid, …)
+			}
+			continue // exited since the directory was listed
+		}
+		st, err := ParseStat(data)
+		if err != nil {
+			res.unreadableStat[pid] = err
+			continue
+		}
+		res.tree[pid] = st
+		if len(inodes) > 0 && !st.KernelThread {
+			if err := p.fds(rootFd, name, pid, inodes, res.owners); err != nil {
+				res.unreadableFds = append(res.unreadableFds, pid)
+			}
+		}
+	}
+	return res, nil
+}
+
+// nameAt builds the NUL-terminated path pid+suffix in p.name.
+func (p *procFS) nameAt(pid, suffix string) *byte {
+	p.name = append(append(append(p.name[:0], pid...), suffix...), 0)
+	return &p.name[0]
+}
+
+// readAt reads <root>/<pid><suffix> relative to the root's descriptor.
+func (p *procFS) readAt(rootFd int, pid, suffix string) ([]byte, error) {
+	path := p.nameAt(pid, suffix)
+	fd, err := openat(rootFd, path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p.root + "/" + pid + suffix, Err: err}
+	}
+	defer syscall.Close(fd)
+	return p.readFd(fd, pid+suffix)
+}
+
+// fds records which of inodes the process's fds point at: one getdents of
+// /proc/PID/fd, then one readlinkat per fd (no stat, no open of the socket).
+func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, owners map[uint64][]int) error {
+	dirFd, err := openat(rootFd, p.nameAt(pid, "/fd"), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
+	if err != nil {
+		if err == syscall.ENOENT || err == syscall.ESRCH {
+			return nil // exited
+		}
+		return err
+	}
+	defer syscall.Close(dirFd)
+	var held []uint64
+	for {
+		n, err := syscall.ReadDirent(dirFd, p.dirents)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		for b := p.dirents[:n]; len(b) > 0; {
+			name, rest := nextDirent(b)
+			b = rest
+			if len(name) == 0 || name[0] == '.' {
+				continue
+			}
+			p.name = append(append(p.name[:0], name...), 0)
+			m, err := readlinkat(dirFd, &p.name[0], p.link)
+			if err != nil || m == len(p.link) {
+				continue // closed since listed, or a long path: not a socket
+			}
+			ino, ok := socketInode(p.link[:m])
+			if !ok || !inodes[ino] {
+				continue
+			}
+			// A process holding the same socket on several fds counts once.
+			dup := false
+			for _, h := range held {
+				dup = dup || h == ino
+			}
+			if !dup {
+				held = append(held, ino)
+				owners[ino] = append(owners[ino], pidN)
+			}
+		}
+	}
+}
+
+// nextDirent returns the name of the first linux_dirent64 in b and the rest.
+func nextDirent(b []byte) (name, rest []byte) {
+	// struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }
+	if len(b) < 19 {
+		return nil, nil
+	}
+	reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
+	if reclen < 19 || reclen > len(b) {
+		return nil, nil
+	}
+	name = b[19:reclen]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	return name, b[reclen:]
+}
+
+func openat(dirFd int, path *byte, flags int) (int, error) {
+	for {
+		fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(dirFd), uintptr(unsafe.Pointer(path)), uintptr(flags), 0, 0, 0)
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return -1, errno
+		}
+		return int(fd), nil
+	}
+}
+
+func readlinkat(dirFd int, path *byte, buf []byte) (int, error) {
+	n, _, errno := syscall.Syscall6(syscall.SYS_READLINKAT, uintptr(dirFd), uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func (p *procFS) stat(pid int) (Stat, error) {
+	data, err := p.read(filepath.Join(p.root, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return Stat{}, err
+	}
+	return ParseStat(data)
+}
+
+// details fills what the walk did not read: uid, argv, exe, cwd and cgroup.
+// Each field that cannot be read is named in Unreadable; none is fatal.
+func (p *procFS) details(proc *Process) {
+	dir := filepath.Join(p.root, strconv.Itoa(proc.Pid))
+	if data, err := p.read(dir + "/status"); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "uid")
+	} else if uid, err := parseStatusUID(data); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "uid")
+	} else {
+		proc.UID = uid
+	}
+	if data, err := p.read(dir + "/cmdline"); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "argv")
+	} else {
+		proc.Argv = parseCmdline(data)
+	}
+	if exe, err := os.Readlink(dir + "/exe"); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "exe")
+	} else {
+		proc.Exe = exe
+	}
+	if cwd, err := os.Readlink(dir + "/cwd"); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "cwd")
+	} else {
+		proc.Cwd = cwd
+	}
+	if data, err := p.read(dir + "/cgroup"); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "cgroup")
+	} else {
+		proc.Cgroup = parseCgroup(data)
+	}
+}
+
+// ReadProcess reads one process as a snapshot records it, from the /proc tree
+// at procRoot ("/proc"). The actuator uses it to check a pid's StartTicks
+// again just before signalling. A pid with no /proc entry is an error
+// wrapping fs.ErrNotExist.
+func ReadProcess(procRoot string, pid int) (Process, error) {
+	p := newProcFS(procRoot)
+	st, err := p.stat(pid)
+	if err != nil {
+		return Process{}, fmt.Errorf("read process %d: %w", pid, err)
+	}
+	proc := fromStat(st)
+	if bt, err := p.bootTime(); err == nil {
+		proc.Started = startedAt(bt, st.StartTicks, defaultClockTicks)
+	}
+	p.details(&proc)
+	return proc, nil
+}

@@ -1,0 +1,257 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/parachute/reconcile/unitfile"
+)
+
+// Launchctl runs launchctl: Run returns its standard output, standard error
+// and exit code; err only when it could not be run at all (not installed,
+// ctx ended). The observer only ever runs read-only verbs (print,
+// print-disabled).
+type Launchctl interface {
+	Run(ctx context.Context, args ...string) (stdout, stderr string, code int, err error)
+}
+
+// LaunchdUnits observes the hub's LaunchAgent: the plist, the job as
+// `launchctl print gui/<uid>/<label>` shows it, whether launchd has it
+// disabled, and stale per-module agents. It only reads.
+type LaunchdUnits struct {
+	Launchctl Launchctl
+}
+
+var _ UnitObserver = LaunchdUnits{}
+
+// LaunchdJob is what `launchctl print <domain>/<label>` says about a loaded
+// job (top-level keys only; nested blocks are skipped except arguments).
+type LaunchdJob struct {
+	// State is launchd's word: "running", "waiting", "not running",
+	// "spawn scheduled", "exited", …
+	State string `json:"state"`
+	// PID is the job's process, 0 when not running.
+	PID int `json:"pid,omitempty"`
+	// LastExitCode is the last exit status; LastExitKnown is false for
+	// "(never exited)" or when the line is missing.
+	LastExitCode  int  `json:"lastExitCode,omitempty"`
+	LastExitKnown bool `json:"lastExitKnown,omitempty"`
+	// Path is the plist launchd loaded the job from.
+	Path string `json:"path,omitempty"`
+	// Program and Arguments are what launchd runs.
+	Program   string   `json:"program,omitempty"`
+	Arguments []string `json:"arguments,omitempty"`
+}
+
+// ParseLaunchctlPrint reads the output of `launchctl print
+// <domain>/<label>`: "key = value" lines of the job's top-level block, the
+// arguments block, a last exit code that may read "78: EX_CONFIG" or
+// "(never exited)". It never fails; keys it does not know are ignored.
+func ParseLaunchctlPrint(out string) LaunchdJob {
+	var j LaunchdJob
+	depth := 0
+	inArgs := false
+	for _, raw := range strings.Split(out, "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" {
+			continue
+		}
+		if line == "}" {
+			if depth == 2 && inArgs {
+				inArgs = false
+			}
+			if depth > 0 {
+				depth--
+			}
+			continue
+		}
+		key, val, hasEq := strings.Cut(line, " = ")
+		if strings.HasSuffix(line, "{") {
+			if depth == 1 && hasEq && key == "arguments" {
+				inArgs = true
+			}
+			depth++
+			continue
+		}
+		if depth == 2 && inArgs {
+			j.Arguments = append(j.Arguments, line)
+			continue
+		}
+		if depth > 1 || !hasEq {
+			continue
+		}
+		// depth 1 is the job's block; depth 0 happens when only the body
+		// was printed (no "label = {" header).
+		switch key {
+		case "state":
+			j.State = val
+		case "pid":
+			j.PID, _ = strconv.Atoi(val)
+		case "path":
+			j.Path = val
+		case "program":
+			j.Program = val
+		case "last exit code":
+			num, _, _ := strings.Cut(val, ":")
+			if n, err := strconv.Atoi(strings.TrimSpace(num)); err == nil {
+				j.LastExitCode, j.LastExitKnown = n, true
+			}
+		}
+	}
+	return j
+}
+
+// ParseLaunchctlDisabled reads `launchctl print-disabled <domain>`: lines
+// `"label" => disabled|enabled` (macOS 11 and later) or `=> true|false`
+// (older, where true means disabled). It returns label → disabled.
+func ParseLaunchctlDisabled(out string) map[string]bool {
+	m := map[string]bool{}
+	for _, raw := range strings.Split(out, "\n") {
+		label, state, ok := strings.Cut(strings.TrimSpace(raw), "=>")
+		if !ok {
+			continue
+		}
+		label = strings.Trim(strings.TrimSpace(label), `"`)
+		switch strings.TrimSpace(state) {
+		case "disabled", "true":
+			m[label] = true
+		case "enabled", "false":
+			m[label] = false
+		}
+	}
+	return m
+}
+
+// printResult classifies one `launchctl print` run.
+type printResult struct {
+	loaded bool
+	job    LaunchdJob
+	// problem is set when launchd could not be asked (no such domain, an
+	// unexpected failure); loaded is then unknown.
+	problem string
+}
+
+func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
+	out, errOut, code, err := l.Launchctl.Run(ctx, "print", target)
+	if err != nil {
+		return printResult{problem: fmt.Sprintf("launchctl print %s: %v", target, err)}
+	}
+	if code == 0 {
+		return printResult{loaded: true, job: ParseLaunchctlPrint(out)}
+	}
+	msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(errOut+"\n"+out), "Bad request."))
+	msg = strings.Join(strings.Fields(msg), " ")
+	switch {
+	case strings.Contains(msg, "Could not find service"):
+		// Exit 113: the domain exists, the job is not loaded in it.
+		return printResult{}
+	case strings.Contains(msg, "Could not find domain"), strings.Contains(msg, "Domain does not support"):
+		domain := target
+		if i := strings.LastIndex(target, "/"); i > 0 {
+			domain = target[:i]
+		}
+		return printResult{problem: fmt.Sprintf("launchd domain %s unavailable (no GUI login session for this user?): %s", domain, msg)}
+	}
+	return printResult{problem: fmt.Sprintf("launchctl print %s: exit %d: %s", target, code, msg)}
+}
+
+// ObserveUnit implements UnitObserver. A domain that cannot be asked (no GUI
+// session: "Could not find domain") is not an error: Unit.Available is false
+// and Unit.Problem says why. ActiveState maps launchd's state as the hub
+// does: running → active, otherwise failed after a non-zero last exit code,
+// else inactive; SubState keeps launchd's own word. UnitFileState is
+// "disabled" when launchd has the label disabled (print-disabled), else
+// "enabled" when the plist exists.
+func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
+	var rep UnitReport
+	u := &rep.Unit
+	u.Manager, u.Scope, u.Name = unitfile.ManagerLaunchd, q.Scope, q.Name
+	var problem string
+	u.File, problem = readUnitFile(q.Path, func(b []byte) error { _, err := unitfile.ParseLaunchd(b); return err })
+	rep.Problems = appendNonEmpty(rep.Problems, problem)
+	if l.Launchctl == nil {
+		u.Problem = "no launchctl configured"
+		return rep, nil
+	}
+
+	disabled := map[string]bool{}
+	out, errOut, code, err := l.Launchctl.Run(ctx, "print-disabled", q.Scope)
+	switch {
+	case err != nil:
+		rep.Problems = append(rep.Problems, fmt.Sprintf("launchctl print-disabled %s: %v", q.Scope, err))
+	case code != 0:
+		rep.Problems = append(rep.Problems, fmt.Sprintf("launchctl print-disabled %s: exit %d: %s", q.Scope, code, strings.TrimSpace(errOut)))
+	default:
+		disabled = ParseLaunchctlDisabled(out)
+	}
+	fileState := func(label string, plistExists bool) string {
+		switch {
+		case disabled[label]:
+			return "disabled"
+		case plistExists:
+			return "enabled"
+		}
+		return ""
+	}
+
+	r := l.print(ctx, q.Scope+"/"+q.Name)
+	if r.problem != "" {
+		u.Problem = r.problem
+	} else {
+		u.Available = true
+		u.UnitFileState = fileState(q.Name, u.File.Exists)
+		if r.loaded {
+			u.LoadState = "loaded"
+			u.ActiveState, u.SubState = launchdActive(r.job), r.job.State
+			u.MainPID = r.job.PID
+			if r.job.LastExitKnown {
+				u.LastExitCode = r.job.LastExitCode
+			}
+		} else {
+			u.LoadState, u.ActiveState = "not-found", "inactive"
+		}
+	}
+
+	for _, short := range q.StaleShorts {
+		label, ok := unitfile.StaleUnitName(unitfile.ManagerLaunchd, short)
+		if !ok {
+			continue
+		}
+		var onDisk bool
+		if q.Path != "" {
+			onDisk, problem = fileExists(filepath.Join(filepath.Dir(q.Path), label+".plist"))
+			rep.Problems = appendNonEmpty(rep.Problems, problem)
+		}
+		st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk)}
+		loaded := false
+		if u.Available {
+			sr := l.print(ctx, q.Scope+"/"+label)
+			switch {
+			case sr.problem != "":
+				rep.Problems = append(rep.Problems, "stale agent "+label+": "+sr.problem)
+			case sr.loaded:
+				loaded = true
+				st.LoadState, st.ActiveState, st.MainPID = "loaded", launchdActive(sr.job), sr.job.PID
+			}
+		}
+		if loaded || onDisk {
+			rep.Stale = append(rep.Stale, st)
+		}
+	}
+	return rep, nil
+}
+
+// launchdActive maps a loaded job to a systemd-like ActiveState, as the
+// hub's queryHubUnitState does.
+func launchdActive(j LaunchdJob) string {
+	switch {
+	case j.State == "running" || j.PID > 0:
+		return "active"
+	case j.LastExitKnown && j.LastExitCode != 0:
+		return "failed"
+	}
+	return "inactive"
+}

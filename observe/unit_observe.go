@@ -1,0 +1,156 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
+)
+
+// maxUnitFile bounds how much of a unit file or plist is read: the hub's are
+// about 1 KiB; anything past 1 MiB is not one of ours.
+const maxUnitFile = 1 << 20
+
+// Managers observes the hub unit through the observer of q.Manager:
+// Systemd for "systemd", Launchd for "launchd". A manager without an
+// observer, or none at all, is reported as unavailable with the reason,
+// never as an error: the planner turns it into a blocker.
+type Managers struct {
+	Systemd UnitObserver
+	Launchd UnitObserver
+	// GOOS names the platform in the "no service manager" problem.
+	GOOS string
+}
+
+var _ UnitObserver = Managers{}
+
+// ObserveUnit implements UnitObserver.
+func (m Managers) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
+	var o UnitObserver
+	switch q.Manager {
+	case unitfile.ManagerSystemd:
+		o = m.Systemd
+	case unitfile.ManagerLaunchd:
+		o = m.Launchd
+	}
+	if o == nil {
+		rep := UnitReport{Unit: Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}}
+		if q.Manager == "" {
+			rep.Unit.Problem = fmt.Sprintf("no service manager (systemd/launchd) on %s", m.GOOS)
+		} else {
+			rep.Unit.Problem = fmt.Sprintf("service manager %s cannot be asked from %s", q.Manager, m.GOOS)
+		}
+		if q.Path != "" {
+			f, problem := readUnitFile(q.Path, nil)
+			rep.Unit.File = f
+			rep.Problems = appendNonEmpty(rep.Problems, problem)
+		}
+		return rep, nil
+	}
+	return o.ObserveUnit(ctx, q)
+}
+
+// LocateUnit adapts unitfile.Locate to Observer.Locate for goos: the hub
+// unit's manager, scope, name and paths, and the module shorts whose stale
+// units to look for. When Locate fails (for example --manager launchd on
+// Linux) the query names no manager and the unit is reported unavailable;
+// the planner reports Locate's error itself.
+func LocateUnit(goos string) func(spec.Desired) UnitQuery {
+	return func(d spec.Desired) UnitQuery {
+		loc, err := unitfile.Locate(goos, d)
+		if err != nil {
+			return UnitQuery{User: d.User}
+		}
+		q := UnitQuery{Manager: loc.Manager, Scope: loc.Scope, Name: loc.Name, Path: loc.Path, OtherPath: loc.OtherPath, User: d.User}
+		q.StaleShorts = []string{}
+		for _, s := range loc.Stale {
+			q.StaleShorts = append(q.StaleShorts, s.Short)
+		}
+		return q
+	}
+}
+
+// readUnitFile reads a unit file or plist without following it for the
+// record: Symlink is the link target when path is a symlink (a masked unit
+// links to /dev/null), Content its text, ParseError what parse (if any)
+// says. A missing file is Exists=false and no problem; anything unreadable
+// is returned as a problem sentence.
+func readUnitFile(path string, parse func([]byte) error) (UnitFile, string) {
+	f := UnitFile{Path: path}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, ""
+	}
+	if err != nil {
+		return f, fmt.Sprintf("unit file %s: %v", path, err)
+	}
+	f.Exists = true
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := os.Readlink(path)
+		if err != nil {
+			return f, fmt.Sprintf("unit file %s: %v", path, err)
+		}
+		f.Symlink = target
+	}
+	// Look before opening: opening a FIFO blocks, reading a tty hangs.
+	st, err := os.Stat(path)
+	if err != nil {
+		f.ParseError = err.Error()
+		return f, fmt.Sprintf("unit file %s: %v", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		if f.Symlink == os.DevNull {
+			return f, "" // masked: empty, as systemd reads it
+		}
+		f.ParseError = fmt.Sprintf("not a regular file (%s)", st.Mode().Type())
+		return f, fmt.Sprintf("unit file %s: %s", path, f.ParseError)
+	}
+	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		f.ParseError = err.Error()
+		return f, fmt.Sprintf("unit file %s: %v", path, err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxUnitFile+1))
+	if err != nil {
+		f.ParseError = err.Error()
+		return f, fmt.Sprintf("unit file %s: %v", path, err)
+	}
+	if len(data) > maxUnitFile {
+		f.ParseError = "larger than 1 MiB"
+		return f, fmt.Sprintf("unit file %s: %s", path, f.ParseError)
+	}
+	f.Content = string(data)
+	if parse != nil {
+		if err := parse(data); err != nil {
+			f.ParseError = err.Error()
+		}
+	}
+	return f, ""
+}
+
+// fileExists reports whether path exists (as anything, a dangling symlink
+// included); a problem sentence when that cannot be told.
+func fileExists(path string) (bool, string) {
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		return true, ""
+	case errors.Is(err, fs.ErrNotExist):
+		return false, ""
+	}
+	return false, fmt.Sprintf("unit file %s: %v", path, err)
+}
+
+func appendNonEmpty(list []string, s string) []string {
+	if s == "" {
+		return list
+	}
+	return append(list, s)
+}

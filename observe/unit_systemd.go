@@ -1,0 +1,143 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/unitfile"
+)
+
+// SystemdManager is what the systemd unit observer reads from a manager
+// connection (*sdbus.Conn, or sdbustest.Manager in tests).
+type SystemdManager interface {
+	UnitProps(ctx context.Context, name string) (sdbus.Props, error)
+	Close()
+}
+
+// SystemdUnits observes the hub unit under systemd: the unit file (and the
+// other scope's, read only), the manager's view over D-Bus, stale
+// per-module units and linger. It only reads.
+type SystemdUnits struct {
+	// Dial connects to the manager of scope ("user" or "system") for uid.
+	Dial func(ctx context.Context, scope string, uid int) (SystemdManager, error)
+	// Linger reports whether user lingers (sdbus.Linger); nil skips linger.
+	Linger func(ctx context.Context, user string) (bool, error)
+}
+
+var _ UnitObserver = SystemdUnits{}
+
+// ObserveUnit implements UnitObserver. A manager that cannot be reached is
+// not an error: Unit.Available is false and Unit.Problem says why (for
+// example "user manager unreachable: /run/user/1000/bus does not exist (no
+// user session and linger off? …)"); files are still read.
+//
+// Stale units: each q.StaleShorts' parachute-<short>.service is asked of
+// our scope's manager and reported when the manager knows it (LoadState is
+// not not-found) or its file is in our unit directory; the other scope is
+// seen through its unit directory only, read only (Manageable=false): root
+// manages the system scope and never a user's manager, a user never the
+// system's.
+func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
+	var rep UnitReport
+	u := &rep.Unit
+	u.Manager, u.Scope, u.Name = unitfile.ManagerSystemd, q.Scope, q.Name
+	var problem string
+	u.File, problem = readUnitFile(q.Path, parseSystemd)
+	rep.Problems = appendNonEmpty(rep.Problems, problem)
+
+	var mgr SystemdManager
+	if s.Dial == nil {
+		u.Problem = "no systemd connection configured"
+	} else if m, err := s.Dial(ctx, q.Scope, q.User.UID); err != nil {
+		u.Problem = err.Error()
+	} else {
+		mgr = m
+		defer mgr.Close()
+	}
+	if mgr != nil {
+		p, err := mgr.UnitProps(ctx, q.Name)
+		if err != nil {
+			u.Problem = fmt.Sprintf("%s manager did not answer: %v", q.Scope, err)
+			mgr = nil // asking again about stale units would only repeat it
+		} else {
+			u.Available = true
+			u.LoadState, u.ActiveState, u.SubState, u.UnitFileState = p.LoadState, p.ActiveState, p.SubState, p.UnitFileState
+			u.MainPID, u.ControlGroup, u.NeedDaemonReload = p.MainPID, p.ControlGroup, p.NeedDaemonReload
+		}
+	}
+
+	otherScope := unitfile.ScopeSystem
+	if q.Scope == unitfile.ScopeSystem {
+		otherScope = unitfile.ScopeUser
+	}
+	if q.OtherPath != "" {
+		f, problem := readUnitFile(q.OtherPath, parseSystemd)
+		rep.Problems = appendNonEmpty(rep.Problems, problem)
+		if f.Exists {
+			rep.OtherScope = &f
+		}
+	}
+
+	for _, short := range q.StaleShorts {
+		name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short)
+		if !ok {
+			continue
+		}
+		var onDisk bool
+		if q.Path != "" {
+			onDisk, problem = fileExists(filepath.Join(filepath.Dir(q.Path), name))
+			rep.Problems = appendNonEmpty(rep.Problems, problem)
+		}
+		st := StaleUnit{Name: name, Short: short, Scope: q.Scope, Manageable: true}
+		known := false
+		if mgr != nil {
+			p, err := mgr.UnitProps(ctx, name)
+			if err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("stale unit %s: %v", name, err))
+			} else if p.LoadState != "not-found" && p.LoadState != "" {
+				known = true
+				st.LoadState, st.ActiveState, st.UnitFileState = p.LoadState, p.ActiveState, p.UnitFileState
+				st.MainPID, st.ControlGroup = p.MainPID, p.ControlGroup
+			}
+		}
+		if known || onDisk {
+			rep.Stale = append(rep.Stale, st)
+		}
+		if q.OtherPath != "" {
+			other, problem := fileExists(filepath.Join(filepath.Dir(q.OtherPath), name))
+			rep.Problems = appendNonEmpty(rep.Problems, problem)
+			if other {
+				rep.Stale = append(rep.Stale, StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false})
+			}
+		}
+	}
+
+	if q.Scope == unitfile.ScopeUser && q.User.Name != "" && s.Linger != nil {
+		on, err := s.Linger(ctx, q.User.Name)
+		if err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		} else {
+			rep.Linger = &on
+		}
+	}
+	return rep, nil
+}
+
+func parseSystemd(data []byte) error {
+	_, err := unitfile.ParseSystemd(data)
+	return err
+}
+
+// DialSystemd dials the real manager through sdbus with the environment
+// getenv reads: SystemdUnits.Dial for production.
+func DialSystemd(getenv func(string) string) func(ctx context.Context, scope string, uid int) (SystemdManager, error) {
+	return func(ctx context.Context, scope string, uid int) (SystemdManager, error) {
+		c, err := sdbus.Dial(ctx, scope, uid, getenv)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,253 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Options are Load's inputs: the command-line flag values (nil, or "" for
+// SpecFile, when the flag was not given) and the world the desired state is
+// resolved against. Nil functions default to the real ones (os.Getenv,
+// exec.LookPath, filepath.EvalSymlinks) and an empty Cwd to os.Getwd; tests
+// pass their own.
+type Options struct {
+	// Desired is --desired.
+	Desired *Model
+	// Home is --home.
+	Home *string
+	// SpecFile is --spec, "" when not given.
+	SpecFile string
+	// Port is --port.
+	Port *int
+	// Scope is --scope.
+	Scope *Scope
+	// Manager is --manager.
+	Manager *Manager
+
+	// Getenv reads an environment variable (PARACHUTE_HOME,
+	// PARACHUTE_EXTRA_PATH).
+	Getenv func(string) string
+	// LookPath finds a program on PATH, as exec.LookPath does.
+	LookPath func(string) (string, error)
+	// EvalSymlinks resolves symbolic links, as filepath.EvalSymlinks does.
+	EvalSymlinks func(string) (string, error)
+	// Cwd is the working directory relative paths are resolved against.
+	Cwd string
+	// User is the invoking user; User.Home is the os.homedir() the hub
+	// would see ($HOME).
+	User User
+}
+
+// Load builds the desired state. Precedence is flag > spec file >
+// environment and defaults:
+//
+//   - model: --desired, desired:, else supervised;
+//   - home: --home (relative to Cwd), home: (absolute), else the hub's
+//     configDir() ($PARACHUTE_HOME or <User.Home>/.parachute) made absolute
+//     against Cwd (see AbsHome);
+//   - hub port: --port, hub.port, else 1939 ($PORT is not read: it belongs
+//     to whatever else runs in the caller's shell);
+//   - scope and manager: the flag, the file, else auto;
+//   - hub command: hub.command (a bare program name in [0] is looked up on
+//     PATH), else discovered as the hub does (see below);
+//   - timeouts: each from the file, else DefaultTimeouts.
+//
+// services.json is then read from the resolved home (ReadManifest).
+//
+// The hub command, when the spec file gives none, is discovered as the hub
+// bakes it: LookPath("parachute"), resolved through symlinks, must be a
+// file named cli.ts in a directory named src (the npm bin links to the
+// package's src/cli.ts); LookPath("bun") must succeed; the command is
+// [bun, cli.ts, "serve"]. When that fails HubCommand is empty and
+// HubCommandProblem says what is missing and how to fix it. That is not an
+// error: the planner decides what it means for the model asked for.
+//
+// Errors: a bad flag value is a *UsageError (exit 64); a bad spec file or an
+// unreadable services.json is an *InputError (exit 65).
+func Load(opts Options) (Desired, error) {
+	getenv, lookPath, evalSymlinks := opts.Getenv, opts.LookPath, opts.EvalSymlinks
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	if evalSymlinks == nil {
+		evalSymlinks = filepath.EvalSymlinks
+	}
+	cwd := opts.Cwd
+	if cwd == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return Desired{}, fmt.Errorf("spec: working directory: %w", err)
+		}
+		cwd = wd
+	}
+
+	if err := checkFlags(opts); err != nil {
+		return Desired{}, err
+	}
+
+	var file File
+	if opts.SpecFile != "" {
+		f, err := LoadFile(AbsHome(opts.SpecFile, cwd))
+		if err != nil {
+			return Desired{}, err
+		}
+		file = f
+	}
+
+	d := Desired{
+		Model:     pick(opts.Desired, file.Desired, Supervised),
+		HubPort:   pick(opts.Port, file.Hub.Port, DefaultHubPort),
+		Scope:     pick(opts.Scope, file.Scope, ScopeAuto),
+		Manager:   pick(opts.Manager, file.Manager, ManagerAuto),
+		HubEnv:    file.Hub.Env,
+		Timeouts:  DefaultTimeouts,
+		User:      opts.User,
+		ExtraPath: getenv("PARACHUTE_EXTRA_PATH"),
+	}
+	if t := file.Timeouts.Stop; t > 0 {
+		d.Timeouts.Stop = t
+	}
+	if t := file.Timeouts.PortFree; t > 0 {
+		d.Timeouts.PortFree = t
+	}
+	if t := file.Timeouts.Healthy; t > 0 {
+		d.Timeouts.Healthy = t
+	}
+
+	switch {
+	case opts.Home != nil:
+		d.Home = AbsHome(*opts.Home, cwd)
+	case file.Home != "":
+		d.Home = file.Home
+	default:
+		home := ResolveHome(getenv, opts.User.Home)
+		if getenv("PARACHUTE_HOME") == "" && opts.User.Home == "" {
+			return Desired{}, &UsageError{
+				Problem: "cannot resolve PARACHUTE_HOME: it is not set and the user's home directory is unknown",
+				Fix:     "set PARACHUTE_HOME, pass --home DIR, or set home: in the spec file",
+			}
+		}
+		d.Home = AbsHome(home, cwd)
+	}
+
+	if strings.ContainsAny(d.Home, "\x00\n\r") {
+		return Desired{}, &UsageError{
+			Problem: fmt.Sprintf("PARACHUTE_HOME %q contains a NUL or line break, which cannot go into a unit file", d.Home),
+			Fix:     "use a directory name without control characters",
+		}
+	}
+
+	m, err := ReadManifest(filepath.Join(d.Home, "services.json"))
+	if err != nil {
+		return Desired{}, err
+	}
+	d.Manifest = m
+
+	if len(file.Hub.Command) > 0 {
+		d.HubCommand, d.HubCommandProblem = specCommand(file, lookPath, cwd)
+	} else {
+		d.HubCommand, d.HubCommandProblem = discoverHubCommand(lookPath, evalSymlinks, cwd)
+	}
+	return d, nil
+}
+
+// pick returns the flag value when given, else the file's when set, else def.
+func pick[T comparable](flag *T, file T, def T) T {
+	var zero T
+	switch {
+	case flag != nil:
+		return *flag
+	case file != zero:
+		return file
+	default:
+		return def
+	}
+}
+
+// checkFlags validates the flag values that were given.
+func checkFlags(opts Options) error {
+	enum := func(flag, value string, values []string) error {
+		if slices.Contains(values, value) {
+			return nil
+		}
+		list := strings.Join(values, ", ")
+		return &UsageError{Flag: flag, Value: value, Problem: "not one of " + list, Fix: "pass one of " + list}
+	}
+	if opts.Desired != nil {
+		if err := enum("--desired", string(*opts.Desired), modelValues); err != nil {
+			return err
+		}
+	}
+	if opts.Scope != nil {
+		if err := enum("--scope", string(*opts.Scope), scopeValues); err != nil {
+			return err
+		}
+	}
+	if opts.Manager != nil {
+		if err := enum("--manager", string(*opts.Manager), managerValues); err != nil {
+			return err
+		}
+	}
+	if opts.Port != nil && (*opts.Port < 1 || *opts.Port > 65535) {
+		return &UsageError{Flag: "--port", Value: fmt.Sprint(*opts.Port), Problem: "not a port 1..65535", Fix: "pass the hub's port (1939 by default)"}
+	}
+	if opts.Home != nil {
+		switch h := *opts.Home; {
+		case h == "":
+			return &UsageError{Flag: "--home", Value: h, Problem: "is empty", Fix: "pass the PARACHUTE_HOME directory, or leave the flag out"}
+		case strings.HasPrefix(h, "~"):
+			return &UsageError{Flag: "--home", Value: h, Problem: "starts with ~, which is not expanded here", Fix: "pass the full path (let the shell expand ~ by leaving it unquoted)"}
+		}
+	}
+	return nil
+}
+
+// specCommand resolves the spec file's hub.command: a bare program name in
+// [0] is looked up on PATH (and made absolute), the rest is used as given.
+func specCommand(file File, lookPath func(string) (string, error), cwd string) ([]string, string) {
+	cmd := slices.Clone(file.Hub.Command)
+	if filepath.IsAbs(cmd[0]) {
+		return cmd, ""
+	}
+	p, err := lookPath(cmd[0])
+	if err != nil {
+		return nil, fmt.Sprintf("hub.command[0] %q from the spec file %s is not on PATH (%v) — fix: install it or write its absolute path in hub.command", cmd[0], file.Path, err)
+	}
+	cmd[0] = AbsHome(p, cwd)
+	return cmd, ""
+}
+
+// discoverHubCommand finds [bun, <pkg>/src/cli.ts, serve] as the hub bakes it.
+func discoverHubCommand(lookPath, evalSymlinks func(string) (string, error), cwd string) ([]string, string) {
+	var problems []string
+	cli := ""
+	if p, err := lookPath("parachute"); err != nil {
+		problems = append(problems, fmt.Sprintf("the parachute command is not on PATH (%v) — fix: install the hub (bun add -g @openparachute/hub) and put bun's global bin directory on PATH, or set hub.command in the spec file", err))
+	} else if real, err := evalSymlinks(p); err != nil {
+		problems = append(problems, fmt.Sprintf("cannot resolve %s to the hub's src/cli.ts: %v — fix: reinstall the hub, or set hub.command in the spec file", p, err))
+	} else {
+		real = AbsHome(real, cwd)
+		if filepath.Base(real) != "cli.ts" || filepath.Base(filepath.Dir(real)) != "src" {
+			problems = append(problems, fmt.Sprintf("%s resolves to %s, which is not the hub package's src/cli.ts — fix: put the hub's parachute first on PATH, or set hub.command in the spec file", p, real))
+		} else {
+			cli = real
+		}
+	}
+	bun := ""
+	if p, err := lookPath("bun"); err != nil {
+		problems = append(problems, fmt.Sprintf("bun is not on PATH (%v) — fix: install bun (https://bun.sh) and put it on PATH, or set hub.command in the spec file", err))
+	} else {
+		bun = AbsHome(p, cwd)
+	}
+	if len(problems) > 0 {
+		return nil, strings.Join(problems, "; ")
+	}
+	return []string{bun, cli, "serve"}, ""
+}
