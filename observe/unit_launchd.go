@@ -22,6 +22,7 @@ type Launchctl interface {
 // `launchctl print gui/<uid>/<label>` shows it, whether launchd has it
 // disabled, and stale per-module agents. It only reads.
 type LaunchdUnits struct {
+	// Launchctl runs launchctl (the real one on macOS, a fake in tests).
 	Launchctl Launchctl
 }
 

@@ -22,7 +22,9 @@ const maxUnitFile = 1 << 20
 // observer, or none at all, is reported as unavailable with the reason,
 // never as an error: the planner turns it into a blocker.
 type Managers struct {
+	// Systemd observes systemd units (SystemdUnits); nil: cannot be asked here.
 	Systemd UnitObserver
+	// Launchd observes launchd agents (LaunchdUnits); nil: cannot be asked here.
 	Launchd UnitObserver
 	// GOOS names the platform in the "no service manager" problem.
 	GOOS string

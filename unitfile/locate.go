@@ -64,6 +64,7 @@ type Location struct {
 
 // StaleName is where a per-module autostart unit of one module short would be.
 type StaleName struct {
+	// Short is the module short the name is made from.
 	Short string `json:"short"`
 	// Name is parachute-<short>.service or computer.parachute.<short>.
 	Name string `json:"name"`

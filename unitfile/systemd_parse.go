@@ -15,9 +15,12 @@ import (
 // is the raw text after '=' with surrounding whitespace removed, still quoted
 // and escaped as in the file.
 type Option struct {
+	// Section is the section name without brackets ("Service").
 	Section string `json:"section"`
-	Name    string `json:"name"`
-	Value   string `json:"value"`
+	// Name is the key ("ExecStart").
+	Name string `json:"name"`
+	// Value is the raw value.
+	Value string `json:"value"`
 }
 
 // Options are a unit file's assignments in file order; comments and blank

@@ -39,49 +39,65 @@ func layoutBox(t *testing.T, args ...string) (home string, hubPort, base int) {
 	return home, hubPort, base
 }
 
-// startHub starts the stand-in hub with args and env (added to ours), in its
-// own process group, and stops it (SIGKILL to that group) when the test ends
-// if it is still running.
-func startHub(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer, <-chan error) {
-	t.Helper()
-	cmd := exec.Command(bins.Hub, args...)
-	cmd.Env = append(os.Environ(), env...)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		default:
-			_ = boxtest.KillGroupOrPid(cmd.Process.Pid, cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
-	return cmd, stdout, stderr, done
+// hubProc is a stand-in hub started by a test.
+type hubProc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan struct{} // closed once the process has been waited for
+	err            error         // Wait's result, set before done closes
 }
 
-// waitExit waits for a started hub to exit and returns its exit code.
-func waitExit(t *testing.T, done <-chan error) int {
+// startHub starts the stand-in hub with args and env (added to ours), in its
+// own process group, and SIGKILLs that group when the test ends if it is
+// still running.
+func startHub(t *testing.T, env []string, args ...string) *hubProc {
+	t.Helper()
+	h := &hubProc{cmd: exec.Command(bins.Hub, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	h.cmd.Env = append(os.Environ(), env...)
+	h.cmd.Stdout, h.cmd.Stderr = h.stdout, h.stderr
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.err = h.cmd.Wait(); close(h.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-h.done:
+		default:
+			_ = boxtest.KillGroupOrPid(h.cmd.Process.Pid, h.cmd.Process.Pid, syscall.SIGKILL)
+			<-h.done
+		}
+	})
+	return h
+}
+
+// pid is the hub's pid.
+func (h *hubProc) pid() int { return h.cmd.Process.Pid }
+
+// signal sends sig to the hub alone.
+func (h *hubProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait waits for the hub to exit and returns its exit code.
+func (h *hubProc) wait(t *testing.T) int {
 	t.Helper()
 	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0
+	case <-h.done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("hub did not exit")
-		return -1
 	}
+	var ee *exec.ExitError
+	if errors.As(h.err, &ee) {
+		return ee.ExitCode()
+	}
+	if h.err != nil {
+		t.Fatal(h.err)
+	}
+	return 0
 }
 
 func waitOpen(t *testing.T, ports ...int) {
@@ -92,6 +108,22 @@ func waitOpen(t *testing.T, ports ...int) {
 		if err := boxtest.WaitPort(ctx, p, true); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// waitFile waits until path exists: the hub binds first and writes its
+// files right after, so an open port does not yet mean they are there.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear", path)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -132,7 +164,7 @@ func TestServeBindsFirstBootsModulesAndStopsThemOnSIGTERM(t *testing.T) {
 	_ = f.Close()
 
 	env := []string{"PARACHUTE_HOME=" + home, "PORT=" + strconv.Itoa(hubPort), "PARACHUTE_BIND_HOST=127.0.0.1"}
-	hub, stdout, _, done := startHub(t, env, "serve")
+	hub := startHub(t, env, "serve")
 	waitOpen(t, hubPort, vaultPort, scribePort)
 
 	// /health: the exact shape, from the hub's pid, with the instance of
@@ -150,19 +182,20 @@ func TestServeBindsFirstBootsModulesAndStopsThemOnSIGTERM(t *testing.T) {
 	if string(body) != wantBody || !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(instance) {
 		t.Fatalf("/health body\n got %s\nwant %s", body, wantBody)
 	}
-	if got := holder(t, hubPort); got != hub.Process.Pid {
-		t.Fatalf("hub port held by %d, want the hub %d", got, hub.Process.Pid)
+	if got := holder(t, hubPort); got != hub.pid() {
+		t.Fatalf("hub port held by %d, want the hub %d", got, hub.pid())
 	}
 	if ls, _ := boxtest.Listeners(hubPort); len(ls) != 1 || ls[0].Addr != fmt.Sprintf("127.0.0.1:%d", hubPort) {
 		t.Fatalf("hub listeners %v, want only 127.0.0.1 (PARACHUTE_BIND_HOST)", ls)
 	}
 	instPath := filepath.Join(home, "hub-instance.json")
+	waitFile(t, instPath)
 	inst, err := os.ReadFile(instPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	instRE := regexp.MustCompile(fmt.Sprintf(`^\{\n  "instance": "%s",\n  "pid": %d,\n  "port": %d,\n  "startedAt": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"\n\}\n$`,
-		instance, hub.Process.Pid, hubPort))
+		instance, hub.pid(), hubPort))
 	if !instRE.Match(inst) {
 		t.Fatalf("hub-instance.json:\n%s", inst)
 	}
@@ -174,8 +207,8 @@ func TestServeBindsFirstBootsModulesAndStopsThemOnSIGTERM(t *testing.T) {
 	// services.json, the rest of .env, cwd installDir.
 	vault := holder(t, vaultPort)
 	st, _ := boxtest.ReadStat(vault)
-	if st.PPid != hub.Process.Pid || st.Pgid != vault {
-		t.Fatalf("vault %+v: want a child of the hub %d leading its own group", st, hub.Process.Pid)
+	if st.PPid != hub.pid() || st.Pgid != vault {
+		t.Fatalf("vault %+v: want a child of the hub %d leading its own group", st, hub.pid())
 	}
 	environ, _ := boxtest.Environ(vault)
 	for _, kv := range []string{"PORT=" + strconv.Itoa(vaultPort), "VAULT_TOKEN=standin-vault-token", "QUOTED=a b", "PARACHUTE_HOME=" + home} {
@@ -194,27 +227,25 @@ func TestServeBindsFirstBootsModulesAndStopsThemOnSIGTERM(t *testing.T) {
 	scribe := holder(t, scribePort)
 	sst, _ := boxtest.ReadStat(scribe)
 	wst, _ := boxtest.ReadStat(sst.PPid)
-	if wst.PPid != hub.Process.Pid || wst.Pgid != wst.Pid || sst.Pgid != wst.Pid {
+	if wst.PPid != hub.pid() || wst.Pgid != wst.Pid || sst.Pgid != wst.Pid {
 		t.Fatalf("scribe holder %+v, wrapper %+v: want hub -> wrapper (group leader) -> holder in that group", sst, wst)
 	}
 
 	// A second serve on the same port fails at the bind, before any module.
-	_, stdout2, stderr2, done2 := startHub(t, env, "serve")
-	if code := waitExit(t, done2); code != 1 {
+	second := startHub(t, env, "serve")
+	if code := second.wait(t); code != 1 {
 		t.Fatalf("second serve exited %d, want 1", code)
 	}
-	if want := fmt.Sprintf("parachute serve: hub port %d is already in use — another hub/supervisor is running.\n", hubPort); stderr2.String() != want {
-		t.Fatalf("second serve stderr %q, want %q", stderr2.String(), want)
+	if want := fmt.Sprintf("parachute serve: hub port %d is already in use — another hub/supervisor is running.\n", hubPort); second.stderr.String() != want {
+		t.Fatalf("second serve stderr %q, want %q", second.stderr.String(), want)
 	}
-	if stdout2.String() != "" {
-		t.Fatalf("second serve printed %q; it must boot nothing", stdout2.String())
+	if second.stdout.String() != "" {
+		t.Fatalf("second serve printed %q; it must boot nothing", second.stdout.String())
 	}
 
-	if err := hub.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := waitExit(t, done); code != 0 {
-		t.Fatalf("hub exited %d after SIGTERM, want 0\n%s", code, stdout.String())
+	hub.signal(t, syscall.SIGTERM)
+	if code := hub.wait(t); code != 0 {
+		t.Fatalf("hub exited %d after SIGTERM, want 0\n%s", code, hub.stdout.String())
 	}
 	if _, err := os.Stat(instPath); !os.IsNotExist(err) {
 		t.Fatalf("hub-instance.json still there after a graceful stop: %v", err)
@@ -229,7 +260,7 @@ func TestServeBindsFirstBootsModulesAndStopsThemOnSIGTERM(t *testing.T) {
 			t.Errorf("port %d still open", p)
 		}
 	}
-	out := stdout.String()
+	out := hub.stdout.String()
 	for _, want := range []string{"[supervisor] booting 2 module(s)", "[vault] parachute-vault listening on 127.0.0.1:" + strconv.Itoa(vaultPort), "[scribe] parachute-scribe wrapper"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("hub output lacks %q:\n%s", want, out)
@@ -240,13 +271,13 @@ func TestServeBindsFirstBootsModulesAndStopsThemOnSIGTERM(t *testing.T) {
 func TestServeDefaultsToAllIPv4Interfaces(t *testing.T) {
 	home := t.TempDir()
 	port := boxtest.FreePorts(t, 1)[0]
-	hub, _, _, done := startHub(t, []string{"PARACHUTE_HOME=" + home, "PORT=" + strconv.Itoa(port), "PARACHUTE_BIND_HOST="}, "serve")
+	hub := startHub(t, []string{"PARACHUTE_HOME=" + home, "PORT=" + strconv.Itoa(port), "PARACHUTE_BIND_HOST="}, "serve")
 	waitOpen(t, port)
 	if ls, _ := boxtest.Listeners(port); len(ls) != 1 || ls[0].Addr != fmt.Sprintf("0.0.0.0:%d", port) {
 		t.Fatalf("listeners %v, want 0.0.0.0 only", ls)
 	}
-	_ = hub.Process.Signal(syscall.SIGINT)
-	if code := waitExit(t, done); code != 0 {
+	hub.signal(t, syscall.SIGINT)
+	if code := hub.wait(t); code != 0 {
 		t.Fatalf("exit %d after SIGINT", code)
 	}
 }
@@ -260,11 +291,12 @@ func TestHubServerModeWritesAndClearsPidAndPortFiles(t *testing.T) {
 			if form == "script" {
 				args = append([]string{"/pkg/src/hub-server.ts"}, args...)
 			}
-			hub, _, _, done := startHub(t, []string{"PARACHUTE_HOME=" + home, "PARACHUTE_BIND_HOST="}, args...)
+			hub := startHub(t, []string{"PARACHUTE_HOME=" + home, "PARACHUTE_BIND_HOST="}, args...)
 			waitOpen(t, port)
 			pidfile, portfile := filepath.Join(home, "hub", "run", "hub.pid"), filepath.Join(home, "hub", "run", "hub.port")
-			if b, _ := os.ReadFile(pidfile); string(b) != fmt.Sprintf("%d\n", hub.Process.Pid) {
-				t.Fatalf("hub.pid %q, want %d", b, hub.Process.Pid)
+			waitFile(t, portfile) // written after hub.pid
+			if b, _ := os.ReadFile(pidfile); string(b) != fmt.Sprintf("%d\n", hub.pid()) {
+				t.Fatalf("hub.pid %q, want %d", b, hub.pid())
 			}
 			if b, _ := os.ReadFile(portfile); string(b) != fmt.Sprintf("%d\n", port) {
 				t.Fatalf("hub.port %q, want %d", b, port)
@@ -288,8 +320,8 @@ func TestHubServerModeWritesAndClearsPidAndPortFiles(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(home, "hub-instance.json")); !os.IsNotExist(err) {
 				t.Fatal("hub-server wrote hub-instance.json")
 			}
-			_ = hub.Process.Signal(syscall.SIGTERM)
-			if code := waitExit(t, done); code != 0 {
+			hub.signal(t, syscall.SIGTERM)
+			if code := hub.wait(t); code != 0 {
 				t.Fatalf("exit %d", code)
 			}
 			for _, p := range []string{pidfile, portfile} {
@@ -306,19 +338,19 @@ func TestTestKnobsAndUsage(t *testing.T) {
 	port := boxtest.FreePorts(t, 1)[0]
 	env := []string{"PARACHUTE_HOME=" + home, "PORT=" + strconv.Itoa(port)}
 
-	_, _, stderr, done := startHub(t, append(env, "STANDIN_HUB_FAIL=1"), "serve")
-	if code := waitExit(t, done); code != 1 || !strings.Contains(stderr.String(), "STANDIN_HUB_FAIL") {
-		t.Fatalf("STANDIN_HUB_FAIL: exit %d, stderr %q", code, stderr.String())
+	failing := startHub(t, append(env, "STANDIN_HUB_FAIL=1"), "serve")
+	if code := failing.wait(t); code != 1 || !strings.Contains(failing.stderr.String(), "STANDIN_HUB_FAIL") {
+		t.Fatalf("STANDIN_HUB_FAIL: exit %d, stderr %q", code, failing.stderr.String())
 	}
 
 	// A signal during a slow bind: exit 0, never bound, nothing written.
-	hub, _, _, done := startHub(t, append(env, "STANDIN_HUB_SLOW_BIND=1h"), "serve")
+	hub := startHub(t, append(env, "STANDIN_HUB_SLOW_BIND=1h"), "serve")
 	time.Sleep(100 * time.Millisecond)
 	if boxtest.PortOpen(port) {
 		t.Fatal("bound during a 1h slow bind")
 	}
-	_ = hub.Process.Signal(syscall.SIGTERM)
-	if code := waitExit(t, done); code != 0 {
+	hub.signal(t, syscall.SIGTERM)
+	if code := hub.wait(t); code != 0 {
 		t.Fatalf("SIGTERM during slow bind: exit %d", code)
 	}
 	if _, err := os.Stat(filepath.Join(home, "hub-instance.json")); !os.IsNotExist(err) {
@@ -327,22 +359,24 @@ func TestTestKnobsAndUsage(t *testing.T) {
 
 	// A short slow bind delays the bind by at least that long.
 	start := time.Now()
-	hub, _, _, done = startHub(t, append(env, "STANDIN_HUB_SLOW_BIND=300ms"), "serve")
+	hub = startHub(t, append(env, "STANDIN_HUB_SLOW_BIND=300ms"), "serve")
 	waitOpen(t, port)
 	if waited := time.Since(start); waited < 300*time.Millisecond {
 		t.Fatalf("bound after %v, before the 300ms slow bind", waited)
 	}
-	_ = hub.Process.Signal(syscall.SIGTERM)
-	waitExit(t, done)
+	hub.signal(t, syscall.SIGTERM)
+	if code := hub.wait(t); code != 0 {
+		t.Fatalf("exit %d after a slow bind", code)
+	}
 
 	for _, args := range [][]string{{}, {"start"}, {"/pkg/src/cli.ts", "migrate"}} {
-		_, _, stderr, done := startHub(t, env, args...)
-		if code := waitExit(t, done); code != 64 || !strings.Contains(stderr.String(), "unsupported invocation") {
-			t.Errorf("args %q: exit %d, stderr %q; want 64", args, code, stderr.String())
+		h := startHub(t, env, args...)
+		if code := h.wait(t); code != 64 || !strings.Contains(h.stderr.String(), "unsupported invocation") {
+			t.Errorf("args %q: exit %d, stderr %q; want 64", args, code, h.stderr.String())
 		}
 	}
-	_, _, stderr, done = startHub(t, []string{"PARACHUTE_HOME=" + home, "PORT=70000"}, "serve")
-	if code := waitExit(t, done); code != 1 || !strings.Contains(stderr.String(), `PORT must be 1..65535, got "70000"`) {
-		t.Fatalf("bad PORT: exit %d, stderr %q", code, stderr.String())
+	bad := startHub(t, []string{"PARACHUTE_HOME=" + home, "PORT=70000"}, "serve")
+	if code := bad.wait(t); code != 1 || !strings.Contains(bad.stderr.String(), `PORT must be 1..65535, got "70000"`) {
+		t.Fatalf("bad PORT: exit %d, stderr %q", code, bad.stderr.String())
 	}
 }
