@@ -74,3 +74,22 @@ func unifiedCgroup(s string) string {
 	}
 	return named
 }
+
+// groupHasLive reports whether any non-zombie process is in group pgid. An
+// unreadable /proc answers true: unknown is never dead.
+func (p OSProcesses) groupHasLive(pgid int) bool {
+	entries, err := os.ReadDir(p.root())
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if id, err := p.Identity(pid); err == nil && id.Pgid == pgid {
+			return true
+		}
+	}
+	return false
+}

@@ -24,13 +24,19 @@ func (OSProcesses) Signal(pid, pgid int, sig syscall.Signal) error {
 	return syscall.Kill(pid, sig)
 }
 
-// GroupAlive implements Processes. EPERM means someone is there.
-func (OSProcesses) GroupAlive(pgid int) bool {
+// GroupAlive implements Processes. EPERM means someone is there. kill(-pgid,
+// 0) also succeeds for a group of zombies (whose parent, often an init that
+// does not reap, has not collected them), which are dead for our purposes:
+// groupHasLive settles it where the platform can.
+func (p OSProcesses) GroupAlive(pgid int) bool {
 	if pgid <= 1 {
 		return false
 	}
 	err := syscall.Kill(-pgid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	return p.groupHasLive(pgid)
 }
 
 // StartDetached implements Processes: a new session (setsid), stdin from

@@ -81,6 +81,13 @@ type World struct {
 	Linger                         bool
 	// ManagerDown makes the manager unreachable.
 	ManagerDown bool
+	// Manager is the service manager Snapshot reports: "" (systemd, the
+	// units above) or ManagerLaunchd (a Mac, see NewMac), whose jobs
+	// Launchctl knows.
+	Manager string
+	// Launchctl is the Mac's launchctl (launchdtest.Launchctl), asked by
+	// Snapshot when Manager is ManagerLaunchd.
+	Launchctl observe.Launchctl
 
 	now      time.Time
 	boot     time.Time
@@ -602,6 +609,11 @@ func (w *World) declared() []int {
 
 // Snapshot observes the world the way observe does on a real box.
 func (w *World) Snapshot() observe.Snapshot {
+	var mac launchdView
+	if w.Manager == ManagerLaunchd {
+		// Before the lock: the fake launchctl looks at the world's processes.
+		mac = w.observeLaunchd()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := observe.Snapshot{
@@ -718,6 +730,10 @@ func (w *World) Snapshot() observe.Snapshot {
 			st.UnitFileState = "enabled"
 		}
 		s.StaleUnits = append(s.StaleUnits, st)
+	}
+	if w.Manager == ManagerLaunchd {
+		// A Mac: launchd's view replaces the systemd one above.
+		w.fillLaunchd(&s, mac, ref)
 	}
 	// Health.
 	s.Health = observe.Health{URL: fmt.Sprintf("http://127.0.0.1:%d/health", w.HubPort)}

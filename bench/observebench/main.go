@@ -78,7 +78,50 @@ func run(portsFlag string, runs, sample int) error {
 		fmt.Printf("| %d | %s | %s | %s | %s (%d calls) | %.2f× | %.0f× |\n", r.ports, ms(r.observe), ms(r.ss), ms(r.ssp), ms(r.lsof), r.lsofCalls,
 			float64(r.observe)/float64(r.ss), float64(r.lsof)/float64(r.observe))
 	}
+	fmt.Println()
+	verdicts(rows)
 	return nil
+}
+
+// verdicts prints the issue's three targets against rows: observe at most
+// 2× one `ss -ltn`, at least 10× faster than one lsof per port, and its
+// cost per extra port between consecutive rows (linear when the slopes
+// agree).
+func verdicts(rows []row) {
+	worstSS, worstLsof := 0.0, 0.0
+	for i, r := range rows {
+		ss := float64(r.observe) / float64(r.ss)
+		lsof := float64(r.lsof) / float64(r.observe)
+		if i == 0 || ss > worstSS {
+			worstSS = ss
+		}
+		if i == 0 || lsof < worstLsof {
+			worstLsof = lsof
+		}
+	}
+	met := func(ok bool) string {
+		if ok {
+			return "**met**"
+		}
+		return "**missed**"
+	}
+	fmt.Printf("- At most 2× one `ss -ltn`: %s (worst row %.2f×).\n", met(worstSS <= 2), worstSS)
+	fmt.Printf("- At least 10× faster than `lsof` per port: %s (worst row %.0f×).\n", met(worstLsof >= 10), worstLsof)
+	var slopes []string
+	for i := 1; i < len(rows); i++ {
+		a, b := rows[i-1], rows[i]
+		if b.ports == a.ports {
+			continue
+		}
+		us := float64(b.observe-a.observe) / float64(time.Microsecond) / float64(b.ports-a.ports)
+		slopes = append(slopes, fmt.Sprintf("%d→%d ports: %.1f µs", a.ports, b.ports, us))
+	}
+	if len(slopes) > 1 {
+		a, b := rows[0], rows[len(rows)-1]
+		us := float64(b.observe-a.observe) / float64(time.Microsecond) / float64(b.ports-a.ports)
+		fmt.Printf("- Linear in ports: observe's cost per extra port is %.1f µs from %d to %d ports (%s; these agree when the cost is linear, within the noise of the medians).\n",
+			us, a.ports, b.ports, strings.Join(slopes, "; "))
+	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

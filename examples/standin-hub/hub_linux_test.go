@@ -64,7 +64,13 @@ func startHub(t *testing.T, env []string, args ...string) *hubProc {
 		select {
 		case <-h.done:
 		default:
+			// A test that failed half-way: the hub's children lead groups
+			// of their own, so end them by pid before the hub goes.
+			kids := boxtest.Descendants(h.cmd.Process.Pid)
 			_ = boxtest.KillGroupOrPid(h.cmd.Process.Pid, h.cmd.Process.Pid, syscall.SIGKILL)
+			for _, pid := range kids {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 			<-h.done
 		}
 	})

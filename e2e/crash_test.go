@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// crashTimeouts bounds the waits of the crash suite's runs. The stand-in hub
+// answers /health within milliseconds of its start, so a healthy budget of
+// a few seconds is ample; it also bounds what a wait that never sees the
+// unit's control group costs (see the report on the wait-healthy step).
+const crashTimeouts = "timeouts: {stop: 5s, portFree: 10s, healthy: 3s}\n"
+
+// TestCrashEveryStep SIGKILLs the reconciler at every step of each
+// direction, once when the step's step-start is printed and once when its
+// step-done (or step-failed) is, then runs it once more: that run must
+// converge with the direction's invariants, services.json and every .env
+// byte-identical, and the hub log must never show a hub or a supervised
+// module that found its port already held.
+func TestCrashEveryStep(t *testing.T) {
+	for _, dir := range []struct{ name, from, to string }{
+		{"detached-era-to-supervised", "detached-era", "supervised"},
+		{"supervised-to-detached", "supervised", "detached"},
+		{"supervised-to-absent", "supervised", "absent"},
+	} {
+		t.Run(dir.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBox(t)
+			k := b.newKiller()
+			b.prepare(dir.from)
+			plan := b.parachute("reconcile", "--plan", "--desired", dir.to)
+			if plan.code != 2 || len(plan.doc.Steps) == 0 {
+				t.Fatalf("--plan from %s to %s: exit %d, %d steps\n%s", dir.from, dir.to, plan.code, len(plan.doc.Steps), plan.stderr)
+			}
+			steps := plan.doc.Steps
+			t.Logf("%d steps: %s", len(steps), strings.Join(stepNames(steps), ", "))
+			first := true
+			var lags []string
+			for _, st := range steps {
+				for _, kind := range []string{"step-start", "step-end"} {
+					name := fmt.Sprintf("%02d-%s-%s", st.N, st.Action, strings.TrimPrefix(kind, "step-"))
+					ok := t.Run(name, func(t *testing.T) {
+						b := b.on(t)
+						if !first {
+							b.prepare(dir.from)
+						}
+						first = false
+						pre := b.observe()
+						old := boxPids(pre)
+						data := b.dataFiles()
+						logOff := len(b.hubLog())
+
+						cr := b.parachuteKilledAt(k, kind, st.N, "reconcile", "--desired", dir.to)
+						if !cr.killed {
+							t.Fatalf("step %d never printed its %s; events: %v", st.N, kind, cr.events)
+						}
+						lags = append(lags, fmt.Sprintf("%s:%d", name, lag(cr.events, kind, st.N)))
+
+						if dir.to == "supervised" && st.N == 1 && kind == "step-end" {
+							// The unit is written, the detached hub still
+							// answers /health: not converged.
+							b.detachedHubBesideUnit()
+						}
+
+						r := b.parachute("reconcile", "--desired", dir.to)
+						if r.code != 0 || !r.doc.Converged {
+							t.Fatalf("the run after the kill: exit %d, converged %v, error %q\nsteps %v\nblockers %+v\nstderr: %s",
+								r.code, r.doc.Converged, r.doc.Error, stepNames(r.doc.Steps), r.doc.Blockers, r.stderr)
+						}
+						switch dir.to {
+						case "supervised":
+							b.checkSupervised(old)
+						case "detached":
+							b.checkDetached(old)
+						case "absent":
+							b.checkAbsent(old)
+						}
+						b.sameData(data)
+						b.noTwoHubs(logOff)
+					})
+					if !ok {
+						// The box is in an unknown state: later cases
+						// would only repeat the failure.
+						t.FailNow()
+					}
+				}
+			}
+			t.Logf("events printed after the one that triggered the kill: %s", strings.Join(lags, " "))
+		})
+	}
+}
+
+// prepare brings the box to a starting state for a crash case:
+// "detached-era" (whatever runs is removed with --desired absent, then the
+// layout tool starts the box as the old hub did) or "supervised".
+func (b *box) prepare(from string) {
+	b.t.Helper()
+	switch from {
+	case "detached-era":
+		if _, err := b.run("test", "-e", b.spec); err == nil {
+			b.converge("absent")
+		}
+		b.layout(crashTimeouts, "--start", "--wrapper", "scribe")
+	case "supervised":
+		if _, err := b.run("test", "-e", b.spec); err != nil {
+			b.layout(crashTimeouts, "--wrapper", "scribe")
+		}
+		b.converge("supervised")
+	default:
+		b.t.Fatalf("unknown starting state %q", from)
+	}
+}
+
+// lag counts the events a killed run printed after the one that triggered
+// the kill: how far it got before SIGKILL landed.
+func lag(events []map[string]any, kind string, n int) int {
+	for i, ev := range events {
+		if int(num(ev["n"])) != n {
+			continue
+		}
+		e := ev["event"]
+		if (kind == "step-start" && e == "step-start") || (kind == "step-end" && (e == "step-done" || e == "step-failed")) {
+			return len(events) - i - 1
+		}
+	}
+	return -1
+}
+
+// detachedHubBesideUnit checks a box whose hub unit is installed (not
+// started) while the detached hub still answers /health: --plan must say
+// it is not converged (exit 2) and change nothing.
+func (b *box) detachedHubBesideUnit() {
+	b.t.Helper()
+	s := b.observe()
+	if !s.Unit.File.Exists || !s.Health.OK {
+		b.t.Fatalf("want the unit file written and the detached hub answering: file %+v, health %+v", s.Unit.File, s.Health)
+	}
+	before := b.procs(boxPids(s)...)
+	t0 := time.Now()
+	p := b.parachute("reconcile", "--plan", "--desired", "supervised")
+	if p.code != 2 || p.doc.Converged {
+		b.t.Errorf("--plan with a detached hub beside the installed unit: exit %d, converged %v; want 2, false", p.code, p.doc.Converged)
+	}
+	for pid, info := range b.procs(boxPids(s)...) {
+		if !info.Alive || info.StartTicks != before[pid].StartTicks {
+			b.t.Errorf("--plan stopped pid %d (%s)", pid, before[pid].Argv)
+		}
+	}
+	b.t.Logf("--plan beside the installed unit: exit %d in %s", p.code, time.Since(t0))
+}

@@ -1,0 +1,629 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
+)
+
+// hubUnit is the hub's unit name in both scopes.
+const hubUnit = "parachute-hub.service"
+
+// userName is the non-root account the user-scope tests add inside their
+// sandbox.
+const userName = "op"
+
+// newUserBox boots a sandbox, adds a non-root user there and gives the box a
+// work directory the user owns (home, bin and lib below it), so the layout
+// tool and the reconciler both run as that user.
+func newUserBox(t *testing.T) *box {
+	t.Helper()
+	b := newBox(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := b.in.AddUser(ctx, userName)
+	if err != nil {
+		t.Fatalf("add user: %v", err)
+	}
+	dir := filepath.Join(b.in.WorkDir(), userName)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, u.UID, u.GID); err != nil {
+		t.Fatal(err)
+	}
+	b.as, b.dir = &u, dir
+	b.home = filepath.Join(dir, "home")
+	b.spec = filepath.Join(dir, "spec.yaml")
+	return b
+}
+
+// unitPath is where the hub unit of the box's scope lives, inside the
+// sandbox.
+func (b *box) unitPath(unit string) string {
+	if b.as != nil {
+		return filepath.Join(b.as.Home, ".config/systemd/user", unit)
+	}
+	return filepath.Join("/etc/systemd/system", unit)
+}
+
+// layoutSummary is the part of the layout tool's JSON summary the tests use.
+type layoutSummary struct {
+	Hub     struct{ Pid int } `json:"hub"`
+	Modules []struct {
+		Short string `json:"short"`
+		Pid   int    `json:"pid"`
+		Port  int    `json:"port"`
+	} `json:"modules"`
+}
+
+// layout runs the layout tool (as the box's user) with the box's paths and
+// extra flags, and writes the spec file it prints with specExtra appended (YAML lines such as "timeouts: {stop: 2s}").
+func (b *box) layout(specExtra string, extra ...string) layoutSummary {
+	b.t.Helper()
+	out, err := b.runOut(b.layoutArgs(extra...)...)
+	if err != nil {
+		b.t.Fatalf("layout %v: %v\n%s", extra, err, out)
+	}
+	var sum layoutSummary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		b.t.Fatalf("layout summary: %v\n%s", err, out)
+	}
+	spec, err := b.run(b.layoutArgs("--print-spec")...)
+	if err != nil {
+		b.t.Fatalf("layout --print-spec: %v\n%s", err, spec)
+	}
+	if err := os.WriteFile(b.spec, []byte(spec+specExtra), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return sum
+}
+
+// runOut runs argv inside and returns its standard output only.
+func (b *box) runOut(argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := b.cmd(ctx, argv...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
+}
+
+// mustRun runs argv inside as root and fails the test when it fails.
+func (b *box) mustRun(argv ...string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := b.in.Command(ctx, argv...).CombinedOutput()
+	if err != nil {
+		b.t.Fatalf("%q: %v\n%s", argv, err, out)
+	}
+	return string(out)
+}
+
+// startStranger starts argv inside, as root, as its own session with its
+// output discarded and the working directory /, and returns its pid. It
+// stays running until the sandbox shuts down or the test kills it.
+func (b *box) startStranger(env []string, argv ...string) int {
+	b.t.Helper()
+	script := `cd / && exec setsid "$@" </dev/null >/dev/null 2>&1 & echo $!`
+	args := append([]string{"env"}, env...)
+	args = append(args, "sh", "-c", script, "stranger")
+	args = append(args, argv...)
+	out := strings.TrimSpace(b.mustRun(args...))
+	pid, err := strconv.Atoi(out)
+	if err != nil {
+		b.t.Fatalf("start %q: pid %q", argv, out)
+	}
+	return pid
+}
+
+// waitListening waits until something listens on 127.0.0.1:port inside.
+func (b *box) waitListening(port int) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := b.run("ss", "-Hltn", "sport = :"+strconv.Itoa(port))
+		if strings.TrimSpace(out) != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("nothing listens on :%d after 10s", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// procInfo is what the tests compare about a process: its start time (field
+// 22 of /proc/PID/stat) and whether it runs.
+type procInfo struct {
+	Alive      bool
+	StartTicks string
+	Cgroup     string
+	Argv       string
+}
+
+// procs reads several processes inside in one command (one nsenter instead
+// of one per pid).
+func (b *box) procs(pids ...int) map[int]procInfo {
+	b.t.Helper()
+	out := map[int]procInfo{}
+	if len(pids) == 0 {
+		return out
+	}
+	const script = `for p in "$@"; do
+	s=$(cat /proc/$p/stat 2>/dev/null) || { echo "$p -"; continue; }
+	c=$(sed -n 's/^0:://p' /proc/$p/cgroup 2>/dev/null)
+	a=$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)
+	echo "$p + ${s##*) } | $c | $a"
+done`
+	args := []string{"sh", "-c", script, "procs"}
+	for _, p := range pids {
+		args = append(args, strconv.Itoa(p))
+	}
+	text := b.mustRun(args...)
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		pid, _ := strconv.Atoi(f[0])
+		if f[1] == "-" {
+			out[pid] = procInfo{}
+			continue
+		}
+		parts := strings.SplitN(strings.SplitN(line, " + ", 2)[1], " | ", 3)
+		stat := strings.Fields(parts[0])
+		info := procInfo{Alive: len(stat) > 0 && stat[0] != "Z" && stat[0] != "X"}
+		if len(stat) > 19 {
+			info.StartTicks = stat[19] // field 22 overall; stat[0] is field 3
+		}
+		if len(parts) > 1 {
+			info.Cgroup = strings.TrimSpace(parts[1])
+		}
+		if len(parts) > 2 {
+			info.Argv = strings.TrimSpace(parts[2])
+		}
+		out[pid] = info
+	}
+	return out
+}
+
+// boxPids is every pid the snapshot attributes to the box: the live
+// pidfiles' and every listener's on a declared port.
+func boxPids(s observe.Snapshot) []int {
+	seen := map[int]bool{}
+	var out []int
+	add := func(p int) {
+		if p > 0 && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, pf := range s.Pidfiles {
+		if pf.State == observe.PidLive {
+			add(pf.Pid)
+		}
+	}
+	for _, p := range s.Ports {
+		for _, l := range p.Listeners {
+			for _, pid := range l.Pids {
+				add(pid)
+			}
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// dataFiles reads what the reconciler must never write: services.json and
+// every module's .env, by path.
+func (b *box) dataFiles() map[string]string {
+	b.t.Helper()
+	out := map[string]string{}
+	paths, _ := filepath.Glob(filepath.Join(b.home, "*", ".env"))
+	paths = append(paths, filepath.Join(b.home, "services.json"), filepath.Join(b.home, "hub.db"))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.t.Fatalf("read %s: %v", p, err)
+		}
+		out[p] = string(data)
+	}
+	if len(out) < 3 {
+		b.t.Fatalf("the box has only %d data files: %v", len(out), paths)
+	}
+	return out
+}
+
+// sameData reports every data file that changed since before.
+func (b *box) sameData(before map[string]string) {
+	b.t.Helper()
+	now := b.dataFiles()
+	for p, data := range before {
+		if now[p] != data {
+			b.t.Errorf("%s changed (%d bytes, was %d)", p, len(now[p]), len(data))
+		}
+	}
+	if len(now) != len(before) {
+		b.t.Errorf("data files: %d now, %d before", len(now), len(before))
+	}
+}
+
+// hubLog is the hub's log, where the unit's output and the detached hub's
+// both go.
+func (b *box) hubLog() string {
+	data, _ := os.ReadFile(filepath.Join(b.home, "hub", "logs", "hub.log"))
+	return string(data)
+}
+
+// twoHubMarks are what the stand-in hub (and its supervisor) print when a
+// port it wants is already held: a hub that found another hub on its port,
+// or a supervised module that found a leftover on its own.
+var twoHubMarks = []string{"already in use", "port_squatter"}
+
+// noTwoHubs fails when the hub log, from offset on, shows that a hub or a
+// supervised module ever started while the port was held.
+func (b *box) noTwoHubs(offset int) {
+	b.t.Helper()
+	log := b.hubLog()
+	if offset > len(log) {
+		offset = 0
+	}
+	for _, line := range strings.Split(log[offset:], "\n") {
+		for _, m := range twoHubMarks {
+			if strings.Contains(line, m) {
+				b.t.Errorf("hub.log: %s", line)
+			}
+		}
+	}
+}
+
+// unitCgroup is the hub unit's control group ("" when it has none).
+func (b *box) unitCgroup() string { return b.prop(hubUnit, "ControlGroup") }
+
+// checkSupervised asserts DESIGN.md's supervised row on the running box:
+// the unit active and enabled, /health answered from inside its control
+// group, every module port held from it (within a bounded wait), none of
+// the old pids alive, no restart of the unit since it started.
+func (b *box) checkSupervised(old []int) {
+	b.t.Helper()
+	if got := b.systemctl("is-active", hubUnit); got != "active" {
+		b.t.Fatalf("hub unit is %q, want active", got)
+	}
+	if got := b.systemctl("is-enabled", hubUnit); got != "enabled" {
+		b.t.Errorf("hub unit is %q, want enabled", got)
+	}
+	if got := b.prop(hubUnit, "NRestarts"); got != "0" {
+		b.t.Errorf("hub unit restarted %s times (a hub that could not bind?)", got)
+	}
+	cg := b.unitCgroup()
+	if cg == "" {
+		b.t.Fatal("the active hub unit has no control group")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := b.observe()
+		problems := ownedByUnit(s, cg, b.procs(boxPids(s)...))
+		if len(problems) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("not owned by the unit (%s) after 15s:\n  %s", cg, strings.Join(problems, "\n  "))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for pid, info := range b.procs(old...) {
+		if info.Alive && !underCgroup(info.Cgroup, cg) {
+			b.t.Errorf("old pid %d (%s) is still alive outside the unit, in %s", pid, info.Argv, info.Cgroup)
+		}
+	}
+}
+
+// ownedByUnit lists what breaks supervised ownership in s: /health not
+// answered from inside cg, a declared port not held or held from outside it.
+func ownedByUnit(s observe.Snapshot, cg string, procs map[int]procInfo) []string {
+	var problems []string
+	if !s.Health.OK || s.Health.AnsweredBy == 0 {
+		problems = append(problems, fmt.Sprintf("/health: %+v", s.Health))
+	} else if c := procs[s.Health.AnsweredBy].Cgroup; !underCgroup(c, cg) {
+		// AnsweredBy may be missing from procs when it holds no port; read it.
+		problems = append(problems, fmt.Sprintf("/health answered by pid %d in %q", s.Health.AnsweredBy, c))
+	}
+	for _, p := range s.Ports {
+		if len(p.Listeners) == 0 {
+			problems = append(problems, fmt.Sprintf("port %d (%s) not held", p.Port, p.Owner))
+		}
+		for _, l := range p.Listeners {
+			for _, pid := range l.Pids {
+				if c := procs[pid].Cgroup; !underCgroup(c, cg) {
+					problems = append(problems, fmt.Sprintf("port %d held by pid %d in %q", p.Port, pid, c))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// underCgroup reports whether cgroup c is cg or below it.
+func underCgroup(c, cg string) bool {
+	return cg != "" && (c == cg || strings.HasPrefix(c, strings.TrimSuffix(cg, "/")+"/"))
+}
+
+// checkDetached asserts the detached row: no unit file, the unit not loaded
+// or running, hub.pid live and the one that answers /health, every module
+// port held, none of the old pids alive.
+func (b *box) checkDetached(old []int) {
+	b.t.Helper()
+	b.noUnit()
+	data, err := os.ReadFile(filepath.Join(b.home, "hub", "run", "hub.pid"))
+	if err != nil {
+		b.t.Fatalf("hub.pid: %v", err)
+	}
+	hub, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if port, err := os.ReadFile(filepath.Join(b.home, "hub", "run", "hub.port")); err != nil || strings.TrimSpace(string(port)) != "1939" {
+		b.t.Errorf("hub.port: %q, %v", port, err)
+	}
+	s := b.observe()
+	if !s.Health.OK || s.Health.AnsweredBy != hub {
+		b.t.Errorf("/health %+v, want answered by hub.pid %d", s.Health, hub)
+	}
+	info := b.procs(append([]int{hub}, old...)...)
+	if !info[hub].Alive {
+		b.t.Errorf("hub.pid %d is not alive", hub)
+	}
+	for _, pid := range old {
+		if pid != hub && info[pid].Alive {
+			b.t.Errorf("old pid %d (%s) is still alive", pid, info[pid].Argv)
+		}
+	}
+}
+
+// noUnit asserts that no hub unit is on disk or known to the manager.
+func (b *box) noUnit() {
+	b.t.Helper()
+	if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
+		b.t.Errorf("hub unit file still there: %v", err)
+	}
+	if got := b.prop(hubUnit, "LoadState"); got != "not-found" {
+		b.t.Errorf("hub unit LoadState %q, want not-found", got)
+	}
+	if got := b.prop(hubUnit, "ActiveState"); got != "inactive" {
+		b.t.Errorf("hub unit ActiveState %q, want inactive", got)
+	}
+}
+
+// checkAbsent asserts the absent row: no unit, nothing of the box running,
+// no live pidfile, no declared port held by the box.
+func (b *box) checkAbsent(old []int) {
+	b.t.Helper()
+	b.noUnit()
+	s := b.observe()
+	for _, pf := range s.Pidfiles {
+		if pf.State == observe.PidLive {
+			b.t.Errorf("live pidfile %s (pid %d)", pf.Path, pf.Pid)
+		}
+	}
+	for _, p := range s.Ports {
+		if len(p.Listeners) > 0 {
+			b.t.Errorf("port %d still held: %+v", p.Port, p.Listeners)
+		}
+	}
+	for pid, info := range b.procs(old...) {
+		if info.Alive {
+			b.t.Errorf("old pid %d (%s) is still alive", pid, info.Argv)
+		}
+	}
+}
+
+// converge runs the reconciler to desired and fails unless it converges.
+func (b *box) converge(desired string) result {
+	b.t.Helper()
+	r := b.parachute("reconcile", "--desired", desired)
+	if r.code != 0 || !r.doc.Converged {
+		b.t.Fatalf("reconcile --desired %s: exit %d, converged %v, error %q\nblockers %+v\nsteps %+v\nstderr: %s",
+			desired, r.code, r.doc.Converged, r.doc.Error, r.doc.Blockers, stepNames(r.doc.Steps), r.stderr)
+	}
+	return r
+}
+
+// stepNames renders steps as "n action target" for messages.
+func stepNames(steps []reconcile.Step) []string {
+	var out []string
+	for _, st := range steps {
+		out = append(out, fmt.Sprintf("%d %s %s", st.N, st.Action, st.Target))
+	}
+	return out
+}
+
+// fileTree fingerprints every file, directory and symlink under root (name,
+// mode, size, mtime, content hash), for "nothing changed" checks.
+func fileTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && p == root {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := ""
+		switch {
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.Sum256(data)
+			sum = hex.EncodeToString(h[:8])
+		case fi.Mode()&fs.ModeSymlink != 0:
+			sum, _ = os.Readlink(p)
+		}
+		out[p] = fmt.Sprintf("%v %d %d %s", fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), sum)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", root, err)
+	}
+	return out
+}
+
+// diffTrees lists what differs between two fileTree results.
+func diffTrees(a, b map[string]string) []string {
+	var out []string
+	for p, v := range a {
+		if w, ok := b[p]; !ok {
+			out = append(out, "removed "+p)
+		} else if v != w {
+			out = append(out, fmt.Sprintf("changed %s: %s -> %s", p, v, w))
+		}
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			out = append(out, "added "+p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// killer is a root shell inside the sandbox that SIGKILLs the pids written
+// to it, one per line: a kill costs a pipe write instead of an nsenter.
+type killer struct {
+	w    io.WriteCloser
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+// newKiller starts the killer; it ends with the test.
+func (b *box) newKiller() *killer {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := b.in.Command(ctx, "sh", "-c", `while read p; do kill -9 "$p"; done`)
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("start killer: %v", err)
+	}
+	k := &killer{w: w, cmd: cmd}
+	b.t.Cleanup(func() {
+		k.close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
+		}
+		cancel()
+	})
+	return k
+}
+
+// kill sends SIGKILL to pid (inside the sandbox).
+func (k *killer) kill(pid int) error {
+	_, err := fmt.Fprintf(k.w, "%d\n", pid)
+	return err
+}
+
+func (k *killer) close() { k.once.Do(func() { _ = k.w.Close() }) }
+
+// crashRun is one reconciler run that was SIGKILLed at an event.
+type crashRun struct {
+	events []map[string]any
+	killed bool
+	pid    int
+	took   time.Duration
+}
+
+// parachuteKilledAt runs `parachute reconcile ARGS --spec … --output json`
+// inside and, when it prints the event kind ("step-start", or "step-end" for
+// step-done or step-failed) of step n, SIGKILLs it through k. Its pid inside
+// is known because a shell prints its own pid and then execs parachute.
+func (b *box) parachuteKilledAt(k *killer, kind string, n int, args ...string) crashRun {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	argv := append([]string{"sh", "-c", `echo "$$"; exec "$@"`, "sh", bins.parachute}, args...)
+	argv = append(argv, "--spec", b.spec, "--output", "json")
+	cmd := b.cmd(ctx, argv...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("start parachute: %v", err)
+	}
+	var cr crashRun
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		if cr.pid == 0 {
+			cr.pid, _ = strconv.Atoi(strings.TrimSpace(line))
+			continue
+		}
+		if !strings.HasPrefix(line, `{"event":`) {
+			continue
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			b.t.Fatalf("bad event line %q: %v", line, err)
+		}
+		cr.events = append(cr.events, ev)
+		if cr.killed || int(num(ev["n"])) != n {
+			continue
+		}
+		e := ev["event"]
+		if (kind == "step-start" && e == "step-start") || (kind == "step-end" && (e == "step-done" || e == "step-failed")) {
+			if cr.pid <= 1 {
+				b.t.Fatalf("no pid for parachute (first line %d)", cr.pid)
+			}
+			if err := k.kill(cr.pid); err != nil {
+				b.t.Fatalf("kill %d: %v", cr.pid, err)
+			}
+			cr.killed = true
+		}
+	}
+	_ = cmd.Wait()
+	cr.took = time.Since(t0)
+	return cr
+}
+
+// num reads a JSON number.
+func num(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/reconcile"
+)
+
+// TestCutoverUser is TestCutoverRoot for a non-root user: a user unit in
+// ~/.config/systemd/user, linger enabled by the reconciler, the user's own
+// manager. Before the cutover, with the user manager stopped and linger
+// off, the run must be blocked and stop nothing.
+func TestCutoverUser(t *testing.T) {
+	b := newUserBox(t)
+	uid := strconv.Itoa(b.as.UID)
+	b.layout("", "--start", "--wrapper", "scribe")
+	before := b.observe()
+	old := boxPids(before)
+	if len(old) < 5 {
+		t.Fatalf("detached-era box has %d pids, want hub, 3 modules and scribe's child: %v", len(old), old)
+	}
+	data := b.dataFiles()
+	if got := b.lingerOn(); got {
+		t.Fatal("linger is on before the cutover; the test needs it off")
+	}
+
+	t.Run("user-manager-unreachable", func(t *testing.T) {
+		b := b.on(t)
+		b.mustRun("systemctl", "stop", "user@"+uid+".service")
+		defer b.mustRun("systemctl", "start", "user@"+uid+".service")
+		start := b.procs(old...)
+		r := b.parachute("reconcile", "--desired", "supervised")
+		if r.code != 3 {
+			t.Fatalf("exit %d, want 3 (blocked)\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
+		}
+		found := false
+		for _, bl := range r.doc.Blockers {
+			if strings.Contains(bl.Reason, "user manager unreachable") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no blocker says \"user manager unreachable\": %+v (unit problem %q)", r.doc.Blockers, r.doc.Snapshot.Unit.Problem)
+		}
+		if len(r.doc.Applied) != 0 {
+			t.Errorf("a blocked run applied %v", stepNames(r.doc.Applied))
+		}
+		for pid, info := range b.procs(old...) {
+			if !info.Alive || info.StartTicks != start[pid].StartTicks {
+				t.Errorf("pid %d (%s) was stopped by a blocked run", pid, start[pid].Argv)
+			}
+		}
+		if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
+			t.Errorf("a blocked run wrote the unit: %v", err)
+		}
+		if b.lingerOn() {
+			t.Error("a blocked run enabled linger")
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	plan := b.parachute("reconcile", "--plan")
+	if plan.code != 2 || len(plan.doc.Steps) == 0 || plan.doc.Steps[0].Action != reconcile.WriteUnit {
+		t.Fatalf("--plan: exit %d, steps %v", plan.code, stepNames(plan.doc.Steps))
+	}
+	if st := plan.doc.Steps[0]; !st.Linger || st.Scope != "user" || st.Path != b.unitPath(hubUnit) {
+		t.Errorf("write-unit step: linger %v, scope %q, path %q; want linger, user scope, %s", st.Linger, st.Scope, st.Path, b.unitPath(hubUnit))
+	}
+
+	b.converge("supervised")
+	if !b.lingerOn() {
+		t.Error("linger is still off after the cutover")
+	}
+	b.checkSupervised(old)
+	b.sameData(data)
+	b.noTwoHubs(0)
+	unit := b.in.HostPath(b.unitPath(hubUnit))
+	content, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatalf("user unit: %v", err)
+	}
+	if strings.Contains(string(content), "\nUser=") || !strings.Contains(string(content), "WantedBy=default.target") {
+		t.Errorf("user unit has User= or lacks WantedBy=default.target:\n%s", content)
+	}
+	st1, _ := os.Stat(unit)
+
+	t0 := time.Now()
+	again := b.parachute("reconcile", "--desired", "supervised")
+	took := time.Since(t0)
+	if again.code != 0 || len(again.doc.Applied) != 0 || len(again.doc.Steps) != 0 {
+		t.Fatalf("second run: exit %d, applied %v, steps %v", again.code, stepNames(again.doc.Applied), stepNames(again.doc.Steps))
+	}
+	st2, _ := os.Stat(unit)
+	if !st1.ModTime().Equal(st2.ModTime()) {
+		t.Error("the second run touched the unit file")
+	}
+	t.Logf("second run took %s (through nsenter and setpriv)", took)
+
+	underUnit := boxPids(b.observe())
+	b.converge("detached")
+	b.checkDetached(underUnit)
+	b.sameData(data)
+
+	detached := boxPids(b.observe())
+	b.converge("absent")
+	b.checkAbsent(detached)
+	b.sameData(data)
+	b.noTwoHubs(0)
+}
+
+// lingerOn reports whether logind has linger on for the box's user.
+func (b *box) lingerOn() bool {
+	_, err := os.Stat(b.in.HostPath("/var/lib/systemd/linger/" + b.as.Name))
+	return err == nil
+}
+
+// on returns a copy of b that reports to t (for subtests).
+func (b *box) on(t *testing.T) *box {
+	c := *b
+	c.t = t
+	return &c
+}
