@@ -116,14 +116,14 @@ func (u *LaunchdUnits) Start(ctx context.Context, name, path string) error {
 // ~/Library/LaunchAgents (it is not ours to delete) and launchd would load
 // it again at the next login. The hub's own label is not disabled, as the
 // hub's stop does not: its plist is removed by the step that follows, and
-// an override left behind would make the hub's own installer fail with
-// error 5 later.
+// an override left behind would outlive it and refuse the next bootstrap
+// of the label (error 5) by any tool that does not enable first.
 func (u *LaunchdUnits) Stop(ctx context.Context, name string) error {
 	target := u.target(name)
 	if err := u.bootout(ctx, target); err != nil {
 		return Permanent(err)
 	}
-	if name != u.Label {
+	if name != "" && name != u.Label {
 		if _, _, err := u.run(ctx, "disable", target); err != nil {
 			return Permanent(err)
 		}

@@ -219,12 +219,15 @@ func (r *run) waitPortFree(ctx context.Context, port int) error {
 func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 	a := r.a
 	deadline := a.Clock.Now().Add(a.Timeouts.Healthy)
-	detached := r.detachedPid > 0 || r.snap.Unit.Manager == "" || st.Pid > 0
+	// A wait-healthy without a unit is for the detached hub.
+	detached := st.Unit == ""
 	var last string
 	for n := 0; ; n++ {
 		if !detached && a.Units != nil {
 			own, err := a.Units.Owner(ctx, st.Unit)
-			if err == nil {
+			if err != nil {
+				last = err.Error()
+			} else {
 				r.unitCgroup, r.unitMain = nonEmptyStr(own.ControlGroup, r.unitCgroup), own.MainPID
 				if own.Failed {
 					return fmt.Errorf("the hub unit failed while starting (%s); see %s", own.State, "hub/logs/hub.log")

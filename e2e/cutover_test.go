@@ -28,8 +28,13 @@ func TestCutoverRoot(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("cutover exit %d\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
 	}
-	if !r.doc.Converged {
-		t.Fatalf("not converged: %+v", r.doc)
+	if !r.doc.Converged || r.doc.Error != "" {
+		t.Fatalf("not converged cleanly: error %q, outcome %s", r.doc.Error, r.doc.Outcome)
+	}
+	for _, ev := range r.events {
+		if ev["event"] == "step-failed" {
+			t.Errorf("step failed during the cutover: %v", ev)
+		}
 	}
 	if got := b.systemctl("is-active", "parachute-hub.service"); got != "active" {
 		t.Fatalf("unit %s", got)

@@ -26,6 +26,12 @@ import (
 // hubUnit is the hub's unit name in both scopes.
 const hubUnit = "parachute-hub.service"
 
+// fastTimeouts bounds the waits of the tests' runs (appended to the spec
+// file). The stand-in hub answers /health within milliseconds of its start,
+// so a healthy budget of a few seconds is ample; it also bounds what a wait
+// that never sees the unit's control group costs (TestWaitHealthySeesUnit).
+const fastTimeouts = "timeouts: {stop: 5s, portFree: 10s, healthy: 3s}\n"
+
 // userName is the non-root account the user-scope tests add inside their
 // sandbox.
 const userName = "op"
@@ -67,11 +73,14 @@ func (b *box) unitPath(unit string) string {
 // layoutSummary is the part of the layout tool's JSON summary the tests use.
 type layoutSummary struct {
 	Hub     struct{ Pid int } `json:"hub"`
-	Modules []struct {
-		Short string `json:"short"`
-		Pid   int    `json:"pid"`
-		Port  int    `json:"port"`
-	} `json:"modules"`
+	Modules []layoutModule    `json:"modules"`
+}
+
+// layoutModule is one module of the layout summary.
+type layoutModule struct {
+	Short string `json:"short"`
+	Pid   int    `json:"pid"`
+	Port  int    `json:"port"`
 }
 
 // layout runs the layout tool (as the box's user) with the box's paths and
@@ -137,6 +146,39 @@ func (b *box) startStranger(env []string, argv ...string) int {
 		b.t.Fatalf("start %q: pid %q", argv, out)
 	}
 	return pid
+}
+
+// killPid SIGKILLs pid inside (a process this test started) and waits
+// until it is gone or a zombie.
+func (b *box) killPid(pid int) {
+	b.t.Helper()
+	if pid <= 1 {
+		b.t.Fatalf("refusing to kill pid %d", pid)
+	}
+	b.mustRun("kill", "-9", strconv.Itoa(pid))
+	deadline := time.Now().Add(10 * time.Second)
+	for b.procs(pid)[pid].Alive {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("pid %d survived SIGKILL for 10s", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitFree waits until nothing listens on 127.0.0.1:port inside.
+func (b *box) waitFree(port int) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := b.run("ss", "-Hltn", "sport = :"+strconv.Itoa(port))
+		if strings.TrimSpace(out) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf(":%d still held after 10s: %s", port, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitListening waits until something listens on 127.0.0.1:port inside.

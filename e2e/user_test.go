@@ -13,11 +13,14 @@ import (
 // TestCutoverUser is TestCutoverRoot for a non-root user: a user unit in
 // ~/.config/systemd/user, linger enabled by the reconciler, the user's own
 // manager. Before the cutover, with the user manager stopped and linger
-// off, the run must be blocked and stop nothing.
+// off, the run must be blocked and stop nothing. After the round trip, a
+// hand-started stale user unit for vault must be stopped and disabled by
+// the next cutover.
 func TestCutoverUser(t *testing.T) {
+	t.Parallel()
 	b := newUserBox(t)
 	uid := strconv.Itoa(b.as.UID)
-	b.layout("", "--start", "--wrapper", "scribe")
+	b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
 	before := b.observe()
 	old := boxPids(before)
 	if len(old) < 5 {
@@ -112,6 +115,18 @@ func TestCutoverUser(t *testing.T) {
 	b.checkAbsent(detached)
 	b.sameData(data)
 	b.noTwoHubs(0)
+
+	t.Run("stale-user-unit", func(t *testing.T) {
+		b := b.on(t)
+		sum := b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
+		b.startStaleVaultUnit(sum)
+		old := boxPids(b.observe())
+		b.converge("supervised")
+		b.checkStaleVaultUnitGone()
+		b.checkSupervised(old)
+		b.sameData(data)
+		b.noTwoHubs(0)
+	})
 }
 
 // lingerOn reports whether logind has linger on for the box's user.

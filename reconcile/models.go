@@ -9,6 +9,7 @@ import (
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
 )
 
 // supervised plans the move to one hub unit that boots the modules.
@@ -165,8 +166,14 @@ func (b *builder) waitStopped() {
 	b.waitPorts(ports, "was held by a process being stopped")
 }
 
+// waitHealthy waits for /health from the hub the model wants: the unit's
+// (Unit set) or the detached one (Unit empty).
 func (b *builder) waitHealthy(reason string) Step {
-	return Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason}
+	st := Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason}
+	if b.w.d.Model == spec.Supervised {
+		st.Unit, st.Scope = nonEmpty(b.w.s.Unit.Name, unitfile.SystemdName), b.w.s.Unit.Scope
+	}
+	return st
 }
 
 // unitPresent reports whether the hub unit exists in any form the manager or

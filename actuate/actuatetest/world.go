@@ -563,7 +563,7 @@ func (w *World) Owner(_ context.Context, name string) (actuate.Ownership, error)
 	defer w.mu.Unlock()
 	u := w.units[name]
 	if u == nil {
-		return actuate.Ownership{}, nil
+		return actuate.Ownership{}, fmt.Errorf("read unit %q: no such unit", name)
 	}
 	return actuate.Ownership{ControlGroup: u.Cgroup, MainPID: u.MainPID, Failed: u.Active == "failed", State: u.Active}, nil
 }

@@ -403,6 +403,9 @@ func finish(stdout, stderr io.Writer, jsonOut bool, p reconcile.Plan, snap obser
 		renderPlan(stdout, p, snap, "")
 	case p.Converged:
 		fmt.Fprintf(stdout, "parachute: converged to %s in %s (%d %s applied).\n", p.Desired, took, len(applied), plural(len(applied), "step", "steps"))
+		if applyErr != nil {
+			fmt.Fprintf(stderr, "parachute reconcile: warning: %v; the box verified converged all the same\n", applyErr)
+		}
 		for _, n := range p.Notes {
 			fmt.Fprintf(stdout, "  - %s\n", n)
 		}

@@ -1,0 +1,207 @@
+package actuate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/parachute/reconcile/actuate"
+	"github.com/parachute/reconcile/actuate/actuatetest"
+	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const home = "/home/op/.parachute"
+
+var mods = []spec.Module{
+	{Name: "parachute-vault", Short: "vault", Port: 1940},
+	{Name: "parachute-scribe", Short: "scribe", Port: 1943},
+}
+
+func desired(w *actuatetest.World, m spec.Model) spec.Desired {
+	return spec.Desired{
+		Model: m, Home: w.Home, HubPort: w.HubPort, HubCommand: w.HubArgv,
+		Manager: spec.ManagerAuto, Scope: spec.ScopeAuto, Timeouts: spec.Timeouts{Stop: 10 * time.Second, PortFree: 5 * time.Second, Healthy: 5 * time.Second},
+		Manifest: spec.Manifest{Exists: true, Modules: w.Modules}, User: w.User,
+	}
+}
+
+func newActuator(w *actuatetest.World, d spec.Desired) (*actuate.Actuator, *[]actuate.Event) {
+	var events []actuate.Event
+	return &actuate.Actuator{Procs: w, Files: w, Units: w, Ports: w, Health: w, Clock: w, Timeouts: d.Timeouts,
+		Events: func(e actuate.Event) { events = append(events, e) }}, &events
+}
+
+// detachedModule starts a module of ours with its pidfile.
+func detachedModule(w *actuatetest.World, m spec.Module, p actuatetest.Proc) int {
+	p.Argv = []string{"/home/op/.bun/bin/" + m.Name, "serve"}
+	p.Ports = []int{m.Port}
+	pid := w.Spawn(p)
+	w.WriteFileNow(filepath.Join(home, m.Short, "run", m.Short+".pid"), fmt.Sprintf("%d\n", pid))
+	return pid
+}
+
+func TestOneGracePeriodForAllStops(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	stubborn := detachedModule(w, mods[0], actuatetest.Proc{IgnoreTERM: true})
+	slow := detachedModule(w, mods[1], actuatetest.Proc{SlowExit: 3 * time.Second})
+	d := desired(w, spec.Absent)
+	p := reconcile.Compute(d, w.Snapshot())
+	a, events := newActuator(w, d)
+	t0 := w.Now()
+	if _, err := a.Apply(context.Background(), p, w.Snapshot()); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	took := w.Now().Sub(t0)
+	if _, ok := w.Proc(stubborn); ok {
+		t.Fatal("a module ignoring SIGTERM survived")
+	}
+	if _, ok := w.Proc(slow); ok {
+		t.Fatal("the slow module survived")
+	}
+	// One grace period (10 s) in total, not one per module, and the SIGKILL
+	// only after it.
+	if took < d.Timeouts.Stop || took > d.Timeouts.Stop+2*time.Second {
+		t.Errorf("stops took %s, want about one grace period of %s", took, d.Timeouts.Stop)
+	}
+	var starts, dones int
+	for _, e := range *events {
+		if e.Action == reconcile.Stop {
+			switch e.Event {
+			case "step-start":
+				starts++
+				if dones > 0 {
+					t.Error("a stop started after another finished: stops are not sent at once")
+				}
+			case "step-done":
+				dones++
+			}
+		}
+	}
+	if starts != 2 || dones != 2 {
+		t.Errorf("stop events: %d starts, %d dones", starts, dones)
+	}
+}
+
+func TestReusedPidBetweenPlanAndApplyIsNotSignalled(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods[:1])
+	pid := detachedModule(w, mods[0], actuatetest.Proc{})
+	d := desired(w, spec.Absent)
+	snap := w.Snapshot()
+	p := reconcile.Compute(d, snap)
+	// Between the plan and the signal the module exits and its pid names
+	// another process: the start time differs.
+	for i := range p.Steps {
+		if p.Steps[i].Action == reconcile.Stop && p.Steps[i].Pid == pid {
+			p.Steps[i].StartTicks++
+		}
+	}
+	a, _ := newActuator(w, d)
+	_, _ = a.Apply(context.Background(), p, snap)
+	if _, ok := w.Proc(pid); !ok {
+		t.Fatal("a pid whose start time changed was signalled")
+	}
+}
+
+func TestFailedStartKeepsUnitFile(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	w.FailNext("start", errors.New("job result failed"))
+	a, events := newActuator(w, d)
+	done, err := a.Apply(context.Background(), p, w.Snapshot())
+	var se *actuate.StepError
+	if !errors.As(err, &se) || se.Step.Action != reconcile.StartUnit {
+		t.Fatalf("want a start-unit StepError, got %v", err)
+	}
+	if _, ok := w.File(w.UnitPath); !ok {
+		t.Fatal("a failed start removed the unit file")
+	}
+	if len(done) == 0 || done[len(done)-1].Action != reconcile.WaitPortFree {
+		t.Errorf("completed steps: %+v", done)
+	}
+	last := (*events)[len(*events)-1]
+	if last.Event != "step-failed" || !strings.Contains(last.Error, "job result failed") {
+		t.Errorf("last event %+v", last)
+	}
+	// The next run resumes: it starts the unit and converges.
+	p2 := reconcile.Compute(d, w.Snapshot())
+	if _, err := a.Apply(context.Background(), p2, w.Snapshot()); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if !reconcile.Compute(d, w.Snapshot()).Converged {
+		t.Fatal("not converged after the rerun")
+	}
+}
+
+func TestPortWaitsShareOneDeadline(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	// Two ports held by unreadable owners that never go away (a plan made
+	// before they appeared): each wait-port-free would time out.
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	w.Spawn(actuatetest.Proc{Argv: []string{"x"}, Ports: []int{1940}, Unreadable: true})
+	w.Spawn(actuatetest.Proc{Argv: []string{"y"}, Ports: []int{1943}, Unreadable: true})
+	a, _ := newActuator(w, d)
+	t0 := w.Now()
+	_, err := a.Apply(context.Background(), p, w.Snapshot())
+	if err == nil || !strings.Contains(err.Error(), ":1940") {
+		t.Fatalf("want :1940 stuck, got %v", err)
+	}
+	if took := w.Now().Sub(t0); took > d.Timeouts.PortFree+time.Second {
+		t.Errorf("port waits took %s, budget %s", took, d.Timeouts.PortFree)
+	}
+	if u := w.UnitState(w.UnitName); u.Active == "active" {
+		t.Error("the unit was started although a port stayed held")
+	}
+}
+
+func TestBlockedPlanIsRefused(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	w.Spawn(actuatetest.Proc{Argv: []string{"python3", "-m", "http.server"}, Ports: []int{1940}})
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	if p.Outcome != reconcile.OutcomeBlocked {
+		t.Fatalf("outcome %s", p.Outcome)
+	}
+	a, events := newActuator(w, d)
+	if _, err := a.Apply(context.Background(), p, w.Snapshot()); err == nil {
+		t.Fatal("a blocked plan was applied")
+	}
+	if len(*events) != 0 {
+		t.Errorf("events from a refused plan: %+v", *events)
+	}
+	if _, ok := w.File(w.UnitPath); ok {
+		t.Error("a blocked plan wrote the unit")
+	}
+}
+
+func TestHealthMustComeFromTheUnit(t *testing.T) {
+	w := actuatetest.New(home, 1939, nil)
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	a, _ := newActuator(w, d)
+	// Drop the wait-port-free steps and let a stray hub grab the port
+	// right before the start: the unit then fails, and /health answered by
+	// the stray must not count.
+	var steps []reconcile.Step
+	for _, st := range p.Steps {
+		if st.Action != reconcile.WaitPortFree {
+			steps = append(steps, st)
+		}
+	}
+	p.Steps = steps
+	w.Spawn(actuatetest.Proc{Argv: append([]string(nil), w.HubArgv...), Ports: []int{1939}})
+	_, err := a.Apply(context.Background(), p, w.Snapshot())
+	if err == nil {
+		t.Fatal("apply succeeded although the unit's hub never answered")
+	}
+}

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/reconcile"
+)
+
+// sigtermModule is a module binary for the layout tool: a script that runs
+// the stand-in module under the same argv[0] (so attribution still sees
+// parachute-<short>) and, for vault and surface started with
+// STANDIN_IGNORE_SIGTERM set, adds --ignore-sigterm. Only the detached
+// modules the layout tool starts have that variable; the ones the hub unit
+// starts later do not, so stopping the unit stays quick.
+const sigtermModule = `#!/bin/bash
+if [ -n "${STANDIN_IGNORE_SIGTERM:-}" ]; then
+	case "${0##*/}" in
+	parachute-vault|parachute-surface) set -- "$@" --ignore-sigterm ;;
+	esac
+fi
+exec -a "$0" %s "$@"
+`
+
+// TestSigtermIgnored lays out a detached-era box in which vault and surface
+// ignore SIGTERM, with a 2 s stop grace period: the cutover must SIGKILL
+// them once that period has passed, all stops sharing it (one grace period
+// in total, not one per module), and converge.
+func TestSigtermIgnored(t *testing.T) {
+	t.Parallel()
+	const grace = 2 * time.Second
+	b := newBox(t)
+	script := filepath.Join(b.dir, "sigterm-module")
+	if err := os.WriteFile(script, []byte(fmt.Sprintf(sigtermModule, bins.standinModule)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.layout("timeouts: {stop: 2s, portFree: 10s, healthy: 3s}\n", "--module-binary", script, "--wrapper", "scribe")
+	out, err := b.run(append([]string{"env", "STANDIN_IGNORE_SIGTERM=1"}, b.layoutArgs("--module-binary", script, "--wrapper", "scribe", "--start")...)...)
+	if err != nil {
+		t.Fatalf("layout --start: %v\n%s", err, out)
+	}
+	s := b.observe()
+	old := boxPids(s)
+	data := b.dataFiles()
+	info := b.procs(old...)
+	ignoring := 0
+	for _, pid := range old {
+		if strings.Contains(info[pid].Argv, "--ignore-sigterm") {
+			ignoring++
+		}
+	}
+	if ignoring != 2 {
+		t.Fatalf("%d detached processes ignore SIGTERM, want 2 (vault, surface): %+v", ignoring, info)
+	}
+
+	t0 := time.Now()
+	r := b.converge("supervised")
+	took := time.Since(t0)
+	var slowest time.Duration
+	for _, ev := range r.events {
+		if ev["action"] != string(reconcile.Stop) || ev["event"] != "step-done" {
+			continue
+		}
+		d, err := time.ParseDuration(ev["elapsed"].(string))
+		if err != nil {
+			t.Fatalf("elapsed %v: %v", ev["elapsed"], err)
+		}
+		t.Logf("stop %v done after %s", ev["target"], d)
+		slowest = max(slowest, d)
+		target := ev["target"].(string)
+		ignores := target == "detached module vault" || target == "detached module surface"
+		switch {
+		case ignores && (d < grace || d > grace+1500*time.Millisecond):
+			t.Errorf("%s ignores SIGTERM and was gone after %s; want SIGKILL at the %s grace period", target, d, grace)
+		case !ignores && d >= grace:
+			t.Errorf("%s honours SIGTERM but took %s", target, d)
+		}
+	}
+	if slowest < grace || slowest >= 2*grace {
+		t.Errorf("the stops took %s together; want one grace period (%s), not one per module", slowest, grace)
+	}
+	t.Logf("the whole cutover took %s (stops %s)", took, slowest)
+	b.checkSupervised(old)
+	b.sameData(data)
+	b.noTwoHubs(0)
+}
+
+// TestSetsidGrandchild lays out surface through a wrapper whose child calls
+// setsid: the process on surface's port is neither the pidfile's pid nor
+// in its group. The cutover must still stop it and converge.
+func TestSetsidGrandchild(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	sum := b.layout(fastTimeouts, "--start", "--wrapper", "scribe", "--setsid-child", "surface")
+	s := b.observe()
+	surface := moduleOf(t, sum, "surface")
+	var holder int
+	for _, p := range s.Ports {
+		if p.Port == surface.Port {
+			for _, l := range p.Listeners {
+				holder = l.Pids[0]
+			}
+		}
+	}
+	if holder == 0 || holder == surface.Pid {
+		t.Fatalf("surface's port holder %d, wrapper %d: want a grandchild that is not the wrapper", holder, surface.Pid)
+	}
+	old := boxPids(s)
+	data := b.dataFiles()
+	r := b.converge("supervised")
+	stopped := false
+	for _, st := range r.doc.Applied {
+		if st.Action == reconcile.Stop && st.Pid == holder {
+			stopped = true
+			t.Logf("stop %d: %s", st.Pid, st.Reason)
+		}
+	}
+	if !stopped {
+		t.Errorf("no stop step for the setsid grandchild %d: %v", holder, stepNames(r.doc.Applied))
+	}
+	b.checkSupervised(append(old, surface.Pid))
+	b.sameData(data)
+	b.noTwoHubs(0)
+}
