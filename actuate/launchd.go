@@ -367,6 +367,7 @@ type clockTimer struct {
 
 var _ backoff.Timer = (*clockTimer)(nil)
 
+// Start implements backoff.Timer.
 func (t *clockTimer) Start(d time.Duration) {
 	t.c = make(chan time.Time, 1)
 	if err := t.clock.Sleep(t.ctx, d); err == nil {
@@ -374,8 +375,10 @@ func (t *clockTimer) Start(d time.Duration) {
 	} // else ctx ended: the retry loop sees ctx.Done
 }
 
+// Stop implements backoff.Timer (a sleep that returned has nothing to stop).
 func (t *clockTimer) Stop() {}
 
+// C implements backoff.Timer.
 func (t *clockTimer) C() <-chan time.Time { return t.c }
 
 // jobFailed: not running, and its last exit was non-zero.
@@ -418,6 +421,7 @@ type LaunchctlError struct {
 	Domain, User string
 }
 
+// Error says the command, launchd's number and text, and what to do.
 func (e *LaunchctlError) Error() string {
 	s := fmt.Sprintf("launchctl %s: error %d", strings.Join(e.Args, " "), e.Code)
 	if m := LaunchdErrorText(e.Code); m != "" {
@@ -514,6 +518,7 @@ type NoGUIError struct {
 	Cause *LaunchctlError
 }
 
+// Error says what is missing, what it means and what works instead.
 func (e *NoGUIError) Error() string {
 	user := nonEmptyStr(e.User, "the user")
 	uid := strings.TrimPrefix(e.Domain, "gui/")
@@ -552,6 +557,7 @@ type JobFailedError struct {
 	LogPath string
 }
 
+// Error says how the job failed and where to look.
 func (e *JobFailedError) Error() string {
 	s := fmt.Sprintf("%s exited at once with code %d", e.Target, e.ExitCode)
 	switch e.ExitCode {

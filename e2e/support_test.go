@@ -27,10 +27,10 @@ import (
 const hubUnit = "parachute-hub.service"
 
 // fastTimeouts bounds the waits of the tests' runs (appended to the spec
-// file). The stand-in hub answers /health within milliseconds of its start,
-// so a healthy budget of a few seconds is ample; it also bounds what a wait
-// that never sees the unit's control group costs (TestWaitHealthySeesUnit).
-const fastTimeouts = "timeouts: {stop: 5s, portFree: 10s, healthy: 3s}\n"
+// file). They only matter when something is wrong: the stand-in box stops
+// and answers /health within milliseconds, so these budgets keep a broken
+// run from costing the suite the defaults' 15 s and 30 s.
+const fastTimeouts = "timeouts: {stop: 5s, portFree: 10s, healthy: 10s}\n"
 
 // userName is the non-root account the user-scope tests add inside their
 // sandbox.
@@ -487,7 +487,23 @@ func (b *box) converge(desired string) result {
 		b.t.Fatalf("reconcile --desired %s: exit %d, converged %v, error %q\nblockers %+v\nsteps %+v\nstderr: %s",
 			desired, r.code, r.doc.Converged, r.doc.Error, r.doc.Blockers, stepNames(r.doc.Steps), r.stderr)
 	}
+	b.noFailedStep(r)
 	return r
+}
+
+// noFailedStep fails when a run that converged still reports a failed step:
+// every step of a clean run ends with step-done, and its document carries no
+// error.
+func (b *box) noFailedStep(r result) {
+	b.t.Helper()
+	for _, ev := range r.events {
+		if ev["event"] == "step-failed" {
+			b.t.Errorf("step %v %v (%v) failed in a run that converged: %v", ev["n"], ev["action"], ev["target"], ev["error"])
+		}
+	}
+	if r.doc.Error != "" {
+		b.t.Errorf("a converged run's document carries an error: %s", r.doc.Error)
+	}
 }
 
 // stepNames renders steps as "n action target" for messages.

@@ -141,6 +141,8 @@ func TestRenderVerdictAndOverhead(t *testing.T) {
 			Events: []Event{
 				ev("step-start", 1, reconcile.WriteUnit, 10, ""),
 				ev("step-done", 1, reconcile.WriteUnit, 60, "50ms"),
+				ev("step-start", 2, reconcile.WaitHealthy, 61, ""),
+				ev("step-done", 2, reconcile.WaitHealthy, 91, "30ms"),
 			},
 		}
 	}
@@ -148,15 +150,19 @@ func TestRenderVerdictAndOverhead(t *testing.T) {
 		cutover time.Duration
 		verdict string
 		over    string
+		rest    string
 	}{
-		{100 * ms, "**met**", "75.0 ms"},
-		{200 * ms, "**missed**", "175.0 ms"},
+		{100 * ms, "**met**", "75.0 ms", "the overhead would be 45.0 ms (median; min 45.0 ms, max 45.0 ms), within the target"},
+		{200 * ms, "**missed**", "175.0 ms", "the overhead would be 145.0 ms (median; min 145.0 ms, max 145.0 ms), still over the target"},
 	} {
 		var b bytes.Buffer
 		render(&b, []Run{run(tc.cutover), run(tc.cutover), run(tc.cutover), run(tc.cutover), run(tc.cutover)})
 		out := b.String()
 		if !strings.Contains(out, "Median overhead "+tc.over) || !strings.Contains(out, tc.verdict) {
 			t.Errorf("cutover %v: want overhead %s and %s in\n%s", tc.cutover, tc.over, tc.verdict, out)
+		}
+		if !strings.Contains(out, "Without its wait-healthy step (30.0 ms median), "+tc.rest) {
+			t.Errorf("cutover %v: want %q in\n%s", tc.cutover, tc.rest, out)
 		}
 		// limit = 5 ms stop + 20 ms (the faster start).
 		if !strings.Contains(out, "| **limit** = stop + start | 25.0 ms |") {
