@@ -22,7 +22,6 @@ func TestCrashEveryStep(t *testing.T) {
 		t.Run(dir.name, func(t *testing.T) {
 			t.Parallel()
 			b := newBox(t)
-			k := b.newKiller()
 			b.prepare(dir.from)
 			plan := b.parachute("reconcile", "--plan", "--desired", dir.to)
 			if plan.code != 2 || len(plan.doc.Steps) == 0 {
@@ -32,6 +31,7 @@ func TestCrashEveryStep(t *testing.T) {
 			t.Logf("%d steps: %s", len(steps), strings.Join(stepNames(steps), ", "))
 			first := true
 			var lags []string
+			stoppedAt := map[string]bool{}
 			for _, st := range steps {
 				for _, kind := range []string{"step-start", "step-end"} {
 					name := fmt.Sprintf("%02d-%s-%s", st.N, st.Action, strings.TrimPrefix(kind, "step-"))
@@ -46,11 +46,12 @@ func TestCrashEveryStep(t *testing.T) {
 						data := b.dataFiles()
 						logOff := len(b.hubLog())
 
-						cr := b.parachuteKilledAt(k, kind, st.N, "reconcile", "--desired", dir.to)
+						cr := b.parachuteKilledAt(kind, st.N, "reconcile", "--desired", dir.to)
 						if !cr.killed {
 							t.Fatalf("step %d never printed its %s; events: %v", st.N, kind, cr.events)
 						}
 						lags = append(lags, fmt.Sprintf("%s:%d", name, lag(cr.events, kind, st.N)))
+						stoppedAt[point(cr.events[cr.last])] = true
 
 						if dir.to == "supervised" && st.N == 1 && kind == "step-end" && lag(cr.events, kind, st.N) == 0 {
 							// The unit is written and step 2 never began
@@ -85,6 +86,15 @@ func TestCrashEveryStep(t *testing.T) {
 				}
 			}
 			t.Logf("events printed after the one that triggered the kill: %s", strings.Join(lags, " "))
+			var missed []string
+			for _, st := range steps {
+				for _, e := range []string{"start", "end"} {
+					if p := fmt.Sprintf("%d-%s", st.N, e); !stoppedAt[p] {
+						missed = append(missed, p)
+					}
+				}
+			}
+			t.Logf("the reconciler died right after %d of the %d events; never right after: %v", 2*len(steps)-len(missed), 2*len(steps), missed)
 		})
 	}
 }
@@ -108,6 +118,14 @@ func (b *box) prepare(from string) {
 	default:
 		b.t.Fatalf("unknown starting state %q", from)
 	}
+}
+
+// point names an event as "N-start" or "N-end".
+func point(ev map[string]any) string {
+	if ev["event"] == "step-start" {
+		return fmt.Sprintf("%d-start", int(num(ev["n"])))
+	}
+	return fmt.Sprintf("%d-end", int(num(ev["n"])))
 }
 
 // lag counts the events a killed run printed after the one that triggered

@@ -7,17 +7,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
@@ -571,63 +570,25 @@ func diffTrees(a, b map[string]string) []string {
 	return out
 }
 
-// killer is a root shell inside the sandbox that SIGKILLs the pids written
-// to it, one per line: a kill costs a pipe write instead of an nsenter.
-type killer struct {
-	w    io.WriteCloser
-	cmd  *exec.Cmd
-	once sync.Once
-}
-
-// newKiller starts the killer; it ends with the test.
-func (b *box) newKiller() *killer {
-	b.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := b.in.Command(ctx, "sh", "-c", `while read p; do kill -9 "$p"; done`)
-	w, err := cmd.StdinPipe()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.t.Fatalf("start killer: %v", err)
-	}
-	k := &killer{w: w, cmd: cmd}
-	b.t.Cleanup(func() {
-		k.close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
-	})
-	return k
-}
-
-// kill sends SIGKILL to pid (inside the sandbox).
-func (k *killer) kill(pid int) error {
-	_, err := fmt.Fprintf(k.w, "%d\n", pid)
-	return err
-}
-
-func (k *killer) close() { k.once.Do(func() { _ = k.w.Close() }) }
-
 // crashRun is one reconciler run that was SIGKILLed at an event.
 type crashRun struct {
 	events []map[string]any
 	killed bool
-	pid    int
-	took   time.Duration
+	// last is the index in events of the last event printed before the
+	// process died: where it really stopped (a step prints step-start
+	// before it acts).
+	last int
+	took time.Duration
 }
 
 // parachuteKilledAt runs `parachute reconcile ARGS --spec … --output json`
-// inside and, when it prints the event kind ("step-start", or "step-end" for
-// step-done or step-failed) of step n, SIGKILLs it through k. Its pid inside
-// is known because a shell prints its own pid and then execs parachute.
-func (b *box) parachuteKilledAt(k *killer, kind string, n int, args ...string) crashRun {
+// inside and, as soon as it prints the event kind ("step-start", or
+// "step-end" for step-done or step-failed) of step n, SIGKILLs it. The
+// signal goes straight from the goroutine that reads the event, through a
+// pidfd on the reconciler's host pid (the child nsenter forked, checked
+// against the pid a shell printed inside before exec'ing the reconciler),
+// so the reconciler runs on for as little as possible.
+func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -644,13 +605,23 @@ func (b *box) parachuteKilledAt(k *killer, kind string, n int, args ...string) c
 	if err := cmd.Start(); err != nil {
 		b.t.Fatalf("start parachute: %v", err)
 	}
-	var cr crashRun
+	pidfd := -1
+	defer func() {
+		if pidfd >= 0 {
+			_ = unix.Close(pidfd)
+		}
+	}()
+	cr := crashRun{last: -1}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		line := sc.Text()
-		if cr.pid == 0 {
-			cr.pid, _ = strconv.Atoi(strings.TrimSpace(line))
+		if pidfd < 0 {
+			inner, err := strconv.Atoi(strings.TrimSpace(line))
+			if err != nil {
+				b.t.Fatalf("first line %q is not the reconciler's pid", line)
+			}
+			pidfd = hostPidfd(b.t, cmd.Process.Pid, inner)
 			continue
 		}
 		if !strings.HasPrefix(line, `{"event":`) {
@@ -661,23 +632,69 @@ func (b *box) parachuteKilledAt(k *killer, kind string, n int, args ...string) c
 			b.t.Fatalf("bad event line %q: %v", line, err)
 		}
 		cr.events = append(cr.events, ev)
-		if cr.killed || int(num(ev["n"])) != n {
+		if cr.killed || int(num(ev["n"])) != n || !isEvent(ev, kind) {
 			continue
 		}
-		e := ev["event"]
-		if (kind == "step-start" && e == "step-start") || (kind == "step-end" && (e == "step-done" || e == "step-failed")) {
-			if cr.pid <= 1 {
-				b.t.Fatalf("no pid for parachute (first line %d)", cr.pid)
-			}
-			if err := k.kill(cr.pid); err != nil {
-				b.t.Fatalf("kill %d: %v", cr.pid, err)
-			}
-			cr.killed = true
+		if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil {
+			b.t.Fatalf("SIGKILL the reconciler: %v", err)
 		}
+		cr.killed = true
 	}
 	_ = cmd.Wait()
 	cr.took = time.Since(t0)
+	cr.last = len(cr.events) - 1
 	return cr
+}
+
+// isEvent reports whether ev is kind: "step-start", or "step-end" (a
+// step-done or a step-failed).
+func isEvent(ev map[string]any, kind string) bool {
+	e := ev["event"]
+	return (kind == "step-start" && e == "step-start") || (kind == "step-end" && (e == "step-done" || e == "step-failed"))
+}
+
+// hostPidfd opens a pidfd on the host side of the process that nsenter
+// (host pid nsenter) forked into the sandbox and that calls itself inner
+// there: a child of nsenter whose innermost NSpid is inner.
+func hostPidfd(t *testing.T, nsenter, inner int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nsenter, nsenter))
+	if err != nil {
+		t.Fatalf("children of nsenter %d: %v", nsenter, err)
+	}
+	for _, f := range strings.Fields(string(data)) {
+		host, _ := strconv.Atoi(f)
+		fd, err := unix.PidfdOpen(host, 0)
+		if err != nil {
+			continue
+		}
+		// Checked after opening: the pidfd pins this very process.
+		if innermostPid(host) == inner {
+			return fd
+		}
+		_ = unix.Close(fd)
+	}
+	t.Fatalf("no child of nsenter %d is pid %d inside", nsenter, inner)
+	return -1
+}
+
+// innermostPid is the last NSpid of a host pid (its pid in the innermost
+// namespace), 0 when unknown.
+func innermostPid(host int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", host))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				p, _ := strconv.Atoi(f[len(f)-1])
+				return p
+			}
+		}
+	}
+	return 0
 }
 
 // num reads a JSON number.

@@ -398,8 +398,16 @@ func (b *builder) unitDiffs(loc unitfile.Location, want string) ([]string, error
 func (b *builder) managerBlocker(why string) {
 	u := b.w.s.Unit
 	fix := "run on a box with systemd (Linux) or launchd (macOS), or choose --desired detached"
-	if strings.Contains(u.Problem, "user manager") {
+	switch {
+	case strings.Contains(u.Problem, "user manager"):
 		fix = fmt.Sprintf("log in as %s once, or enable linger as root: loginctl enable-linger %s", b.w.d.User.Name, b.w.d.User.Name)
+	case u.Manager == string(spec.ManagerLaunchd) && strings.Contains(u.Problem, "domain"):
+		// Over SSH there is no gui/<uid> domain, and launchd refuses the
+		// hub's agent in user/<uid> (error 134): it would start only at the
+		// next desktop login anyway.
+		fix = fmt.Sprintf("log in to %s's desktop session (or Screen Sharing) so that %s exists, then run again; or choose --desired detached", b.w.d.User.Name, nonEmpty(u.Scope, "the gui domain"))
+	case u.Manager == string(spec.ManagerLaunchd) && b.w.s.GOOS != "darwin":
+		fix = "launchd exists only on macOS: run this on the Mac, or use --manager systemd here"
 	}
 	b.block(Blocker{Reason: fmt.Sprintf("%s: %s", why, nonEmpty(u.Problem, "no service manager")), Fix: fix})
 }

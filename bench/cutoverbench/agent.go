@@ -192,8 +192,13 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 		return r, fmt.Errorf("system bus: %w", err)
 	}
 	defer conn.Close()
-	if err := b.ownedByUnit(ctx, conn, b.ports()...); err != nil {
+	if err := b.ownedByUnit(ctx, conn, b.hubPort); err != nil {
 		return r, fmt.Errorf("after the cutover: %w", err)
+	}
+	for _, p := range append([]started{b.hub}, b.modules...) {
+		if processAlive(p.Pid) || p.Pgid == p.Pid && syscall.Kill(-p.Pgid, 0) == nil {
+			return r, fmt.Errorf("after the cutover: detached %s (pid %d) or its group survived", nonEmpty(p.Short, "hub"), p.Pid)
+		}
 	}
 	// A converged box is one whose hub has booted every module again.
 	if err := waitFor(30*time.Second, func() error { return b.ownedByUnit(ctx, conn, b.modulePorts...) }); err != nil {
@@ -500,6 +505,14 @@ func (b *box) ownedByUnit(ctx context.Context, conn *sddbus.Conn, ports ...int) 
 		}
 	}
 	return nil
+}
+
+// nonEmpty is s, or def when s is empty.
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // procCgroup is pid's unified (cgroup2) path.
