@@ -185,22 +185,44 @@ func currentUser() spec.User {
 	return u
 }
 
-func runObserve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("observe", stderr, false)
+// prepare parses args, loads the desired state and wires the system. It
+// returns the exit code when the run ends there.
+func prepare(name string, args []string, stderr io.Writer, reconcileFlags bool) (*flags, spec.Desired, *system, int, bool) {
+	f := newFlags(name, stderr, reconcileFlags)
 	if code, done := f.parse(args, stderr); done {
-		return code
+		return nil, spec.Desired{}, nil, code, true
 	}
 	d, code, done := f.load(stderr)
 	if done {
-		return code
+		return nil, d, nil, code, true
 	}
 	sys, err := newSystem(d)
 	if err != nil {
-		fmt.Fprintf(stderr, "parachute observe: %v\n", err)
-		return ExitBlocked
+		fmt.Fprintf(stderr, "parachute %s: %v\n", name, err)
+		return nil, d, nil, ExitBlocked, true
+	}
+	return f, d, sys, 0, false
+}
+
+// observe takes one snapshot; with --verbose it reports what could not be
+// read.
+func (f *flags) observe(ctx context.Context, sys *system, d spec.Desired, stderr io.Writer) (observe.Snapshot, error) {
+	snap, err := sys.observer.Observe(ctx, d)
+	if err == nil && f.verbose {
+		for _, p := range snap.Problems {
+			fmt.Fprintf(stderr, "parachute %s: observe: %s\n", f.fs.Name(), p)
+		}
+	}
+	return snap, err
+}
+
+func runObserve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, d, sys, code, done := prepare("observe", args, stderr, false)
+	if done {
+		return code
 	}
 	defer sys.Close()
-	snap, err := sys.observer.Observe(ctx, d)
+	snap, err := f.observe(ctx, sys, d, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "parachute observe: %v\n", err)
 		return ExitBlocked
@@ -223,23 +245,14 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 }
 
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("reconcile", stderr, true)
-	if code, done := f.parse(args, stderr); done {
-		return code
-	}
-	d, code, done := f.load(stderr)
+	f, d, sys, code, done := prepare("reconcile", args, stderr, true)
 	if done {
 		return code
-	}
-	sys, err := newSystem(d)
-	if err != nil {
-		fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
-		return ExitBlocked
 	}
 	defer sys.Close()
 
 	if f.plan {
-		snap, err := sys.observer.Observe(ctx, d)
+		snap, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
 			return ExitBlocked
@@ -340,7 +353,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 	var applied []reconcile.Step
 	pause := time.Second
 	for attempt := 1; ; attempt++ {
-		snap, err := sys.observer.Observe(ctx, d)
+		snap, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
 			return ExitBlocked
