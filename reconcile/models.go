@@ -23,6 +23,12 @@ func (b *builder) supervised() {
 	if !u.Available {
 		b.managerBlocker("the supervised model needs a service manager")
 	}
+	if o := s.OtherScope; o != nil && o.Exists {
+		// Two hub units, one per scope, would fight over the hub port at
+		// every boot; the one we do not manage is out of our reach.
+		b.block(Blocker{Reason: fmt.Sprintf("a hub unit is also installed in the other scope (%s); both would start a hub on :%d", o.Path, s.HubPort),
+			Fix: fmt.Sprintf("remove one of them: as its owner, systemctl [--user] disable --now parachute-hub.service and delete %s; or pass --scope to manage that one", o.Path)})
+	}
 
 	hubHeldByUnit, hubHeldByOthers := false, false
 	for _, h := range b.holders {
@@ -252,6 +258,7 @@ func (b *builder) detached() {
 		running = held && !others && s.Health.OK && isHubTree(s.Health.AnsweredBy)
 	}
 
+	b.otherScopeNote()
 	b.unitSteps("the detached model runs the hub without a service manager")
 	b.staleUnits()
 	b.collectStops(func(pid int) bool { return running && isHubTree(pid) })
@@ -297,8 +304,16 @@ func detachedEnv(d spec.Desired) []string {
 	return env
 }
 
+// otherScopeNote reports a hub unit in the scope this run does not manage.
+func (b *builder) otherScopeNote() {
+	if o := b.w.s.OtherScope; o != nil && o.Exists {
+		b.note("a hub unit is also installed in the other scope (%s); this run does not manage it", o.Path)
+	}
+}
+
 // absent plans the uninstall: no unit, nothing of the box running.
 func (b *builder) absent() {
+	b.otherScopeNote()
 	b.pidfileBlockers()
 	b.unitSteps("the absent model leaves nothing installed")
 	b.staleUnits()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/parachute/reconcile/actuate/actuatetest"
+	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 )
@@ -327,5 +328,18 @@ func TestSameInputSamePlan(t *testing.T) {
 	b := reconcile.Compute(desired(w, spec.Supervised), snap)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("two plans of one snapshot differ")
+	}
+}
+
+func TestHubUnitInTheOtherScopeBlocksSupervised(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	snap := w.Snapshot()
+	snap.OtherScope = &observe.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
+	p := reconcile.Compute(desired(w, spec.Supervised), snap)
+	if p.Outcome != reconcile.OutcomeBlocked || !strings.Contains(p.Blockers[0].Reason, "other scope") {
+		t.Fatalf("outcome %s, blockers %+v", p.Outcome, p.Blockers)
+	}
+	if d := reconcile.Compute(desired(w, spec.Detached), snap); d.Outcome == reconcile.OutcomeBlocked {
+		t.Errorf("detached is blocked by a unit it does not manage: %+v", d.Blockers)
 	}
 }
