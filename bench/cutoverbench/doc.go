@@ -19,7 +19,7 @@
 // each run's JSON and prints a Markdown report. Inside (`agent`) it lays the
 // box out with examples/layout, measures and prints one run's figures.
 //
-//	cutoverbench -bin DIR -work DIR [-runs 7] [-reruns 5] [-json FILE]
+//	cutoverbench -bin DIR -work DIR [-runs 5] [-max-runs 9] [-budget 90s] [-reruns 5] [-json FILE]
 //
 // -bin holds parachute, standin-hub, standin-module, layout; it and -work
 // must be visible inside the sandbox (not under /tmp, /run or /home; the

@@ -170,3 +170,31 @@ func TestRenderVerdictAndOverhead(t *testing.T) {
 		}
 	}
 }
+
+func TestOverheadSourcesAddUpToTheOverhead(t *testing.T) {
+	r := Run{
+		StopPortsFree: 4 * time.Millisecond, StartDBus: 20 * time.Millisecond, StartDBusJob: 12 * time.Millisecond,
+		StartSystemctl: 30 * time.Millisecond, Cutover: 400 * time.Millisecond,
+		Events: []Event{
+			ev("step-start", 1, reconcile.WriteUnit, 40, ""),
+			ev("step-done", 1, reconcile.WriteUnit, 160, "120ms"),
+			ev("step-start", 2, reconcile.Stop, 161, ""),
+			ev("step-done", 2, reconcile.Stop, 180, "19ms"),
+			ev("step-start", 3, reconcile.RemovePidfile, 181, ""),
+			ev("step-done", 3, reconcile.RemovePidfile, 182, "1ms"),
+			ev("step-start", 4, reconcile.WaitPortFree, 183, ""),
+			ev("step-done", 4, reconcile.WaitPortFree, 184, "1ms"),
+			ev("step-start", 5, reconcile.StartUnit, 185, ""),
+			ev("step-done", 5, reconcile.StartUnit, 335, "150ms"),
+			ev("step-start", 6, reconcile.WaitHealthy, 336, ""),
+			ev("step-done", 6, reconcile.WaitHealthy, 356, "20ms"),
+		},
+	}
+	var sum time.Duration
+	for _, src := range overheadSources {
+		sum += src.of(r)
+	}
+	if want := r.overhead(); sum != want || want != 376*time.Millisecond {
+		t.Fatalf("sources add up to %v, overhead %v (want 376ms)", sum, want)
+	}
+}
