@@ -290,9 +290,14 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 
 func (r *run) removePidfile(st reconcile.Step) error {
 	if st.Pid > 0 {
-		// Only for processes that are gone (rule 4).
+		// Only for processes that are gone (rule 4): gone, or the pid now
+		// names another process. Unreadable is not gone.
 		id, err := r.a.Procs.Identity(st.Pid)
-		if err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
+		switch {
+		case errors.Is(err, ErrGone):
+		case err != nil:
+			return fmt.Errorf("pid %d named by %s cannot be checked (%v); the pidfile stays", st.Pid, st.Path, err)
+		case st.StartTicks == 0 || id.StartTicks == st.StartTicks:
 			return fmt.Errorf("pid %d named by %s is still running; the pidfile stays", st.Pid, st.Path)
 		}
 	}

@@ -13,8 +13,12 @@ import (
 // Signal implements Processes: kill(-pgid) for a group, kill(pid) otherwise.
 func (OSProcesses) Signal(pid, pgid int, sig syscall.Signal) error {
 	if pgid > 0 {
-		if pgid <= 1 {
-			return fmt.Errorf("refusing to signal process group %d", pgid)
+		// The last line of defence: never our own group or our parent's,
+		// whatever the plan says.
+		own := syscall.Getpgrp()
+		parent, _ := syscall.Getpgid(os.Getppid())
+		if pgid <= 1 || pgid == own || pgid == parent || pgid == os.Getpid() || pgid == os.Getppid() {
+			return fmt.Errorf("refusing to signal process group %d (it holds this reconciler or its parent)", pgid)
 		}
 		return syscall.Kill(-pgid, sig)
 	}

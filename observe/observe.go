@@ -299,6 +299,9 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	if snap.Health.AnsweredBy > 0 {
 		extra = append(extra, snap.Health.AnsweredBy)
 	}
+	// The reconciler and its parent: the planner must see their groups to
+	// keep them out of every group signal.
+	extra = append(extra, env.Self, env.Parent)
 	snap.Processes = []Process{}
 	for _, pid := range w.tree.relevant(holders, seeds, extra) {
 		if p := load(pid); p != nil {

@@ -140,37 +140,72 @@ func (w *world) ours(pid, port int) (Verdict, string) {
 			return VerdictDetached, fmt.Sprintf("pid %d is in process group %d, led by pid %d of %s", pid, p.Pgid, p.Pgid, pf.Path)
 		}
 	}
-	anc := w.ancestors(pid)
-	for _, a := range anc {
-		if pf, ok := w.pidfileOf[a]; ok {
-			return VerdictDetached, fmt.Sprintf("pid %d descends from pid %d of %s", pid, a, pf.Path)
-		}
-	}
 	if port > 0 {
 		if m, ok := spec.Attributes(w.ownerMarkers(port), p.Argv, p.Exe, p.Cwd); ok {
 			return VerdictOrphan, fmt.Sprintf("no pidfile names pid %d, but its command line mentions %q, the owner of port %d", pid, m, port)
 		}
-		// A descendant of an attributable process (a wrapper's grandchild,
-		// a module spawned by a leftover hub) belongs to that process.
-		hub := w.d.HubMarkers()
-		own := w.ownerMarkers(port)
-		for _, a := range anc {
-			ap, ok := w.procs[a]
-			if !ok || w.unitOwned(a) {
-				break
+	}
+	// A descendant (a wrapper's child, one that called setsid) belongs to
+	// its nearest ancestor that is someone: a pidfile process, the port's
+	// owner, the hub, or a sibling module. Only the first two and the hub
+	// (whose children are the modules it supervises) make it ours; a child
+	// of a sibling on this port is a stranger (a CI job the runner started
+	// is not the runner).
+	hub, own, siblings := w.d.HubMarkers(), w.ownerMarkers(port), w.siblingMarkers(port)
+	for _, a := range w.ancestors(pid) {
+		if w.unitOwned(a) {
+			break
+		}
+		if pf, ok := w.pidfileOf[a]; ok {
+			if w.ownsPort(pf, port) {
+				return VerdictDetached, fmt.Sprintf("pid %d descends from pid %d of %s", pid, a, pf.Path)
 			}
-			if m, ok := spec.Attributes(own, ap.Argv, ap.Exe, ap.Cwd); ok {
-				return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d whose command line mentions %q, the owner of port %d", pid, a, m, port)
-			}
-			if m, ok := spec.Attributes(hub, ap.Argv, ap.Exe, ap.Cwd); ok {
-				return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d, a hub process (%q)", pid, a, m)
-			}
+			break
+		}
+		ap, ok := w.procs[a]
+		if !ok || port <= 0 {
+			break
+		}
+		if m, ok := spec.Attributes(own, ap.Argv, ap.Exe, ap.Cwd); ok {
+			return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d whose command line mentions %q, the owner of port %d", pid, a, m, port)
+		}
+		if _, ok := spec.Attributes(siblings, ap.Argv, ap.Exe, ap.Cwd); ok {
+			break
+		}
+		if m, ok := spec.Attributes(hub, ap.Argv, ap.Exe, ap.Cwd); ok {
+			return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d, a hub process (%q)", pid, a, m)
 		}
 	}
 	if len(p.Argv) == 0 && containsStr(p.Unreadable, "argv") {
 		return VerdictUnknown, fmt.Sprintf("the command line of pid %d cannot be read", pid)
 	}
 	return VerdictForeign, fmt.Sprintf("pid %d is not named by any pidfile and its command line does not mention the owner of port %d", pid, port)
+}
+
+// ownsPort reports whether the process of pidfile pf may hold port: the hub
+// any declared port (it supervises the modules), a module its own.
+func (w *world) ownsPort(pf observe.Pidfile, port int) bool {
+	if pf.Service == "hub" {
+		return true
+	}
+	for _, m := range w.s.Modules {
+		if m.Port == port && (m.Short == pf.Service || m.Name == pf.Module || containsStr(m.LegacyShorts, pf.Service)) {
+			return true
+		}
+	}
+	return false
+}
+
+// siblingMarkers are the markers of every module not declared on port: a
+// process that carries them belongs to another module.
+func (w *world) siblingMarkers(port int) []string {
+	var m []string
+	for _, mod := range w.s.Modules {
+		if mod.Port != port {
+			m = append(m, mod.Markers()...)
+		}
+	}
+	return m
 }
 
 // classify returns one Holder per (port, holding pid) and per socket whose

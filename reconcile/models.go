@@ -23,12 +23,7 @@ func (b *builder) supervised() {
 	if !u.Available {
 		b.managerBlocker("the supervised model needs a service manager")
 	}
-	if o := s.OtherScope; o != nil && o.Exists {
-		// Two hub units, one per scope, would fight over the hub port at
-		// every boot; the one we do not manage is out of our reach.
-		b.block(Blocker{Reason: fmt.Sprintf("a hub unit is also installed in the other scope (%s); both would start a hub on :%d", o.Path, s.HubPort),
-			Fix: fmt.Sprintf("remove one of them: as its owner, systemctl [--user] disable --now parachute-hub.service and delete %s; or pass --scope to manage that one", o.Path)})
-	}
+	b.otherScopeBlocker()
 
 	hubHeldByUnit, hubHeldByOthers := false, false
 	for _, h := range b.holders {
@@ -56,7 +51,11 @@ func (b *builder) supervised() {
 			diffs = []string{"the file does not parse: " + err.Error()}
 		}
 	}
-	lingerOff := loc.Manager == string(spec.ManagerSystemd) && loc.Scope == string(spec.ScopeUser) && (s.Linger == nil || !*s.Linger)
+	userUnit := loc.Manager == string(spec.ManagerSystemd) && loc.Scope == string(spec.ScopeUser)
+	lingerOff := userUnit && s.Linger != nil && !*s.Linger
+	if userUnit && s.Linger == nil {
+		b.note("linger of %s is unknown; without it the hub stops at logout (loginctl enable-linger %s)", w.d.User.Name, w.d.User.Name)
+	}
 	needWrite := !u.File.Exists || lingerOff || (needStart && (len(diffs) > 0 || u.NeedDaemonReload))
 	if u.File.Exists && len(diffs) > 0 && !needStart {
 		// A hand-edited unit under a running hub: overwriting would revert
@@ -90,7 +89,7 @@ func (b *builder) supervised() {
 				reason += "; linger is enabled so the user manager runs without a login"
 			}
 			b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: reason,
-				Path: loc.Path, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: w.d.User.Name})
+				Path: loc.Path, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name)})
 		}
 	}
 
@@ -258,7 +257,7 @@ func (b *builder) detached() {
 		running = held && !others && s.Health.OK && isHubTree(s.Health.AnsweredBy)
 	}
 
-	b.otherScopeNote()
+	b.otherScopeBlocker()
 	b.unitSteps("the detached model runs the hub without a service manager")
 	b.staleUnits()
 	b.collectStops(func(pid int) bool { return running && isHubTree(pid) })
@@ -304,17 +303,22 @@ func detachedEnv(d spec.Desired) []string {
 	return env
 }
 
-// otherScopeNote reports a hub unit in the scope this run does not manage.
-func (b *builder) otherScopeNote() {
+// otherScopeBlocker blocks on a hub unit in the scope this run does not
+// manage: in supervised two hubs would fight over the port at every boot; in
+// detached or absent its hub would be killed as an orphan and restarted by
+// its manager, for ever.
+func (b *builder) otherScopeBlocker() {
 	if o := b.w.s.OtherScope; o != nil && o.Exists {
-		b.note("a hub unit is also installed in the other scope (%s); this run does not manage it", o.Path)
+		b.block(Blocker{Reason: fmt.Sprintf("a hub unit is also installed in the other scope (%s), out of this run's reach", o.Path),
+			Fix: fmt.Sprintf("remove it as its owner (systemctl [--user] disable --now parachute-hub.service, then delete %s), or pass --scope to manage that one", o.Path)})
 	}
 }
 
 // absent plans the uninstall: no unit, nothing of the box running.
 func (b *builder) absent() {
-	b.otherScopeNote()
+	b.otherScopeBlocker()
 	b.pidfileBlockers()
+	b.staleHolderBlockers()
 	b.unitSteps("the absent model leaves nothing installed")
 	b.staleUnits()
 	b.collectStops(func(int) bool { return false })
@@ -340,4 +344,12 @@ func (w *world) isDetachedHub(pid int) bool {
 		}
 	}
 	return true
+}
+
+// lingerUser names the user whose linger write-unit enables, when it does.
+func lingerUser(on bool, name string) string {
+	if on {
+		return name
+	}
+	return ""
 }

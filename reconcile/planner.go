@@ -74,6 +74,19 @@ func (b *builder) finish(m spec.Model) Plan {
 	if p.Blockers == nil {
 		p.Blockers = []Blocker{}
 	}
+	if probs := b.w.s.Problems; len(probs) > 0 {
+		if b.destructive() {
+			b.blockers = append(b.blockers, Blocker{
+				Reason: "the observation is incomplete, and a plan that stops or starts anything must not guess: " + strings.Join(probs, "; "),
+				Fix:    "run as root (or as the box's user) so every pidfile, socket and process can be read; --verbose shows what was not",
+			})
+			p.Blockers = b.blockers
+		} else {
+			for _, pr := range probs {
+				p.Notes = append(p.Notes, "not observed: "+pr)
+			}
+		}
+	}
 	var steps []Step
 	if len(b.blockers) > 0 {
 		// Rule: a run that cannot finish changes nothing. The unit file
@@ -102,6 +115,12 @@ func (b *builder) finish(m spec.Model) Plan {
 		p.Outcome = OutcomeChanges
 	}
 	return p
+}
+
+// destructive reports whether the plan stops, starts, removes or disables
+// anything.
+func (b *builder) destructive() bool {
+	return len(b.units)+len(b.disable)+len(b.stops)+len(b.start) > 0
 }
 
 func onlyWaits(steps []Step) bool {
@@ -140,12 +159,22 @@ func (b *builder) holderBlockers() {
 				bl.Reason += " (it is pid 1, this reconciler or its parent)"
 			}
 			b.block(bl)
-		case VerdictStaleUnit:
-			if su, ok := b.w.staleUnitOf(h.Pid); ok && !su.Manageable {
-				b.block(Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict,
-					Reason: fmt.Sprintf("port %d is held by the %s unit %s, which this user cannot stop", h.Port, su.Scope, su.Name),
-					Fix:    fmt.Sprintf("sudo systemctl disable --now %s", su.Name)})
-			}
+		}
+	}
+	b.staleHolderBlockers()
+}
+
+// staleHolderBlockers blocks on a declared port held by a stale module unit
+// this user cannot stop (a system unit seen by a user): it would come back.
+func (b *builder) staleHolderBlockers() {
+	for _, h := range b.holders {
+		if h.Verdict != VerdictStaleUnit {
+			continue
+		}
+		if su, ok := b.w.staleUnitOf(h.Pid); ok && !su.Manageable {
+			b.block(Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict,
+				Reason: fmt.Sprintf("port %d is held by the %s unit %s, which this user cannot stop", h.Port, su.Scope, su.Name),
+				Fix:    fmt.Sprintf("sudo systemctl disable --now %s", su.Name)})
 		}
 	}
 }
@@ -281,8 +310,17 @@ func (w *world) protectedGroup(pgid int) bool {
 // keep() spares, and for hub.port unless keepPortFile. Live ones come after
 // their stop (the actuator checks the process is gone before deleting).
 func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile bool) {
+	keepPort := keepPortFile
 	for _, pf := range b.w.s.Pidfiles {
 		if keep(pf) || pf.State == observe.PidUnknown {
+			continue
+		}
+		if pf.State == observe.PidLive && b.w.unitOwned(pf.Pid) {
+			// The unit's own process wrote it (a hub-server.ts command
+			// writes hub.pid and hub.port itself): not a detached leftover.
+			if pf.Service == "hub" {
+				keepPort = true
+			}
 			continue
 		}
 		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Pid: pf.Pid}
@@ -292,6 +330,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 			st.Reason = fmt.Sprintf("pid %d is being stopped; its pidfile goes with it", pf.Pid)
 		case observe.PidDead:
 			st.Reason = fmt.Sprintf("pid %d is no longer running", pf.Pid)
+			st.Pid = 0 // gone when observed; a new process with that pid is not its
 		case observe.PidReused:
 			st.Reason = fmt.Sprintf("pid %d is now a different process (%s); the process the file named is gone and pid %d is left alone", pf.Pid, pf.Reason, pf.Pid)
 			st.Pid = 0 // nothing to wait for: the named process is gone
@@ -301,7 +340,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 		}
 		b.pidfile = append(b.pidfile, st)
 	}
-	if pf := b.w.s.HubPortFile; pf != nil && !keepPortFile {
+	if pf := b.w.s.HubPortFile; pf != nil && !keepPort {
 		b.pidfile = append(b.pidfile, Step{Action: RemovePidfile, Target: "hub port file", Path: pf.Path,
 			Reason: "hub.port belongs to a detached hub, which is going away"})
 	}

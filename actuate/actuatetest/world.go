@@ -744,7 +744,9 @@ func (w *World) Snapshot() observe.Snapshot {
 	} else {
 		s.Health.Error = "connection refused"
 	}
-	// Processes: every referenced one with its ancestors.
+	// Processes: every referenced one with its ancestors, and always the
+	// reconciler and its parent, as observe records them.
+	ref[w.Self], ref[99] = true, true
 	for pid := range ref {
 		for cur := pid; cur > 1; {
 			p, ok := w.procs[cur]

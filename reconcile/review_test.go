@@ -1,0 +1,239 @@
+package reconcile_test
+
+// Adversarial review of the planner. Every TestReview* test here fails
+// against the code it was written against: each one pins a defect, names the
+// DESIGN.md rule it breaks, and passes once the defect is fixed.
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parachute/reconcile/actuate/actuatetest"
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
+)
+
+// TestReviewOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled: an
+// orphan hub (no pidfile, attributed by its command) leads a process group
+// that also holds the reconciler, e.g. because the leftover hub ran
+// `sh -c 'parachute reconcile'` (an update hook). The planner's guard,
+// world.protectedGroup (planner.go:271), looks Self and Parent up in the
+// snapshot's process table, but observe only records holders with their
+// ancestors and pidfile processes with their groups and descendants
+// (observe/proc.go relevant()): the reconciler is in neither set, so the
+// guard answers "not protected" and the plan sends kill(-pgid) to our own
+// group. Rule 2: "pid 1, our own pid and our parent are never signalled"
+// (and with them their groups). The actuator has no second guard either
+// (see actuate/review_test.go).
+// Fix: carry Self's and Parent's pgid in the Snapshot (observe always
+// knows them: getpgrp(), getpgid(getppid())) and compare against those;
+// never infer protection from the absence of a row.
+func TestReviewOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	hub := w.Spawn(actuatetest.Proc{Argv: []string{"/home/op/.bun/bin/bun", "/opt/hub/src/hub-server.ts", "--port", "1939"}, Ports: []int{w.HubPort}})
+	sh := w.Spawn(actuatetest.Proc{PPid: hub, Pgid: hub, Argv: []string{"/bin/sh", "-c", "parachute reconcile"}})
+	self := w.Spawn(actuatetest.Proc{PPid: sh, Pgid: hub, Argv: []string{"parachute", "reconcile"}})
+	w.Self = self
+
+	d := desired(w, spec.Supervised)
+	snap := w.Snapshot()
+	p := reconcile.Compute(d, snap)
+	for _, st := range p.Steps {
+		if st.Action == reconcile.Stop && st.Pgid == hub {
+			t.Errorf("plan signals process group %d, which holds the reconciler (pid %d): %s", hub, self, st.Reason)
+		}
+	}
+	if p.Outcome != reconcile.OutcomeBlocked {
+		_, _ = actuator(w).Apply(context.Background(), p, snap)
+		for _, v := range w.Violations {
+			if strings.Contains(v, fmt.Sprintf("protected pid %d", self)) {
+				t.Errorf("applying the plan: %s", v)
+			}
+		}
+	}
+}
+
+// TestReviewDescendantOfASiblingIsNotOurs: a detached-era module (runner,
+// pidfile verified) ran a job that put itself in its own process group and
+// listens on surface's declared port. world.ours (classify.go:155-166)
+// calls it "detached-ours" because it *descends* from a pidfile process, and
+// in the second case "orphan" because some ancestor is a hub process. Rule 2
+// lists exactly three kinds of evidence: the pidfile's own process, its
+// process group, or a holder whose argv/exe/cwd names the owner *of that
+// port*; "a sibling module is not the owner". A descendant in another group
+// is none of these: this is upstream pitfall 16 (cross-killing a sibling's
+// child) and pitfall 2 (blind-killing an operator's dev server) again.
+// Fix: drop the bare-descendant arms (or require the descendant to still be
+// in the pidfile process's group/session, or to be attributable itself); an
+// unattributable holder is foreign and blocks.
+func TestReviewDescendantOfASiblingIsNotOurs(t *testing.T) {
+	runnerMod := spec.Module{Name: "parachute-runner", Short: "runner", Port: 1950}
+	mods := append(append([]spec.Module(nil), threeModules...), runnerMod)
+	surface := 1946
+
+	for _, tc := range []string{"pidfile-runner", "runner-under-orphan-hub"} {
+		t.Run(tc, func(t *testing.T) {
+			w := actuatetest.New(home, 1939, mods)
+			parent := 1
+			if tc == "runner-under-orphan-hub" {
+				parent = w.Spawn(actuatetest.Proc{Argv: []string{"/home/op/.bun/bin/bun", "/opt/hub/src/hub-server.ts", "--port", "1939"}, Ports: []int{w.HubPort}})
+			}
+			runner := w.Spawn(actuatetest.Proc{PPid: parent, Argv: []string{"/home/op/.bun/bin/parachute-runner", "serve"}, Ports: []int{runnerMod.Port}})
+			if tc == "pidfile-runner" {
+				w.WriteFileNow(filepath.Join(home, "runner/run/runner.pid"), fmt.Sprintf("%d\n", runner))
+			}
+			// The CI job: its own group, an operator's dev server on :1946.
+			job := w.Spawn(actuatetest.Proc{PPid: runner, Argv: []string{"python3", "-m", "http.server", "1946"}, Ports: []int{surface}})
+
+			for _, m := range []spec.Model{spec.Supervised, spec.Detached, spec.Absent} {
+				p := reconcile.Compute(desired(w, m), w.Snapshot())
+				for _, st := range p.Steps {
+					if st.Action == reconcile.Stop && (st.Pid == job || st.Pgid == job) {
+						t.Errorf("%s: plan signals pid %d (python3 on surface's :%d, a child of sibling runner pid %d): %s", m, job, surface, runner, st.Reason)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestReviewOtherScopeHubUnitIsNotKilledAsAnOrphan: a hub unit is installed
+// in the other scope (say the system one, seen by a user run) and its hub
+// holds :1939. For supervised the planner blocks on that (models.go:26), but
+// detached and absent only note it (otherScopeNote) and classify its hub as
+// an "orphan" by its command line, so the plan SIGTERMs a process that a
+// service manager owns and restarts (Restart=always): the run stops things
+// and then cannot finish (as a user: EPERM on root's hub, exit 1 every
+// minute from cron; as root: the unit respawns the hub, which fights the
+// detached hub we start, or makes absent never converge). The planner
+// already refuses this for stale module units ("a kill would be undone by
+// Restart=", planner.go:192); the other scope's hub unit needs the same.
+// Exit code should be 3 (blocked: needs a person), not a retry loop.
+// Fix: treat a holder whose cgroup is another scope's parachute-hub.service
+// (or any holder when OtherScope is active) as a blocker in every model.
+func TestReviewOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
+	for _, m := range []spec.Model{spec.Detached, spec.Absent} {
+		w := actuatetest.New(home, 1939, threeModules)
+		sysHub := w.Spawn(actuatetest.Proc{Argv: append([]string(nil), w.HubArgv...), Cgroup: "/system.slice/parachute-hub.service", Ports: []int{w.HubPort}})
+		snap := w.Snapshot()
+		snap.OtherScope = &observe.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
+		p := reconcile.Compute(desired(w, m), snap)
+		for _, st := range p.Steps {
+			if st.Action == reconcile.Stop && (st.Pid == sysHub || st.Pgid == sysHub) {
+				t.Errorf("%s: plan signals pid %d, the hub of the system-scope unit (cgroup /system.slice/parachute-hub.service): %s", m, sysHub, st.Reason)
+			}
+		}
+		if p.Outcome != reconcile.OutcomeBlocked {
+			t.Errorf("%s: outcome %s, want blocked (a hub unit in the other scope is out of reach)", m, p.Outcome)
+		}
+	}
+}
+
+// TestReviewUnknownPortStateBlocks: observe could not read a socket table
+// (tcp6 unreadable) and says so in Snapshot.Problems ("port 1946: cannot
+// tell whether it is free"). snapshot.go documents "The planner treats
+// unknowns as blockers", and DESIGN's exit 3 covers "unreadable state", but
+// the planner never reads Snapshot.Problems at all. The plan stops every
+// detached process; then wait-port-free asks observe.PortHolders, which
+// fails on the same unreadable table, so the run ends with the box down
+// (nothing running, no unit started) and exits 1 "safe to retry" on every
+// rerun. "A run that stops things then finds it cannot finish."
+// Fix: turn port-state problems (and pidfile-unreadable problems, and
+// "start times unknown") into blockers before any stop is planned.
+func TestReviewUnknownPortStateBlocks(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	pids := detachedEra(w)
+	w.Signal(pids["surface"], 0, 9) // :1946 shows no listener…
+	snap := w.Snapshot()
+	// …but observe could not read tcp6, so it cannot tell (observe.go:505).
+	snap.Problems = append(snap.Problems,
+		"listening sockets unknown: open /proc/net/tcp6: permission denied",
+		"port 1946: cannot tell whether it is free")
+	p := reconcile.Compute(desired(w, spec.Supervised), snap)
+	var stops []string
+	for _, st := range p.Steps {
+		if st.Action == reconcile.Stop {
+			stops = append(stops, st.Target)
+		}
+	}
+	if p.Outcome != reconcile.OutcomeBlocked || len(stops) > 0 {
+		t.Errorf("outcome %s with stops %v although observe could not tell whether :1946 is free; want blocked, nothing stopped", p.Outcome, stops)
+	}
+}
+
+// TestReviewAbsentIgnoresUnmanageableStaleUnit: absent means "no module
+// process of this box" (DESIGN table). A system-scope parachute-vault.service
+// (not manageable by this user) runs vault on :1940. The absent planner
+// never calls holderBlockers: the stale-unit holder is skipped by
+// collectStops, staleUnits() only notes it, and the plan is *converged*:
+// exit 0 to cron/Ansible while a module of the box runs. Detached and
+// supervised block on the very same holder (planner.go:143-148).
+// Fix: in absent, block on a stale-unit holder that is not manageable (or
+// on any active unmanageable stale unit).
+func TestReviewAbsentIgnoresUnmanageableStaleUnit(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	w.SetUnit(actuatetest.Unit{Name: "parachute-vault.service", Active: "active", Enabled: true,
+		Cgroup: "/system.slice/parachute-vault.service",
+		Argv:   []string{"/home/op/.bun/bin/parachute-vault", "serve"}, Port: 1940})
+	snap := w.Snapshot()
+	for i := range snap.StaleUnits {
+		if snap.StaleUnits[i].Name == "parachute-vault.service" {
+			snap.StaleUnits[i].Scope, snap.StaleUnits[i].Manageable = "system", false
+		}
+	}
+	p := reconcile.Compute(desired(w, spec.Absent), snap)
+	if p.Converged {
+		t.Errorf("absent reported converged while the system unit parachute-vault.service runs vault on :1940 (holders %+v, notes %q)", p.Holders, p.Notes)
+	}
+}
+
+// TestReviewUnitsOwnPidfileNeverConverges: with hub.command set to the
+// detached-era `bun …/src/hub-server.ts` (the spec allows any command), the
+// hub inside the unit writes hub/run/hub.pid and hub.port naming itself
+// (UPSTREAM-HUB §3.3). collectStops rightly spares the unit-owned pid, but
+// removePidfiles (planner.go:283) still plans remove-pidfile for its live
+// pidfile; the actuator refuses (rule 4: "pidfiles are removed only for
+// processes that are gone") and the step fails. Every run fails the same
+// way: exit 1 forever on a healthy supervised box.
+// Fix: skip (or note) a live pidfile whose process is unit-owned, and keep
+// hub.port with it.
+func TestReviewUnitsOwnPidfileNeverConverges(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	d := desired(w, spec.Supervised)
+	if p, err := converge(w, d, 3); err != nil || !p.Converged {
+		t.Fatalf("setup: %v %v", err, actions(p))
+	}
+	u := w.UnitState(w.UnitName)
+	// What hub-server.ts does at boot, from inside the unit.
+	w.WriteFileNow(filepath.Join(home, "hub/run/hub.pid"), fmt.Sprintf("%d\n", u.MainPID))
+	w.WriteFileNow(filepath.Join(home, "hub/run/hub.port"), "1939\n")
+	p, err := converge(w, d, 3)
+	if err != nil || !p.Converged {
+		t.Errorf("a healthy supervised hub that writes its own pidfile never converges: %v; plan %v", err, actions(p))
+	}
+}
+
+// TestReviewUnknownLingerNeverConverges: observe leaves Snapshot.Linger nil
+// when it cannot tell (no user name, /var/lib/systemd/linger unreadable).
+// models.go:59 reads nil as "off", so a healthy supervised user-scope box
+// plans write-unit (+ enable-linger + daemon-reload) on every run and is
+// never converged: cron gets exit 1 every minute and a daemon-reload each
+// time. An unknown must be a blocker or a note, not a step that can never
+// make itself true.
+func TestReviewUnknownLingerNeverConverges(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	d := desired(w, spec.Supervised)
+	if p, err := converge(w, d, 3); err != nil || !p.Converged {
+		t.Fatalf("setup: %v %v", err, actions(p))
+	}
+	snap := w.Snapshot()
+	snap.Linger = nil
+	p := reconcile.Compute(d, snap)
+	if p.Outcome == reconcile.OutcomeChanges {
+		t.Errorf("linger unknown on a converged box plans %v: a step that cannot change what observe sees, so the box never converges", actions(p))
+	}
+}
