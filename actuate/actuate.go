@@ -130,7 +130,7 @@ type Actuator struct {
 	Clock    Clock
 	Timeouts spec.Timeouts
 	// Poll is the shortest interval between polls of a wait; waits back
-	// off from it to 8× it. Zero means 10ms.
+	// off from it to 4× it. Zero means 5ms.
 	Poll time.Duration
 	// Events, when set, is told when each step starts, ends or fails;
 	// step-start is reported before the step changes anything.
@@ -275,7 +275,8 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 	if err := a.Files.MkdirAll(filepath.Join(r.snap.Home, "hub", "logs"), 0o755); err != nil {
 		return err
 	}
-	if _, err := a.Files.WriteFile(st.Path, []byte(st.Content), 0o644); err != nil {
+	changed, err := a.Files.WriteFile(st.Path, []byte(st.Content), 0o644)
+	if err != nil {
 		return err
 	}
 	return r.withUnits(func(u Units) error {
@@ -284,7 +285,14 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 				return err
 			}
 		}
-		return retry(ctx, func() error { return u.Reload(ctx) })
+		// A manager that has the unit loaded must re-read the file; one
+		// that does not will read it when the unit is first started.
+		uu := r.snap.Unit
+		loaded := uu.LoadState != "" && uu.LoadState != "not-found"
+		if (changed && loaded) || uu.NeedDaemonReload {
+			return retry(ctx, func() error { return u.Reload(ctx) })
+		}
+		return nil
 	})
 }
 
@@ -336,14 +344,15 @@ func retry(ctx context.Context, op func() error) error {
 // Permanent marks err as not worth retrying.
 func Permanent(err error) error { return backoff.Permanent(err) }
 
-// pollSleep returns the next poll interval, growing from the base to 8× it.
+// pollSleep returns the next poll interval, growing from the base to 4× it:
+// a condition that holds is seen within a few milliseconds, and a long wait
+// costs one cheap probe every 20 ms.
 func (a *Actuator) pollSleep(n int) time.Duration {
 	base := a.Poll
 	if base <= 0 {
-		base = 10 * time.Millisecond
+		base = 5 * time.Millisecond
 	}
-	d := base << min(n, 3)
-	return d
+	return base << min(n, 2)
 }
 
 func joinPids(pids []int) string {

@@ -33,13 +33,20 @@ func (u *SystemdUnits) EnableLinger(ctx context.Context, _ string) error {
 // Start implements Units: reset a failed state (and the start-limit
 // counter), enable, start, and wait for the job. A job that ends in anything
 // but "done" is permanent: retrying at once would only hit the start limit.
+//
+// The install links are made without a daemon-reload (one costs ~110 ms,
+// most of a cutover's overhead): a unit the manager had not loaded reads
+// file and links when StartUnit loads it (systemd ≥ 247 retries a
+// not-found unit whose directories changed). Only when the manager still
+// reports the unit not enabled afterwards — it had it loaded — is the
+// reload paid, so that the next observation sees the truth.
 func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 	if p, err := u.Conn.UnitProps(ctx, name); err == nil && p.ActiveState == "failed" {
 		if err := u.Conn.ResetFailed(ctx, name); err != nil {
 			return err
 		}
 	}
-	if err := u.Conn.Enable(ctx, []string{filepath.Base(path)}); err != nil {
+	if err := u.Conn.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
 		return err
 	}
 	if result, err := u.Conn.Start(ctx, name); err != nil {
@@ -48,7 +55,15 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 		}
 		return err
 	}
-	return nil
+	p, err := u.Conn.UnitProps(ctx, name)
+	if err != nil {
+		return err
+	}
+	switch p.UnitFileState {
+	case "enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "static", "indirect", "generated":
+		return nil
+	}
+	return u.Conn.Reload(ctx)
 }
 
 // Stop implements Units: stop (the manager ends the whole control group),

@@ -41,7 +41,7 @@ func (b *builder) supervised() {
 	starting := u.ActiveState == "activating" || u.ActiveState == "reloading"
 	// The unit must be (re)started unless it is running or starting, or when
 	// something else holds its port (then it is crash-looping on the bind).
-	needStart := !(active || starting) || hubHeldByOthers
+	needStart := !(active || starting) || hubHeldByOthers || (active && !isEnabledish(u.UnitFileState))
 
 	// 1. The unit file: written before anything is stopped.
 	var diffs []string
@@ -134,6 +134,8 @@ func (b *builder) startReason() string {
 	switch u.ActiveState {
 	case "", "inactive":
 		return "enable and start the hub unit once every declared port is free"
+	case "active":
+		return "the hub unit runs but is not enabled: enable it so it starts at boot (it keeps running)"
 	case "failed":
 		return "the hub unit failed; reset it and start it again once every declared port is free"
 	default:

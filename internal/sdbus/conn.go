@@ -148,6 +148,16 @@ func (c *Conn) Enable(ctx context.Context, names []string) error {
 	return c.Reload(ctx)
 }
 
+// EnableFiles is `systemctl enable --no-reload NAMES…`: the install links
+// only. A unit the manager has not loaded yet reads them when it loads; one
+// it has loaded keeps reporting its old UnitFileState until a Reload.
+func (c *Conn) EnableFiles(ctx context.Context, names []string) error {
+	if _, _, err := c.c.EnableUnitFilesContext(ctx, names, false, false); err != nil {
+		return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
+	}
+	return nil
+}
+
 // Disable is `systemctl disable NAMES…`: it removes the units' install
 // links, then reloads the manager as systemctl does. It does not stop them.
 func (c *Conn) Disable(ctx context.Context, names []string) error {
