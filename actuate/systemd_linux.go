@@ -46,13 +46,17 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 			return err
 		}
 	}
-	if err := u.Conn.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
-		return err
-	}
+	// Start first, enable second: the links are not needed to start, and
+	// making them overlaps the hub's own boot instead of delaying it. A run
+	// killed in between leaves an active, disabled unit, which the next
+	// plan enables.
 	if result, err := u.Conn.Start(ctx, name); err != nil {
 		if result != "" {
 			return Permanent(fmt.Errorf("%w; the unit file stays in place — see %s", err, u.logHint()))
 		}
+		return err
+	}
+	if err := u.Conn.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
 		return err
 	}
 	p, err := u.Conn.UnitProps(ctx, name)

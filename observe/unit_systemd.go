@@ -80,6 +80,24 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		}
 	}
 
+	// One round trip for every candidate's LoadState when the manager can
+	// list by names; then full properties only for the ones it knows.
+	var loadStates map[string]string
+	if bl, ok := mgr.(interface {
+		LoadStates(context.Context, []string) (map[string]string, error)
+	}); ok && mgr != nil {
+		var names []string
+		for _, short := range q.StaleShorts {
+			if name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short); ok {
+				names = append(names, name)
+			}
+		}
+		if len(names) > 0 {
+			if ls, err := bl.LoadStates(ctx, names); err == nil {
+				loadStates = ls
+			}
+		}
+	}
 	for _, short := range q.StaleShorts {
 		name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short)
 		if !ok {
@@ -92,7 +110,9 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		}
 		st := StaleUnit{Name: name, Short: short, Scope: q.Scope, Manageable: true}
 		known := false
-		if mgr != nil {
+		if ls, listed := loadStates[name]; listed && (ls == "not-found" || ls == "") {
+			// Known not to exist: no need to ask again.
+		} else if mgr != nil {
 			p, err := mgr.UnitProps(ctx, name)
 			if err != nil {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("stale unit %s: %v", name, err))

@@ -125,6 +125,22 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 	return p, nil
 }
 
+// LoadStates asks for the LoadState of every unit in names in one call
+// (ListUnitsByNames) and returns them by name: "not-found" for a unit the
+// manager has no file for. It is how an observation checks a dozen possible
+// stale units for the price of one round trip.
+func (c *Conn) LoadStates(ctx context.Context, names []string) (map[string]string, error) {
+	st, err := c.c.ListUnitsByNamesContext(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("list units %s: %w", strings.Join(names, ", "), err)
+	}
+	out := make(map[string]string, len(st))
+	for _, u := range st {
+		out[u.Name] = u.LoadState
+	}
+	return out, nil
+}
+
 func str(v any) string {
 	s, _ := v.(string)
 	return s
