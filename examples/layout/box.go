@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/parachute/reconcile/spec"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -117,6 +119,13 @@ func newBox(cfg config) (box, error) {
 		}
 		ports[port] = short
 		installDir := filepath.Join(cfg.lib, "@openparachute", short)
+		// The detached-era hub's directory name for the row: its short
+		// then (runner/run/runner.pid), else today's shortNameForManifest,
+		// else the row name itself (parachute-mail/run/parachute-mail.pid).
+		dir := spec.ShortName("parachute-" + short)
+		if legacy := spec.LegacyShorts("parachute-" + short); len(legacy) > 0 {
+			dir = legacy[0]
+		}
 		m := boxModule{
 			Short:       short,
 			Name:        "parachute-" + short,
@@ -124,9 +133,9 @@ func newBox(cfg config) (box, error) {
 			def:         def,
 			InstallDir:  installDir,
 			Link:        filepath.Join(installDir, "bin", "parachute-"+short),
-			Env:         filepath.Join(cfg.home, short, ".env"),
-			Pidfile:     filepath.Join(cfg.home, short, "run", short+".pid"),
-			Log:         filepath.Join(cfg.home, short, "logs", short+".log"),
+			Env:         filepath.Join(cfg.home, dir, ".env"),
+			Pidfile:     filepath.Join(cfg.home, dir, "run", dir+".pid"),
+			Log:         filepath.Join(cfg.home, dir, "logs", dir+".log"),
 			Wrapper:     cfg.wrapper[short],
 			SetsidChild: cfg.setsid[short],
 		}
