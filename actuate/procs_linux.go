@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // OSProcesses is Processes on the running system. ProcRoot is /proc unless
@@ -29,7 +30,8 @@ func (p OSProcesses) root() string {
 func (p OSProcesses) Identity(pid int) (Identity, error) {
 	dir := filepath.Join(p.root(), strconv.Itoa(pid))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
+	// A process being reaped can answer ESRCH instead of ENOENT.
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		return Identity{}, ErrGone
 	}
 	if err != nil {

@@ -50,13 +50,14 @@ func TestConcurrentRuns(t *testing.T) {
 		out, _ := os.ReadFile(filepath.Join(dir, "out."+n))
 		errOut, _ := os.ReadFile(filepath.Join(dir, "err."+n))
 		events, doc := splitOutput(t, string(out))
-		switch strings.TrimSpace(string(code)) {
-		case "0":
+		c, _ := strconv.Atoi(strings.TrimSpace(string(code)))
+		switch {
+		case c == 0:
 			acted++
 			if !doc.Converged || len(doc.Applied) == 0 || len(events) == 0 {
 				t.Errorf("run %d exited 0 but converged %v, applied %d, events %d", i, doc.Converged, len(doc.Applied), len(events))
 			}
-		case "75":
+		case c == 75:
 			locked++
 			if len(events) != 0 || !strings.Contains(string(errOut), "another run holds") {
 				t.Errorf("locked run %d printed %d events; stderr %q", i, len(events), errOut)

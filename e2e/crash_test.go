@@ -32,6 +32,8 @@ func TestCrashEveryStep(t *testing.T) {
 			first := true
 			var lags []string
 			stoppedAt := map[string]bool{}
+			paused := true
+			var took []string
 			for _, st := range steps {
 				for _, kind := range []string{"step-start", "step-end"} {
 					name := fmt.Sprintf("%02d-%s-%s", st.N, st.Action, strings.TrimPrefix(kind, "step-"))
@@ -51,7 +53,9 @@ func TestCrashEveryStep(t *testing.T) {
 							t.Fatalf("step %d never printed its %s; events: %v", st.N, kind, cr.events)
 						}
 						lags = append(lags, fmt.Sprintf("%s:%d", name, lag(cr.events, kind, st.N)))
+						took = append(took, cr.took.Round(time.Millisecond).String())
 						stoppedAt[point(cr.events[cr.last])] = true
+						paused = paused && cr.paused
 
 						if dir.to == "supervised" && st.N == 1 && kind == "step-end" && lag(cr.events, kind, st.N) == 0 {
 							// The unit is written and step 2 never began
@@ -61,10 +65,9 @@ func TestCrashEveryStep(t *testing.T) {
 							b.detachedHubBesideUnit()
 						}
 
-						r := b.parachute("reconcile", "--desired", dir.to)
+						r := b.reconcileTo(dir.to)
 						if r.code != 0 || !r.doc.Converged {
-							t.Fatalf("the run after the kill: exit %d, converged %v, error %q\nsteps %v\nblockers %+v\nstderr: %s",
-								r.code, r.doc.Converged, r.doc.Error, stepNames(r.doc.Steps), r.doc.Blockers, r.stderr)
+							t.Fatalf("the run after the kill did not converge\nkilled run: %s\nrun after: %s", eventTrail(cr.events), describe(r))
 						}
 						b.noFailedStep(r)
 						switch dir.to {
@@ -86,6 +89,7 @@ func TestCrashEveryStep(t *testing.T) {
 				}
 			}
 			t.Logf("events printed after the one that triggered the kill: %s", strings.Join(lags, " "))
+			t.Logf("killed runs took %s", strings.Join(took, " "))
 			var missed []string
 			for _, st := range steps {
 				for _, e := range []string{"start", "end"} {
@@ -95,6 +99,11 @@ func TestCrashEveryStep(t *testing.T) {
 				}
 			}
 			t.Logf("the reconciler died right after %d of the %d events; never right after: %v", 2*len(steps)-len(missed), 2*len(steps), missed)
+			if paused && len(missed) > 0 {
+				// Held after every write, the reconciler cannot outrun the
+				// kill: each case must have stopped exactly at its event.
+				t.Errorf("with strace pausing every write, the reconciler still ran past %v", missed)
+			}
 		})
 	}
 }
@@ -118,6 +127,20 @@ func (b *box) prepare(from string) {
 	default:
 		b.t.Fatalf("unknown starting state %q", from)
 	}
+}
+
+// eventTrail renders events compactly: "3-start 3-done …".
+func eventTrail(events []map[string]any) string {
+	var out []string
+	for _, ev := range events {
+		e := strings.TrimPrefix(fmt.Sprint(ev["event"]), "step-")
+		s := fmt.Sprintf("%d%s-%s", int(num(ev["n"])), ev["action"], e)
+		if ev["error"] != nil {
+			s += fmt.Sprintf("(%v)", ev["error"])
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
 }
 
 // point names an event as "N-start" or "N-end".

@@ -32,7 +32,7 @@ func TestForeignHolders(t *testing.T) {
 	b.killPid(vault.Pid)
 	b.waitFree(vault.Port)
 	strangers := map[int]int{} // port -> pid
-	strangers[vault.Port] = b.startStranger(nil, httpServer(vault.Port)...)
+	strangers[vault.Port] = b.startStranger(httpServer(vault.Port)...)
 	b.waitListening(vault.Port)
 
 	check := func(t *testing.T, desired string) {
@@ -81,7 +81,7 @@ func TestForeignHolders(t *testing.T) {
 
 	b.killPid(sum.Hub.Pid)
 	b.waitFree(1939)
-	strangers[1939] = b.startStranger(nil, httpServer(1939)...)
+	strangers[1939] = b.startStranger(httpServer(1939)...)
 	b.waitListening(1939)
 	t.Run("hub-port", func(t *testing.T) {
 		check(t, "supervised")
@@ -120,7 +120,7 @@ func TestReusedPidfile(t *testing.T) {
 		m := moduleOf(t, sum, short)
 		b.killPid(m.Pid)
 		b.waitFree(m.Port)
-		pid := b.startStranger(nil, "sleep", "3600")
+		pid := b.startStranger("sleep", "3600")
 		sleeps[short] = pid
 		pidfile := filepath.Join(b.home, short, "run", short+".pid")
 		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {

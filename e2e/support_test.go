@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
@@ -83,7 +82,8 @@ type layoutModule struct {
 }
 
 // layout runs the layout tool (as the box's user) with the box's paths and
-// extra flags, and writes the spec file it prints with specExtra appended (YAML lines such as "timeouts: {stop: 2s}").
+// extra flags, and writes the spec file it prints with specExtra (YAML
+// lines such as fastTimeouts) appended.
 func (b *box) layout(specExtra string, extra ...string) layoutSummary {
 	b.t.Helper()
 	out, err := b.runOut(b.layoutArgs(extra...)...)
@@ -133,12 +133,10 @@ func (b *box) mustRun(argv ...string) string {
 // startStranger starts argv inside, as root, as its own session with its
 // output discarded and the working directory /, and returns its pid. It
 // stays running until the sandbox shuts down or the test kills it.
-func (b *box) startStranger(env []string, argv ...string) int {
+func (b *box) startStranger(argv ...string) int {
 	b.t.Helper()
 	script := `cd / && exec setsid "$@" </dev/null >/dev/null 2>&1 & echo $!`
-	args := append([]string{"env"}, env...)
-	args = append(args, "sh", "-c", script, "stranger")
-	args = append(args, argv...)
+	args := append([]string{"sh", "-c", script, "stranger"}, argv...)
 	out := strings.TrimSpace(b.mustRun(args...))
 	pid, err := strconv.Atoi(out)
 	if err != nil {
@@ -196,8 +194,9 @@ func (b *box) waitListening(port int) {
 	}
 }
 
-// procInfo is what the tests compare about a process: its start time (field
-// 22 of /proc/PID/stat) and whether it runs.
+// procInfo is what the tests read about a process inside: whether it runs
+// (not a zombie), its start time (field 22 of /proc/PID/stat, to tell it
+// from a later process with the same pid), its cgroup and its command line.
 type procInfo struct {
 	Alive      bool
 	StartTicks string
@@ -214,27 +213,36 @@ func (b *box) procs(pids ...int) map[int]procInfo {
 		return out
 	}
 	const script = `for p in "$@"; do
-	s=$(cat /proc/$p/stat 2>/dev/null) || { echo "$p -"; continue; }
-	c=$(sed -n 's/^0:://p' /proc/$p/cgroup 2>/dev/null)
-	a=$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)
-	echo "$p + ${s##*) } | $c | $a"
+	{
+		s=$(cat /proc/$p/stat) || { echo "$p -"; continue; }
+		c=$(sed -n 's/^0:://p' /proc/$p/cgroup)
+		a=$(tr '\0' ' ' </proc/$p/cmdline)
+		echo "$p + ${s##*) } | $c | $a"
+	} 2>/dev/null
 done`
 	args := []string{"sh", "-c", script, "procs"}
 	for _, p := range pids {
 		args = append(args, strconv.Itoa(p))
 	}
-	text := b.mustRun(args...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	raw, err := b.in.Command(ctx, args...).Output()
+	if err != nil {
+		b.t.Fatalf("read processes %v: %v", pids, err)
+	}
+	text := string(raw)
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
 		pid, _ := strconv.Atoi(f[0])
-		if f[1] == "-" {
+		_, rest, ok := strings.Cut(line, " + ")
+		if f[1] == "-" || !ok {
 			out[pid] = procInfo{}
 			continue
 		}
-		parts := strings.SplitN(strings.SplitN(line, " + ", 2)[1], " | ", 3)
+		parts := strings.SplitN(rest, " | ", 3)
 		stat := strings.Fields(parts[0])
 		info := procInfo{Alive: len(stat) > 0 && stat[0] != "Z" && stat[0] != "X"}
 		if len(stat) > 19 {
@@ -278,8 +286,8 @@ func boxPids(s observe.Snapshot) []int {
 	return out
 }
 
-// dataFiles reads what the reconciler must never write: services.json and
-// every module's .env, by path.
+// dataFiles reads what the reconciler must never write: services.json,
+// every module's .env and the hub's database, by path.
 func (b *box) dataFiles() map[string]string {
 	b.t.Helper()
 	out := map[string]string{}
@@ -481,13 +489,26 @@ func (b *box) checkAbsent(old []int) {
 // converge runs the reconciler to desired and fails unless it converges.
 func (b *box) converge(desired string) result {
 	b.t.Helper()
-	r := b.parachute("reconcile", "--desired", desired)
+	r := b.reconcileTo(desired)
 	if r.code != 0 || !r.doc.Converged {
-		b.t.Fatalf("reconcile --desired %s: exit %d, converged %v, error %q\nblockers %+v\nsteps %+v\nstderr: %s",
-			desired, r.code, r.doc.Converged, r.doc.Error, r.doc.Blockers, stepNames(r.doc.Steps), r.stderr)
+		b.t.Fatalf("reconcile --desired %s: %s", desired, describe(r))
 	}
 	b.noFailedStep(r)
 	return r
+}
+
+// reconcileTo runs `parachute reconcile --desired desired` once.
+func (b *box) reconcileTo(desired string) result {
+	b.t.Helper()
+	return b.parachute("reconcile", "--desired", desired)
+}
+
+// describe renders a run for a failure message.
+func describe(r result) string {
+	u := r.doc.Snapshot.Unit
+	return fmt.Sprintf("exit %d, converged %v, error %q\nevents: %s\nsteps left %v\nblockers %+v\nunit %s/%s main %d, health %+v\nholders %+v\nnotes %q\nstderr: %s",
+		r.code, r.doc.Converged, r.doc.Error, eventTrail(r.events), stepNames(r.doc.Steps), r.doc.Blockers,
+		u.ActiveState, u.SubState, u.MainPID, r.doc.Snapshot.Health, r.doc.Holders, r.doc.Notes, r.stderr)
 }
 
 // noFailedStep fails when a run that converged still reports a failed step:
@@ -578,21 +599,39 @@ type crashRun struct {
 	// process died: where it really stopped (a step prints step-start
 	// before it acts).
 	last int
-	took time.Duration
+	// paused says the run was held after each write (strace was found).
+	paused bool
+	took   time.Duration
 }
+
+// pauseAfterWrite is how long a killed run's every write(2) is held before
+// it returns, when strace is on this machine: the event just printed is
+// already readable, and the reconciler cannot start the next step before
+// the SIGKILL, sent within a millisecond of reading it, lands. Without
+// strace the kill still follows the event within about a millisecond, but
+// steps that take microseconds (pidfile removals, waits for free ports)
+// may have run on by then; crashRun.last says where it stopped.
+const pauseAfterWrite = 20 * time.Millisecond
 
 // parachuteKilledAt runs `parachute reconcile ARGS --spec … --output json`
 // inside and, as soon as it prints the event kind ("step-start", or
 // "step-end" for step-done or step-failed) of step n, SIGKILLs it. The
 // signal goes straight from the goroutine that reads the event, through a
-// pidfd on the reconciler's host pid (the child nsenter forked, checked
-// against the pid a shell printed inside before exec'ing the reconciler),
-// so the reconciler runs on for as little as possible.
+// pidfd on the reconciler's host pid, found from the pid a shell prints
+// inside before exec'ing the reconciler (or strace, which then runs the
+// reconciler as its child: -f for its threads, -b execve so that what the
+// reconciler starts is not traced).
 func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	argv := append([]string{"sh", "-c", `echo "$$"; exec "$@"`, "sh", bins.parachute}, args...)
+	argv := []string{"sh", "-c", `echo "$$"; exec "$@"`, "sh"}
+	tracer, _ := exec.LookPath("strace") // the root file system is shared
+	if tracer != "" {
+		argv = append(argv, tracer, "-f", "-qq", "-b", "execve", "-o", "/dev/null", "-e", "trace=write",
+			"-e", fmt.Sprintf("inject=write:delay_exit=%d", pauseAfterWrite.Microseconds()), "--")
+	}
+	argv = append(append(argv, bins.parachute), args...)
 	argv = append(argv, "--spec", b.spec, "--output", "json")
 	cmd := b.cmd(ctx, argv...)
 	stdout, err := cmd.StdoutPipe()
@@ -605,23 +644,22 @@ func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 	if err := cmd.Start(); err != nil {
 		b.t.Fatalf("start parachute: %v", err)
 	}
-	pidfd := -1
+	var lead, target *pidfd
 	defer func() {
-		if pidfd >= 0 {
-			_ = unix.Close(pidfd)
-		}
+		lead.close()
+		target.close()
 	}()
-	cr := crashRun{last: -1}
+	cr := crashRun{last: -1, paused: tracer != ""}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		line := sc.Text()
-		if pidfd < 0 {
+		if lead == nil {
 			inner, err := strconv.Atoi(strings.TrimSpace(line))
 			if err != nil {
-				b.t.Fatalf("first line %q is not the reconciler's pid", line)
+				b.t.Fatalf("first line %q is not a pid", line)
 			}
-			pidfd = hostPidfd(b.t, cmd.Process.Pid, inner)
+			lead = childPidfd(b.t, cmd.Process.Pid, func(host int) bool { return innermostPid(host) == inner })
 			continue
 		}
 		if !strings.HasPrefix(line, `{"event":`) {
@@ -632,10 +670,20 @@ func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 			b.t.Fatalf("bad event line %q: %v", line, err)
 		}
 		cr.events = append(cr.events, ev)
+		if target == nil {
+			target = lead
+			if tracer != "" {
+				want, _ := filepath.EvalSymlinks(bins.parachute)
+				target = childPidfd(b.t, lead.host, func(host int) bool {
+					exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", host))
+					return exe == want
+				})
+			}
+		}
 		if cr.killed || int(num(ev["n"])) != n || !isEvent(ev, kind) {
 			continue
 		}
-		if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil {
+		if err := target.kill(); err != nil {
 			b.t.Fatalf("SIGKILL the reconciler: %v", err)
 		}
 		cr.killed = true
@@ -651,50 +699,6 @@ func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 func isEvent(ev map[string]any, kind string) bool {
 	e := ev["event"]
 	return (kind == "step-start" && e == "step-start") || (kind == "step-end" && (e == "step-done" || e == "step-failed"))
-}
-
-// hostPidfd opens a pidfd on the host side of the process that nsenter
-// (host pid nsenter) forked into the sandbox and that calls itself inner
-// there: a child of nsenter whose innermost NSpid is inner.
-func hostPidfd(t *testing.T, nsenter, inner int) int {
-	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nsenter, nsenter))
-	if err != nil {
-		t.Fatalf("children of nsenter %d: %v", nsenter, err)
-	}
-	for _, f := range strings.Fields(string(data)) {
-		host, _ := strconv.Atoi(f)
-		fd, err := unix.PidfdOpen(host, 0)
-		if err != nil {
-			continue
-		}
-		// Checked after opening: the pidfd pins this very process.
-		if innermostPid(host) == inner {
-			return fd
-		}
-		_ = unix.Close(fd)
-	}
-	t.Fatalf("no child of nsenter %d is pid %d inside", nsenter, inner)
-	return -1
-}
-
-// innermostPid is the last NSpid of a host pid (its pid in the innermost
-// namespace), 0 when unknown.
-func innermostPid(host int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", host))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				p, _ := strconv.Atoi(f[len(f)-1])
-				return p
-			}
-		}
-	}
-	return 0
 }
 
 // num reads a JSON number.

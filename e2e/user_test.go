@@ -44,6 +44,7 @@ func TestCutoverUser(t *testing.T) {
 		for _, bl := range r.doc.Blockers {
 			if strings.Contains(bl.Reason, "user manager unreachable") {
 				found = true
+				t.Logf("blocker: %s (fix: %s)", bl.Reason, bl.Fix)
 			}
 		}
 		if !found {

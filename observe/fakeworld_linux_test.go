@@ -404,8 +404,9 @@ func TestObserveFakeWorld(t *testing.T) {
 }
 
 // The server side of the health connection decides who answered; without it
-// (no matching ESTABLISHED row), a listener shared by two processes leaves
-// the answer unknown rather than guessed, and a single owner is taken.
+// (no matching ESTABLISHED row), a listener shared by a process and its
+// child (a worker, or a fork before its exec) is the parent's, and a single
+// owner is taken.
 func TestObserveAnsweredByFallback(t *testing.T) {
 	d := fakeDesired(t.TempDir())
 	root := fakeProc(t)
@@ -415,8 +416,8 @@ func TestObserveAnsweredByFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Health.AnsweredBy != 0 || !snap.Health.OK {
-		t.Errorf("shared listener, no server side: AnsweredBy = %d, want 0; health %+v", snap.Health.AnsweredBy, snap.Health)
+	if snap.Health.AnsweredBy != 100 || !snap.Health.OK {
+		t.Errorf("listener shared by 100 and its child 101, no server side: AnsweredBy = %d, want 100; health %+v", snap.Health.AnsweredBy, snap.Health)
 	}
 
 	// Only 100 holds the listener now.

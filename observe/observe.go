@@ -243,6 +243,14 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		wantPort[uint16(p.Port)] = true
 	}
 	sc := scanPorts(pr, wantPort, hc.client, uint16(hubPort))
+	if sc.ownerless() {
+		// A listener nobody visibly holds is usually an instant: a process
+		// exiting (its fd table already gone) or a fork before its exec.
+		// Look once more before reporting "held, owner unknown", which
+		// blocks the plan.
+		time.Sleep(20 * time.Millisecond)
+		sc = scanPorts(pr, wantPort, hc.client, uint16(hubPort))
+	}
 	hc.close() // the walk is done: the server side has been seen
 	snap.Problems = append(snap.Problems, sc.problems...)
 	w, walkErr := sc.w, sc.walkErr
@@ -254,7 +262,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	// listener then has no visible owner, and fillListeners says so there.
 
 	holders := fillListeners(&snap, sc.listeners, w, len(sc.problems) > 0)
-	snap.Health.AnsweredBy = answeredByOf(snap.Ports, hubPort, w.owners[sc.serverInode])
+	snap.Health.AnsweredBy = answeredByOf(snap.Ports, hubPort, w.owners[sc.serverInode], treeParent(w.tree))
 
 	// Pidfiles: judge each against the process its pid names now.
 	procs := map[int]*Process{}
@@ -330,6 +338,19 @@ type portScan struct {
 // scanPorts reads the listeners on ports and, when client is valid, the
 // server side of client's connection to serverPort, then walks /proc once
 // for the holders of all of them.
+// ownerless reports whether a listener was found with no visible holder.
+func (sc portScan) ownerless() bool {
+	if sc.walkErr != nil {
+		return false
+	}
+	for _, s := range sc.listeners {
+		if len(sc.w.owners[s.Inode]) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func scanPorts(pr procReader, ports map[uint16]bool, client netip.AddrPort, serverPort uint16) portScan {
 	var sc portScan
 	var server *tcpSocket
@@ -393,7 +414,7 @@ func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answered
 	for _, s := range sc.listeners {
 		ports[0].Listeners = append(ports[0].Listeners, Listener{Pids: sc.w.owners[s.Inode]})
 	}
-	return h.OK, answeredByOf(ports, port, sc.w.owners[sc.serverInode]), nil
+	return h.OK, answeredByOf(ports, port, sc.w.owners[sc.serverInode], treeParent(sc.w.tree)), nil
 }
 
 // observeUnit fills the unit fields through o.Units.
@@ -515,25 +536,69 @@ func fillListeners(snap *Snapshot, socks []tcpSocket, w walkResult, tablesIncomp
 // answeredByOf is the pid that served our /health request: the holder of the
 // server side of our connection when exactly one process holds it; else the
 // hub port's listener owner when there is exactly one; else 0 (unknown).
-func answeredByOf(ports []Port, hubPort int, serverSide []int) int {
-	if pids := slices.Compact(slices.Sorted(slices.Values(serverSide))); len(pids) == 1 {
-		return pids[0]
+//
+// Several holders of one socket are normal for an instant: a hub that
+// forks a child (to spawn a module) shares every descriptor with it until
+// the child's exec closes them. When one holder is an ancestor of all the
+// others (ppid gives the parent; nil for no tree), it is the one: the
+// others are its copies.
+func answeredByOf(ports []Port, hubPort int, serverSide []int, ppid func(int) int) int {
+	if pid := rootOf(serverSide, ppid); pid != 0 {
+		return pid
 	}
-	owner := 0
+	var owners []int
 	for _, p := range ports {
 		if p.Port != hubPort {
 			continue
 		}
 		for _, l := range p.Listeners {
-			for _, pid := range l.Pids {
-				if owner != 0 && owner != pid {
-					return 0
-				}
-				owner = pid
-			}
+			owners = append(owners, l.Pids...)
 		}
 	}
-	return owner
+	return rootOf(owners, ppid)
+}
+
+// rootOf returns the one pid of pids that descends from none of the others,
+// or 0 when there is no such single pid (none, or unrelated holders).
+func rootOf(pids []int, ppid func(int) int) int {
+	pids = slices.Compact(slices.Sorted(slices.Values(pids)))
+	if len(pids) == 1 {
+		return pids[0]
+	}
+	if len(pids) == 0 || ppid == nil {
+		return 0
+	}
+	in := map[int]bool{}
+	for _, p := range pids {
+		in[p] = true
+	}
+	root := 0
+	for _, p := range pids {
+		top := true
+		for a, hops := ppid(p), 0; a > 1 && hops < 64; a, hops = ppid(a), hops+1 {
+			if in[a] {
+				top = false
+				break
+			}
+		}
+		if top {
+			if root != 0 {
+				return 0
+			}
+			root = p
+		}
+	}
+	return root
+}
+
+// treeParent is the parent function of a walk's process table.
+func treeParent(t processTree) func(int) int {
+	return func(pid int) int {
+		if st, ok := t[pid]; ok {
+			return st.PPid
+		}
+		return 0
+	}
 }
 
 // sameClient reports whether remote (the peer of a server-side socket) is our

@@ -277,17 +277,30 @@ func TestAnsweredBy(t *testing.T) {
 		{Port: 1939, Listeners: []Listener{{Addr: "127.0.0.1:1939", Pids: []int{10, 11}}}},
 		{Port: 1940, Listeners: []Listener{{Addr: "127.0.0.1:1940", Pids: []int{20}}}},
 	}
-	if got := answeredByOf(ports, 1939, []int{11, 11}); got != 11 {
+	if got := answeredByOf(ports, 1939, []int{11, 11}, nil); got != 11 {
 		t.Errorf("server side held by 11 = %d, want 11", got)
 	}
-	if got := answeredByOf(ports, 1939, nil); got != 0 {
+	if got := answeredByOf(ports, 1939, nil, nil); got != 0 {
 		t.Errorf("two listener owners, no server side = %d, want 0 (unknown)", got)
 	}
-	if got := answeredByOf(ports, 1940, nil); got != 20 {
+	if got := answeredByOf(ports, 1940, nil, nil); got != 20 {
 		t.Errorf("fallback to the single listener owner = %d, want 20", got)
 	}
-	if got := answeredByOf(ports, 1939, []int{10, 11}); got != 0 {
+	if got := answeredByOf(ports, 1939, []int{10, 11}, nil); got != 0 {
 		t.Errorf("server side shared = %d, want fallback 0", got)
+	}
+	// 11 is 10's forked child (between fork and exec it holds copies of
+	// every descriptor): the parent answered.
+	parent := func(pid int) int { return map[int]int{11: 10, 10: 1, 12: 1}[pid] }
+	if got := answeredByOf(ports, 1939, []int{10, 11}, parent); got != 10 {
+		t.Errorf("server side shared by a parent and its child = %d, want the parent 10", got)
+	}
+	if got := answeredByOf(ports, 1939, []int{11, 12}, parent); got != 10 {
+		t.Errorf("server side shared by unrelated processes = %d, want the listener's root owner 10", got)
+	}
+	unrelated := []Port{{Port: 1939, Listeners: []Listener{{Pids: []int{11, 12}}}}}
+	if got := answeredByOf(unrelated, 1939, []int{11, 12}, parent); got != 0 {
+		t.Errorf("unrelated holders everywhere = %d, want 0 (unknown)", got)
 	}
 }
 
