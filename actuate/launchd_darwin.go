@@ -1,13 +1,12 @@
 package actuate
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"testing"
+
+	"github.com/parachute/reconcile/observe"
 )
 
 // ExecLaunchctl is Launchctl on the real machine: it runs Path
@@ -31,20 +30,5 @@ func (e ExecLaunchctl) Run(ctx context.Context, args ...string) (string, string,
 			return "", "", -1, fmt.Errorf("refusing to run the real launchctl %s under go test (set PARACHUTE_ALLOW_REAL_LAUNCHCTL=1 to allow)", args[0])
 		}
 	}
-	path := e.Path
-	if path == "" {
-		path = "/bin/launchctl"
-	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && ctx.Err() == nil {
-		return stdout.String(), stderr.String(), exit.ExitCode(), nil
-	}
-	if err != nil {
-		return stdout.String(), stderr.String(), -1, err
-	}
-	return stdout.String(), stderr.String(), 0, nil
+	return observe.ExecLaunchctl{Path: e.Path}.Run(ctx, args...)
 }

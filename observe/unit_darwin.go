@@ -11,17 +11,24 @@ import (
 // LaunchAgent through /bin/launchctl (read-only verbs only). systemd cannot
 // be asked here; getenv is unused.
 func NewUnitObserver(getenv func(string) string) UnitObserver {
-	return Managers{GOOS: "darwin", Launchd: LaunchdUnits{Launchctl: execLaunchctl{path: "/bin/launchctl"}}}
+	return Managers{GOOS: "darwin", Launchd: LaunchdUnits{Launchctl: ExecLaunchctl{Path: "/bin/launchctl"}}}
 }
 
-// execLaunchctl runs the real launchctl.
-type execLaunchctl struct{ path string }
+// ExecLaunchctl runs the real launchctl (Path, /bin/launchctl when empty)
+// and reports its output and exit code; only a failure to run it at all (or
+// a cancelled ctx) is an error. observe only ever asks it read-only verbs;
+// actuate wraps it with the test-time guard for the others.
+type ExecLaunchctl struct{ Path string }
 
-var _ Launchctl = execLaunchctl{}
+var _ Launchctl = ExecLaunchctl{}
 
 // Run implements Launchctl.
-func (e execLaunchctl) Run(ctx context.Context, args ...string) (string, string, int, error) {
-	cmd := exec.CommandContext(ctx, e.path, args...)
+func (e ExecLaunchctl) Run(ctx context.Context, args ...string) (string, string, int, error) {
+	path := e.Path
+	if path == "" {
+		path = "/bin/launchctl"
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -369,7 +369,14 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 			renderPlan(stdout, p, snap, "")
 			fmt.Fprintln(stdout)
 		}
-		done, applyErr := sys.actuator.Apply(ctx, p, snap)
+		// With --until-converged the deadline bounds each attempt too: a
+		// step cut short leaves the box as resumable as a killed run.
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if f.until {
+			actx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		done, applyErr := sys.actuator.Apply(actx, p, snap)
+		cancel()
 		applied = append(applied, done...)
 		snap2, err := sys.observer.Observe(ctx, d)
 		if err != nil {
