@@ -38,7 +38,7 @@ func TestConcurrentRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.mustRun("sh", "-c", startTogether, "together", dir,
-		bins.parachute, "reconcile", "--desired", "supervised", "--spec", b.spec, "--output", "json")
+		b.bins.parachute, "reconcile", "--desired", "supervised", "--spec", b.spec, "--output", "json")
 
 	acted, locked := 0, 0
 	for i := 1; i <= 8; i++ {

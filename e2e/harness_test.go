@@ -19,11 +19,41 @@ import (
 	"github.com/parachute/reconcile/reconcile"
 )
 
-// bins holds the binaries every test uses, built once per test binary into
-// the git-ignored work root (visible inside every sandbox).
-var bins struct {
+// binSet names the binaries a test uses.
+type binSet struct {
 	dir                                          string
 	parachute, standinHub, standinModule, layout string
+}
+
+// bins are built once per test binary into the git-ignored work root; each
+// box links them into its own work directory (linkInto), the one directory
+// a sandbox is sure to see: when the checkout lies under /tmp, which is
+// private inside a sandbox, nothing else of it is visible there.
+var bins binSet
+
+// linkInto hard-links (or copies) the set into dir and returns the new set.
+func (s binSet) linkInto(dir string) (binSet, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return binSet{}, err
+	}
+	out := binSet{dir: dir}
+	for _, f := range []struct {
+		src string
+		dst *string
+	}{{s.parachute, &out.parachute}, {s.standinHub, &out.standinHub}, {s.standinModule, &out.standinModule}, {s.layout, &out.layout}} {
+		dst := filepath.Join(dir, filepath.Base(f.src))
+		if err := os.Link(f.src, dst); err != nil {
+			data, rerr := os.ReadFile(f.src)
+			if rerr != nil {
+				return binSet{}, rerr
+			}
+			if werr := os.WriteFile(dst, data, 0o755); werr != nil {
+				return binSet{}, werr
+			}
+		}
+		*f.dst = dst
+	}
+	return out, nil
 }
 
 func TestMain(m *testing.M) {
@@ -76,6 +106,8 @@ type box struct {
 	spec string
 	// as runs commands as this user (nil: root).
 	as *sandbox.User
+	// bins are this box's links to the binaries under test.
+	bins binSet
 }
 
 // newBox boots a sandbox and lays out the example box's files in it (not
@@ -84,6 +116,10 @@ func newBox(t *testing.T) *box {
 	t.Helper()
 	in := sandbox.New(t, sandbox.Options{})
 	b := &box{t: t, in: in, dir: in.WorkDir()}
+	var err error
+	if b.bins, err = bins.linkInto(filepath.Join(b.dir, ".bin")); err != nil {
+		t.Fatalf("binaries: %v", err)
+	}
 	b.home = filepath.Join(b.dir, "home")
 	b.spec = filepath.Join(b.dir, "spec.yaml")
 	return b
@@ -91,9 +127,9 @@ func newBox(t *testing.T) *box {
 
 // layoutArgs are the layout tool's flags for this box.
 func (b *box) layoutArgs(extra ...string) []string {
-	return append([]string{bins.layout, "--home", b.home, "--bin", filepath.Join(b.dir, "boxbin"),
+	return append([]string{b.bins.layout, "--home", b.home, "--bin", filepath.Join(b.dir, "boxbin"),
 		"--lib", filepath.Join(b.dir, "lib"),
-		"--hub-binary", bins.standinHub, "--module-binary", bins.standinModule}, extra...)
+		"--hub-binary", b.bins.standinHub, "--module-binary", b.bins.standinModule}, extra...)
 }
 
 // detachedEra lays out the box as the old hub left it and starts it: hub
@@ -144,7 +180,7 @@ func (b *box) parachute(args ...string) result {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	argv := append([]string{bins.parachute}, args...)
+	argv := append([]string{b.bins.parachute}, args...)
 	argv = append(argv, "--spec", b.spec, "--output", "json")
 	cmd := b.cmd(ctx, argv...)
 	var stdout, stderr bytes.Buffer
@@ -191,7 +227,7 @@ func splitOutput(t *testing.T, out string) ([]map[string]any, reconcile.Document
 // observe runs `parachute observe --output json` inside and decodes it.
 func (b *box) observe() observe.Snapshot {
 	b.t.Helper()
-	out, err := b.cmd(context.Background(), bins.parachute, "observe", "--spec", b.spec, "--output", "json").Output()
+	out, err := b.cmd(context.Background(), b.bins.parachute, "observe", "--spec", b.spec, "--output", "json").Output()
 	if err != nil {
 		b.t.Fatalf("parachute observe: %v", err)
 	}

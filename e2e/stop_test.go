@@ -35,7 +35,7 @@ func TestSigtermIgnored(t *testing.T) {
 	const grace = 2 * time.Second
 	b := newBox(t)
 	script := filepath.Join(b.dir, "sigterm-module")
-	if err := os.WriteFile(script, []byte(fmt.Sprintf(sigtermModule, bins.standinModule)), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte(fmt.Sprintf(sigtermModule, b.bins.standinModule)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	b.layout("timeouts: {stop: 2s, portFree: 10s, healthy: 3s}\n", "--module-binary", script, "--wrapper", "scribe")

@@ -631,7 +631,7 @@ func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 		argv = append(argv, tracer, "-f", "-qq", "-b", "execve", "-o", "/dev/null", "-e", "trace=write",
 			"-e", fmt.Sprintf("inject=write:delay_exit=%d", pauseAfterWrite.Microseconds()), "--")
 	}
-	argv = append(append(argv, bins.parachute), args...)
+	argv = append(append(argv, b.bins.parachute), args...)
 	argv = append(argv, "--spec", b.spec, "--output", "json")
 	cmd := b.cmd(ctx, argv...)
 	stdout, err := cmd.StdoutPipe()
@@ -673,7 +673,7 @@ func (b *box) parachuteKilledAt(kind string, n int, args ...string) crashRun {
 		if target == nil {
 			target = lead
 			if tracer != "" {
-				want, _ := filepath.EvalSymlinks(bins.parachute)
+				want, _ := filepath.EvalSymlinks(b.bins.parachute)
 				target = childPidfd(b.t, lead.host, func(host int) bool {
 					exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", host))
 					return exe == want

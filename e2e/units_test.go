@@ -217,7 +217,7 @@ func TestPlanChangesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	text, err := b.cmd(ctx, bins.parachute, "reconcile", "--plan", "--spec", b.spec).CombinedOutput()
+	text, err := b.cmd(ctx, b.bins.parachute, "reconcile", "--plan", "--spec", b.spec).CombinedOutput()
 	if code := exitCode(err); code != 2 || !strings.Contains(string(text), "write-unit") {
 		t.Errorf("--plan (text): exit %d\n%s", code, text)
 	}

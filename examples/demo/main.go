@@ -44,7 +44,23 @@ func main() {
 		fail(err)
 	}
 	_ = os.Chmod(work, 0o755)
-	d := &demo{bin: abs, work: work, home: filepath.Join(work, "home")}
+	// The binaries go into the work directory: it is the one directory
+	// the sandbox is sure to show at the same path (a checkout under /tmp
+	// is invisible there, /tmp being private).
+	local := filepath.Join(work, ".bin")
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		fail(err)
+	}
+	for _, b := range []string{"parachute", "standin-hub", "standin-module", "layout"} {
+		data, err := os.ReadFile(filepath.Join(abs, b))
+		if err != nil {
+			fail(err)
+		}
+		if err := os.WriteFile(filepath.Join(local, b), data, 0o755); err != nil {
+			fail(err)
+		}
+	}
+	d := &demo{bin: local, work: work, home: filepath.Join(work, "home")}
 
 	ctx := context.Background()
 	in, err := sandbox.Boot(ctx, sandbox.Options{WorkDir: work})
