@@ -54,7 +54,7 @@ func (w *fakeWorld) options(userHome string) Options {
 		Getenv:       func(k string) string { return w.env[k] },
 		LookPath:     w.lookPath,
 		EvalSymlinks: w.evalSymlinks,
-		Cwd:          "/work",
+		Cwd:          "/srv",
 		User:         User{Name: "op", UID: 1000, Home: userHome},
 	}
 }
@@ -93,8 +93,8 @@ func TestLoadHome(t *testing.T) {
 	// absolute against the working directory (the hub would keep it relative).
 	w.env["PARACHUTE_HOME"] = "box/../box2"
 	d, err := Load(w.options("/home/op"))
-	if err != nil || d.Home != "/work/box2" {
-		t.Errorf("relative PARACHUTE_HOME: %q, %v; want /work/box2", d.Home, err)
+	if err != nil || d.Home != "/srv/box2" {
+		t.Errorf("relative PARACHUTE_HOME: %q, %v; want /srv/box2", d.Home, err)
 	}
 	w.env["PARACHUTE_HOME"] = "/srv/parachute/"
 	d, _ = Load(w.options("/home/op"))
@@ -105,7 +105,7 @@ func TestLoadHome(t *testing.T) {
 	o := w.options("/home/op")
 	o.Home = ptr("other")
 	d, _ = Load(o)
-	if d.Home != "/work/other" {
+	if d.Home != "/srv/other" {
 		t.Errorf("--home other: %q", d.Home)
 	}
 	// Nothing to resolve against.
@@ -132,10 +132,10 @@ func TestResolveHome(t *testing.T) {
 		t.Errorf("PARACHUTE_HOME is returned verbatim, got %q", got)
 	}
 	env["PARACHUTE_HOME"] = "~/p"
-	if got := AbsHome(ResolveHome(getenv, "/home/op"), "/work"); got != "/work/~/p" {
+	if got := AbsHome(ResolveHome(getenv, "/home/op"), "/srv"); got != "/srv/~/p" {
 		t.Errorf("no tilde expansion: %q", got)
 	}
-	if got := AbsHome("/a/b/../c/", "/work"); got != "/a/c" {
+	if got := AbsHome("/a/b/../c/", "/srv"); got != "/a/c" {
 		t.Errorf("AbsHome cleans: %q", got)
 	}
 }
