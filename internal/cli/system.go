@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 
 	"github.com/parachute/reconcile/actuate"
@@ -30,7 +29,8 @@ func (s *system) Close() {
 func newSystem(d spec.Desired) (*system, error) {
 	env := observe.DefaultEnv()
 	locate := observe.LocateUnit(goos)
-	obs := &observe.Observer{Env: env, Units: observe.NewUnitObserver(os.Getenv), Locate: func(d spec.Desired) observe.UnitQuery {
+	plat := newPlatform()
+	obs := &observe.Observer{Env: env, Units: plat.unitObserver(), Locate: func(d spec.Desired) observe.UnitQuery {
 		q := locate(d)
 		// An explicit manager that is not this platform's: name it, so the
 		// snapshot says it cannot be asked here and the plan previews it.
@@ -43,7 +43,7 @@ func newSystem(d spec.Desired) (*system, error) {
 		}
 		return q
 	}}
-	s := &system{observer: obs}
+	s := &system{observer: obs, close: []func(){plat.close}}
 	s.actuator = &actuate.Actuator{
 		Procs:    newProcesses(),
 		Files:    actuate.OSFiles{},
@@ -53,7 +53,7 @@ func newSystem(d spec.Desired) (*system, error) {
 		Health:   healthProbe{obs: obs},
 	}
 	if loc, err := unitfile.Locate(goos, d); err == nil && loc.Manager != "" {
-		s.actuator.Units = newUnits(loc, d, filepath.Join(d.Home, "hub", "logs", "hub.log"), &s.close)
+		s.actuator.Units = plat.units(loc, d, filepath.Join(d.Home, "hub", "logs", "hub.log"))
 	}
 	return s, nil
 }

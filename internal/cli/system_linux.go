@@ -3,56 +3,95 @@ package cli
 import (
 	"context"
 	"os"
+	"strconv"
 	"sync"
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
 
 func newProcesses() actuate.Processes { return actuate.OSProcesses{} }
 
-// newUnits returns the systemd manager of loc's scope, dialled on first use
-// so that --plan and converged runs that change nothing never connect for it.
-func newUnits(loc unitfile.Location, d spec.Desired, logPath string, closers *[]func()) actuate.Units {
-	l := &lazyUnits{scope: loc.Scope, uid: d.User.UID, log: logPath}
-	*closers = append(*closers, l.close)
-	return l
+// platform shares one connection per systemd manager between the observer
+// and the actuator for the whole run (a user-bus dial costs tens of
+// milliseconds), dialled on first use so that a run that changes nothing
+// connects only to observe.
+type platform struct {
+	mu    sync.Mutex
+	conns map[string]*sdbus.Conn // by scope and uid
 }
 
-// lazyUnits dials the manager when the first unit step runs.
-type lazyUnits struct {
-	scope string
-	uid   int
-	log   string
+func newPlatform() *platform { return &platform{conns: map[string]*sdbus.Conn{}} }
 
-	mu sync.Mutex
-	u  *actuate.SystemdUnits
-}
-
-// get dials once it succeeds; a failed dial is tried again at the next call
-// (the user manager may come up while --until-converged waits).
-func (l *lazyUnits) get(ctx context.Context) (*actuate.SystemdUnits, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.u != nil {
-		return l.u, nil
+// dial returns the run's connection to the manager of scope for uid; a
+// failed dial is tried again at the next call (the user manager may come up
+// while --until-converged waits).
+func (p *platform) dial(ctx context.Context, scope string, uid int) (*sdbus.Conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := scope + "/" + strconv.Itoa(uid)
+	if c := p.conns[key]; c != nil {
+		return c, nil
 	}
-	conn, err := sdbus.Dial(context.WithoutCancel(ctx), l.scope, l.uid, os.Getenv)
+	c, err := sdbus.Dial(context.WithoutCancel(ctx), scope, uid, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	l.u = &actuate.SystemdUnits{Conn: conn, UID: l.uid, Getenv: os.Getenv, LogHint: l.log}
-	return l.u, nil
+	p.conns[key] = c
+	return c, nil
 }
 
-func (l *lazyUnits) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.u != nil {
-		l.u.Conn.Close()
+func (p *platform) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, c := range p.conns {
+		c.Close()
+		delete(p.conns, k)
 	}
+}
+
+// unitObserver is observe's systemd observer on the run's connections.
+func (p *platform) unitObserver() observe.UnitObserver {
+	return observe.Managers{GOOS: "linux", Systemd: observe.SystemdUnits{
+		Dial: func(ctx context.Context, scope string, uid int) (observe.SystemdManager, error) {
+			c, err := p.dial(ctx, scope, uid)
+			if err != nil {
+				return nil, err
+			}
+			return keepOpen{c}, nil
+		},
+		Linger: sdbus.Linger,
+	}}
+}
+
+// keepOpen hands the observer a connection it may Close: the run closes it.
+type keepOpen struct{ *sdbus.Conn }
+
+// Close implements observe.SystemdManager: a no-op, the platform owns it.
+func (keepOpen) Close() {}
+
+// units is the actuator's systemd manager for loc's scope.
+func (p *platform) units(loc unitfile.Location, d spec.Desired, logPath string) actuate.Units {
+	return &lazyUnits{p: p, scope: loc.Scope, uid: d.User.UID, log: logPath}
+}
+
+// lazyUnits connects when the first unit step runs.
+type lazyUnits struct {
+	p     *platform
+	scope string
+	uid   int
+	log   string
+}
+
+func (l *lazyUnits) get(ctx context.Context) (*actuate.SystemdUnits, error) {
+	c, err := l.p.dial(ctx, l.scope, l.uid)
+	if err != nil {
+		return nil, err
+	}
+	return &actuate.SystemdUnits{Conn: c, UID: l.uid, Getenv: os.Getenv, LogHint: l.log}, nil
 }
 
 func (l *lazyUnits) Reload(ctx context.Context) error {
