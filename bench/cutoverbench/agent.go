@@ -579,7 +579,10 @@ func (b *box) startLimit(ctx context.Context, conn *sddbus.Conn, start func(cont
 	if err := <-done; err != nil {
 		return 0, 0, err
 	}
-	if err := b.ownedByUnit(ctx, conn, b.hubPort); err != nil {
+	// Checked again for up to a second: while the hub forks its modules, a
+	// child briefly holds copies of the hub's sockets (and may be gone by
+	// the time its cgroup is read).
+	if err := waitFor(time.Second, func() error { return b.ownedByUnit(ctx, conn, b.hubPort) }); err != nil {
 		return 0, 0, fmt.Errorf("who answered: %w", err)
 	}
 	return healthy, startedAt, nil
