@@ -546,16 +546,37 @@ func answeredByOf(ports []Port, hubPort int, serverSide []int, ppid func(int) in
 	if pid := rootOf(serverSide, ppid); pid != 0 {
 		return pid
 	}
+	// The fallback: the listeners that could have accepted a connection to
+	// 127.0.0.1. One of them with no visible holder makes it unknown: it may
+	// have been the one that answered.
 	var owners []int
 	for _, p := range ports {
 		if p.Port != hubPort {
 			continue
 		}
 		for _, l := range p.Listeners {
+			if !acceptsV4Loopback(l.Addr) {
+				continue
+			}
+			if len(l.Pids) == 0 {
+				return 0
+			}
 			owners = append(owners, l.Pids...)
 		}
 	}
 	return rootOf(owners, ppid)
+}
+
+// acceptsV4Loopback reports whether a listener bound to addr can accept a
+// connection to 127.0.0.1: bound to it, to 0.0.0.0, or to [::] (dual-stack).
+// An unparsable address counts, to stay on the side of "unknown".
+func acceptsV4Loopback(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return true
+	}
+	a := ap.Addr().Unmap()
+	return a.IsUnspecified() || a == netip.MustParseAddr("127.0.0.1")
 }
 
 // rootOf returns the one pid of pids that descends from none of the others,

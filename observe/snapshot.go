@@ -164,6 +164,12 @@ type Unit struct {
 	// Name is "parachute-hub.service" or "computer.parachute.hub".
 	Name string   `json:"name"`
 	File UnitFile `json:"file"`
+	// FragmentPath is the file the manager loaded the unit from, when it
+	// is not File.Path (a unit shadowed by another directory).
+	FragmentPath string `json:"fragmentPath,omitempty"`
+	// DropIns are drop-in files applied on top of the unit
+	// (parachute-hub.service.d/*.conf, e.g. from `systemctl edit`).
+	DropIns []UnitFile `json:"dropIns,omitempty"`
 	// The manager's view (systemd properties; launchd fills LoadState,
 	// ActiveState and MainPID from launchctl print).
 	LoadState        string `json:"loadState,omitempty"`

@@ -3,7 +3,9 @@ package observe
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/parachute/reconcile/internal/sdbus"
 	"github.com/parachute/reconcile/unitfile"
@@ -65,6 +67,29 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			u.Available = true
 			u.LoadState, u.ActiveState, u.SubState, u.UnitFileState = p.LoadState, p.ActiveState, p.SubState, p.UnitFileState
 			u.MainPID, u.ControlGroup, u.NeedDaemonReload = p.MainPID, p.ControlGroup, p.NeedDaemonReload
+			if p.FragmentPath != "" && p.FragmentPath != q.Path {
+				u.FragmentPath = p.FragmentPath
+			}
+			for _, path := range p.DropInPaths {
+				f, problem := readUnitFile(path, nil)
+				rep.Problems = appendNonEmpty(rep.Problems, problem)
+				u.DropIns = append(u.DropIns, f)
+			}
+		}
+	}
+	if len(u.DropIns) == 0 && q.Path != "" {
+		// The manager did not list them (not loaded, not asked): the
+		// drop-in directory beside our file is where `systemctl edit`
+		// writes.
+		dir := q.Path + ".d"
+		if entries, err := os.ReadDir(dir); err == nil {
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".conf") {
+					f, problem := readUnitFile(filepath.Join(dir, e.Name()), nil)
+					rep.Problems = appendNonEmpty(rep.Problems, problem)
+					u.DropIns = append(u.DropIns, f)
+				}
+			}
 		}
 	}
 

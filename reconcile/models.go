@@ -41,7 +41,11 @@ func (b *builder) supervised() {
 	starting := u.ActiveState == "activating" || u.ActiveState == "reloading"
 	// The unit must be (re)started unless it is running or starting, or when
 	// something else holds its port (then it is crash-looping on the bind).
-	needStart := !(active || starting) || hubHeldByOthers || (active && !isEnabledish(u.UnitFileState))
+	realStart := !(active || starting) || hubHeldByOthers
+	// An active unit that is not enabled only needs enabling (start-unit
+	// on an active unit starts nothing): its file is not rewritten, since
+	// the running hub would keep the old one.
+	needStart := realStart || (active && !isEnabledish(u.UnitFileState))
 
 	// 1. The unit file: written before anything is stopped.
 	var diffs []string
@@ -56,14 +60,23 @@ func (b *builder) supervised() {
 	if userUnit && s.Linger == nil {
 		b.note("linger of %s is unknown; without it the hub stops at logout (loginctl enable-linger %s)", w.d.User.Name, w.d.User.Name)
 	}
-	needWrite := !u.File.Exists || lingerOff || (needStart && (len(diffs) > 0 || u.NeedDaemonReload))
-	if u.File.Exists && len(diffs) > 0 && !needStart {
+	needWrite := !u.File.Exists || lingerOff || (realStart && (len(diffs) > 0 || u.NeedDaemonReload))
+	if u.File.Exists && len(diffs) > 0 && !realStart {
 		// A hand-edited unit under a running hub: overwriting would revert
 		// the edit and applying it would need a restart. Report, do not act.
 		b.note("drift: %s differs from what parachute writes (%s); the running hub is left alone — delete the file and run again to restore it",
 			u.File.Path, strings.Join(diffs, "; "))
 	}
-	if u.File.Exists && u.NeedDaemonReload && !needStart && len(diffs) == 0 {
+	for _, di := range u.DropIns {
+		// Someone's `systemctl edit`: applied on top of our file, never
+		// rewritten by us. Shown, because it can undo what the unit
+		// guarantees (PARACHUTE_BIND_HOST=127.0.0.1, the command).
+		b.note("drift: the drop-in %s changes the hub unit: %s", di.Path, oneLine(di.Content))
+	}
+	if u.FragmentPath != "" {
+		b.note("drift: the manager loads the hub unit from %s, not %s", u.FragmentPath, u.File.Path)
+	}
+	if u.File.Exists && u.NeedDaemonReload && !realStart && len(diffs) == 0 {
 		b.note("the service manager has not reloaded %s since it changed; it applies at the next restart", u.File.Path)
 	}
 	if needWrite {
@@ -354,4 +367,19 @@ func lingerUser(on bool, name string) string {
 		return name
 	}
 	return ""
+}
+
+// oneLine folds a small file into one line for a note.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			parts = append(parts, l)
+		}
+	}
+	out := strings.Join(parts, "; ")
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -228,10 +229,17 @@ func runObserve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return ExitBlocked
 	}
 	if f.output == "json" {
-		return writeJSON(stdout, stderr, snap)
+		return writeJSON(stdout, stderr, observeDocument{Schema: reconcile.Schema, Snapshot: snap})
 	}
 	renderSnapshot(stdout, snap)
 	return ExitConverged
+}
+
+// observeDocument is `parachute observe --output json`: the snapshot, with
+// the schema version every JSON document carries.
+type observeDocument struct {
+	Schema string `json:"schema"`
+	observe.Snapshot
 }
 
 func writeJSON(stdout, stderr io.Writer, v any) int {
@@ -268,6 +276,16 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return planExit(p)
 	}
 
+	if _, err := os.Stat(d.Home); os.IsNotExist(err) {
+		// No home at all: a box that needs nothing (absent) must not get
+		// one just to hold a lock; look first, lock once there is work.
+		snap, err := f.observe(ctx, sys, d, stderr)
+		if err == nil {
+			if p := reconcile.Compute(d, snap); p.Converged {
+				return finish(stdout, stderr, f.output == "json", p, snap, nil, nil, time.Now())
+			}
+		}
+	}
 	unlock, code := lock(ctx, d.Home, f.wait, stderr)
 	if unlock == nil {
 		return code
@@ -306,7 +324,9 @@ func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer
 		return nil, ExitFailed
 	}
 	path := filepath.Join(home, ".reconcile.lock")
-	fl := flock.New(path)
+	// O_NOFOLLOW: a planted .reconcile.lock symlink must not make a root run
+	// create (or truncate) a file elsewhere.
+	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW), flock.SetPermissions(0o644))
 	var ok bool
 	var err error
 	if wait > 0 {
@@ -359,6 +379,17 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 			return ExitBlocked
 		}
 		p := reconcile.Compute(d, snap)
+		if p.Outcome == reconcile.OutcomeBlocked && f.until && time.Now().Before(deadline) && ctx.Err() == nil {
+			// At boot a blocker may pass (the user manager comes up, a
+			// squatter exits): look again until the deadline.
+			if f.verbose {
+				fmt.Fprintf(stderr, "parachute reconcile: blocked (%s); looking again in %s\n", p.Blockers[0].Reason, pause)
+			}
+			if err := (actuate.RealClock{}).Sleep(ctx, min(pause, time.Until(deadline))); err == nil {
+				pause = min(pause*2, 30*time.Second)
+				continue
+			}
+		}
 		if p.Outcome == reconcile.OutcomeConverged || p.Outcome == reconcile.OutcomeBlocked {
 			return finish(stdout, stderr, jsonOut, p, snap, applied, nil, start)
 		}

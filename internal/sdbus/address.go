@@ -84,16 +84,34 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemPrivateSocket, Socket: SystemPrivateSocket, Private: true})
 		}
 	case ScopeUser:
+		// The environment may be another user's (`su bob` without `-`
+		// keeps alice's XDG_RUNTIME_DIR and bus address): a path under
+		// /run/user/<N> with N other than uid is provably not ours and is
+		// passed over; /run/user/<uid> is always tried last.
+		own := filepath.Join(RuntimeDirBase, strconv.Itoa(uid))
 		runtime := getenv("XDG_RUNTIME_DIR")
-		if runtime == "" || !filepath.IsAbs(runtime) {
-			runtime = filepath.Join(RuntimeDirBase, strconv.Itoa(uid))
+		if runtime == "" || !filepath.IsAbs(runtime) || othersRuntime(runtime, uid) {
+			runtime = own
 		}
-		if !fromEnv("DBUS_SESSION_BUS_ADDRESS") {
+		envBus := fromEnv("DBUS_SESSION_BUS_ADDRESS")
+		kept := candidates[:0]
+		for _, e := range candidates {
+			if !othersRuntime(e.Socket, uid) {
+				kept = append(kept, e)
+			}
+		}
+		candidates = kept
+		if !envBus || len(candidates) == 0 {
 			bus := filepath.Join(runtime, "bus")
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(bus), Socket: bus})
 		}
 		private := filepath.Join(runtime, "systemd", "private")
 		candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(private), Socket: private, Private: true})
+		if runtime != own {
+			for _, p := range []string{filepath.Join(own, "bus"), filepath.Join(own, "systemd", "private")} {
+				candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(p), Socket: p, Private: strings.HasSuffix(p, "private")})
+			}
+		}
 		who := getenv("USER")
 		if who == "" {
 			who = getenv("LOGNAME")
@@ -166,4 +184,16 @@ func parseAddress(addr string) ([]Endpoint, error) {
 func socketExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// othersRuntime reports whether path lies under /run/user/<N> for an N
+// other than uid: another user's runtime directory.
+func othersRuntime(path string, uid int) bool {
+	rest, ok := strings.CutPrefix(path, RuntimeDirBase+"/")
+	if !ok {
+		return false
+	}
+	n, _, _ := strings.Cut(rest, "/")
+	id, err := strconv.Atoi(n)
+	return err == nil && id != uid
 }

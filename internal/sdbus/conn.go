@@ -38,6 +38,8 @@ type Props struct {
 	NeedDaemonReload bool `json:"needDaemonReload"`
 	// FragmentPath is the unit file the manager loaded, "" when none.
 	FragmentPath string `json:"fragmentPath"`
+	// DropInPaths are the drop-in files the manager applied on top of it.
+	DropInPaths []string `json:"dropInPaths,omitempty"`
 	// Result is why the service last stopped (success, exit-code, signal,
 	// start-limit-hit, …; services only).
 	Result string `json:"result"`
@@ -110,6 +112,9 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 		UnitFileState:    str(u["UnitFileState"]),
 		FragmentPath:     str(u["FragmentPath"]),
 		NeedDaemonReload: u["NeedDaemonReload"] == true,
+	}
+	if d, ok := u["DropInPaths"].([]string); ok {
+		p.DropInPaths = d
 	}
 	if strings.HasSuffix(name, ".service") && p.LoadState != "not-found" {
 		s, err := c.c.GetUnitTypePropertiesContext(ctx, name, "Service")

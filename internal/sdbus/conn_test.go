@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -264,7 +265,7 @@ func TestConnOverARealBus(t *testing.T) {
 	}
 	want := Props{LoadState: "loaded", ActiveState: "inactive", SubState: "dead", UnitFileState: "disabled", NeedDaemonReload: true,
 		FragmentPath: "/etc/systemd/system/parachute-hub.service", ControlGroup: "/system.slice/parachute-hub.service", Result: "success"}
-	if p != want {
+	if !reflect.DeepEqual(p, want) {
 		t.Errorf("UnitProps = %+v\nwant %+v", p, want)
 	}
 	p, err = c.UnitProps(ctx, "parachute-vault.service")
