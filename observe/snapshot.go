@@ -224,7 +224,9 @@ type Health struct {
 	Instance string `json:"instance,omitempty"`
 	DB       string `json:"db,omitempty"`
 	Error    string `json:"error,omitempty"`
-	// AnsweredBy is the pid holding the hub port's listening socket when the
-	// answer came (0 when unknown): who answered, not just that something did.
+	// AnsweredBy is who answered, not just that something did: the owner of
+	// the server side of our own connection (the holder the others descend
+	// from when a fork shares it), else the owner of the listener that could
+	// accept 127.0.0.1; 0 when it cannot be told.
 	AnsweredBy int `json:"answeredBy,omitempty"`
 }

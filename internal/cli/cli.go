@@ -116,14 +116,17 @@ func newFlags(name string, stderr io.Writer, reconcileFlags bool) *flags {
 		fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "with --until-converged: give up after this long")
 		fs.DurationVar(&f.wait, "wait-lock", 0, "wait this long for another run's lock instead of exiting 75")
 	}
-	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	// -h prints the usage to stdout from parse; a bad flag names itself on
+	// stderr and points at `parachute help`.
+	fs.Usage = func() {}
 	return f
 }
 
 // parse parses args; it returns an exit code when the run should end.
-func (f *flags) parse(args []string, stderr io.Writer) (int, bool) {
+func (f *flags) parse(args []string, stdout, stderr io.Writer) (int, bool) {
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
 			return ExitConverged, true
 		}
 		fmt.Fprintf(stderr, "parachute %s: %v (see parachute help)\n", f.fs.Name(), err)
@@ -188,9 +191,9 @@ func currentUser() spec.User {
 
 // prepare parses args, loads the desired state and wires the system. It
 // returns the exit code when the run ends there.
-func prepare(name string, args []string, stderr io.Writer, reconcileFlags bool) (*flags, spec.Desired, *system, int, bool) {
+func prepare(name string, args []string, stdout, stderr io.Writer, reconcileFlags bool) (*flags, spec.Desired, *system, int, bool) {
 	f := newFlags(name, stderr, reconcileFlags)
-	if code, done := f.parse(args, stderr); done {
+	if code, done := f.parse(args, stdout, stderr); done {
 		return nil, spec.Desired{}, nil, code, true
 	}
 	d, code, done := f.load(stderr)
@@ -218,7 +221,7 @@ func (f *flags) observe(ctx context.Context, sys *system, d spec.Desired, stderr
 }
 
 func runObserve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f, d, sys, code, done := prepare("observe", args, stderr, false)
+	f, d, sys, code, done := prepare("observe", args, stdout, stderr, false)
 	if done {
 		return code
 	}
@@ -253,7 +256,7 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 }
 
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f, d, sys, code, done := prepare("reconcile", args, stderr, true)
+	f, d, sys, code, done := prepare("reconcile", args, stdout, stderr, true)
 	if done {
 		return code
 	}
