@@ -243,7 +243,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		wantPort[uint16(p.Port)] = true
 	}
 	sc := scanPorts(pr, wantPort, hc.client, uint16(hubPort))
-	if sc.ownerless() {
+	if sc.ownerless(os.Geteuid()) {
 		// A listener nobody visibly holds is usually an instant: a process
 		// exiting (its fd table already gone) or a fork before its exec.
 		// Look once more before reporting "held, owner unknown", which
@@ -338,13 +338,16 @@ type portScan struct {
 // scanPorts reads the listeners on ports and, when client is valid, the
 // server side of client's connection to serverPort, then walks /proc once
 // for the holders of all of them.
-// ownerless reports whether a listener was found with no visible holder.
-func (sc portScan) ownerless() bool {
+// ownerless reports whether a listener was found with no visible holder
+// although euid should see it (root, or the socket's own uid): then the
+// holder was caught mid-exit or mid-fork. Another user's socket seen by a
+// non-root run stays ownerless however often it is looked at.
+func (sc portScan) ownerless(euid int) bool {
 	if sc.walkErr != nil {
 		return false
 	}
 	for _, s := range sc.listeners {
-		if len(sc.w.owners[s.Inode]) == 0 {
+		if len(sc.w.owners[s.Inode]) == 0 && (euid == 0 || s.UID == euid) {
 			return true
 		}
 	}
