@@ -223,10 +223,11 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 	detached := st.Unit == ""
 	var last string
 	for n := 0; ; n++ {
+		var ownerErr error
 		if !detached && a.Units != nil {
 			own, err := a.Units.Owner(ctx, st.Unit)
 			if err != nil {
-				last = err.Error()
+				ownerErr = err
 			} else {
 				r.unitCgroup, r.unitMain = nonEmptyStr(own.ControlGroup, r.unitCgroup), own.MainPID
 				if own.Failed {
@@ -246,6 +247,9 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			return nil
 		default:
 			last = fmt.Sprintf("/health answered from pid %d, which is not the hub we manage", by)
+		}
+		if ownerErr != nil {
+			last += " (and the unit could not be asked: " + ownerErr.Error() + ")"
 		}
 		if !a.Clock.Now().Before(deadline) {
 			return fmt.Errorf("no healthy hub on :%d after %s: %s", st.Port, a.Timeouts.Healthy, last)

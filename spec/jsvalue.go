@@ -107,23 +107,6 @@ func arrayIndex(k string) uint64 {
 	return n
 }
 
-// jsTypeof is JavaScript's typeof for v (nil is undefined).
-func jsTypeof(v *jsValue) string {
-	if v == nil {
-		return "undefined"
-	}
-	switch v.kind {
-	case jsBool:
-		return "boolean"
-	case jsNumber:
-		return "number"
-	case jsString:
-		return "string"
-	default:
-		return "object" // null, arrays and objects alike
-	}
-}
-
 // describe renders v for a message: the value itself when short, and what
 // kind of thing it is when the kind is the problem.
 func describe(v *jsValue) string {

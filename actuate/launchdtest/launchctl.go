@@ -54,8 +54,6 @@ type job struct {
 	removeAt time.Time
 }
 
-func (j *job) target() string { return j.domain + "/" + j.label }
-
 func (j *job) state() string {
 	switch {
 	case j.pid > 0:

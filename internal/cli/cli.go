@@ -476,6 +476,6 @@ func finish(stdout, stderr io.Writer, jsonOut bool, p reconcile.Plan, snap obser
 	return code
 }
 
-// goos and goarch are the platform this binary runs on; the planner gets
-// them through the snapshot, never from runtime itself.
-var goos, goarch = runtime.GOOS, runtime.GOARCH
+// goos is the platform this binary runs on; the planner gets it through the
+// snapshot, never from runtime itself.
+var goos = runtime.GOOS

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -31,10 +30,7 @@ func Build(dir string) (Binaries, error) {
 		Module: filepath.Join(dir, "standin-module"),
 		Layout: filepath.Join(dir, "layout"),
 	}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = "go"
-	}
+	goTool := "go"
 	for out, pkg := range map[string]string{
 		b.Hub:    "github.com/parachute/reconcile/examples/standin-hub",
 		b.Module: "github.com/parachute/reconcile/examples/standin-module",
