@@ -8,20 +8,31 @@ import (
 )
 
 // TestCrashEveryStep SIGKILLs the reconciler at every step of each
-// direction, once when the step's step-start is printed and once when its
+// direction (the main one also as a non-root user), once when the step's step-start is printed and once when its
 // step-done (or step-failed) is, then runs it once more: that run must
 // converge with the direction's invariants, services.json and every .env
 // byte-identical, and the hub log must never show a hub or a supervised
 // module that found its port already held.
 func TestCrashEveryStep(t *testing.T) {
-	for _, dir := range []struct{ name, from, to string }{
-		{"detached-era-to-supervised", "detached-era", "supervised"},
-		{"supervised-to-detached", "supervised", "detached"},
-		{"supervised-to-absent", "supervised", "absent"},
+	for _, dir := range []struct {
+		name, from, to string
+		user           bool
+	}{
+		{"detached-era-to-supervised", "detached-era", "supervised", false},
+		{"supervised-to-detached", "supervised", "detached", false},
+		{"supervised-to-absent", "supervised", "absent", false},
+		// The main job once more as a non-root user: a user unit, linger
+		// and the user manager, killed at every step.
+		{"user-detached-era-to-supervised", "detached-era", "supervised", true},
 	} {
 		t.Run(dir.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBox(t)
+			var b *box
+			if dir.user {
+				b = newUserBox(t)
+			} else {
+				b = newBox(t)
+			}
 			b.prepare(dir.from)
 			plan := b.parachute("reconcile", "--plan", "--desired", dir.to)
 			if plan.code != 2 || len(plan.doc.Steps) == 0 {
