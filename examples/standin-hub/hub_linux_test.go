@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,10 +40,9 @@ func layoutBox(t *testing.T, args ...string) (home string, hubPort, base int) {
 
 // hubProc is a stand-in hub started by a test.
 type hubProc struct {
+	*boxtest.Started
 	cmd            *exec.Cmd
 	stdout, stderr *syncBuffer
-	done           chan struct{} // closed once the process has been waited for
-	err            error         // Wait's result, set before done closes
 }
 
 // startHub starts the stand-in hub with args and env (added to ours), in its
@@ -52,17 +50,14 @@ type hubProc struct {
 // still running.
 func startHub(t *testing.T, env []string, args ...string) *hubProc {
 	t.Helper()
-	h := &hubProc{cmd: exec.Command(bins.Hub, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	h := &hubProc{cmd: exec.Command(bins.Hub, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	h.cmd.Env = append(os.Environ(), env...)
 	h.cmd.Stdout, h.cmd.Stderr = h.stdout, h.stderr
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.err = h.cmd.Wait(); close(h.done) }()
+	h.Started = boxtest.Start(t, h.cmd)
 	t.Cleanup(func() {
 		select {
-		case <-h.done:
+		case <-h.Done:
 		default:
 			// A test that failed half-way: the hub's children lead groups
 			// of their own, so end them by pid before the hub goes.
@@ -71,14 +66,14 @@ func startHub(t *testing.T, env []string, args ...string) *hubProc {
 			for _, pid := range kids {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
-			<-h.done
+			<-h.Done
 		}
 	})
 	return h
 }
 
 // pid is the hub's pid.
-func (h *hubProc) pid() int { return h.cmd.Process.Pid }
+func (h *hubProc) pid() int { return h.Pid() }
 
 // signal sends sig to the hub alone.
 func (h *hubProc) signal(t *testing.T, sig syscall.Signal) {
@@ -91,19 +86,7 @@ func (h *hubProc) signal(t *testing.T, sig syscall.Signal) {
 // wait waits for the hub to exit and returns its exit code.
 func (h *hubProc) wait(t *testing.T) int {
 	t.Helper()
-	select {
-	case <-h.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("hub did not exit")
-	}
-	var ee *exec.ExitError
-	if errors.As(h.err, &ee) {
-		return ee.ExitCode()
-	}
-	if h.err != nil {
-		t.Fatal(h.err)
-	}
-	return 0
+	return h.ExitCode(t, 20*time.Second)
 }
 
 func waitOpen(t *testing.T, ports ...int) {

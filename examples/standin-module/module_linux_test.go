@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,10 +60,9 @@ func (o output) String() string {
 
 // proc is a module started by a test in its own process group.
 type proc struct {
+	*boxtest.Started
 	cmd    *exec.Cmd
 	out    output
-	done   chan struct{}
-	err    error
 	port   int
 	killed []int // extra pids the test must SIGKILL at cleanup (setsid children)
 }
@@ -76,52 +74,30 @@ func start(t *testing.T, port int, args ...string) *proc {
 		t.Fatal(err)
 	}
 	defer f.Close() // the child has its own copy
-	p := &proc{cmd: exec.Command(link, args...), out: output{f.Name()}, done: make(chan struct{}), port: port}
+	p := &proc{cmd: exec.Command(link, args...), out: output{f.Name()}, port: port}
 	p.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	p.Started = boxtest.Start(t, p.cmd)
 	t.Cleanup(func() {
 		for _, pid := range p.killed {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		_ = boxtest.KillGroupOrPid(p.cmd.Process.Pid, p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
+		<-p.Done
 	})
 	return p
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int { return p.Pid() }
 
 // code waits for the exit and returns the exit code (-1 for a signal).
 func (p *proc) code(t *testing.T) int {
 	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("module did not exit")
-	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		t.Fatal(p.err)
-	}
-	return 0
+	return p.ExitCode(t, 10*time.Second)
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) exited() bool { return p.Exited() }
 
 func (p *proc) waitOpen(t *testing.T) {
 	t.Helper()
