@@ -15,6 +15,7 @@ import (
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
 )
 
 // ErrGone is returned by Processes.Identity when no such process exists (or
@@ -272,7 +273,7 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 	a := r.a
 	// The hub's log directory: StandardOutput=append: and launchd's
 	// StandardOutPath need it, and nothing upstream creates it.
-	if err := a.Files.MkdirAll(filepath.Join(r.snap.Home, "hub", "logs"), 0o755); err != nil {
+	if err := a.Files.MkdirAll(filepath.Dir(unitfile.LogPath(r.snap.Home)), 0o755); err != nil {
 		return err
 	}
 	changed, err := a.Files.WriteFile(st.Path, []byte(st.Content), 0o644)

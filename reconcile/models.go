@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,7 +119,7 @@ func (b *builder) supervised() {
 		b.waitStopped()
 		b.healthy = append(b.healthy, b.waitHealthy("the hub unit is "+u.ActiveState+"; waiting for it to answer"))
 	case needStart:
-		b.waitPorts(b.declaredPorts(), "must be free of processes outside the hub unit before it starts")
+		b.waitPorts(b.w.s.Ports, "must be free of processes outside the hub unit before it starts")
 		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
 			Reason: b.startReason()})
 		b.healthy = append(b.healthy, b.waitHealthy("the hub must answer /health from inside the unit"))
@@ -178,7 +177,7 @@ func (b *builder) waitStopped() {
 		}
 	}
 	var ports []observe.Port
-	for _, p := range b.declaredPorts() {
+	for _, p := range b.w.s.Ports {
 		if stopped[p.Port] {
 			ports = append(ports, p)
 		}
@@ -289,13 +288,13 @@ func (b *builder) detached() {
 			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
 		return
 	}
-	b.waitPorts(b.declaredPorts(), "must be free before the detached hub starts")
+	b.waitPorts(b.w.s.Ports, "must be free before the detached hub starts")
 	home := w.d.Home
 	b.start = append(b.start, Step{Action: StartDetached, Target: "detached hub",
 		Reason: "start the hub as its own session, recorded in hub/run/hub.pid and hub.port, output appended to hub/logs/hub.log",
-		Argv:   w.d.HubCommand, Env: detachedEnv(w.d), Dir: home, Log: logPath(home),
-		Pidfile:  filepath.Join(home, "hub", "run", "hub.pid"),
-		PortFile: filepath.Join(home, "hub", "run", "hub.port"), Port: w.d.HubPort})
+		Argv:   w.d.HubCommand, Env: detachedEnv(w.d), Dir: home, Log: unitfile.LogPath(home),
+		Pidfile:  spec.PidfilePath(home, "hub"),
+		PortFile: spec.HubPortPath(home), Port: w.d.HubPort})
 	b.healthy = append(b.healthy, b.waitHealthy("the detached hub must answer /health from its own pid"))
 }
 

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,10 +116,11 @@ func (b *builder) finish(m spec.Model) Plan {
 	return p
 }
 
-// destructive reports whether the plan stops, starts, removes or disables
-// anything.
+// destructive reports whether the plan stops, starts, disables or deletes
+// anything (pidfiles included: an incomplete observation may have judged
+// one wrongly).
 func (b *builder) destructive() bool {
-	return len(b.units)+len(b.disable)+len(b.stops)+len(b.start) > 0
+	return len(b.units)+len(b.disable)+len(b.stops)+len(b.pidfile)+len(b.start) > 0
 }
 
 func onlyWaits(steps []Step) bool {
@@ -133,9 +133,6 @@ func onlyWaits(steps []Step) bool {
 }
 
 // ---- shared pieces ----
-
-// declaredPorts returns the hub port then each module port once, in file order.
-func (b *builder) declaredPorts() []observe.Port { return b.w.s.Ports }
 
 // holderBlockers turns every foreign or unknown holder (and every holder in a
 // stale unit we may not manage) into a blocker with what to do about it.
@@ -196,6 +193,7 @@ type stopTarget struct {
 	pid, pgid int
 	start     uint64
 	what      string // "detached hub", "detached module vault", "orphan on :1940"
+	hub       bool   // the hub's own process (its pidfile's, or on its port): stopped first in the list
 	evidence  string
 	ports     []int
 }
@@ -213,7 +211,7 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 			portsOf[h.Pid] = append(portsOf[h.Pid], h.Port)
 		}
 	}
-	addTarget := func(pid int, what, evidence string) {
+	addTarget := func(pid int, what, evidence string, hub bool) {
 		if pid <= 0 || w.protected(pid) || keep(pid) || w.unitOwned(pid) {
 			return
 		}
@@ -222,10 +220,11 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 		if t, ok := targets[pid]; ok {
 			t.ports = appendUnique(t.ports, portsOf[pid]...)
+			t.hub = t.hub || hub
 			return
 		}
 		p := w.procs[pid]
-		t := &stopTarget{pid: pid, start: p.StartTicks, what: what, evidence: evidence, ports: appendUnique(nil, portsOf[pid]...)}
+		t := &stopTarget{pid: pid, start: p.StartTicks, what: what, hub: hub, evidence: evidence, ports: appendUnique(nil, portsOf[pid]...)}
 		if p.Pgid == pid && !w.protectedGroup(pid) {
 			t.pgid = pid
 		}
@@ -239,7 +238,7 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		if pf.Service != "hub" {
 			what = "detached module " + pf.Service
 		}
-		addTarget(pf.Pid, what, fmt.Sprintf("named by %s", pf.Path))
+		addTarget(pf.Pid, what, fmt.Sprintf("named by %s", pf.Path), pf.Service == "hub")
 	}
 	for _, h := range b.holders {
 		if h.Verdict != VerdictDetached && h.Verdict != VerdictOrphan {
@@ -249,7 +248,7 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		if h.Verdict == VerdictDetached {
 			what = fmt.Sprintf("detached process on :%d", h.Port)
 		}
-		addTarget(h.Pid, what, h.Evidence)
+		addTarget(h.Pid, what, h.Evidence, h.Owner == "hub")
 	}
 	// Fold members of a group that is signalled as a whole into it.
 	var pids []int
@@ -273,8 +272,7 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 	}
 	// Hub first, then by pid: deterministic and readable.
 	sort.Slice(pids, func(i, j int) bool {
-		hi, hj := strings.Contains(targets[pids[i]].what, "hub"), strings.Contains(targets[pids[j]].what, "hub")
-		if hi != hj {
+		if hi, hj := targets[pids[i]].hub, targets[pids[j]].hub; hi != hj {
 			return hi
 		}
 		return pids[i] < pids[j]
@@ -481,6 +479,3 @@ func nonEmpty(s, def string) string {
 	}
 	return s
 }
-
-// logPath is where the hub's output goes in every model.
-func logPath(home string) string { return filepath.Join(home, "hub", "logs", "hub.log") }

@@ -111,6 +111,10 @@ func PidfilePath(home, service string) string {
 	return filepath.Join(home, service, "run", service+".pid")
 }
 
+// HubPortPath is <home>/hub/run/hub.port, where a detached hub records its
+// port beside hub.pid.
+func HubPortPath(home string) string { return filepath.Join(home, "hub", "run", "hub.port") }
+
 // jsObjectPrototype are the properties every plain JavaScript object
 // inherits. The hub looks row names up in plain objects (RETIRED_MODULES,
 // LEGACY_MANIFEST_ALIASES), so these names find something there.

@@ -681,9 +681,9 @@ func (w *World) Snapshot() observe.Snapshot {
 		}
 		s.Pidfiles = append(s.Pidfiles, pf)
 	}
-	if f, ok := w.files[filepath.Join(w.Home, "hub", "run", "hub.port")]; ok {
+	if f, ok := w.files[spec.HubPortPath(w.Home)]; ok {
 		port, _ := strconv.Atoi(strings.TrimSpace(string(f.data)))
-		s.HubPortFile = &observe.PortFile{Path: filepath.Join(w.Home, "hub", "run", "hub.port"), Port: port}
+		s.HubPortFile = &observe.PortFile{Path: spec.HubPortPath(w.Home), Port: port}
 	}
 	// The hub unit.
 	u := w.units[w.UnitName]

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/observe"
@@ -53,7 +52,7 @@ func newSystem(d spec.Desired) (*system, error) {
 		Health:   healthProbe{obs: obs},
 	}
 	if loc, err := unitfile.Locate(goos, d); err == nil && loc.Manager != "" {
-		s.actuator.Units = plat.units(loc, d, filepath.Join(d.Home, "hub", "logs", "hub.log"))
+		s.actuator.Units = plat.units(loc, d, unitfile.LogPath(d.Home))
 	}
 	return s, nil
 }
