@@ -113,7 +113,10 @@ func (r *run) signal(st reconcile.Step, sig syscall.Signal) (bool, error) {
 	case errors.Is(err, ErrGone):
 		if st.Pgid > 0 && p.GroupAlive(st.Pgid) {
 			// The leader is gone but its group lives on (a wrapper's
-			// grandchild): the group is still ours to signal.
+			// grandchild): the group is still ours to signal. It cannot be
+			// another group by now: the kernel never hands out a pid that
+			// is still a live group's id, so this pgid names the group the
+			// plan saw for as long as any member lives.
 			return true, ignoreGone(p.Signal(0, st.Pgid, sig))
 		}
 		return false, nil

@@ -374,7 +374,14 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 		}
 	}
 	var applied []reconcile.Step
+	// backoff waits before the next attempt: 1 s, doubling to 30 s, never
+	// past the deadline.
 	pause := time.Second
+	backoff := func() error {
+		err := (actuate.RealClock{}).Sleep(ctx, min(pause, time.Until(deadline)))
+		pause = min(pause*2, 30*time.Second)
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		snap, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
@@ -388,8 +395,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 			if f.verbose {
 				fmt.Fprintf(stderr, "parachute reconcile: blocked (%s); looking again in %s\n", p.Blockers[0].Reason, pause)
 			}
-			if err := (actuate.RealClock{}).Sleep(ctx, min(pause, time.Until(deadline))); err == nil {
-				pause = min(pause*2, 30*time.Second)
+			if backoff() == nil {
 				continue
 			}
 		}
@@ -412,7 +418,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 		done, applyErr := sys.actuator.Apply(actx, p, snap)
 		cancel()
 		applied = append(applied, done...)
-		snap2, err := sys.observer.Observe(ctx, d)
+		snap2, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "parachute reconcile: verify: %v\n", err)
 			return ExitFailed
@@ -424,10 +430,9 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 		if f.verbose {
 			fmt.Fprintf(stderr, "parachute reconcile: not converged after attempt %d (%v); again in %s\n", attempt, applyErr, pause)
 		}
-		if err := (actuate.RealClock{}).Sleep(ctx, min(pause, time.Until(deadline))); err != nil {
+		if err := backoff(); err != nil {
 			return finish(stdout, stderr, jsonOut, p2, snap2, applied, err, start)
 		}
-		pause = min(pause*2, 30*time.Second)
 	}
 }
 
