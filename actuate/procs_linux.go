@@ -1,15 +1,15 @@
 package actuate
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/parachute/reconcile/observe"
 )
 
 // OSProcesses is Processes on the running system. ProcRoot is /proc unless
@@ -25,56 +25,30 @@ func (p OSProcesses) root() string {
 	return p.ProcRoot
 }
 
-// Identity implements Processes from /proc/PID/stat and /proc/PID/cgroup. A
-// zombie is gone.
+// Identity implements Processes from /proc/PID/stat and /proc/PID/cgroup,
+// parsed by observe's parsers. A zombie is gone, and so is a process being
+// reaped (its stat answers ESRCH instead of ENOENT).
 func (p OSProcesses) Identity(pid int) (Identity, error) {
 	dir := filepath.Join(p.root(), strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-	// A process being reaped can answer ESRCH instead of ENOENT.
+	data, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		return Identity{}, ErrGone
 	}
 	if err != nil {
 		return Identity{}, fmt.Errorf("read pid %d: %w", pid, err)
 	}
-	// comm may hold spaces and parentheses: split after the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return Identity{}, fmt.Errorf("read pid %d: malformed stat", pid)
+	st, err := observe.ParseStat(data)
+	if err != nil {
+		return Identity{}, fmt.Errorf("read pid %d: %w", pid, err)
 	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 20 {
-		return Identity{}, fmt.Errorf("read pid %d: short stat", pid)
-	}
-	if f[0] == "Z" || f[0] == "X" {
+	if st.State == "Z" || st.State == "X" {
 		return Identity{}, ErrGone
 	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgid, _ := strconv.Atoi(f[2])
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return Identity{}, fmt.Errorf("read pid %d: start time: %w", pid, err)
-	}
-	id := Identity{StartTicks: start, PPid: ppid, Pgid: pgid}
+	id := Identity{StartTicks: st.StartTicks, PPid: st.PPid, Pgid: st.Pgid}
 	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-		id.Cgroup = unifiedCgroup(string(cg))
+		id.Cgroup = observe.ParseCgroup(cg)
 	}
 	return id, nil
-}
-
-// unifiedCgroup returns the cgroup v2 path ("0::/path"), falling back to
-// systemd's named v1 hierarchy on hybrid hosts.
-func unifiedCgroup(s string) string {
-	var named string
-	for _, line := range strings.Split(s, "\n") {
-		if rest, ok := strings.CutPrefix(line, "0::"); ok {
-			return rest
-		}
-		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[1] == "name=systemd" {
-			named = parts[2]
-		}
-	}
-	return named
 }
 
 // groupHasLive reports whether any non-zombie process is in group pgid. An

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 )
 
@@ -181,7 +181,7 @@ func (r *run) inUnit(pid int) bool {
 	if err != nil {
 		return false
 	}
-	return id.Cgroup == r.unitCgroup || strings.HasPrefix(id.Cgroup, strings.TrimSuffix(r.unitCgroup, "/")+"/")
+	return observe.InCgroup(id.Cgroup, r.unitCgroup)
 }
 
 // waitPortFree waits until no process outside the hub unit holds port. All

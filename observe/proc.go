@@ -108,10 +108,20 @@ func parseCmdline(data []byte) []string {
 	return strings.Split(string(data), "\x00")
 }
 
-// parseCgroup returns the unified (v2) path from /proc/PID/cgroup: the path of
+// InCgroup reports whether a process whose cgroup path is path lives in
+// cgroup cg or below it. An empty path or cg answers false: unknown is never
+// "inside".
+func InCgroup(path, cg string) bool {
+	if cg == "" || path == "" {
+		return false
+	}
+	return path == cg || strings.HasPrefix(path, strings.TrimSuffix(cg, "/")+"/")
+}
+
+// ParseCgroup returns the unified (v2) path from /proc/PID/cgroup: the path of
 // the "0::" line; on a hybrid or v1 host without one, the path of the
 // "name=systemd" hierarchy, which systemd keeps in step with its units.
-func parseCgroup(data []byte) string {
+func ParseCgroup(data []byte) string {
 	fallback := ""
 	for line := range bytes.Lines(data) {
 		line = bytes.TrimRight(line, "\n")

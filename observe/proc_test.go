@@ -173,8 +173,8 @@ func TestParseCgroup(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := parseCgroup([]byte(tt.in)); got != tt.want {
-			t.Errorf("parseCgroup(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := ParseCgroup([]byte(tt.in)); got != tt.want {
+			t.Errorf("ParseCgroup(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -414,7 +414,7 @@ func (p *procFS) details(proc *Process) {
 	if data, err := p.read(dir + "/cgroup"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "cgroup")
 	} else {
-		proc.Cgroup = parseCgroup(data)
+		proc.Cgroup = ParseCgroup(data)
 	}
 }
 

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
@@ -62,12 +61,7 @@ func (w *world) ancestors(pid int) []int {
 }
 
 // inCgroup reports whether the process lives in cgroup cg or below it.
-func inCgroup(p observe.Process, cg string) bool {
-	if cg == "" || p.Cgroup == "" {
-		return false
-	}
-	return p.Cgroup == cg || strings.HasPrefix(p.Cgroup, strings.TrimSuffix(cg, "/")+"/")
-}
+func inCgroup(p observe.Process, cg string) bool { return observe.InCgroup(p.Cgroup, cg) }
 
 // unitOwned reports whether pid belongs to the hub unit: inside its control
 // group (systemd) or in the job's process tree (launchd).
