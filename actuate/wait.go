@@ -162,17 +162,7 @@ func (r *run) inUnit(pid int) bool {
 		return false
 	}
 	if r.launchd {
-		for cur, hops := pid, 0; cur > 1 && hops < 64; hops++ {
-			if cur == r.unitMain {
-				return true
-			}
-			id, err := r.a.Procs.Identity(cur)
-			if err != nil {
-				return false
-			}
-			cur = id.PPid
-		}
-		return false
+		return r.descends(pid, r.unitMain)
 	}
 	if r.unitCgroup == "" {
 		return false
@@ -272,6 +262,15 @@ func (r *run) inTree(pid, root int) bool {
 				root = pf.Pid
 			}
 		}
+	}
+	return r.descends(pid, root)
+}
+
+// descends reports whether pid is root or one of its descendants, walking
+// the live parent links (at most 64 generations).
+func (r *run) descends(pid, root int) bool {
+	if root <= 1 {
+		return false
 	}
 	for cur, hops := pid, 0; cur > 1 && hops < 64; hops++ {
 		if cur == root {

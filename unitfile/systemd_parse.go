@@ -3,6 +3,7 @@ package unitfile
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,11 +124,11 @@ func CompareSystemd(want, got []byte) ([]string, error) {
 				}
 				continue
 			}
-			if !equalStrings(wv, gv) {
+			if !slices.Equal(wv, gv) {
 				diffs = append(diffs, sentence(prefix, wv, gv))
 			}
 		default:
-			if !equalStrings(wv, gv) {
+			if !slices.Equal(wv, gv) {
 				diffs = append(diffs, sentence(prefix, wv, gv))
 			}
 		}
@@ -178,12 +179,12 @@ func diffEnvironment(prefix string, want, have []string) []string {
 	wa, werr := envMeaning(want)
 	ga, gerr := envMeaning(have)
 	if werr != nil || gerr != nil {
-		if equalStrings(want, have) {
+		if slices.Equal(want, have) {
 			return nil
 		}
 		return []string{sentence(prefix, want, have)}
 	}
-	if equalStrings(wa, ga) {
+	if slices.Equal(wa, ga) {
 		return nil
 	}
 	wm, wn := envMap(wa)
@@ -252,24 +253,12 @@ func envMap(assignments []string) (map[string]string, []string) {
 	return m, names
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func equalArgvs(a, b [][]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !equalStrings(a[i], b[i]) {
+		if !slices.Equal(a[i], b[i]) {
 			return false
 		}
 	}
