@@ -202,17 +202,29 @@ func darwinStat(p darwinProc, sid int) Stat {
 // count (int32, host order), the executable's path, NUL padding, then argc
 // NUL-terminated arguments (the environment follows and is not read).
 func parseProcArgs2(b []byte) (exe string, argv []string, err error) {
+	exe, argv, _, err = splitProcArgs2(b)
+	return exe, argv, err
+}
+
+// procArgs2Env returns the environment block (NUL-separated KEY=value)
+// that follows the arguments in a KERN_PROCARGS2 buffer.
+func procArgs2Env(b []byte) ([]byte, error) {
+	_, _, env, err := splitProcArgs2(b)
+	return env, err
+}
+
+func splitProcArgs2(b []byte) (exe string, argv []string, env []byte, err error) {
 	if len(b) < 4 {
-		return "", nil, errors.New("procargs2: too short")
+		return "", nil, nil, errors.New("procargs2: too short")
 	}
 	argc := int(int32(binary.NativeEndian.Uint32(b)))
 	if argc < 0 || argc > 1<<16 {
-		return "", nil, fmt.Errorf("procargs2: argc %d", argc)
+		return "", nil, nil, fmt.Errorf("procargs2: argc %d", argc)
 	}
 	rest := b[4:]
 	i := bytes.IndexByte(rest, 0)
 	if i < 0 {
-		return "", nil, errors.New("procargs2: no executable path")
+		return "", nil, nil, errors.New("procargs2: no executable path")
 	}
 	exe, rest = string(rest[:i]), rest[i:]
 	for len(rest) > 0 && rest[0] == 0 {
@@ -231,7 +243,7 @@ func parseProcArgs2(b []byte) (exe string, argv []string, err error) {
 		rest = rest[i+1:]
 	}
 	if len(argv) < argc {
-		return exe, argv, fmt.Errorf("procargs2: %d of %d arguments", len(argv), argc)
+		return exe, argv, nil, fmt.Errorf("procargs2: %d of %d arguments", len(argv), argc)
 	}
-	return exe, argv, nil
+	return exe, argv, rest, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
 )
 
 // defaultClockTicks is USER_HZ, the unit of /proc/PID/stat's starttime. It is
@@ -164,6 +165,9 @@ type procReader interface {
 	walk(inodes map[uint64]bool) (walkResult, error)
 	// details fills uid, argv, exe, cwd and cgroup of proc.
 	details(proc *Process)
+	// envHome returns PARACHUTE_HOME from the process's environment ("",
+	// true when unset; false when the environment cannot be read).
+	envHome(pid int) (string, bool)
 }
 
 // walkResult is one pass over the process table.
@@ -178,7 +182,7 @@ type walkResult struct {
 }
 
 func fromStat(st Stat) Process {
-	return Process{Pid: st.Pid, PPid: st.PPid, Pgid: st.Pgid, Sid: st.Sid, StartTicks: st.StartTicks, State: st.State, Argv: []string{}}
+	return Process{Pid: st.Pid, PPid: st.PPid, Pgid: st.Pgid, Sid: st.Sid, StartTicks: st.StartTicks, State: st.State, Kernel: st.KernelThread, Argv: []string{}}
 }
 
 // Observe reads pidfiles, the hub unit, the hub's /health answer, every
@@ -213,6 +217,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		GOARCH:   env.GOARCH,
 		Home:     d.Home,
 		User:     d.User,
+		Owner:    d.Owner,
 		Self:     env.Self,
 		Parent:   env.Parent,
 		HubPort:  hubPort,
@@ -224,6 +229,10 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 
 	cands, portFile, problems := readPidfiles(d.Home, d)
 	snap.HubPortFile = portFile
+	snap.Problems = append(snap.Problems, problems...)
+	snap.Ports = withRecordedPort(snap.Ports, portFile)
+	links, problems := plantedLinks(d.Home)
+	snap.Links = links
 	snap.Problems = append(snap.Problems, problems...)
 
 	o.observeUnit(ctx, d, &snap)
@@ -293,6 +302,14 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		pf := c.judge(c.pid(load))
 		snap.Pidfiles = append(snap.Pidfiles, pf)
 		if pf.State == PidLive || pf.State == PidUnknown {
+			if p := procs[pf.Pid]; p != nil && pf.State == PidLive {
+				// A claim's corroboration: does it carry this box's home?
+				if h, ok := pr.envHome(pf.Pid); ok {
+					p.EnvHome = h
+				} else {
+					p.Unreadable = append(p.Unreadable, "environ")
+				}
+			}
 			seeds = append(seeds, pf.Pid)
 		} else if pf.Pid > 0 && procs[pf.Pid] != nil {
 			// A reused pid (or a zombie) is shown with its ancestors, as a
@@ -307,9 +324,11 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	if snap.Health.AnsweredBy > 0 {
 		extra = append(extra, snap.Health.AnsweredBy)
 	}
-	// The reconciler and its parent: the planner must see their groups to
-	// keep them out of every group signal.
-	extra = append(extra, env.Self, env.Parent)
+	// The reconciler and every ancestor: the planner must see them and
+	// their groups to keep them out of every signal.
+	snap.Ancestors = w.tree.ancestors(env.Self)
+	extra = append(extra, env.Self)
+	extra = append(extra, snap.Ancestors...)
 	snap.Processes = []Process{}
 	for _, pid := range w.tree.relevant(holders, seeds, extra) {
 		if p := load(pid); p != nil {
@@ -459,16 +478,24 @@ func (o *Observer) observeUnit(ctx context.Context, d spec.Desired, snap *Snapsh
 	snap.Problems = append(snap.Problems, rep.Problems...)
 }
 
-// staleShorts are the shorts whose per-module units may linger: every
-// module's short and detached-era shorts, and the retired ones.
-func staleShorts(mods []spec.Module) []string {
-	var out []string
-	for _, m := range mods {
-		out = append(out, m.Short)
-		out = append(out, m.LegacyShorts...)
+// staleShorts are the shorts whose per-module units an older install may
+// have left: the hub's catalogue of every era, never a row name outside it
+// (an operator's parachute-tunnel.service shares the prefix and nothing
+// else).
+func staleShorts([]spec.Module) []string { return unitfile.StaleShorts() }
+
+// withRecordedPort appends the port hub/run/hub.port records when no row
+// declares it: a detached hub there is ours to stop (trust model rule 8).
+func withRecordedPort(ports []Port, pf *PortFile) []Port {
+	if pf == nil || pf.Port <= 0 || pf.Untrusted != "" {
+		return ports
 	}
-	out = append(out, spec.RetiredShorts...)
-	return sortedUnique(out)
+	for _, p := range ports {
+		if p.Port == pf.Port {
+			return ports
+		}
+	}
+	return append(ports, Port{Port: pf.Port, Owner: "hub", Short: "hub", Recorded: true, Listeners: []Listener{}})
 }
 
 // declaredPorts lists the hub's port, then each module's in file order; a

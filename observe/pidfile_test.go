@@ -12,42 +12,37 @@ import (
 	"github.com/parachute/reconcile/spec"
 )
 
+// TestJudgePidfile: observe judges a pidfile by time alone; whether the
+// pid is the box's (owner, markers, port, environment) is the planner's
+// evidence, so a process with a stranger's argv is still "live" here.
 func TestJudgePidfile(t *testing.T) {
 	mtime := time.Unix(1700000600, 0)
-	vault := []string{"parachute-vault"}
 	ours := []string{"bun", "/home/op/.bun/bin/parachute-vault", "serve"}
 	proc := func(started time.Time, argv []string, unreadable ...string) *Process {
 		return &Process{Pid: 42, State: "S", Started: started, Argv: argv, Exe: "/usr/bin/bun", Cwd: "/home/op", Unreadable: unreadable}
 	}
 	tests := []struct {
-		name    string
-		parse   pidParse
-		markers []string
-		broad   bool
-		p       *Process
-		want    PidState
-		reason  string
+		name   string
+		parse  pidParse
+		p      *Process
+		want   PidState
+		reason string
 	}{
-		{"invalid content", pidNone, vault, false, nil, PidInvalid, "not a positive integer"},
-		{"pid beyond any pid", pidTooLarge, vault, false, nil, PidDead, "larger than any pid"},
-		{"no process", pidOK, vault, false, nil, PidDead, "no process 42"},
-		{"zombie", pidOK, vault, false, &Process{Pid: 42, State: "Z", Started: mtime}, PidDead, "zombie"},
-		{"dead (X)", pidOK, vault, false, &Process{Pid: 42, State: "X", Started: mtime}, PidDead, "zombie"},
-		{"stat unreadable", pidOK, vault, false, &Process{Pid: 42, Unreadable: []string{"stat"}}, PidUnknown, "cannot be read"},
-		{"start unknown", pidOK, vault, false, proc(time.Time{}, ours), PidUnknown, "start time"},
-		{"started long before", pidOK, vault, false, proc(mtime.Add(-time.Hour), ours), PidLive, `"parachute-vault"`},
-		{"started within the slack", pidOK, vault, false, proc(mtime.Add(startSlack), ours), PidLive, "before the file"},
-		{"started just after the slack", pidOK, vault, false, proc(mtime.Add(startSlack+10*time.Millisecond), ours), PidReused, "after the file was written"},
-		{"argv not ours", pidOK, vault, false, proc(mtime.Add(-time.Hour), []string{"/usr/sbin/sshd", "-D"}), PidReused, "not ours"},
-		{"sibling module is not ours", pidOK, vault, false, proc(mtime.Add(-time.Hour), []string{"parachute-scribe", "serve"}), PidReused, "not ours"},
-		{"argv not ours, exe unreadable", pidOK, vault, false, proc(mtime.Add(-time.Hour), []string{"node", "x.js"}, "exe"), PidUnknown, "exe unreadable"},
-		{"broad needle", pidOK, nil, true, proc(mtime.Add(-time.Hour), []string{"bun", "/x/src/hub-server.ts", "--db", "/home/op/.parachute/hub.db"}), PidLive, `mentions "parachute"`},
-		{"broad needle misses a CI runner", pidOK, nil, true, proc(mtime.Add(-time.Hour), []string{"/home/ci/runner/Runner.Listener"}), PidReused, "parachute"},
-		{"no markers: start time alone", pidOK, nil, false, proc(mtime.Add(-time.Hour), []string{"foo", "serve"}), PidLive, "no attribution marker"},
+		{"invalid content", pidNone, nil, PidInvalid, "not a positive integer"},
+		{"pid beyond any pid", pidTooLarge, nil, PidDead, "larger than any pid"},
+		{"no process", pidOK, nil, PidDead, "no process 42"},
+		{"zombie", pidOK, &Process{Pid: 42, State: "Z", Started: mtime}, PidDead, "zombie"},
+		{"dead (X)", pidOK, &Process{Pid: 42, State: "X", Started: mtime}, PidDead, "zombie"},
+		{"stat unreadable", pidOK, &Process{Pid: 42, Unreadable: []string{"stat"}}, PidUnknown, "cannot be read"},
+		{"start unknown", pidOK, proc(time.Time{}, ours), PidUnknown, "start time"},
+		{"started long before", pidOK, proc(mtime.Add(-time.Hour), ours), PidLive, "before the file"},
+		{"started within the slack", pidOK, proc(mtime.Add(startSlack), ours), PidLive, "before the file"},
+		{"started just after the slack", pidOK, proc(mtime.Add(startSlack+10*time.Millisecond), ours), PidReused, "after the file was written"},
+		{"a stranger's argv is still only a claim", pidOK, proc(mtime.Add(-time.Hour), []string{"/usr/sbin/sshd", "-D"}), PidLive, "before the file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := pidfileCandidate{pf: Pidfile{Service: "vault", Module: "parachute-vault", Path: "/h/vault/run/vault.pid", Pid: 42, ModTime: mtime}, parse: tt.parse, markers: tt.markers, broad: tt.broad}
+			c := pidfileCandidate{pf: Pidfile{Service: "vault", Module: "parachute-vault", Path: "/h/vault/run/vault.pid", Pid: 42, ModTime: mtime}, parse: tt.parse}
 			if tt.parse != pidOK {
 				c.pf.Pid = 0
 			}
@@ -84,7 +79,8 @@ func TestReadPidfiles(t *testing.T) {
 	writeFile("vault/run/vault.pid", "12\n")
 	writeFile("runner/run/runner.pid", "13\n")                 // legacy of parachute-runner, also retired
 	writeFile("parachute-runner/run/parachute-runner.pid", "") // current short, empty: invalid
-	writeFile("big/run/big.pid", "5"+strings.Repeat(" ", 2*maxRunFile))
+	writeFile("big/run/big.pid", "5\n")
+	writeFile("huge/run/huge.pid", "5"+strings.Repeat(" ", 2*maxRunFile))
 	// scribe's run dir is a symlink out of home: not read.
 	if err := os.MkdirAll(filepath.Join(outside, "run"), 0o755); err != nil {
 		t.Fatal(err)
@@ -96,9 +92,13 @@ func TestReadPidfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSymlink(t, filepath.Join(outside, "run"), filepath.Join(home, "scribe", "run"))
-	// app's directory is a symlink inside home: followed.
+	// app's directory is a symlink inside home: not followed either.
 	writeFile("real-app/run/app.pid", "14\n")
 	mustSymlink(t, filepath.Join(home, "real-app"), filepath.Join(home, "app"))
+	// big's pidfile is group-writable: read, but untrusted.
+	if err := os.Chmod(filepath.Join(home, "big", "run", "big.pid"), 0o664); err != nil {
+		t.Fatal(err)
+	}
 	// surface's pidfile is a FIFO: must not hang, not read.
 	if err := os.MkdirAll(filepath.Join(home, "surface", "run"), 0o755); err != nil {
 		t.Fatal(err)
@@ -112,28 +112,29 @@ func TestReadPidfiles(t *testing.T) {
 	}
 	mustSymlink(t, filepath.Join(home, "vault", "run", "vault.pid"), filepath.Join(home, "channel", "run", "channel.pid"))
 
-	d := spec.Desired{Home: home, Manifest: spec.Manifest{Modules: []spec.Module{
+	d := spec.Desired{Home: home, Owner: spec.Owner{UID: os.Geteuid(), Known: true}, Manifest: spec.Manifest{Modules: []spec.Module{
 		{Name: "parachute-vault", Short: "vault", Port: 1940},
 		{Name: "parachute-runner", Short: "parachute-runner", Port: 1941, LegacyShorts: []string{"runner"}},
 		{Name: "parachute-scribe", Short: "scribe", Port: 1943},
 		{Name: "parachute-app", Short: "app", Port: 1944},
 		{Name: "parachute-surface", Short: "surface", Port: 1946},
 		{Name: "big", Short: "big", Port: 1947},
+		{Name: "huge", Short: "huge", Port: 1950},
 		{Name: "../etc", Short: "../etc", Port: 1948}, // spec skips these; observe still refuses
 		{Name: "dot", Short: "..", Port: 1949},
 	}}}
 	cands, portFile, problems := readPidfiles(home, d)
 
 	type row struct {
-		short  string
-		pid    int
-		parse  pidParse
-		legacy bool
-		broad  bool
+		short     string
+		pid       int
+		parse     pidParse
+		legacy    bool
+		untrusted bool
 	}
 	var got []row
 	for _, c := range cands {
-		got = append(got, row{c.pf.Service, c.pf.Pid, c.parse, c.pf.Legacy, c.broad})
+		got = append(got, row{c.pf.Service, c.pf.Pid, c.parse, c.pf.Legacy, c.pf.Untrusted != ""})
 		if want := filepath.Join(home, c.pf.Service, "run", c.pf.Service+".pid"); c.pf.Path != want {
 			t.Errorf("path %s, want %s", c.pf.Path, want)
 		}
@@ -142,12 +143,11 @@ func TestReadPidfiles(t *testing.T) {
 		}
 	}
 	want := []row{
-		{"hub", 77, pidOK, false, true},
+		{"hub", 77, pidOK, false, false},
 		{"vault", 12, pidOK, false, false},
 		{"parachute-runner", 0, pidNone, false, false},
-		{"runner", 13, pidOK, true, true},
-		{"app", 14, pidOK, false, false},
-		{"big", 5, pidOK, false, false},
+		{"runner", 13, pidOK, true, false},
+		{"big", 5, pidOK, false, true},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("candidates:\n got %+v\nwant %+v", got, want)
@@ -156,8 +156,10 @@ func TestReadPidfiles(t *testing.T) {
 		t.Errorf("hub.port 70000 = %+v, want listed with port 0", portFile)
 	}
 	for _, want := range []string{
-		"scribe/run is a symlink to " + filepath.Join(outside, "run") + ", outside PARACHUTE_HOME",
-		"surface.pid is not a regular file",
+		"scribe/run is a symlink to \"" + filepath.Join(outside, "run") + "\"",
+		filepath.Join(home, "app") + " is a symlink to",
+		"surface.pid: not a regular file (named pipe)",
+		"huge.pid: larger than the limit",
 		"channel.pid is a symlink to",
 		`pidfile of "../etc" not read: not a safe file name`,
 		`pidfile of ".." not read: not a safe file name`,
@@ -166,8 +168,8 @@ func TestReadPidfiles(t *testing.T) {
 			t.Errorf("no problem containing %q in %q", want, problems)
 		}
 	}
-	if len(problems) != 5 {
-		t.Errorf("%d problems, want 5: %q", len(problems), problems)
+	if len(problems) != 7 {
+		t.Errorf("%d problems, want 7: %q", len(problems), problems)
 	}
 }
 

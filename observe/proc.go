@@ -550,3 +550,29 @@ func truncate(b []byte) []byte {
 	}
 	return b
 }
+
+// ancestors returns pid's ancestors from its parent upwards, as far as the
+// tree reaches (pid 1 included when seen; a parent outside our pid
+// namespace reads as 0 and ends the chain).
+func (t processTree) ancestors(pid int) []int {
+	var out []int
+	seen := map[int]bool{pid: true}
+	st, ok := t[pid]
+	for ok && st.PPid > 0 && !seen[st.PPid] {
+		seen[st.PPid] = true
+		out = append(out, st.PPid)
+		st, ok = t[st.PPid]
+	}
+	return out
+}
+
+// envValue returns the value of name in a NUL-separated environment block
+// ("" when unset; the first occurrence wins, as getenv's).
+func envValue(environ []byte, name string) string {
+	for kv := range bytes.SplitSeq(environ, []byte{0}) {
+		if k, v, ok := bytes.Cut(kv, []byte{'='}); ok && string(k) == name {
+			return string(v)
+		}
+	}
+	return ""
+}

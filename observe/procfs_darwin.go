@@ -211,3 +211,17 @@ func ReadProcess(_ string, pid int) (Process, error) {
 	d.details(&proc)
 	return proc, nil
 }
+
+// envHome implements procReader: PARACHUTE_HOME from the environment
+// KERN_PROCARGS2 returns after the arguments (root, or the same user).
+func (d *darwinProcs) envHome(pid int) (string, bool) {
+	buf, err := unix.SysctlRaw("kern.procargs2", pid)
+	if err != nil {
+		return "", false
+	}
+	env, err := procArgs2Env(buf)
+	if err != nil {
+		return "", false
+	}
+	return envValue(env, "PARACHUTE_HOME"), true
+}

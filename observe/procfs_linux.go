@@ -435,3 +435,13 @@ func ReadProcess(procRoot string, pid int) (Process, error) {
 	p.details(&proc)
 	return proc, nil
 }
+
+// envHome implements procReader: PARACHUTE_HOME from /proc/PID/environ (the
+// environment the process was started with).
+func (p *procFS) envHome(pid int) (string, bool) {
+	data, err := p.read(filepath.Join(p.root, strconv.Itoa(pid), "environ"))
+	if err != nil {
+		return "", false
+	}
+	return envValue(data, "PARACHUTE_HOME"), true
+}

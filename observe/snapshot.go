@@ -20,9 +20,14 @@ type Snapshot struct {
 	Home string `json:"home"`
 	// User is the invoking user.
 	User spec.User `json:"user"`
+	// Owner is who the box belongs to: the owner of Home.
+	Owner spec.Owner `json:"owner"`
 	// Self and Parent are the reconciler's own pid and its parent: never signalled.
 	Self   int `json:"self"`
 	Parent int `json:"parent"`
+	// Ancestors are the reconciler's ancestors from its parent up, as far as
+	// the process table shows them: never signalled, nor their groups.
+	Ancestors []int `json:"ancestors,omitempty"`
 	// HubPort is the declared hub port.
 	HubPort int `json:"hubPort"`
 	// Modules are the services.json rows kept, in file order.
@@ -35,8 +40,13 @@ type Snapshot struct {
 	// HubPortFile is hub/run/hub.port when it exists.
 	HubPortFile *PortFile `json:"hubPortFile,omitempty"`
 	// Ports is one entry per declared port (the hub's first, then each
-	// module's in file order; a port shared by vault mounts appears once).
+	// module's in file order; a port shared by vault mounts appears once),
+	// then the port hub.port records when no row declares it.
 	Ports []Port `json:"ports"`
+	// Links are symlinks found on the paths the reconciler (or the service
+	// manager for it) would write under Home: hub/logs/hub.log and the hub's
+	// pidfile and port file. Each one blocks a plan that writes there.
+	Links []Link `json:"links,omitempty"`
 	// Processes are every process the snapshot refers to (port holders and
 	// their ancestors, pidfile processes with their group and descendants,
 	// the unit's main pid), sorted by pid, as seen at one instant.
@@ -66,8 +76,8 @@ type PidState string
 const (
 	PidInvalid PidState = "invalid" // the file does not hold a positive integer (readPid yields none)
 	PidDead    PidState = "dead"    // no such process, or a zombie
-	PidLive    PidState = "live"    // alive and the same process that wrote the file
-	PidReused  PidState = "reused"  // alive, but a different process: started after the file was written, or not ours by argv
+	PidLive    PidState = "live"    // alive and started before the file was written: a claim the planner still has to corroborate
+	PidReused  PidState = "reused"  // alive, but started after the file was written: a different process
 	PidUnknown PidState = "unknown" // alive, but its details cannot be read
 )
 
@@ -82,7 +92,13 @@ type Pidfile struct {
 	Path    string    `json:"path"`
 	Pid     int       `json:"pid,omitempty"`
 	ModTime time.Time `json:"modTime"`
-	State   PidState  `json:"state"`
+	// FileUID owns the file.
+	FileUID int `json:"fileUID"`
+	// Untrusted says why the file cannot be believed (owned by someone other
+	// than the box's owner or root, writable by group or others, or so is a
+	// directory on the way): then its claim is never evidence.
+	Untrusted string   `json:"untrusted,omitempty"`
+	State     PidState `json:"state"`
 	// Reason explains State when it is not plain (reused, unknown, invalid).
 	Reason string `json:"reason,omitempty"`
 }
@@ -92,6 +108,17 @@ type PortFile struct {
 	Path string `json:"path"`
 	// Port is the parsed port, 0 when the content is not 1..65535.
 	Port int `json:"port"`
+	// Untrusted is as for Pidfile: an untrusted file names no port of ours.
+	Untrusted string `json:"untrusted,omitempty"`
+}
+
+// Link is a symlink on a path the reconciler would write.
+type Link struct {
+	// Path is the symlink itself; Target what it points to.
+	Path   string `json:"path"`
+	Target string `json:"target"`
+	// For is the file whose path it is on ("hub/logs/hub.log").
+	For string `json:"for"`
 }
 
 // Port is one declared port and who listens on it.
@@ -102,6 +129,10 @@ type Port struct {
 	Owner string `json:"owner"`
 	// Short is "hub" or the declaring row's short.
 	Short string `json:"short"`
+	// Recorded is true for a port only hub/run/hub.port names (a detached
+	// hub on a port no row declares): its hub is ours to stop, anything
+	// else on it is left alone.
+	Recorded bool `json:"recorded,omitempty"`
 	// Listeners are the listening TCP sockets (v4 and v6) on the port, sorted
 	// by address. Empty means free.
 	Listeners []Listener `json:"listeners"`
@@ -143,6 +174,11 @@ type Process struct {
 	Cgroup string `json:"cgroup,omitempty"`
 	// State is the one-letter kernel state (R, S, D, Z, T, …).
 	State string `json:"state"`
+	// Kernel is a kernel thread (PF_KTHREAD): never signalled.
+	Kernel bool `json:"kernel,omitempty"`
+	// EnvHome is PARACHUTE_HOME in the process's environment, read only for
+	// processes a pidfile names ("" when unset or not read).
+	EnvHome string `json:"envHome,omitempty"`
 	// Unreadable lists fields that could not be read (exe, cwd, argv, …).
 	Unreadable []string `json:"unreadable,omitempty"`
 }
@@ -210,6 +246,10 @@ type StaleUnit struct {
 	// Manageable is false when we cannot change it from here (a system unit
 	// seen by a non-root user).
 	Manageable bool `json:"manageable"`
+	// ExecStart is what the unit runs: the manager's view when it has the
+	// unit loaded, else its file's. A unit is a stale module unit of this
+	// box only if this names the module (the planner decides).
+	ExecStart [][]string `json:"execStart,omitempty"`
 }
 
 // Health is the answer to GET http://127.0.0.1:<hubPort>/health.

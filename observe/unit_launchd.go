@@ -222,11 +222,16 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			continue
 		}
 		var onDisk bool
+		var execStart [][]string
 		if q.Path != "" {
-			onDisk, problem = fileExists(filepath.Join(filepath.Dir(q.Path), label+".plist"))
+			f, problem := readUnitFile(filepath.Join(filepath.Dir(q.Path), label+".plist"), nil)
 			rep.Problems = appendNonEmpty(rep.Problems, problem)
+			onDisk = f.Exists
+			if argv := unitfile.ProgramArguments([]byte(f.Content)); len(argv) > 0 {
+				execStart = [][]string{argv}
+			}
 		}
-		st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk)}
+		st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk), ExecStart: execStart}
 		loaded := false
 		if u.Available {
 			sr := l.print(ctx, q.Scope+"/"+label)
@@ -236,6 +241,9 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			case sr.loaded:
 				loaded = true
 				st.LoadState, st.ActiveState, st.MainPID = "loaded", launchdActive(sr.job), sr.job.PID
+				if len(sr.job.Arguments) > 0 {
+					st.ExecStart = [][]string{sr.job.Arguments} // what launchd loaded
+				}
 			}
 		}
 		if loaded || onDisk {

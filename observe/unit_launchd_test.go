@@ -166,8 +166,10 @@ func TestLaunchdUnitsRunning(t *testing.T) {
 	}
 	wantStale := []StaleUnit{
 		{Name: "computer.parachute.notes", Short: "notes", Scope: "gui/501", UnitFileState: "disabled", Manageable: true},
-		{Name: "computer.parachute.scribe", Short: "scribe", Scope: "gui/501", LoadState: "loaded", ActiveState: "active", MainPID: 900, Manageable: true},
-		{Name: "computer.parachute.vault", Short: "vault", Scope: "gui/501", LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled", Manageable: true},
+		{Name: "computer.parachute.scribe", Short: "scribe", Scope: "gui/501", LoadState: "loaded", ActiveState: "active", MainPID: 900, Manageable: true,
+			ExecStart: [][]string{{"/Users/op/.bun/bin/bun", "/x/cli.ts", "serve"}}},
+		{Name: "computer.parachute.vault", Short: "vault", Scope: "gui/501", LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled", Manageable: true,
+			ExecStart: [][]string{{"/Users/op/.bun/bin/bun", "/x/cli.ts", "serve"}}},
 	}
 	if !reflect.DeepEqual(rep.Stale, wantStale) {
 		t.Errorf("stale\n%+v\nwant\n%+v", rep.Stale, wantStale)

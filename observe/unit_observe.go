@@ -137,19 +137,6 @@ func readUnitFile(path string, parse func([]byte) error) (UnitFile, string) {
 	return f, ""
 }
 
-// fileExists reports whether path exists (as anything, a dangling symlink
-// included); a problem sentence when that cannot be told.
-func fileExists(path string) (bool, string) {
-	_, err := os.Lstat(path)
-	switch {
-	case err == nil:
-		return true, ""
-	case errors.Is(err, fs.ErrNotExist):
-		return false, ""
-	}
-	return false, fmt.Sprintf("unit file %s: %v", path, err)
-}
-
 func appendNonEmpty(list []string, s string) []string {
 	if s == "" {
 		return list

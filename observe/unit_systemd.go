@@ -129,11 +129,14 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			continue
 		}
 		var onDisk bool
-		if q.Path != "" {
-			onDisk, problem = fileExists(filepath.Join(filepath.Dir(q.Path), name))
-			rep.Problems = appendNonEmpty(rep.Problems, problem)
-		}
 		st := StaleUnit{Name: name, Short: short, Scope: q.Scope, Manageable: true}
+		if q.Path != "" {
+			var f UnitFile
+			f, problem = readUnitFile(filepath.Join(filepath.Dir(q.Path), name), nil)
+			rep.Problems = appendNonEmpty(rep.Problems, problem)
+			onDisk = f.Exists
+			st.ExecStart = unitfile.ExecStarts([]byte(f.Content))
+		}
 		known := false
 		if ls, listed := loadStates[name]; listed && (ls == "not-found" || ls == "") {
 			// Known not to exist: no need to ask again.
@@ -145,16 +148,20 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 				known = true
 				st.LoadState, st.ActiveState, st.UnitFileState = p.LoadState, p.ActiveState, p.UnitFileState
 				st.MainPID, st.ControlGroup = p.MainPID, p.ControlGroup
+				if len(p.ExecStart) > 0 {
+					st.ExecStart = p.ExecStart // what the manager loaded, drop-ins included
+				}
 			}
 		}
 		if known || onDisk {
 			rep.Stale = append(rep.Stale, st)
 		}
 		if q.OtherPath != "" {
-			other, problem := fileExists(filepath.Join(filepath.Dir(q.OtherPath), name))
+			other, problem := readUnitFile(filepath.Join(filepath.Dir(q.OtherPath), name), nil)
 			rep.Problems = appendNonEmpty(rep.Problems, problem)
-			if other {
-				rep.Stale = append(rep.Stale, StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false})
+			if other.Exists {
+				rep.Stale = append(rep.Stale, StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false,
+					ExecStart: unitfile.ExecStarts([]byte(other.Content))})
 			}
 		}
 	}

@@ -128,9 +128,10 @@ func TestSystemdUnitsConverged(t *testing.T) {
 		t.Errorf("other scope %+v", rep.OtherScope)
 	}
 	want := []StaleUnit{
-		{Name: "parachute-notes.service", Short: "notes", Scope: "system", Manageable: false},
+		{Name: "parachute-notes.service", Short: "notes", Scope: "system", Manageable: false, ExecStart: [][]string{{"/n"}}},
 		{Name: "parachute-vault.service", Short: "vault", Scope: "user", LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled",
-			MainPID: rep.Stale[1].MainPID, ControlGroup: "/user.slice/user-1000.slice/user@1000.service/app.slice/parachute-vault.service", Manageable: true},
+			MainPID: rep.Stale[1].MainPID, ControlGroup: "/user.slice/user-1000.slice/user@1000.service/app.slice/parachute-vault.service", Manageable: true,
+			ExecStart: [][]string{{"/v"}}},
 	}
 	if !reflect.DeepEqual(rep.Stale, want) || rep.Stale[1].MainPID == 0 {
 		t.Errorf("stale\n%+v\nwant\n%+v", rep.Stale, want)
@@ -174,7 +175,7 @@ func TestSystemdUnitsManagerUnreachable(t *testing.T) {
 	if !rep.Unit.File.Exists || rep.Unit.LoadState != "" {
 		t.Errorf("file or state wrong without a manager: %+v", rep.Unit)
 	}
-	want := []StaleUnit{{Name: "parachute-scribe.service", Short: "scribe", Scope: "user", Manageable: true}}
+	want := []StaleUnit{{Name: "parachute-scribe.service", Short: "scribe", Scope: "user", Manageable: true, ExecStart: [][]string{{"/s"}}}}
 	if !reflect.DeepEqual(rep.Stale, want) {
 		t.Errorf("stale %+v", rep.Stale)
 	}
@@ -287,7 +288,7 @@ func TestSystemdUnitsSystemScope(t *testing.T) {
 	if rep.Linger != nil {
 		t.Errorf("linger asked for a system unit: %v", *rep.Linger)
 	}
-	want := []StaleUnit{{Name: "parachute-vault.service", Short: "vault", Scope: "user", Manageable: false}}
+	want := []StaleUnit{{Name: "parachute-vault.service", Short: "vault", Scope: "user", Manageable: false, ExecStart: [][]string{{"/v"}}}}
 	if !reflect.DeepEqual(rep.Stale, want) {
 		t.Errorf("stale %+v", rep.Stale)
 	}
@@ -326,7 +327,7 @@ func TestLocateUnit(t *testing.T) {
 		q.OtherPath != "/etc/systemd/system/parachute-hub.service" || q.User != d.User {
 		t.Errorf("query %+v", q)
 	}
-	if !reflect.DeepEqual(q.StaleShorts, unitfile.StaleShorts(d)) {
+	if !reflect.DeepEqual(q.StaleShorts, unitfile.StaleShorts()) {
 		t.Errorf("stale shorts %q", q.StaleShorts)
 	}
 	d.Manager = spec.ManagerLaunchd

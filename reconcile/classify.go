@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/parachute/reconcile/observe"
@@ -14,33 +15,28 @@ type world struct {
 	d     spec.Desired
 	s     observe.Snapshot
 	procs map[int]observe.Process
-	// pidfileOf maps a live, verified pidfile pid to its pidfile.
-	pidfileOf map[int]observe.Pidfile
+	// claims maps the pid of every live pidfile to the verdict on its
+	// claim (claimOf); the first file naming a pid wins.
+	claims map[int]claim
 	// launchd is true when the unit is a launchd job (ownership by pid tree,
 	// not cgroup).
 	launchd bool
 }
 
 func newWorld(d spec.Desired, s observe.Snapshot) *world {
-	w := &world{d: d, s: s, procs: make(map[int]observe.Process, len(s.Processes)), pidfileOf: map[int]observe.Pidfile{}}
+	w := &world{d: d, s: s, procs: make(map[int]observe.Process, len(s.Processes)), claims: map[int]claim{}}
 	for _, p := range s.Processes {
 		w.procs[p.Pid] = p
 	}
 	for _, pf := range s.Pidfiles {
 		if pf.State == observe.PidLive && pf.Pid > 0 {
-			if _, dup := w.pidfileOf[pf.Pid]; !dup {
-				w.pidfileOf[pf.Pid] = pf
+			if _, dup := w.claims[pf.Pid]; !dup {
+				w.claims[pf.Pid] = w.claimOf(pf)
 			}
 		}
 	}
 	w.launchd = s.Unit.Manager == "launchd"
 	return w
-}
-
-// protected reports whether pid must never be signalled whatever the
-// evidence: pid 0/1, the reconciler itself and its parent.
-func (w *world) protected(pid int) bool {
-	return pid <= 1 || pid == w.s.Self || pid == w.s.Parent
 }
 
 // ancestors returns pid's ancestors from its parent up to (not including)
@@ -95,6 +91,9 @@ func (w *world) staleUnitOf(pid int) (observe.StaleUnit, bool) {
 		return observe.StaleUnit{}, false
 	}
 	for _, su := range w.s.StaleUnits {
+		if ours, _ := w.staleUnitOurs(su); !ours {
+			continue
+		}
 		if inCgroup(p, su.ControlGroup) || (su.MainPID > 1 && su.MainPID == pid) {
 			return su, true
 		}
@@ -103,77 +102,20 @@ func (w *world) staleUnitOf(pid int) (observe.StaleUnit, bool) {
 }
 
 // ownerMarkers returns the attribution markers for the owner of port: the
-// hub's command for the hub port, else those of every module declared on
-// it (vault mounts share one port).
-func (w *world) ownerMarkers(port int) []string {
-	if port == w.s.HubPort {
-		return w.d.HubMarkers()
+// hub's for the hub port and for the port hub.port records (a detached hub
+// there is ours, rule 8), and those of every module declared on it (vault
+// mounts share one port).
+func (w *world) ownerMarkers(port int) []spec.Marker {
+	var m []spec.Marker
+	if hp := w.s.HubPortFile; port == w.s.HubPort || (hp != nil && hp.Untrusted == "" && hp.Port == port) {
+		m = append(m, w.d.HubMarkers()...)
 	}
-	var m []string
 	for _, mod := range w.s.Modules {
-		if mod.Port == port {
+		if mod.Port == port && port != w.s.HubPort {
 			m = append(m, mod.Markers()...)
 		}
 	}
 	return m
-}
-
-// ours decides whether pid is a process of this box outside any unit, and
-// why. It is the only place rule 2 of DESIGN.md is applied.
-func (w *world) ours(pid, port int) (Verdict, string) {
-	p, ok := w.procs[pid]
-	if !ok {
-		return VerdictUnknown, fmt.Sprintf("pid %d exited or could not be read while observing", pid)
-	}
-	if pf, ok := w.pidfileOf[pid]; ok {
-		return VerdictDetached, fmt.Sprintf("pid %d is named by %s and started before the file was written", pid, pf.Path)
-	}
-	// In the group led by a verified pidfile process (wrapper children).
-	if p.Pgid > 1 && p.Pgid != pid {
-		if pf, ok := w.pidfileOf[p.Pgid]; ok {
-			return VerdictDetached, fmt.Sprintf("pid %d is in process group %d, led by pid %d of %s", pid, p.Pgid, p.Pgid, pf.Path)
-		}
-	}
-	if port > 0 {
-		if m, ok := spec.Attributes(w.ownerMarkers(port), p.Argv, p.Exe, p.Cwd); ok {
-			return VerdictOrphan, fmt.Sprintf("no pidfile names pid %d, but its command line mentions %q, the owner of port %d", pid, m, port)
-		}
-	}
-	// A descendant (a wrapper's child, one that called setsid) belongs to
-	// its nearest ancestor that is someone: a pidfile process, the port's
-	// owner, the hub, or a sibling module. Only the first two and the hub
-	// (whose children are the modules it supervises) make it ours; a child
-	// of a sibling on this port is a stranger (a CI job the runner started
-	// is not the runner).
-	hub, own, siblings := w.d.HubMarkers(), w.ownerMarkers(port), w.siblingMarkers(port)
-	for _, a := range w.ancestors(pid) {
-		if w.unitOwned(a) {
-			break
-		}
-		if pf, ok := w.pidfileOf[a]; ok {
-			if w.ownsPort(pf, port) {
-				return VerdictDetached, fmt.Sprintf("pid %d descends from pid %d of %s", pid, a, pf.Path)
-			}
-			break
-		}
-		ap, ok := w.procs[a]
-		if !ok || port <= 0 {
-			break
-		}
-		if m, ok := spec.Attributes(own, ap.Argv, ap.Exe, ap.Cwd); ok {
-			return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d whose command line mentions %q, the owner of port %d", pid, a, m, port)
-		}
-		if _, ok := spec.Attributes(siblings, ap.Argv, ap.Exe, ap.Cwd); ok {
-			break
-		}
-		if m, ok := spec.Attributes(hub, ap.Argv, ap.Exe, ap.Cwd); ok {
-			return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d, a hub process (%q)", pid, a, m)
-		}
-	}
-	if len(p.Argv) == 0 && containsStr(p.Unreadable, "argv") {
-		return VerdictUnknown, fmt.Sprintf("the command line of pid %d cannot be read", pid)
-	}
-	return VerdictForeign, fmt.Sprintf("pid %d is not named by any pidfile and its command line does not mention the owner of port %d", pid, port)
 }
 
 // ownsPort reports whether the process of pidfile pf may hold port: the hub
@@ -182,18 +124,14 @@ func (w *world) ownsPort(pf observe.Pidfile, port int) bool {
 	if pf.Service == "hub" {
 		return true
 	}
-	for _, m := range w.s.Modules {
-		if m.Port == port && (m.Short == pf.Service || m.Name == pf.Module || containsStr(m.LegacyShorts, pf.Service)) {
-			return true
-		}
-	}
-	return false
+	_, ports := w.rowMarkers(pf)
+	return slices.Contains(ports, port)
 }
 
 // siblingMarkers are the markers of every module not declared on port: a
 // process that carries them belongs to another module.
-func (w *world) siblingMarkers(port int) []string {
-	var m []string
+func (w *world) siblingMarkers(port int) []spec.Marker {
+	var m []spec.Marker
 	for _, mod := range w.s.Modules {
 		if mod.Port != port {
 			m = append(m, mod.Markers()...)
@@ -235,7 +173,7 @@ func (w *world) classify() []Holder {
 						h.Verdict = VerdictStaleUnit
 						h.Evidence = fmt.Sprintf("pid %d runs in the stale unit %s", pid, su.Name)
 					} else {
-						h.Verdict, h.Evidence = w.ours(pid, port.Port)
+						h.Verdict, h.Check, h.Evidence = w.evidence(pid, port.Port)
 					}
 				}
 				hs = append(hs, h)

@@ -11,12 +11,17 @@ import (
 	"github.com/parachute/reconcile/unitfile"
 )
 
+// logFile is the hub's log, relative to the home: the unit's
+// StandardOutput=append: and the detached hub write it.
+const logFile = "hub/logs/hub.log"
+
 // supervised plans the move to one hub unit that boots the modules.
 func (b *builder) supervised() {
 	w := b.w
 	s, u := w.s, w.s.Unit
 	loc, content, renderErr := b.unitWanted()
 
+	b.trustBlockers()
 	b.holderBlockers()
 	b.pidfileBlockers()
 	if !u.Available {
@@ -119,6 +124,7 @@ func (b *builder) supervised() {
 		b.waitStopped()
 		b.healthy = append(b.healthy, b.waitHealthy("the hub unit is "+u.ActiveState+"; waiting for it to answer"))
 	case needStart:
+		b.linkBlockers(logFile)
 		b.waitPorts(b.w.s.Ports, "must be free of processes outside the hub unit before it starts")
 		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
 			Reason: b.startReason()})
@@ -228,6 +234,7 @@ func (b *builder) unitSteps(why string) {
 func (b *builder) detached() {
 	w := b.w
 	s := w.s
+	b.trustBlockers()
 	b.holderBlockers()
 	b.pidfileBlockers()
 
@@ -288,6 +295,7 @@ func (b *builder) detached() {
 			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
 		return
 	}
+	b.linkBlockers(logFile, "hub/run/hub.pid", "hub/run/hub.port")
 	b.waitPorts(b.w.s.Ports, "must be free before the detached hub starts")
 	home := w.d.Home
 	b.start = append(b.start, Step{Action: StartDetached, Target: "detached hub",
@@ -330,6 +338,7 @@ func (b *builder) otherScopeBlocker() {
 
 // absent plans the uninstall: no unit, nothing of the box running.
 func (b *builder) absent() {
+	b.trustBlockers()
 	b.otherScopeBlocker()
 	b.pidfileBlockers()
 	b.staleHolderBlockers()

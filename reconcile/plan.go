@@ -83,6 +83,9 @@ type Holder struct {
 	User    string   `json:"user,omitempty"`
 	Argv    []string `json:"argv,omitempty"`
 	Verdict Verdict  `json:"verdict"`
+	// Check is the trust model's check that decided the verdict (marker,
+	// pidfile, owner, protected, …).
+	Check Check `json:"check,omitempty"`
 	// Evidence is why the verdict was reached ("pid 4121 is hub/run/hub.pid,
 	// start time before the file was written").
 	Evidence string `json:"evidence"`
@@ -96,7 +99,9 @@ type Blocker struct {
 	User    string   `json:"user,omitempty"`
 	Argv    []string `json:"argv,omitempty"`
 	Verdict Verdict  `json:"verdict,omitempty"`
-	Reason  string   `json:"reason"`
+	// Check is the trust model's check that failed, when one did.
+	Check  Check  `json:"check,omitempty"`
+	Reason string `json:"reason"`
 	// Fix is what a person should do about it.
 	Fix string `json:"fix,omitempty"`
 }

@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +53,7 @@ type builder struct {
 	stops   []Step
 	pidfile []Step
 	waits   []Step // wait-port-free
+	after   []Step // remove hub.port, once the ports are free
 	start   []Step // start-unit / start-detached
 	healthy []Step
 
@@ -92,7 +95,7 @@ func (b *builder) finish(m spec.Model) Plan {
 		// is shown, not written, so a person can read what would be.
 		steps = append(steps, b.write...)
 	} else {
-		for _, group := range [][]Step{b.write, b.units, b.disable, b.stops, b.pidfile, b.waits, b.start, b.healthy} {
+		for _, group := range [][]Step{b.write, b.units, b.disable, b.stops, b.pidfile, b.waits, b.after, b.start, b.healthy} {
 			steps = append(steps, group...)
 		}
 	}
@@ -120,7 +123,7 @@ func (b *builder) finish(m spec.Model) Plan {
 // anything (pidfiles included: an incomplete observation may have judged
 // one wrongly).
 func (b *builder) destructive() bool {
-	return len(b.units)+len(b.disable)+len(b.stops)+len(b.pidfile)+len(b.start) > 0
+	return len(b.units)+len(b.disable)+len(b.stops)+len(b.pidfile)+len(b.after)+len(b.start) > 0
 }
 
 func onlyWaits(steps []Step) bool {
@@ -138,27 +141,43 @@ func onlyWaits(steps []Step) bool {
 // stale unit we may not manage) into a blocker with what to do about it.
 func (b *builder) holderBlockers() {
 	for _, h := range b.holders {
+		if b.recorded(h.Port) && (h.Verdict == VerdictForeign || h.Verdict == VerdictUnknown) {
+			b.note("hub.port records :%d, now held by pid %d, which is not the box's (%s check: %s); left alone, and hub.port is stale",
+				h.Port, h.Pid, h.Check, h.Evidence)
+			continue
+		}
 		switch h.Verdict {
 		case VerdictForeign, VerdictUnknown:
-			bl := Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict}
+			bl := Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict, Check: h.Check}
 			what := "the hub"
 			if h.Owner != "hub" {
 				what = "module " + h.Owner
 			}
-			if h.Verdict == VerdictForeign {
-				bl.Reason = fmt.Sprintf("port %d (%s) is held by an unrelated process: %s", h.Port, what, h.Evidence)
-				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe (kill %d), or move %s to another port; then run again", h.Pid, h.Pid, what)
-			} else {
+			switch {
+			case h.Verdict == VerdictUnknown:
 				bl.Reason = fmt.Sprintf("port %d (%s) is held, owner unknown: %s", h.Port, what, h.Evidence)
 				bl.Fix = fmt.Sprintf("run as root (or as the owning user) to see who holds it: ss -ltnp 'sport = :%d'", h.Port)
-			}
-			if b.w.protected(h.Pid) && h.Pid > 0 {
-				bl.Reason += " (it is pid 1, this reconciler or its parent)"
+			case h.Check == CheckProtected:
+				bl.Reason = fmt.Sprintf("port %d (%s) is held by a protected process: %s", h.Port, what, h.Evidence)
+				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe, or move %s to another port; then run again", h.Pid, what)
+			default:
+				bl.Reason = fmt.Sprintf("port %d (%s) is held by an unrelated process (%s check): %s", h.Port, what, h.Check, h.Evidence)
+				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe (kill %d), or move %s to another port; then run again", h.Pid, h.Pid, what)
 			}
 			b.block(bl)
 		}
 	}
 	b.staleHolderBlockers()
+}
+
+// recorded reports whether port is one only hub.port names.
+func (b *builder) recorded(port int) bool {
+	for _, p := range b.w.s.Ports {
+		if p.Port == port {
+			return p.Recorded
+		}
+	}
+	return false
 }
 
 // staleHolderBlockers blocks on a declared port held by a stale module unit
@@ -212,8 +231,8 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 	}
 	addTarget := func(pid int, what, evidence string, hub bool) {
-		if pid <= 0 || w.protected(pid) || keep(pid) || w.unitOwned(pid) {
-			return
+		if bad, _ := w.protected(pid); bad || pid <= 0 || keep(pid) || w.unitOwned(pid) {
+			return // the last word: nothing protected is ever a target
 		}
 		if _, stale := w.staleUnitOf(pid); stale {
 			return // the disable-unit step stops it; a kill would be undone by Restart=
@@ -225,20 +244,21 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 		p := w.procs[pid]
 		t := &stopTarget{pid: pid, start: p.StartTicks, what: what, hub: hub, evidence: evidence, ports: appendUnique(nil, portsOf[pid]...)}
-		if p.Pgid == pid && !w.protectedGroup(pid) {
+		if p.Pgid == pid && w.mayGroupSignal(pid) {
 			t.pgid = pid
 		}
 		targets[pid] = t
 	}
 	for _, pf := range w.s.Pidfiles {
-		if pf.State != observe.PidLive {
+		c, ok := w.claims[pf.Pid]
+		if pf.State != observe.PidLive || !ok || !c.ok || c.pf.Path != pf.Path {
 			continue
 		}
 		what := "detached hub"
 		if pf.Service != "hub" {
 			what = "detached module " + pf.Service
 		}
-		addTarget(pf.Pid, what, fmt.Sprintf("named by %s", pf.Path), pf.Service == "hub")
+		addTarget(pf.Pid, what, c.why, pf.Service == "hub")
 	}
 	for _, h := range b.holders {
 		if h.Verdict != VerdictDetached && h.Verdict != VerdictOrphan {
@@ -293,20 +313,13 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 	}
 }
 
-// protectedGroup reports whether signalling group pgid could reach a
-// protected process (our own group, our parent's).
-func (w *world) protectedGroup(pgid int) bool {
-	for _, pid := range []int{w.s.Self, w.s.Parent} {
-		if p, ok := w.procs[pid]; ok && p.Pgid == pgid {
-			return true
-		}
-	}
-	return pgid <= 1
-}
-
 // removePidfiles adds a remove-pidfile step for every pidfile except those
 // keep() spares, and for hub.port unless keepPortFile. Live ones come after
-// their stop (the actuator checks the process is gone before deleting).
+// their stop (the actuator checks the process is gone before deleting); a
+// file whose live pid is not the box's by the evidence (claimOf) is stale
+// and removed, its pid left alone, with the check that failed in the
+// step's reason. hub.port goes last, after the waits: only once the port it
+// records is free.
 func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile bool) {
 	keepPort := keepPortFile
 	for _, pf := range b.w.s.Pidfiles {
@@ -324,6 +337,14 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Pid: pf.Pid}
 		switch pf.State {
 		case observe.PidLive:
+			if c := b.w.claimOf(pf); !c.ok {
+				// The box's process would have passed: the one the file
+				// named is gone, and the file with it. The pid is never
+				// touched.
+				st.Reason = fmt.Sprintf("pid %d is not the box's (%s check: %s); the file is stale and pid %d is left alone", pf.Pid, c.check, c.why, pf.Pid)
+				st.Pid = 0
+				break
+			}
 			st.StartTicks = b.w.procs[pf.Pid].StartTicks
 			st.Reason = fmt.Sprintf("pid %d is being stopped; its pidfile goes with it", pf.Pid)
 		case observe.PidDead:
@@ -333,15 +354,30 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 			st.Reason = fmt.Sprintf("pid %d is now a different process (%s); the process the file named is gone and pid %d is left alone", pf.Pid, pf.Reason, pf.Pid)
 			st.Pid = 0 // nothing to wait for: the named process is gone
 		default:
-			st.Reason = fmt.Sprintf("the file names no process (%s)", nonEmpty(pf.Reason, "not a pid"))
+			st.Reason = fmt.Sprintf("the file names no process (%s)", cmp.Or(pf.Reason, "not a pid"))
 			st.Pid = 0
 		}
 		b.pidfile = append(b.pidfile, st)
 	}
 	if pf := b.w.s.HubPortFile; pf != nil && !keepPort {
-		b.pidfile = append(b.pidfile, Step{Action: RemovePidfile, Target: "hub port file", Path: pf.Path,
-			Reason: "hub.port belongs to a detached hub, which is going away"})
+		reason := "hub.port belongs to a detached hub, which is going away"
+		if pf.Port > 0 && pf.Port != b.w.s.HubPort {
+			reason = fmt.Sprintf("hub.port records :%d for a detached hub, which is going away; removed once :%d is free", pf.Port, pf.Port)
+		}
+		b.after = append(b.after, Step{Action: RemovePidfile, Target: "hub port file", Path: pf.Path, Reason: reason})
 	}
+}
+
+// stopsOn reports whether the plan stops a holder of port.
+func (b *builder) stopsOn(port int) bool {
+	for _, st := range b.stops {
+		for _, h := range b.holders {
+			if h.Port == port && (h.Pid == st.Pid || (st.Pgid > 0 && b.w.procs[h.Pid].Pgid == st.Pgid)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func pidfileTarget(pf observe.Pidfile) string {
@@ -351,9 +387,14 @@ func pidfileTarget(pf observe.Pidfile) string {
 	return "pidfile of " + pf.Service
 }
 
-// waitPorts adds wait-port-free for each port in ports.
+// waitPorts adds wait-port-free for each port in ports. A port only
+// hub.port records is waited for only when the plan stops its holder: it
+// is no port of the box's, and a stranger may have it now.
 func (b *builder) waitPorts(ports []observe.Port, why string) {
 	for _, p := range ports {
+		if p.Recorded && !b.stopsOn(p.Port) {
+			continue
+		}
 		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
 			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, portOwner(p), why)})
 	}
@@ -373,6 +414,11 @@ func (b *builder) staleUnits() {
 		running := isActiveish(su.ActiveState)
 		enabled := isEnabledish(su.UnitFileState)
 		if !running && !enabled {
+			continue
+		}
+		if ours, why := b.w.staleUnitOurs(su); !ours {
+			b.note("%s (%s scope) is %s/%s and named like a per-module unit of an older install, but it is left alone: %s",
+				su.Name, su.Scope, cmp.Or(su.ActiveState, "?"), cmp.Or(su.UnitFileState, "?"), why)
 			continue
 		}
 		if !su.Manageable {
@@ -478,4 +524,49 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// trustBlockers applies the trust model's rules about who the run acts for
+// and what it may believe (rules 1 and 7): a run acts only as the box's
+// owner, or as root on a home root owns; it believes no input someone else
+// could have written; and it writes (or lets the manager write) nothing
+// through a symlink planted under the home. writes names the files under
+// the home this plan would have written ("hub/logs/hub.log", …).
+func (b *builder) trustBlockers(writes ...string) {
+	d, s := b.w.d, b.w.s
+	if d.Owner.Known && d.Owner.UID != s.User.UID {
+		owner := cmp.Or(d.Owner.Name, fmt.Sprintf("#%d", d.Owner.UID))
+		bl := Blocker{Check: CheckOwner,
+			Reason: fmt.Sprintf("%s belongs to %s (uid %d), and this run is %s (uid %d): a run acts only for the box's owner",
+				d.Home, owner, d.Owner.UID, cmp.Or(s.User.Name, "?"), s.User.UID)}
+		if s.User.UID == 0 {
+			bl.Reason += "; as root it would put the box's unit, processes and files under root"
+			bl.Fix = fmt.Sprintf("run it as the owner: sudo -u %s parachute reconcile --home %s …", owner, d.Home)
+		} else {
+			bl.Fix = fmt.Sprintf("run it as %s (the owner of %s)", owner, d.Home)
+		}
+		b.block(bl)
+	}
+	for _, u := range d.Untrusted {
+		if u.What == "hub command" && d.Model == spec.Absent {
+			continue // absent runs nothing
+		}
+		b.block(Blocker{Check: CheckFile,
+			Reason: fmt.Sprintf("the %s %s cannot be trusted: %s", u.What, u.Path, u.Why),
+			Fix:    "make it (and every directory above it) owned by the box's owner or root and not writable by group or others (chmod go-w), then run again"})
+	}
+	b.linkBlockers(writes...)
+}
+
+// linkBlockers blocks on a symlink planted on the way to any of writes,
+// the files under the home the plan writes or has the manager write.
+func (b *builder) linkBlockers(writes ...string) {
+	for _, l := range b.w.s.Links {
+		if !slices.Contains(writes, l.For) {
+			continue
+		}
+		b.block(Blocker{Check: CheckFile,
+			Reason: fmt.Sprintf("%s is a symlink to %q, on the way to %s, which this run would write; parachute never writes through a link it did not create", l.Path, l.Target, l.For),
+			Fix:    fmt.Sprintf("remove the link (rm %s) and run again", l.Path)})
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parachute/reconcile/internal/boxfs"
 	yaml "go.yaml.in/yaml/v2"
 )
 
@@ -101,17 +101,24 @@ var reservedEnv = map[string]string{
 // rejected with the advice to quote it. Field names are matched exactly
 // (encoding/json would accept "Desired" for "desired"). An empty file is a
 // valid, empty spec.
-func LoadFile(path string) (File, error) {
-	data, err := os.ReadFile(path)
+//
+// The file is read as services.json is (ReadManifest): never blocking,
+// at most MaxSpecFile bytes, through a final symlink only when it belongs
+// to one of trustLinks.
+func LoadFile(path string, trustLinks ...int) (File, error) {
+	data, _, err := boxfs.ReadFile(path, MaxSpecFile, trustLinks)
 	if err != nil {
 		return File{Path: path}, &InputError{
 			Kind: specKind, File: path, Err: err,
 			Problem: fmt.Sprintf("cannot read the file: %v", unwrapPathError(err)),
-			Fix:     "check the --spec path",
+			Fix:     "pass a regular file (not a pipe, device or a link someone else made) under 1 MiB with --spec",
 		}
 	}
 	return ParseFile(path, data)
 }
+
+// MaxSpecFile bounds the spec file (a real one is a dozen lines).
+const MaxSpecFile = 1 << 20
 
 // ParseFile is LoadFile on bytes already read; path is used in messages.
 func ParseFile(path string, data []byte) (File, error) {

@@ -1,12 +1,15 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/parachute/reconcile/internal/boxfs"
 )
 
 // Options are Load's inputs: the command-line flag values (nil, or "" for
@@ -40,6 +43,8 @@ type Options struct {
 	// User is the invoking user; User.Home is the os.homedir() the hub
 	// would see ($HOME).
 	User User
+	// LookupUser names a uid (os/user); nil uses the real one.
+	LookupUser func(uid int) (string, error)
 }
 
 // Load builds the desired state. Precedence is flag > spec file >
@@ -94,7 +99,9 @@ func Load(opts Options) (Desired, error) {
 
 	var file File
 	if opts.SpecFile != "" {
-		f, err := LoadFile(AbsHome(opts.SpecFile, cwd))
+		// The spec is the invoker's input: a final symlink is followed
+		// when the invoker or root made it.
+		f, err := LoadFile(AbsHome(opts.SpecFile, cwd), opts.User.UID, 0)
 		if err != nil {
 			return Desired{}, err
 		}
@@ -144,7 +151,8 @@ func Load(opts Options) (Desired, error) {
 		}
 	}
 
-	m, err := ReadManifest(filepath.Join(d.Home, "services.json"))
+	d.Owner = homeOwner(d.Home, opts.User, opts.LookupUser)
+	m, err := ReadManifest(filepath.Join(d.Home, "services.json"), d.Owner.UID, 0)
 	if err != nil {
 		return Desired{}, err
 	}
@@ -155,7 +163,71 @@ func Load(opts Options) (Desired, error) {
 	} else {
 		d.HubCommand, d.HubCommandProblem = discoverHubCommand(lookPath, evalSymlinks, cwd)
 	}
+	d.Untrusted = untrustedInputs(d, file.Path)
 	return d, nil
+}
+
+// homeOwner is the owner of home (following a link at home itself: the
+// operator chose the path). A home that does not exist yet belongs to the
+// invoking user, who would create it.
+func homeOwner(home string, u User, lookup func(int) (string, error)) Owner {
+	fi, err := os.Stat(home)
+	if err != nil {
+		return Owner{UID: u.UID, Name: u.Name}
+	}
+	uid, ok := fileUID(fi)
+	if !ok {
+		return Owner{UID: u.UID, Name: u.Name}
+	}
+	o := Owner{UID: uid, Known: true}
+	if uid == u.UID {
+		o.Name = u.Name
+	} else {
+		if lookup == nil {
+			lookup = lookupUserName
+		}
+		o.Name, _ = lookup(uid)
+	}
+	return o
+}
+
+// untrustedInputs checks, as sshd's StrictModes does, every file the run
+// believes: services.json, the spec file and the programs of the hub
+// command, each with every directory on the way to it, must belong to the
+// box's owner or root and be writable by no one else. A file that does
+// not exist is not listed here (reading it said so already).
+func untrustedInputs(d Desired, specFile string) []Untrusted {
+	var out []Untrusted
+	check := func(what, path string) {
+		if path == "" {
+			return
+		}
+		err := boxfs.CheckTrusted(path, d.Owner.UID)
+		var u *boxfs.Untrusted
+		if errors.As(err, &u) {
+			out = append(out, Untrusted{What: what, Path: path, Why: u.Error()})
+		}
+	}
+	if d.Manifest.Exists {
+		check("services.json", d.Manifest.Path)
+	}
+	check("spec file", specFile)
+	for _, p := range commandFiles(d.HubCommand) {
+		check("hub command", p)
+	}
+	return out
+}
+
+// commandFiles are the files a hub command runs: its program and every
+// absolute path among its arguments (the script a runtime loads).
+func commandFiles(cmd []string) []string {
+	var out []string
+	for i, a := range cmd {
+		if filepath.IsAbs(a) && (i == 0 || !strings.HasPrefix(a, "-")) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // pick returns the flag value when given, else the file's when set, else def.

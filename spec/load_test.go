@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -81,9 +82,69 @@ func TestLoadDefaults(t *testing.T) {
 		Manifest:  Manifest{Path: filepath.Join(userHome, ".parachute", "services.json"), Modules: []Module{}, Skipped: []SkippedRow{}},
 		User:      User{Name: "op", UID: 1000, Home: userHome},
 		ExtraPath: "/opt/tools/bin",
+		// No home yet: the invoking user stands in for its owner.
+		Owner: Owner{UID: 1000, Name: "op"},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("got  %+v\nwant %+v", d, want)
+	}
+}
+
+// TestLoadTrust: the owner is the home's, and an input someone else could
+// have written is listed, naming the failing component; a FIFO or a
+// device as services.json is invalid input at once, never a hang.
+func TestLoadTrust(t *testing.T) {
+	w := newWorld()
+	userHome := t.TempDir()
+	home := filepath.Join(userHome, ".parachute")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(home, "services.json")
+	if err := os.WriteFile(manifest, []byte(`{"services":[]}`), 0o664); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(manifest, 0o664); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	opts := w.options(userHome)
+	opts.LookupUser = func(uid int) (string, error) { return fmt.Sprintf("user%d", uid), nil }
+	d, err := Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Owner{UID: os.Geteuid(), Name: fmt.Sprintf("user%d", os.Geteuid()), Known: true}); os.Geteuid() != 1000 && d.Owner != want {
+		t.Errorf("owner %+v, want %+v", d.Owner, want)
+	}
+	if len(d.Untrusted) != 1 || d.Untrusted[0].What != "services.json" || !strings.Contains(d.Untrusted[0].Why, "writable by group") {
+		t.Errorf("untrusted %+v, want services.json writable by group", d.Untrusted)
+	}
+
+	if err := os.Remove(manifest); err != nil {
+		t.Fatal(err)
+	}
+	for name, create := range map[string]func() error{
+		"fifo":      func() error { return syscall.Mkfifo(manifest, 0o644) },
+		"/dev/zero": func() error { return os.Symlink("/dev/zero", manifest) },
+		"directory": func() error { return os.Mkdir(manifest, 0o755) },
+	} {
+		if err := create(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _, err = Load(opts); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Load hangs", name)
+		}
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Kind != "services.json" {
+			t.Errorf("%s: err %v, want an InputError about services.json", name, err)
+		}
+		if err := os.RemoveAll(manifest); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/parachute/reconcile/internal/boxfs"
 )
 
 // SkipCause names the stage of the services.json reader that dropped a row.
@@ -32,8 +33,13 @@ const manifestKind = "services.json"
 // ReadManifest reads services.json at path as the hub's readManifestLenient
 // does (see ParseManifest). A missing file is an empty box: Exists is false
 // and the error is nil. A file that cannot be read is an *InputError.
-func ReadManifest(path string) (Manifest, error) {
-	data, err := os.ReadFile(path)
+//
+// The file is read through boxfs: never blocking (a FIFO, a device or a
+// directory is an *InputError at once), never more than MaxManifest bytes,
+// and through a final symlink only when the link belongs to one of
+// trustLinks (the box's owner and root).
+func ReadManifest(path string, trustLinks ...int) (Manifest, error) {
+	data, _, err := boxfs.ReadFile(path, MaxManifest, trustLinks)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Manifest{Path: path, Modules: []Module{}, Skipped: []SkippedRow{}}, nil
 	}
@@ -41,11 +47,15 @@ func ReadManifest(path string) (Manifest, error) {
 		return Manifest{Path: path}, &InputError{
 			Kind: manifestKind, File: path, Err: err,
 			Problem: fmt.Sprintf("cannot read the file: %v", unwrapPathError(err)),
-			Fix:     "make it a regular file readable by this user (the hub reads it at every boot)",
+			Fix:     "make it a regular file (not a pipe, device or link someone else made), readable by this user, under 4 MiB; the hub reads it at every boot",
 		}
 	}
 	return ParseManifest(path, data)
 }
+
+// MaxManifest bounds services.json: a real one is a few kilobytes; 4 MiB
+// holds thousands of rows and stops a /dev/zero or a runaway writer.
+const MaxManifest = 4 << 20
 
 // ParseManifest reads the bytes of services.json exactly as the hub's
 // readManifestLenient (hub 0.7.15) does, with two deliberate differences:

@@ -1,31 +1,52 @@
 package spec
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 )
 
-// Attribution markers (DESIGN.md safety rule 2, UPSTREAM-HUB.md §7.4).
+// Attribution markers: what in a process's argv, exe or cwd counts as
+// evidence that it belongs to one module of the box, or to the hub (the
+// trust model's rule 3, docs/design.md).
 //
-// A process holding a declared port that no pidfile names may be stopped
-// only if its argv, exe or cwd attribute it to the owner of that port. The
-// markers are the strings that count as evidence. Rules, each from an
-// upstream incident:
+// A marker matches whole path components, never a substring:
 //
-//   - a bare short ("runner", "vault") is never evidence: "runner" matched a
-//     CI runner;
-//   - a generic runtime (bun, node, …) is never evidence: a custom
-//     `bun server.ts` would otherwise attribute every bun process;
-//   - a module's marker is its own name, never the broad "parachute", so a
-//     sibling module on the wrong port is not attributed to the owner.
+//   - a name ("parachute-vault") matches an argv element, exe or cwd one of
+//     whose "/"-separated components is exactly that name, so argv[0]
+//     "parachute-vault", "/home/op/.bun/bin/parachute-vault" and
+//     "…/node_modules/parachute-vault/src/cli.ts" match, while
+//     "/srv/tools/parachute-notes-backup/server.py" does not match
+//     "parachute-notes";
+//   - a package ("@openparachute/hub") matches two consecutive components;
+//   - a path ("/opt/m", an installDir or the hub's script) matches an
+//     absolute argv element or exe that is the path or lies below it, and
+//     the cwd only when the marker says so (a module's installDir is the
+//     working directory its supervisor gives it; the hub has none).
 //
-// Matching is case-insensitive and, beyond the upstream's plain substring
-// test, bounded: the match may not run on into a longer word or path
-// ("parachute-x" does not match "xparachute-x"; "/opt/m" does not match
-// "/opt/m2" or "/x/opt/m"). A name may be followed by "-" or "." so that
-// "parachute-vault" matches "parachute-vault-work" (vault mounts share one
-// process) and "parachute-vault.exe".
+// Never evidence, whatever a services.json row says: the word "parachute",
+// a bare module short of any era ("runner" matched a CI runner upstream), a
+// generic runtime ("bun"), names shorter than three characters, paths less
+// than two components deep, and PARACHUTE_HOME or any directory above it
+// (every shell in the box's directory would match). Matching is
+// case-insensitive, as upstream's.
+
+// Marker is one piece of attribution evidence.
+type Marker struct {
+	// Value is a name ("parachute-vault"), a package ("@openparachute/hub")
+	// or an absolute path ("/opt/m").
+	Value string `json:"value"`
+	// Cwd is whether a working directory at or below Value (a path) counts.
+	Cwd bool `json:"cwd,omitempty"`
+}
+
+func (m Marker) String() string { return m.Value }
+
+// HubPackage is the hub's npm package: every era's hub process runs a
+// script inside it (src/hub-server.ts detached, src/cli.ts serve under a
+// unit), wherever bun installed it.
+const HubPackage = "@openparachute/hub"
 
 // genericRuntimes are interpreters whose name says nothing about the
 // program they run (orphan-attribution.ts's list).
@@ -39,24 +60,22 @@ func isGenericRuntime(arg string) bool {
 	return slices.Contains(genericRuntimes, base)
 }
 
-// neverEvidence reports whether a marker can never attribute a process:
-// empty, a bare module short of any era, the bare word "parachute" (every
-// module and the hub carry it), a generic runtime, a name shorter than
-// three characters, or a path less than two components deep ("/", "/opt").
-func neverEvidence(marker string) bool {
-	m := strings.ToLower(marker)
-	if strings.HasPrefix(m, "/") {
+// neverEvidence reports whether a marker value can never attribute a
+// process on its own (see the package comment above).
+func neverEvidence(value string) bool {
+	m := strings.ToLower(value)
+	switch {
+	case strings.HasPrefix(m, "/"):
 		return usablePath(m) == ""
+	case strings.Contains(m, "/"):
+		// A package: "@scope/name", both parts non-empty.
+		scope, name, ok := strings.Cut(m, "/")
+		return !ok || !strings.HasPrefix(scope, "@") || len(scope) < 2 || name == "" || strings.Contains(name, "/")
 	}
 	if len(m) < 3 || m == "parachute" || m == "hub" || isGenericRuntime(m) {
 		return true
 	}
-	for _, s := range KnownServices() {
-		if m == s {
-			return true
-		}
-	}
-	return slices.Contains(RetiredShorts, m) || m == "lens" || m == "claw"
+	return slices.Contains(KnownServices(), m) || slices.Contains(RetiredShorts, m) || m == "lens" || m == "claw"
 }
 
 // usablePath returns p cleaned when it is an absolute path at least two
@@ -73,42 +92,52 @@ func usablePath(p string) string {
 	return p
 }
 
-// Markers returns the strings that attribute a process to this module: its
-// manifest name lower-cased when it starts with "parachute-" (and has more
-// after it); for any other name, the name lower-cased unless it is never
-// evidence (a bare short such as "runner", "parachute", a generic runtime,
-// shorter than three characters); and InstallDir when it is an absolute
-// path at least two components deep. The result may be empty: such a
-// module's orphans are attributable by pidfile only.
-func (m Module) Markers() []string {
-	var out []string
+// Markers returns the evidence that attributes a process to this module:
+//
+//   - its manifest name lower-cased when it starts with "parachute-" (and
+//     has more after it), or any other name that is not "never evidence";
+//   - for a vault mount ("parachute-vault-work"), also "parachute-vault":
+//     one vault process serves every mount;
+//   - for a first-party module ("parachute-notes"), its npm package
+//     ("@openparachute/notes"), which its command names even when the hub
+//     package runs it (bundle-serve.ts --package @openparachute/notes);
+//   - its installDir, when an absolute path at least two components deep,
+//     also as a working directory.
+//
+// The result may be empty: such a row's processes are ours only through a
+// pidfile corroborated by its port or environment.
+func (m Module) Markers() []Marker {
+	var out []Marker
 	name := strings.ToLower(m.Name)
-	switch {
-	case strings.HasPrefix(name, "parachute-"):
-		if len(name) > len("parachute-") {
-			out = append(out, name)
-		}
-	case !neverEvidence(name):
-		out = append(out, name)
+	if !neverEvidence(name) && !strings.Contains(name, "/") && name != "parachute-" {
+		out = append(out, Marker{Value: name})
+	}
+	if strings.HasPrefix(name, "parachute-vault-") {
+		out = append(out, Marker{Value: "parachute-vault"})
+	}
+	if short, ok := ShortNameForManifest(m.Name); ok && slices.Contains(KnownServices(), short) {
+		out = append(out, Marker{Value: "@openparachute/" + short})
 	}
 	if dir := usablePath(m.InstallDir); dir != "" {
-		out = append(out, dir)
+		out = append(out, Marker{Value: dir, Cwd: true})
 	}
 	return out
 }
 
-// HubMarkers returns the strings that attribute a process to the hub. For a
-// command run by a generic runtime ([bun, <pkg>/src/cli.ts, serve], also
-// through env or with runtime flags) they are the script's absolute path
-// and, when the script sits in a "src" directory, the package root above it,
-// so that a detached-era `bun <pkg>/src/hub-server.ts --port 1939 …` is
-// attributed too. A relative script (`bun server.ts`) is no evidence and
-// yields nothing. Otherwise the marker is HubCommand[0], unless it is never
-// evidence (a bare "parachute" would match every module).
-func (d Desired) HubMarkers() []string {
+// HubMarkers returns the evidence that attributes a process to the hub:
+// the hub's package (HubPackage), and from the configured command, for one
+// run by a generic runtime ([bun, <pkg>/src/cli.ts, serve], also through
+// env or with runtime flags), the script's absolute path and, when the
+// script sits in a "src" directory, the package root above it (so a
+// detached-era `bun <pkg>/src/hub-server.ts` matches too); for any other
+// command its absolute program path. A relative script (`bun server.ts`)
+// is no evidence. The working directory never is: a hub runs wherever it
+// was started from.
+func (d Desired) HubMarkers() []Marker {
+	out := []Marker{{Value: HubPackage}}
 	cmd := d.HubCommand
 	if len(cmd) == 0 {
-		return nil
+		return out
 	}
 	i := 0
 	for i < len(cmd) && isGenericRuntime(cmd[i]) {
@@ -121,107 +150,98 @@ func (d Desired) HubMarkers() []string {
 			i++
 		}
 	}
-	if i == 0 {
-		if filepath.IsAbs(cmd[0]) {
-			if p := usablePath(cmd[0]); p != "" {
-				return []string{p}
-			}
-			return nil
-		}
-		if neverEvidence(cmd[0]) {
-			return nil
-		}
-		return []string{cmd[0]}
-	}
 	if i >= len(cmd) {
-		return nil
+		return out
 	}
-	script := usablePath(cmd[i])
-	if script == "" {
-		return nil
-	}
-	out := []string{script}
-	if src := filepath.Dir(script); filepath.Base(src) == "src" {
-		if root := usablePath(filepath.Dir(src)); root != "" {
-			out = append(out, root)
+	if p := usablePath(cmd[i]); p != "" {
+		out = append(out, Marker{Value: p})
+		if i > 0 {
+			if src := filepath.Dir(p); filepath.Base(src) == "src" {
+				if root := usablePath(filepath.Dir(src)); root != "" {
+					out = append(out, Marker{Value: root})
+				}
+			}
 		}
 	}
 	return out
 }
 
-// Attributes reports the first marker that attributes a process with this
-// argv, exe and cwd: the marker occurs, case-insensitively and bounded (see
-// above), in the space-joined argv or in exe; or, for an absolute-path
-// marker, cwd is that directory or below it. Markers that are never
-// evidence (empty, "/", bare shorts, generic runtimes) are ignored even if
-// passed.
-func Attributes(markers []string, argv []string, exe, cwd string) (marker string, ok bool) {
-	hay := strings.ToLower(strings.Join(argv, " "))
-	exeL := strings.ToLower(exe)
-	cwdL := ""
-	if cwd != "" {
-		cwdL = strings.ToLower(filepath.Clean(cwd))
-	}
+// Match is one marker found in one field of a process.
+type Match struct {
+	Marker Marker
+	// Field is where it was found: "argv[N]", "exe" or "cwd".
+	Field string
+	// Value is that field's text.
+	Value string
+}
+
+// String says where the marker was found, for a plan's evidence:
+// `argv[1] "/x/parachute-vault" names "parachute-vault"`.
+func (m Match) String() string {
+	return fmt.Sprintf("%s %q names %q", m.Field, m.Value, m.Marker.Value)
+}
+
+// Attributes reports the first of markers found in a process with this
+// argv, exe and cwd, under the rules above. Markers that are never
+// evidence, and paths equal to or above the box's home (when home is not
+// ""), are ignored even if passed.
+func Attributes(markers []Marker, home string, argv []string, exe, cwd string) (Match, bool) {
 	for _, m := range markers {
-		if neverEvidence(m) {
+		if !usableMarker(m.Value, home) {
 			continue
 		}
-		isPath := strings.HasPrefix(m, "/")
-		ml := strings.ToLower(m)
-		if isPath {
-			ml = filepath.Clean(ml)
+		for i, a := range argv {
+			if matches(m, a) {
+				return Match{Marker: m, Field: fmt.Sprintf("argv[%d]", i), Value: a}, true
+			}
 		}
-		if containsBounded(hay, ml, isPath) || containsBounded(exeL, ml, isPath) {
-			return m, true
+		if exe != "" && matches(m, exe) {
+			return Match{Marker: m, Field: "exe", Value: exe}, true
 		}
-		if isPath && cwdL != "" && (cwdL == ml || strings.HasPrefix(cwdL, ml+"/")) {
-			return m, true
+		if m.Cwd && cwd != "" && strings.HasPrefix(m.Value, "/") && below(cwd, m.Value) {
+			return Match{Marker: m, Field: "cwd", Value: cwd}, true
 		}
 	}
-	return "", false
+	return Match{}, false
 }
 
-// containsBounded reports whether needle occurs in hay without running on
-// into a longer word (names) or path element (paths).
-func containsBounded(hay, needle string, isPath bool) bool {
-	for from := 0; ; {
-		i := strings.Index(hay[from:], needle)
-		if i < 0 {
-			return false
+// usableMarker reports whether value may serve as evidence for a box whose
+// home is home.
+func usableMarker(value, home string) bool {
+	if neverEvidence(value) {
+		return false
+	}
+	if home != "" && strings.HasPrefix(value, "/") && below(home, value) {
+		return false // the home, or a directory above it
+	}
+	return true
+}
+
+// matches reports whether marker m is found in one argv element, exe path
+// or "--flag=value" element a.
+func matches(m Marker, a string) bool {
+	if strings.HasPrefix(a, "-") {
+		if _, v, ok := strings.Cut(a, "="); ok {
+			a = v
 		}
-		i += from
-		j := i + len(needle)
-		before := byte(' ')
-		if i > 0 {
-			before = hay[i-1]
-		}
-		after := byte(' ')
-		if j < len(hay) {
-			after = hay[j]
-		}
-		var okBefore, okAfter bool
-		if isPath {
-			// A path must start and end at a path boundary.
-			okBefore = !isPathChar(before)
-			okAfter = !isPathChar(after)
-		} else {
-			// A name may not continue a word on the left ("my-parachute-x",
-			// "xparachute-x") nor on the right with a letter or digit
-			// ("parachute-xy"); "-" and "." may follow.
-			okBefore = !isWordChar(before) && before != '-'
-			okAfter = !isWordChar(after)
-		}
-		if okBefore && okAfter {
+	}
+	if strings.HasPrefix(m.Value, "/") {
+		return strings.HasPrefix(a, "/") && below(a, m.Value)
+	}
+	want := strings.Split(strings.ToLower(m.Value), "/")
+	parts := strings.Split(strings.ToLower(a), "/")
+	for i := 0; i+len(want) <= len(parts); i++ {
+		if slices.Equal(parts[i:i+len(want)], want) {
 			return true
 		}
-		from = i + 1
 	}
+	return false
 }
 
-func isWordChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
-}
-
-func isPathChar(c byte) bool {
-	return isWordChar(c) || c == '.' || c == '-'
+// below reports whether path p is dir or lies below it, compared
+// case-insensitively component by component.
+func below(p, dir string) bool {
+	p = strings.ToLower(filepath.Clean(p))
+	dir = strings.ToLower(filepath.Clean(dir))
+	return p == dir || strings.HasPrefix(p, dir+"/") || dir == "/"
 }

@@ -121,6 +121,32 @@ type Desired struct {
 	User User `json:"user"`
 	// ExtraPath is $PARACHUTE_EXTRA_PATH at generation time.
 	ExtraPath string `json:"extraPath,omitempty"`
+	// Owner is who the box belongs to: the owner of Home.
+	Owner Owner `json:"owner"`
+	// Untrusted lists the inputs the run may not believe (trust model rule
+	// 1): services.json, the spec file or a program of the hub command that
+	// someone other than the owner or root could have changed.
+	Untrusted []Untrusted `json:"untrusted,omitempty"`
+}
+
+// Owner is the user the box belongs to: the owner of PARACHUTE_HOME. A run
+// acts only for the owner: as the owner, or as root on a home root owns.
+type Owner struct {
+	UID  int    `json:"uid"`
+	Name string `json:"name,omitempty"`
+	// Known is false when the home does not exist yet: then the invoking
+	// user stands in (there is nothing of anyone else's to protect in it).
+	Known bool `json:"known"`
+}
+
+// Untrusted is an input the run may not believe, and why.
+type Untrusted struct {
+	// What is "services.json", "spec file" or "hub command".
+	What string `json:"what"`
+	// Path is the file; Why names the component and the check that failed
+	// ("/home/op is writable by group (mode 0775)").
+	Path string `json:"path"`
+	Why  string `json:"why"`
 }
 
 // User is the account the box belongs to.

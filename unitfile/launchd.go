@@ -206,3 +206,29 @@ func showPlist(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// ProgramArguments returns what a plist runs: ProgramArguments, with
+// Program in place of its first element when both are set (launchd's
+// rule); nil when the file does not parse or names nothing.
+func ProgramArguments(data []byte) []string {
+	job, err := ParseLaunchd(data)
+	if err != nil {
+		return nil
+	}
+	var argv []string
+	if args, ok := job["ProgramArguments"].([]any); ok {
+		for _, a := range args {
+			if s, ok := a.(string); ok {
+				argv = append(argv, s)
+			}
+		}
+	}
+	if prog, ok := job["Program"].(string); ok && prog != "" {
+		if len(argv) == 0 {
+			argv = []string{prog}
+		} else {
+			argv[0] = prog
+		}
+	}
+	return argv
+}

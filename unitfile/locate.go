@@ -3,7 +3,7 @@ package unitfile
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -128,7 +128,7 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 		loc.Scope = "gui/" + strconv.Itoa(d.User.UID)
 		loc.Name = LaunchdLabel
 		loc.Path = filepath.Join(home, LaunchAgentsDir, LaunchdLabel+".plist")
-		for _, short := range StaleShorts(d) {
+		for _, short := range StaleShorts() {
 			name, ok := StaleUnitName(ManagerLaunchd, short)
 			if !ok {
 				continue
@@ -155,7 +155,7 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 	if dir := dirs[loc.OtherScope]; dir != "" {
 		loc.OtherPath = filepath.Join(dir, SystemdName)
 	}
-	for _, short := range StaleShorts(d) {
+	for _, short := range StaleShorts() {
 		name, ok := StaleUnitName(ManagerSystemd, short)
 		if !ok {
 			continue
@@ -170,32 +170,12 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 }
 
 // StaleShorts are the module shorts whose per-module units are looked for:
-// KnownShorts, every declared module's short and its detached-era shorts,
-// deduplicated and sorted. "hub" and shorts that cannot form a unit name are
-// left out.
-func StaleShorts(d spec.Desired) []string {
-	seen := map[string]bool{}
-	add := func(s string) {
-		if s != "" && s != "hub" && validShort(s) {
-			seen[s] = true
-		}
-	}
-	for _, s := range KnownShorts {
-		add(s)
-	}
-	for _, m := range d.Manifest.Modules {
-		add(m.Short)
-		for _, s := range m.LegacyShorts {
-			add(s)
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+// KnownShorts, the hub's catalogue of every era, and nothing a services.json
+// row adds. An operator's parachute-tunnel.service, or the reconciler's own
+// parachute-reconcile-boot.service, shares the prefix and nothing else: a
+// row named "tunnel" must not make it a stale module unit. The result is a
+// fresh sorted slice.
+func StaleShorts() []string { return slices.Clone(KnownShorts) }
 
 // StaleUnitName is the per-module unit name of short under manager
 // (parachute-<short>.service or computer.parachute.<short>); ok is false for a

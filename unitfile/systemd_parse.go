@@ -446,3 +446,29 @@ func cunescapeOne(p string) ([]byte, int, error) {
 	}
 	return nil, 0, fmt.Errorf("unknown escape \\%c", p[0])
 }
+
+// ExecStarts returns the argv of every ExecStart= of a unit file, in order,
+// with the command prefixes (-, @, :, +, !) dropped from the program. It is
+// how a unit is judged by what it runs, not by its name. Values that do
+// not split (a real specifier such as %h) are skipped; an empty
+// assignment resets the list, as systemd's does.
+func ExecStarts(data []byte) [][]string {
+	opts, err := ParseSystemd(data)
+	if err != nil {
+		return nil
+	}
+	var out [][]string
+	for _, v := range opts.Values("Service", "ExecStart") {
+		if strings.TrimSpace(v) == "" {
+			out = nil
+			continue
+		}
+		argv, err := SplitExecStart(v)
+		if err != nil || len(argv) == 0 {
+			continue
+		}
+		argv[0] = strings.TrimLeft(argv[0], "-@:+!")
+		out = append(out, argv)
+	}
+	return out
+}

@@ -156,7 +156,7 @@ func (w *World) observeLaunchd() launchdView {
 		return launchdView{err: fmt.Errorf("no launchctl: set World.Launchctl")}
 	}
 	q := observe.UnitQuery{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName, Path: w.UnitPath,
-		StaleShorts: unitfile.StaleShorts(spec.Desired{Manifest: spec.Manifest{Modules: w.Modules}}), User: w.User}
+		StaleShorts: unitfile.StaleShorts(), User: w.User}
 	ctx := context.Background()
 	rep, err := observe.LaunchdUnits{Launchctl: w.Launchctl}.ObserveUnit(ctx, q)
 	v := launchdView{rep: rep, err: err, disabled: map[string]bool{}}
@@ -191,18 +191,21 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 	for _, st := range v.rep.Stale {
 		byName[st.Name] = st
 	}
-	for _, short := range unitfile.StaleShorts(spec.Desired{Manifest: spec.Manifest{Modules: w.Modules}}) {
+	for _, short := range unitfile.StaleShorts() {
 		label, ok := unitfile.StaleUnitName(unitfile.ManagerLaunchd, short)
 		if !ok {
 			continue
 		}
-		_, onDisk := w.files[w.AgentPath(label)]
+		f, onDisk := w.files[w.AgentPath(label)]
 		st, loaded := byName[label]
 		if !loaded && !onDisk {
 			continue
 		}
 		if !loaded {
 			st = observe.StaleUnit{Name: label, Short: short, Scope: w.LaunchdDomain(), Manageable: true}
+			if argv := unitfile.ProgramArguments([]byte(f.data)); len(argv) > 0 {
+				st.ExecStart = [][]string{argv}
+			}
 		}
 		switch {
 		case v.disabled[label]:

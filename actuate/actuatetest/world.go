@@ -726,6 +726,9 @@ func (w *World) Snapshot() observe.Snapshot {
 		short := strings.TrimSuffix(strings.TrimPrefix(name, "parachute-"), ".service")
 		st := observe.StaleUnit{Name: name, Short: short, Scope: "user", LoadState: "loaded", ActiveState: nonEmpty(su.Active, "inactive"),
 			UnitFileState: "disabled", MainPID: su.MainPID, ControlGroup: su.Cgroup, Manageable: true}
+		if len(su.Argv) > 0 {
+			st.ExecStart = [][]string{su.Argv}
+		}
 		if su.Enabled {
 			st.UnitFileState = "enabled"
 		}

@@ -279,14 +279,21 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return planExit(p)
 	}
 
-	if _, err := os.Stat(d.Home); os.IsNotExist(err) {
-		// No home at all: a box that needs nothing (absent) must not get
-		// one just to hold a lock; look first, lock once there is work.
+	notOwner := d.Owner.Known && d.Owner.UID != d.User.UID
+	if _, err := os.Stat(d.Home); os.IsNotExist(err) || notOwner {
+		// Look before taking the lock, which is a write: a box that needs
+		// nothing must not get a home just to hold a lock, and a run on a
+		// home that belongs to someone else (root on a user's box) is
+		// blocked and writes nothing at all, not even the lock file.
 		snap, err := f.observe(ctx, sys, d, stderr)
 		if err == nil {
-			if p := reconcile.Compute(d, snap); p.Converged {
+			if p := reconcile.Compute(d, snap); p.Converged || p.Outcome == reconcile.OutcomeBlocked {
 				return finish(stdout, stderr, f.output == "json", p, snap, nil, nil, time.Now())
 			}
+		}
+		if notOwner {
+			fmt.Fprintf(stderr, "parachute reconcile: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", d.Home, d.Owner.UID, d.User.UID)
+			return ExitBlocked
 		}
 	}
 	unlock, code := lock(ctx, d.Home, f.wait, stderr)

@@ -43,6 +43,9 @@ type Props struct {
 	// Result is why the service last stopped (success, exit-code, signal,
 	// start-limit-hit, …; services only).
 	Result string `json:"result"`
+	// ExecStart is the argv of each of the service's ExecStart= commands,
+	// as the manager loaded them (drop-ins included; services only).
+	ExecStart [][]string `json:"execStart,omitempty"`
 }
 
 // Dial connects to the manager of scope ("system" or "user") for uid, trying
@@ -126,6 +129,7 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 		}
 		p.ControlGroup = str(s["ControlGroup"])
 		p.Result = str(s["Result"])
+		p.ExecStart = execStart(s["ExecStart"])
 	}
 	return p, nil
 }
@@ -229,4 +233,23 @@ func (c *Conn) job(ctx context.Context, verb, name string, queue func(context.Co
 	case <-ctx.Done():
 		return "", fmt.Errorf("%s %s: waiting for the job: %w", verb, name, ctx.Err())
 	}
+}
+
+// execStart decodes the ExecStart property, a(sasbttttuii): per command its
+// path, its argv, and status fields this package does not need.
+func execStart(v any) [][]string {
+	cmds, ok := v.([][]any)
+	if !ok {
+		return nil
+	}
+	var out [][]string
+	for _, c := range cmds {
+		if len(c) < 2 {
+			continue
+		}
+		if argv, ok := c[1].([]string); ok && len(argv) > 0 {
+			out = append(out, argv)
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/unitfile"
 )
 
 // Manager is one fake systemd manager (one scope). Safe for concurrent use.
@@ -110,6 +111,7 @@ func (m *Manager) unit(name string) *sdbus.Props {
 	}
 	content, onDisk := m.files[name]
 	u.NeedDaemonReload = u.LoadState != "not-found" && (!onDisk || content != m.loaded[name])
+	u.ExecStart = unitfile.ExecStarts([]byte(m.loaded[name]))
 	return u
 }
 
