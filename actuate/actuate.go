@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
-	"github.com/parachute/reconcile/unitfile"
 )
 
 // ErrGone is returned by Processes.Identity when no such process exists (or
@@ -46,16 +44,21 @@ type Processes interface {
 	StartDetached(argv, env []string, dir, log string) (int, error)
 }
 
-// Files writes and removes the few files the reconciler owns.
+// Files writes and removes the few files the reconciler owns. Every path
+// lies under a root (the box's home, or the unit directory's base, as the
+// step's Under or Dir says) and is reached from it without following a
+// symlink at any component (the trust model's rule 7).
 type Files interface {
-	// WriteFile writes data to path atomically with perm, creating parent
-	// directories; it refuses to write through a symlink and leaves an
-	// identical file untouched (reporting changed=false).
-	WriteFile(path string, data []byte, perm os.FileMode) (changed bool, err error)
+	// WriteFile writes data to path atomically with perm, creating missing
+	// directories below root; it refuses a symlink anywhere below root and
+	// leaves an identical file untouched (reporting changed=false).
+	WriteFile(root, path string, data []byte, perm os.FileMode) (changed bool, err error)
 	// Remove deletes path; a missing file is not an error.
-	Remove(path string) error
-	// MkdirAll creates dir and its parents.
-	MkdirAll(dir string, perm os.FileMode) error
+	Remove(root, path string) error
+	// Touch makes path exist as a regular file (creating it with perm, and
+	// missing directories below root, when it does not), never through a
+	// link: the hub's log, before the service manager appends to it.
+	Touch(root, path string, perm os.FileMode) error
 }
 
 // Units is the service manager, as the actuator needs it. Every method waits
@@ -249,7 +252,7 @@ func (r *run) do(ctx context.Context, st reconcile.Step) error {
 			if err := retry(ctx, func() error { return u.Unload(ctx, st.Unit) }); err != nil {
 				return err
 			}
-			if err := a.Files.Remove(st.Path); err != nil {
+			if err := a.Files.Remove(st.Under, st.Path); err != nil {
 				return err
 			}
 			return retry(ctx, func() error { return u.Reload(ctx) })
@@ -271,12 +274,15 @@ func (r *run) unitPath() string { return r.snap.Unit.File.Path }
 
 func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 	a := r.a
-	// The hub's log directory: StandardOutput=append: and launchd's
-	// StandardOutPath need it, and nothing upstream creates it.
-	if err := a.Files.MkdirAll(filepath.Dir(unitfile.LogPath(r.snap.Home)), 0o755); err != nil {
-		return err
+	// The hub's log: StandardOutput=append: and launchd's StandardOutPath
+	// open it as the manager (root, for a system unit), following links;
+	// so it is made here first, a regular file reached without any.
+	if st.Log != "" {
+		if err := a.Files.Touch(st.Dir, st.Log, 0o644); err != nil {
+			return err
+		}
 	}
-	changed, err := a.Files.WriteFile(st.Path, []byte(st.Content), 0o644)
+	changed, err := a.Files.WriteFile(st.Under, st.Path, []byte(st.Content), 0o644)
 	if err != nil {
 		return err
 	}
@@ -310,12 +316,12 @@ func (r *run) removePidfile(st reconcile.Step) error {
 			return fmt.Errorf("pid %d named by %s is still running; the pidfile stays", st.Pid, st.Path)
 		}
 	}
-	return r.a.Files.Remove(st.Path)
+	return r.a.Files.Remove(st.Under, st.Path)
 }
 
 func (r *run) startDetached(st reconcile.Step) error {
 	a := r.a
-	if err := a.Files.MkdirAll(filepath.Dir(st.Log), 0o755); err != nil {
+	if err := a.Files.Touch(st.Dir, st.Log, 0o644); err != nil {
 		return err
 	}
 	pid, err := a.Procs.StartDetached(st.Argv, st.Env, st.Dir, st.Log)
@@ -323,10 +329,10 @@ func (r *run) startDetached(st reconcile.Step) error {
 		return fmt.Errorf("start %s: %w", st.Argv[0], err)
 	}
 	r.detachedPid = pid
-	if _, err := a.Files.WriteFile(st.Pidfile, []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
+	if _, err := a.Files.WriteFile(st.Dir, st.Pidfile, []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
 		return fmt.Errorf("hub started as pid %d but %w", pid, err)
 	}
-	if _, err := a.Files.WriteFile(st.PortFile, []byte(fmt.Sprintf("%d\n", st.Port)), 0o644); err != nil {
+	if _, err := a.Files.WriteFile(st.Dir, st.PortFile, []byte(fmt.Sprintf("%d\n", st.Port)), 0o644); err != nil {
 		return fmt.Errorf("hub started as pid %d but %w", pid, err)
 	}
 	return nil

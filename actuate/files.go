@@ -1,60 +1,71 @@
 package actuate
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
-	"github.com/google/renameio/v2"
+	"github.com/parachute/reconcile/internal/boxfs"
 )
 
-// OSFiles is Files on the real file system.
+// OSFiles is Files on the real file system, through boxfs: every path is
+// reached from its root with openat and O_NOFOLLOW at each component, so a
+// symlink planted below the root is refused, never followed.
 type OSFiles struct{}
 
 var _ Files = OSFiles{}
 
+// dirMode is the mode of directories the reconciler creates (hub/logs,
+// hub/run, ~/.config/systemd/user): the platform's usual one. They belong
+// to the user the run acts as, who is the box's owner.
+var dirMode = &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}
+
+// rel returns path relative to root, refusing a path outside it.
+func rel(root, path string) (string, error) {
+	if root == "" || !filepath.IsAbs(root) {
+		return "", fmt.Errorf("write %s: no root directory to reach it from (%q)", path, root)
+	}
+	r, err := filepath.Rel(root, path)
+	if err != nil || !filepath.IsLocal(r) {
+		return "", fmt.Errorf("write %s: not below %s", path, root)
+	}
+	return r, nil
+}
+
 // WriteFile implements Files: an atomic replace (temp file in the same
-// directory, fsync, rename) that refuses a symlink at path and leaves an
-// identical file alone, so a converged box's unit keeps its mtime.
-func (OSFiles) WriteFile(path string, data []byte, perm os.FileMode) (bool, error) {
-	fi, err := os.Lstat(path)
-	switch {
-	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-		target, _ := os.Readlink(path)
-		return false, fmt.Errorf("write %s: it is a symlink to %s; refusing to write through a link parachute did not create", path, target)
-	case err == nil && !fi.Mode().IsRegular():
-		return false, fmt.Errorf("write %s: not a regular file (%s)", path, fi.Mode().Type())
-	case err == nil:
-		if old, rerr := os.ReadFile(path); rerr == nil && bytes.Equal(old, data) {
-			return false, nil
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return false, fmt.Errorf("write %s: %w", path, err)
+// directory, fsync, rename) that leaves an identical file alone, so a
+// converged box's unit keeps its mtime.
+func (OSFiles) WriteFile(root, path string, data []byte, perm os.FileMode) (bool, error) {
+	r, err := rel(root, path)
+	if err != nil {
+		return false, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := renameio.WriteFile(path, data, perm, renameio.WithStaticPermissions(perm)); err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
-	}
-	return true, nil
+	return boxfs.WriteFile(root, r, data, perm, dirMode, -1, -1)
 }
 
 // Remove implements Files.
-func (OSFiles) Remove(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
+func (OSFiles) Remove(root, path string) error {
+	r, err := rel(root, path)
+	if err != nil {
+		return err
 	}
-	return nil
+	return boxfs.Remove(root, r)
 }
 
-// MkdirAll implements Files.
-func (OSFiles) MkdirAll(dir string, perm os.FileMode) error {
-	if err := os.MkdirAll(dir, perm); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+// Touch implements Files.
+func (OSFiles) Touch(root, path string, perm os.FileMode) error {
+	r, err := rel(root, path)
+	if err != nil {
+		return err
 	}
-	return nil
+	d, err := boxfs.OpenDir(root, filepath.Dir(r), dirMode)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	f, err := d.OpenAppend(filepath.Base(r), perm, -1, -1)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }

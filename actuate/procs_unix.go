@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
+
+	"github.com/parachute/reconcile/internal/boxfs"
 )
 
 // Signal implements Processes: kill(-pgid) for a group, kill(pid) otherwise.
@@ -44,7 +47,9 @@ func (p OSProcesses) GroupAlive(pgid int) bool {
 }
 
 // StartDetached implements Processes: a new session (setsid), stdin from
-// /dev/null, stdout and stderr appended to log, the reconciler's environment
+// /dev/null, stdout and stderr appended to log (which lies below dir, the
+// box's home, and is reached from it without following a link), the
+// reconciler's environment
 // overlaid with env. The child is not waited for here; a goroutine reaps it
 // if it exits while the reconciler still runs, so it never lingers as a
 // zombie that would read as alive.
@@ -52,7 +57,7 @@ func (OSProcesses) StartDetached(argv, env []string, dir, log string) (int, erro
 	if len(argv) == 0 {
 		return 0, errors.New("empty command")
 	}
-	out, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	out, err := openLog(dir, log)
 	if err != nil {
 		return 0, fmt.Errorf("open log: %w", err)
 	}
@@ -73,4 +78,18 @@ func (OSProcesses) StartDetached(argv, env []string, dir, log string) (int, erro
 	}
 	go func() { _ = cmd.Wait() }()
 	return cmd.Process.Pid, nil
+}
+
+// openLog opens log, below dir, for appending through boxfs.
+func openLog(dir, log string) (*os.File, error) {
+	r, err := filepath.Rel(dir, log)
+	if err != nil || !filepath.IsLocal(r) {
+		return nil, fmt.Errorf("%s is not below %s", log, dir)
+	}
+	d, err := boxfs.OpenDir(dir, filepath.Dir(r), dirMode)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.OpenAppend(filepath.Base(r), 0o644, -1, -1)
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,7 +107,8 @@ func (b *builder) supervised() {
 				reason += "; linger is enabled so the user manager runs without a login"
 			}
 			b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: reason,
-				Path: loc.Path, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name)})
+				Path: loc.Path, Under: loc.Root, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name),
+				Dir: w.d.Home, Log: unitfile.LogPath(w.d.Home)})
 		}
 	}
 
@@ -225,7 +227,7 @@ func (b *builder) unitSteps(why string) {
 				Fix: fmt.Sprintf("remove the link yourself (rm %s) and run again", u.File.Path)})
 			return
 		}
-		b.units = append(b.units, Step{Action: RemoveUnit, Target: "hub unit " + name, Unit: name, Scope: u.Scope, Path: u.File.Path,
+		b.units = append(b.units, Step{Action: RemoveUnit, Target: "hub unit " + name, Unit: name, Scope: u.Scope, Path: u.File.Path, Under: filepath.Dir(u.File.Path),
 			Reason: "no hub unit may remain on disk: " + why})
 	}
 }

@@ -43,6 +43,10 @@ type Step struct {
 	Port int `json:"port,omitempty"`
 	// Path is the file for write-unit, remove-unit and remove-pidfile.
 	Path string `json:"path,omitempty"`
+	// Under is the directory Path is reached from without following a
+	// symlink at any component (the unit directory's base, or the box's
+	// home); the actuator refuses a link anywhere below it.
+	Under string `json:"under,omitempty"`
 	// Content is the full file write-unit writes.
 	Content string `json:"content,omitempty"`
 	// Unit is the unit name (systemd) or label (launchd) for unit steps.
@@ -52,7 +56,10 @@ type Step struct {
 	// Linger asks write-unit to enable linger for User (systemd user units).
 	Linger bool   `json:"linger,omitempty"`
 	User   string `json:"user,omitempty"`
-	// Argv, Env, Dir and Log describe start-detached.
+	// Argv, Env, Dir and Log describe start-detached. Dir is the box's
+	// home, below which Log, Pidfile and PortFile lie; write-unit also
+	// carries Dir and Log: it creates the hub's log before the manager
+	// (root, for a system unit) appends to it.
 	Argv []string `json:"argv,omitempty"`
 	Env  []string `json:"env,omitempty"`
 	Dir  string   `json:"dir,omitempty"`

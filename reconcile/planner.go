@@ -334,7 +334,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 			}
 			continue
 		}
-		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Pid: pf.Pid}
+		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Under: b.w.d.Home, Pid: pf.Pid}
 		switch pf.State {
 		case observe.PidLive:
 			if c := b.w.claimOf(pf); !c.ok {
@@ -364,7 +364,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 		if pf.Port > 0 && pf.Port != b.w.s.HubPort {
 			reason = fmt.Sprintf("hub.port records :%d for a detached hub, which is going away; removed once :%d is free", pf.Port, pf.Port)
 		}
-		b.after = append(b.after, Step{Action: RemovePidfile, Target: "hub port file", Path: pf.Path, Reason: reason})
+		b.after = append(b.after, Step{Action: RemovePidfile, Target: "hub port file", Path: pf.Path, Under: b.w.d.Home, Reason: reason})
 	}
 }
 

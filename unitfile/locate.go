@@ -52,6 +52,10 @@ type Location struct {
 	Name string `json:"name"`
 	// Path is the unit file or plist.
 	Path string `json:"path"`
+	// Root is the directory Path is written from without following links:
+	// the system unit directory itself, or the user's home for a user
+	// unit or a LaunchAgent (whose directories may not exist yet).
+	Root string `json:"root,omitempty"`
 	// OtherScope and OtherPath are the systemd scope we do not manage and the
 	// hub unit's path there (read only: a unit installed by root is invisible
 	// to a user's manager and the other way round). Empty for launchd.
@@ -128,6 +132,7 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 		loc.Scope = "gui/" + strconv.Itoa(d.User.UID)
 		loc.Name = LaunchdLabel
 		loc.Path = filepath.Join(home, LaunchAgentsDir, LaunchdLabel+".plist")
+		loc.Root = home
 		for _, short := range StaleShorts() {
 			name, ok := StaleUnitName(ManagerLaunchd, short)
 			if !ok {
@@ -152,6 +157,10 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 	}
 	loc.Name = SystemdName
 	loc.Path = filepath.Join(dirs[loc.Scope], SystemdName)
+	loc.Root = SystemUnitDir
+	if loc.Scope == ScopeUser {
+		loc.Root = home
+	}
 	if dir := dirs[loc.OtherScope]; dir != "" {
 		loc.OtherPath = filepath.Join(dir, SystemdName)
 	}

@@ -31,29 +31,29 @@ func TestLocate(t *testing.T) {
 	}{
 		{"linux user auto", "linux", desired(1000, "/home/op", spec.ManagerAuto, spec.ScopeAuto), Location{
 			Manager: "systemd", Scope: "user", Name: "parachute-hub.service",
-			Path:       "/home/op/.config/systemd/user/parachute-hub.service",
+			Path: "/home/op/.config/systemd/user/parachute-hub.service", Root: "/home/op",
 			OtherScope: "system", OtherPath: "/etc/systemd/system/parachute-hub.service"}, ""},
 		{"linux root auto", "linux", desired(0, "/root", spec.ManagerAuto, spec.ScopeAuto), Location{
 			Manager: "systemd", Scope: "system", Name: "parachute-hub.service",
-			Path:       "/etc/systemd/system/parachute-hub.service",
+			Path: "/etc/systemd/system/parachute-hub.service", Root: "/etc/systemd/system",
 			OtherScope: "user", OtherPath: "/root/.config/systemd/user/parachute-hub.service"}, ""},
 		{"linux root forced user", "linux", desired(0, "/root", spec.ManagerSystemd, spec.ScopeUser), Location{
 			Manager: "systemd", Scope: "user", Name: "parachute-hub.service",
-			Path:       "/root/.config/systemd/user/parachute-hub.service",
+			Path: "/root/.config/systemd/user/parachute-hub.service", Root: "/root",
 			OtherScope: "system", OtherPath: "/etc/systemd/system/parachute-hub.service"}, ""},
 		{"linux user forced system", "linux", desired(1000, "/home/op", spec.ManagerAuto, spec.ScopeSystem), Location{
 			Manager: "systemd", Scope: "system", Name: "parachute-hub.service",
-			Path:       "/etc/systemd/system/parachute-hub.service",
+			Path: "/etc/systemd/system/parachute-hub.service", Root: "/etc/systemd/system",
 			OtherScope: "user", OtherPath: "/home/op/.config/systemd/user/parachute-hub.service"}, ""},
 		{"linux system without home", "linux", desired(0, "", spec.ManagerAuto, spec.ScopeAuto), Location{
 			Manager: "systemd", Scope: "system", Name: "parachute-hub.service",
-			Path: "/etc/systemd/system/parachute-hub.service", OtherScope: "user"}, ""},
+			Path: "/etc/systemd/system/parachute-hub.service", Root: "/etc/systemd/system", OtherScope: "user"}, ""},
 		{"darwin", "darwin", desired(501, "/Users/op", spec.ManagerAuto, spec.ScopeAuto), Location{
 			Manager: "launchd", Scope: "gui/501", Name: "computer.parachute.hub",
-			Path: "/Users/op/Library/LaunchAgents/computer.parachute.hub.plist"}, ""},
+			Path: "/Users/op/Library/LaunchAgents/computer.parachute.hub.plist", Root: "/Users/op"}, ""},
 		{"darwin explicit launchd user", "darwin", desired(501, "/Users/op", spec.ManagerLaunchd, spec.ScopeUser), Location{
 			Manager: "launchd", Scope: "gui/501", Name: "computer.parachute.hub",
-			Path: "/Users/op/Library/LaunchAgents/computer.parachute.hub.plist"}, ""},
+			Path: "/Users/op/Library/LaunchAgents/computer.parachute.hub.plist", Root: "/Users/op"}, ""},
 		{"freebsd has none", "freebsd", desired(1000, "/home/op", spec.ManagerAuto, spec.ScopeAuto), Location{}, ""},
 		{"launchd on linux", "linux", desired(1000, "/home/op", spec.ManagerLaunchd, spec.ScopeAuto), Location{}, "manager launchd is not available on linux"},
 		{"systemd on darwin", "darwin", desired(501, "/Users/op", spec.ManagerSystemd, spec.ScopeAuto), Location{}, "manager systemd is not available on darwin"},

@@ -446,8 +446,9 @@ func (w *World) bootHub(p *Proc) {
 
 // ---- actuate.Files ----
 
-// WriteFile implements actuate.Files.
-func (w *World) WriteFile(path string, data []byte, perm os.FileMode) (bool, error) {
+// WriteFile implements actuate.Files. The fake refuses a symlink at the
+// file itself (its directories have no links).
+func (w *World) WriteFile(_, path string, data []byte, perm os.FileMode) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.fail("write"); err != nil {
@@ -467,7 +468,7 @@ func (w *World) WriteFile(path string, data []byte, perm os.FileMode) (bool, err
 }
 
 // Remove implements actuate.Files.
-func (w *World) Remove(path string) error {
+func (w *World) Remove(_, path string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.fail("remove"); err != nil {
@@ -477,8 +478,24 @@ func (w *World) Remove(path string) error {
 	return nil
 }
 
-// MkdirAll implements actuate.Files (directories are implicit here).
-func (w *World) MkdirAll(string, os.FileMode) error { return nil }
+// Touch implements actuate.Files: an existing file is left as it is, a
+// symlink refused.
+func (w *World) Touch(_, path string, _ os.FileMode) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.fail("write"); err != nil {
+		return err
+	}
+	if f, ok := w.files[path]; ok {
+		if f.symlink != "" {
+			return fmt.Errorf("open %s: refusing to write through a symlink", path)
+		}
+		return nil
+	}
+	w.now = w.now.Add(time.Millisecond)
+	w.files[path] = file{mtime: w.now}
+	return nil
+}
 
 // ---- actuate.Units ----
 
