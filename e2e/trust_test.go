@@ -17,7 +17,7 @@ import (
 	"github.com/parachute/reconcile/reconcile"
 )
 
-// End-to-end tests of DESIGN.md's trust model ("a root cron job must never
+// End-to-end tests of docs/design.md's trust model ("a root cron job must never
 // hurt a bystander"), one per rule that a bystander could be hurt by: each
 // plants a process, a file or a unit that looks like the box's but is not
 // (or is the box's but looks foreign), runs the real reconciler in a
@@ -182,6 +182,12 @@ func mentionsPid(doc reconcile.Document, pid int) bool {
 	}
 	for _, n := range doc.Notes {
 		if strings.Contains(n, strconv.Itoa(pid)) {
+			return true
+		}
+	}
+	// A stale pidfile's removal says which check its pid failed.
+	for _, st := range append(slices.Clone(doc.Applied), doc.Steps...) {
+		if st.Action == reconcile.RemovePidfile && strings.Contains(st.Reason, fmt.Sprintf("pid %d is not the box's (", pid)) && strings.Contains(st.Reason, " check: ") {
 			return true
 		}
 	}
