@@ -15,7 +15,7 @@ import (
 // Under `go test` it refuses every verb that changes launchd unless
 // PARACHUTE_ALLOW_REAL_LAUNCHCTL=1: a test once ran the real `launchctl
 // bootout computer.parachute.hub` on an operator's Mac and took the hub down
-// (the hub's launchctl-guard, UPSTREAM-HUB.md §5.10). Read-only verbs pass.
+// (the hub's launchctl-guard, docs/upstream-hub.md §5.10). Read-only verbs pass.
 type ExecLaunchctl struct {
 	Path string
 }

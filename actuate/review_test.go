@@ -2,7 +2,7 @@ package actuate_test
 
 // Adversarial review of the actuator. Every TestReview* test here fails
 // against the code it was written against: each one pins a defect, names the
-// DESIGN.md rule it breaks, and passes once the defect is fixed.
+// docs/design.md rule it breaks, and passes once the defect is fixed.
 
 import (
 	"context"

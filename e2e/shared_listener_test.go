@@ -37,7 +37,7 @@ server.serve_forever()
 // TestHubPortShared converges a box, to the supervised and to the detached
 // model, whose hub forks while it answers /health, so that the listening
 // socket and the connection are both held by two of its processes when the
-// reconciler asks who answered. DESIGN.md asks that the process holding the
+// reconciler asks who answered. docs/design.md asks that the process holding the
 // port belong to the unit (or be the detached hub's), and both do; the
 // runs should converge.
 //

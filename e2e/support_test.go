@@ -352,7 +352,7 @@ func (b *box) noTwoHubs(offset int) {
 // unitCgroup is the hub unit's control group ("" when it has none).
 func (b *box) unitCgroup() string { return b.prop(hubUnit, "ControlGroup") }
 
-// checkSupervised asserts DESIGN.md's supervised row on the running box:
+// checkSupervised asserts docs/design.md's supervised row on the running box:
 // the unit active and enabled, /health answered from inside its control
 // group, every module port held from it (within a bounded wait), none of
 // the old pids alive, no restart of the unit since it started.

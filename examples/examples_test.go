@@ -21,7 +21,7 @@ func TestSpecYAMLHasEveryKeyAndPassesTheReconcilersParser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every key of DESIGN.md's spec file, no other: a strict decode into its
+	// Every key of docs/design.md's spec file, no other: a strict decode into its
 	// shape, then a check that none was left out.
 	var doc struct {
 		Desired *string `json:"desired"`
@@ -40,7 +40,7 @@ func TestSpecYAMLHasEveryKeyAndPassesTheReconcilersParser(t *testing.T) {
 		} `json:"timeouts"`
 	}
 	if err := yaml.UnmarshalStrict(data, &doc); err != nil {
-		t.Fatalf("spec.yaml has a key DESIGN.md does not: %v", err)
+		t.Fatalf("spec.yaml has a key docs/design.md does not: %v", err)
 	}
 	if doc.Desired == nil || doc.Home == nil || doc.Hub == nil || doc.Hub.Port == nil || doc.Hub.Command == nil ||
 		doc.Hub.Env == nil || doc.Manager == nil || doc.Scope == nil || doc.Timeouts == nil ||

@@ -24,10 +24,10 @@ import (
 // 100 on every Linux architecture the hub runs on (sysconf(_SC_CLK_TCK)).
 const defaultClockTicks = 100
 
-// defaultHealthTimeout is the hub's own probe budget (UPSTREAM §6.2).
+// defaultHealthTimeout is the hub's own probe budget (docs/upstream-hub.md §6.2).
 const defaultHealthTimeout = 1500 * time.Millisecond
 
-// Env is the world's inputs to an observation (STYLE habit 6). The zero value
+// Env is the world's inputs to an observation (passed in, so tests supply their own). The zero value
 // of each field means the real machine: Observe fills it in.
 type Env struct {
 	// ProcRoot is where /proc is mounted ("/proc"); tests pass a fake tree.

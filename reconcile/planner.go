@@ -17,7 +17,7 @@ import (
 // It is a pure function: the same inputs always give the same plan, and a
 // converged snapshot gives a plan without steps.
 //
-// The order of steps is the order of DESIGN.md's safety rules: the unit file
+// The order of steps is the order of docs/design.md's safety rules: the unit file
 // is written before anything is stopped; stale module units are disabled
 // before the processes they would respawn are stopped; every stop comes
 // before any wait for a free port; every declared port is waited for before

@@ -2,7 +2,7 @@ package reconcile_test
 
 // Adversarial review of the planner. Every TestReview* test here fails
 // against the code it was written against: each one pins a defect, names the
-// DESIGN.md rule it breaks, and passes once the defect is fixed.
+// docs/design.md rule it breaks, and passes once the defect is fixed.
 
 import (
 	"context"
@@ -136,7 +136,7 @@ func TestReviewOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
 // TestReviewUnknownPortStateBlocks: observe could not read a socket table
 // (tcp6 unreadable) and says so in Snapshot.Problems ("port 1946: cannot
 // tell whether it is free"). snapshot.go documents "The planner treats
-// unknowns as blockers", and DESIGN's exit 3 covers "unreadable state", but
+// unknowns as blockers", and docs/design.md's exit 3 covers "unreadable state", but
 // the planner never reads Snapshot.Problems at all. The plan stops every
 // detached process; then wait-port-free asks observe.PortHolders, which
 // fails on the same unreadable table, so the run ends with the box down
@@ -166,7 +166,7 @@ func TestReviewUnknownPortStateBlocks(t *testing.T) {
 }
 
 // TestReviewAbsentIgnoresUnmanageableStaleUnit: absent means "no module
-// process of this box" (DESIGN table). A system-scope parachute-vault.service
+// process of this box" (docs/design.md, the table of models). A system-scope parachute-vault.service
 // (not manageable by this user) runs vault on :1940. The absent planner
 // never calls holderBlockers: the stale-unit holder is skipped by
 // collectStops, staleUnits() only notes it, and the plan is *converged*:
@@ -194,7 +194,7 @@ func TestReviewAbsentIgnoresUnmanageableStaleUnit(t *testing.T) {
 // TestReviewUnitsOwnPidfileNeverConverges: with hub.command set to the
 // detached-era `bun …/src/hub-server.ts` (the spec allows any command), the
 // hub inside the unit writes hub/run/hub.pid and hub.port naming itself
-// (UPSTREAM-HUB §3.3). collectStops rightly spares the unit-owned pid, but
+// (docs/upstream-hub.md §3.3). collectStops rightly spares the unit-owned pid, but
 // removePidfiles (planner.go:283) still plans remove-pidfile for its live
 // pidfile; the actuator refuses (rule 4: "pidfiles are removed only for
 // processes that are gone") and the step fails. Every run fails the same

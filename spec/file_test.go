@@ -11,7 +11,7 @@ import (
 )
 
 func TestParseFileValid(t *testing.T) {
-	text := `# the example of DESIGN.md
+	text := `# the example of docs/design.md
 desired: supervised
 home: /home/op/.parachute/
 hub:

@@ -52,7 +52,7 @@ func KnownServices() []string {
 var RetiredShorts = []string{"runner", "channel", "agent"}
 
 // LegacyShorts returns the shorts detached-era hubs used for a row name,
-// whose pidfiles may survive on old boxes (UPSTREAM-HUB.md §9.4):
+// whose pidfiles may survive on old boxes (docs/upstream-hub.md §9.4):
 // parachute-runner was "runner" until 0.7; parachute-channel was "channel",
 // then aliased to "agent"; parachute-agent was "agent". The current short is
 // never included.

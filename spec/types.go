@@ -5,7 +5,7 @@ import "time"
 // Model is a runtime model the reconciler can converge a box to.
 type Model string
 
-// The three runtime models of DESIGN.md.
+// The three runtime models of docs/design.md.
 const (
 	Supervised Model = "supervised" // one hub unit under systemd or launchd boots the modules
 	Detached   Model = "detached"   // the hub runs as a detached session leader with hub.pid

@@ -12,7 +12,7 @@ import (
 	"howett.net/plist"
 )
 
-// launchdJob is the hub's LaunchAgent (UPSTREAM-HUB.md §5.4). Field order is
+// launchdJob is the hub's LaunchAgent (docs/upstream-hub.md §5.4). Field order is
 // the hub's, but the XML encoder sorts dictionary keys: our plist lists the
 // same keys and values in alphabetical order, which launchd does not mind.
 type launchdJob struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/parachute/reconcile/spec"
 )
 
-// Names and directories of the hub unit (UPSTREAM-HUB.md §5.1).
+// Names and directories of the hub unit (docs/upstream-hub.md §5.1).
 const (
 	// SystemdName is the hub's systemd unit name.
 	SystemdName = "parachute-hub.service"
@@ -36,7 +36,7 @@ const (
 // KnownShorts are the module shorts whose per-module autostart units older
 // installs may have left behind: the hub's knownServices() at HEAD (notes,
 // app, vault, scribe, surface) plus the ones earlier releases knew (agent,
-// channel, runner; UPSTREAM-HUB.md §9.4). Sorted.
+// channel, runner; docs/upstream-hub.md §9.4). Sorted.
 var KnownShorts = []string{"agent", "app", "channel", "notes", "runner", "scribe", "surface", "vault"}
 
 // Location says which service manager runs the hub unit, in which scope,
@@ -189,7 +189,7 @@ func StaleShorts() []string { return slices.Clone(KnownShorts) }
 // StaleUnitName is the per-module unit name of short under manager
 // (parachute-<short>.service or computer.parachute.<short>); ok is false for a
 // protected name (the hub's own unit and the cloudflared connector units,
-// UPSTREAM-HUB.md §5.9), an unknown manager, or a short that cannot be part
+// docs/upstream-hub.md §5.9), an unknown manager, or a short that cannot be part
 // of a unit name.
 func StaleUnitName(manager, short string) (name string, ok bool) {
 	if !validShort(short) || short == "hub" || short == "cloudflared" ||
@@ -223,7 +223,7 @@ func validShort(short string) bool {
 }
 
 // EnrichedUnitPath is the PATH baked into the hub unit, as the hub's
-// enrichedUnitPath computes it (UPSTREAM-HUB.md §5.7): extraPath's entries
+// enrichedUnitPath computes it (docs/upstream-hub.md §5.7): extraPath's entries
 // (colon-split, empties dropped), then <bunInstall>/bin, /usr/local/bin,
 // /usr/bin, /bin, <home>/.local/bin, on darwin the Homebrew bin
 // (/opt/homebrew/bin on arm64, else /usr/local/bin), and <home>/.bun/bin;

@@ -11,7 +11,7 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
-// Fixed values of the systemd hub unit (UPSTREAM-HUB.md §5.3).
+// Fixed values of the systemd hub unit (docs/upstream-hub.md §5.3).
 const (
 	systemdDescription = "Parachute hub (serve + supervisor)"
 	// logComment is the second header line: the one deliberate departure from
@@ -25,7 +25,7 @@ const (
 const maxLine = unit.SYSTEMD_LINE_MAX - 1
 
 // RenderSystemd renders the hub's systemd unit: the hub's own unit text
-// (UPSTREAM-HUB.md §5.3) with its latent bugs corrected:
+// (docs/upstream-hub.md §5.3) with its latent bugs corrected:
 //
 //   - StartLimitIntervalSec=300 and StartLimitBurst=5 sit in [Unit], where
 //     systemd reads them (in [Service] the interval is an unknown key and the

@@ -63,7 +63,7 @@ type JobSpawn struct {
 	// Requested is true when a launchctl command (bootstrap, kickstart)
 	// asked for the start rather than launchd's own KeepAlive respawn. A
 	// requested start of the hub while a declared port is held by any
-	// process is a Violation (DESIGN.md rule 1: every holder is outside a
+	// process is a Violation (docs/design.md rule 1: every holder is outside a
 	// job that has no process yet).
 	Requested bool
 }

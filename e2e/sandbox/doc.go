@@ -3,7 +3,7 @@
 // manager, D-Bus, logind, user managers, linger) on machines whose own PID 1
 // is not systemd.
 //
-// It follows the recipe in shared/SYSTEMD-SANDBOX.md: Boot makes a cgroup2
+// It follows the recipe in docs/systemd-sandbox.md: Boot makes a cgroup2
 // child of the caller's cgroup, starts `unshare` on the embedded init.sh
 // (which privatises /run, /tmp, /var/tmp, /home, /dev, /sys, the systemd
 // configuration and state, the account files and /etc/machine-id, masks

@@ -1,4 +1,4 @@
-# init.sh — the inside half of the sandbox (see doc.go and SYSTEMD-SANDBOX.md).
+# init.sh — the inside half of the sandbox (see doc.go and docs/systemd-sandbox.md).
 #
 # Run by sandbox.Boot as PID 1 of fresh pid, mount, uts, ipc and net
 # namespaces (`unshare --fork --pid --mount-proc --mount --uts --ipc --net

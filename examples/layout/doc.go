@@ -1,5 +1,5 @@
 // Command layout lays out a detached-era Parachute box exactly as the old
-// hub and CLI did (UPSTREAM-HUB.md §1.2, §3, §4), for demos and for the
+// hub and CLI did (docs/upstream-hub.md §1.2, §3, §4), for demos and for the
 // reconciler's tests to migrate from:
 //
 //	layout --home DIR --bin DIR [--modules vault,scribe,surface]

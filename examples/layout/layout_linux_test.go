@@ -161,7 +161,7 @@ func TestPrintSpecMatchesDiscoveryOnPATH(t *testing.T) {
 		t.Fatalf("spec %+v", spec)
 	}
 
-	// After laying the box out, DESIGN's discovery on PATH=<bin>:$PATH finds
+	// After laying the box out, docs/design.md's discovery on PATH=<bin>:$PATH finds
 	// the same command: parachute -> src/cli.ts, run by the bun on PATH.
 	if code, _, stderr, _ := b.layout(t); code != 0 {
 		t.Fatalf("layout exit %d: %s", code, stderr)

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// specYAML is the reconciler's spec file for this box (DESIGN.md): the hub
+// specYAML is the reconciler's spec file for this box (docs/design.md): the hub
 // command points at the stand-in bun and the laid-out cli.ts, exactly what
 // discovery would find with PATH=<bin>:$PATH. Strings are JSON-quoted, which
 // YAML reads as double-quoted scalars.

@@ -1,5 +1,5 @@
 // Command standin-hub is a stand-in for the Parachute hub that honours the
-// contracts the reconciler depends on (UPSTREAM-HUB.md §3.3, §4.2, §6, §7),
+// contracts the reconciler depends on (docs/upstream-hub.md §3.3, §4.2, §6, §7),
 // so the example box and the tests can run a whole box without bun.
 //
 // It picks its mode from its arguments, the way `bun <script> …` would run

@@ -38,7 +38,7 @@ func TestReview2LockNeverCreatesThroughSymlink(t *testing.T) {
 	}
 }
 
-// TestReview2ObserveJSONHasSchema pins a contract gap: DESIGN.md says
+// TestReview2ObserveJSONHasSchema pins a contract gap: docs/design.md says
 // "--output json prints one JSON document … with a `schema` version field",
 // and docs/json.md is headed `schema: "parachute.reconcile/v1"`, but
 // `parachute observe --output json` (runObserve → writeJSON(snap)) prints the
