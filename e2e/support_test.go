@@ -610,8 +610,10 @@ type crashRun struct {
 // the SIGKILL, sent within a millisecond of reading it, lands. Without
 // strace the kill still follows the event within about a millisecond, but
 // steps that take microseconds (pidfile removals, waits for free ports)
-// may have run on by then; crashRun.last says where it stopped.
-const pauseAfterWrite = 20 * time.Millisecond
+// may have run on by then; crashRun.last says where it stopped. 20 ms was
+// once outrun on a loaded 2-core machine (the test's read, decode and kill
+// were descheduled that long); 50 ms costs the suite a few seconds.
+const pauseAfterWrite = 50 * time.Millisecond
 
 // parachuteKilledAt runs `parachute reconcile ARGS --spec … --output json`
 // inside and, as soon as it prints the event kind ("step-start", or
