@@ -16,7 +16,7 @@ type world struct {
 	s     observe.Snapshot
 	procs map[int]observe.Process
 	// claims maps the pid of every live pidfile to the verdict on its
-	// claim (claimOf); the first file naming a pid wins.
+	// claim (claimOf): the first claim that stands, else the first.
 	claims map[int]claim
 	// launchd is true when the unit is a launchd job (ownership by pid tree,
 	// not cgroup).
@@ -30,7 +30,9 @@ func newWorld(d spec.Desired, s observe.Snapshot) *world {
 	}
 	for _, pf := range s.Pidfiles {
 		if pf.State == observe.PidLive && pf.Pid > 0 {
-			if _, dup := w.claims[pf.Pid]; !dup {
+			// Several files may name one pid: it is the box's when any
+			// of their claims stands (the others are stale files).
+			if prev, dup := w.claims[pf.Pid]; !dup || !prev.ok {
 				w.claims[pf.Pid] = w.claimOf(pf)
 			}
 		}
