@@ -561,6 +561,15 @@ func tpGen(t *rapid.T) *tpBox {
 				}
 			}
 		}
+		// A row whose only would-be markers are no evidence (a bare short,
+		// the word "parachute", an installDir at or above the home or too
+		// shallow) is where a trap is most tempting: traps hold its port.
+		bait := false
+		for _, r := range b.rows {
+			if r.mod.Port == port && (!r.marked() || (r.mod.InstallDir != "" && !r.dirMarks)) {
+				bait = true
+			}
+		}
 		var anyone, likely, prot []int
 		for _, q := range b.order {
 			pp := b.procs[q]
@@ -574,6 +583,9 @@ func tpGen(t *rapid.T) *tpBox {
 			case pp.kind == tpGenuine && (pp.row < 0 && (port == 1939 || port == 1950) || pp.row >= 0 && b.rows[pp.row].mod.Port == port):
 				likely = append(likely, q)
 			case pp.kind == tpTrap:
+				if bait {
+					likely = append(likely, q)
+				}
 				if par, ok := b.procs[pp.p.PPid]; ok && par.kind == tpCwdOnly && b.rows[par.row].mod.Port == port {
 					likely = append(likely, q) // its only link: the parent's cwd
 				}
