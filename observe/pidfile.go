@@ -41,8 +41,7 @@ type pidfileCandidate struct {
 // <short>/run/<short>.pid and the same for each of its detached-era shorts;
 // the retired shorts (runner, channel, agent) when their files exist. Only
 // existing files are returned. Nothing is followed out of home: a symlinked
-// pidfile is never opened, and a symlinked <short> or run directory is
-// followed only when it resolves inside home.
+// pidfile, <short> or run directory is never followed (reported instead).
 func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, []string) {
 	r := runReader{home: home, owner: d.Owner.UID}
 	type want struct {
@@ -81,8 +80,7 @@ func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, [
 	}
 
 	var portFile *PortFile
-	if data, path, _, uid, untrusted, ok := r.read("hub", "hub.port"); ok {
-		_ = uid
+	if data, path, _, _, untrusted, ok := r.read("hub", "hub.port"); ok {
 		portFile = &PortFile{Path: path, Port: parsePort(data), Untrusted: untrusted}
 	}
 	return out, portFile, r.problems
@@ -107,17 +105,12 @@ func (r *runReader) read(short, file string) (data []byte, path string, mod time
 	}
 	rel := filepath.Join(short, "run", file)
 	path = filepath.Join(r.home, rel)
-	if link, target, err := boxfs.FirstLink(r.home, rel); err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("pidfile %s not read: %v", path, err))
-		return nil, "", time.Time{}, 0, "", false
-	} else if link != "" {
-		r.problems = append(r.problems, fmt.Sprintf("pidfile %s not read: %s is a symlink to %q, and pidfiles are never read through links", path, link, target))
-		return nil, "", time.Time{}, 0, "", false
-	}
-	data, info, err := boxfs.ReadFile(path, maxRunFile, nil)
+	// One walk from home with O_NOFOLLOW at each component: a symlinked
+	// <short>, run directory or pidfile is refused, not followed.
+	data, info, err := boxfs.ReadUnder(r.home, rel, maxRunFile)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			r.problems = append(r.problems, fmt.Sprintf("pidfile %s not read: %v", path, err))
+			r.problems = append(r.problems, fmt.Sprintf("pidfile not read: %v", err)) // err names the path
 		}
 		return nil, "", time.Time{}, 0, "", false
 	}

@@ -156,7 +156,7 @@ func TestReadPidfiles(t *testing.T) {
 		t.Errorf("hub.port 70000 = %+v, want listed with port 0", portFile)
 	}
 	for _, want := range []string{
-		"scribe/run is a symlink to \"" + filepath.Join(outside, "run") + "\"",
+		"scribe/run is a symlink to " + filepath.Join(outside, "run") + ":",
 		filepath.Join(home, "app") + " is a symlink to",
 		"surface.pid: not a regular file (named pipe)",
 		"huge.pid: larger than the limit",

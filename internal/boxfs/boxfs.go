@@ -574,7 +574,7 @@ func linkRefusal(dirfd int, name, p string) error {
 	if err != nil {
 		target = "an unreadable target"
 	}
-	return fmt.Errorf("%s %w to %s: refusing to write through a link parachute did not create", p, ErrSymlink, target)
+	return fmt.Errorf("%s %w to %s: refusing to go through a link parachute did not create", p, ErrSymlink, target)
 }
 
 // Close closes the directory. Closing it again does nothing.
@@ -864,6 +864,57 @@ func (d *Dir) Lstat(name string) (Info, bool, error) {
 		return Info{}, false, fmt.Errorf("lstat %s: %w", p, err)
 	}
 	return infoOf(&st), isLink(&st), nil
+}
+
+// ReadFile reads name in d as the package's ReadFile reads a path, but
+// without following any link: a symlink at name is ErrSymlink, a FIFO, a
+// device or a directory is ErrNotRegular before anything is opened, and at
+// most max bytes are read (else ErrTooLarge).
+func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
+	p := d.join(name)
+	if err := d.valid(name); err != nil {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	if max < 0 {
+		return nil, Info{}, fmt.Errorf("read %s: negative limit %d", p, max)
+	}
+	var st unix.Stat_t
+	if err := fstatat(d.fd, name, &st); err != nil {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	if isLink(&st) {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, linkRefusal(d.fd, name, p))
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, Info{}, fmt.Errorf("read %s: %w (%s)", p, ErrNotRegular, typeName(uint32(st.Mode)))
+	}
+	fd, err := openat(d.fd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, refusal(d.fd, name, p, err))
+	}
+	data, info, err := readOpen(fd, p, max)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	return data, info, nil
+}
+
+// ReadUnder is OpenDir(root, filepath.Dir(rel), nil), then Dir.ReadFile of
+// filepath.Base(rel), then Close: a bounded read of a file reached from
+// root without following a link at any component below it. A missing
+// directory or file is an error satisfying errors.Is(err, fs.ErrNotExist).
+func ReadUnder(root, rel string, max int64) ([]byte, Info, error) {
+	p := shownPath(root, rel)
+	dir, name, err := splitName(rel)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	d, err := openDir(root, dir, nil)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	defer d.Close()
+	return d.ReadFile(name, max)
 }
 
 // WriteFile is OpenDir(root, filepath.Dir(rel), mk), then Dir.WriteFile of

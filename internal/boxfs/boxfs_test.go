@@ -720,7 +720,7 @@ func TestOpenDir(t *testing.T) {
 			},
 			rel: "a/logs/b", mk: &Mkdir{Perm: 0o755, UID: -1, GID: -1},
 			err:  ErrSymlink,
-			msgs: []string{"open $d/h/a/logs/b: $d/h/a/logs is a symlink to $d/etc: refusing to write through a link parachute did not create"},
+			msgs: []string{"open $d/h/a/logs/b: $d/h/a/logs is a symlink to $d/etc: refusing to go through a link parachute did not create"},
 			check: func(t *testing.T, d string, _ *Dir) {
 				mustNotExist(t, d+"/etc/b") // nothing created through the link
 			},
@@ -927,7 +927,7 @@ func TestDirWriteFile(t *testing.T) {
 				symlink(t, d+"/outside", d+"/w/unit")
 			},
 			file: "unit", data: "evil", perm: 0o644, uid: -1, err: ErrSymlink,
-			msgs: []string{"write $d/w/unit: $d/w/unit is a symlink to $d/outside: refusing to write through a link parachute did not create"},
+			msgs: []string{"write $d/w/unit: $d/w/unit is a symlink to $d/outside: refusing to go through a link parachute did not create"},
 			check: func(t *testing.T, d string) {
 				if got := content(t, d+"/outside"); got != "precious" {
 					t.Errorf("link target now holds %q", got)
@@ -1067,7 +1067,7 @@ func TestWriteFile(t *testing.T) {
 		mkdir(t, d+"/etc", 0o755)
 		symlink(t, d+"/etc", d+"/h/hub/logs")
 		_, err := WriteFile(d+"/h", "hub/logs/hub.log", []byte("x"), 0o644, &Mkdir{Perm: 0o755, UID: -1, GID: -1}, -1, -1)
-		want := fmt.Sprintf("write %[1]s/h/hub/logs/hub.log: %[1]s/h/hub/logs is a symlink to %[1]s/etc: refusing to write through a link parachute did not create", d)
+		want := fmt.Sprintf("write %[1]s/h/hub/logs/hub.log: %[1]s/h/hub/logs is a symlink to %[1]s/etc: refusing to go through a link parachute did not create", d)
 		if !errors.Is(err, ErrSymlink) || err.Error() != want {
 			t.Errorf("error %v\nwant %s", err, want)
 		}
@@ -1314,4 +1314,48 @@ func TestLstat(t *testing.T) {
 	}
 	_, _, err = dir.Lstat("nope")
 	checkErr(t, err, fs.ErrNotExist, "lstat "+d+"/nope")
+}
+
+func TestReadUnder(t *testing.T) {
+	d := t.TempDir()
+	write(t, d+"/h/vault/run/vault.pid", "42\n", 0o644)
+	write(t, d+"/h/big/run/big.pid", strings.Repeat("9", 65), 0o644)
+	write(t, d+"/outside/run/scribe.pid", "7\n", 0o644)
+	mkdir(t, d+"/h/scribe", 0o755)
+	symlink(t, d+"/outside/run", d+"/h/scribe/run")
+	mkdir(t, d+"/h/app/run", 0o755)
+	symlink(t, d+"/h/vault/run/vault.pid", d+"/h/app/run/app.pid")
+	mkdir(t, d+"/h/surface/run", 0o755)
+	mkfifo(t, d+"/h/surface/run/surface.pid")
+	mkdir(t, d+"/h/dir/run/dir.pid", 0o755)
+	for _, tt := range []struct {
+		rel  string
+		want error
+		msg  string
+		data string
+	}{
+		{"vault/run/vault.pid", nil, "", "42\n"},
+		{"big/run/big.pid", ErrTooLarge, "", ""},
+		{"scribe/run/scribe.pid", ErrSymlink, d + "/h/scribe/run is a symlink to " + d + "/outside/run", ""},
+		{"app/run/app.pid", ErrSymlink, d + "/h/app/run/app.pid is a symlink to ", ""},
+		{"surface/run/surface.pid", ErrNotRegular, "named pipe", ""},
+		{"dir/run/dir.pid", ErrNotRegular, "directory", ""},
+		{"gone/run/gone.pid", fs.ErrNotExist, "", ""},
+		{"vault/run/none.pid", fs.ErrNotExist, "", ""},
+		{"../h/vault/run/vault.pid", errAny, "not a relative path", ""},
+	} {
+		t.Run(tt.rel, func(t *testing.T) {
+			var data []byte
+			var err error
+			within(t, "ReadUnder", func() { data, _, err = ReadUnder(d+"/h", tt.rel, 64) })
+			if tt.msg != "" {
+				checkErr(t, err, tt.want, tt.msg)
+			} else {
+				checkErr(t, err, tt.want)
+			}
+			if string(data) != tt.data {
+				t.Errorf("data %q, want %q", data, tt.data)
+			}
+		})
+	}
 }
