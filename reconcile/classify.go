@@ -15,26 +15,30 @@ type world struct {
 	d     spec.Desired
 	s     observe.Snapshot
 	procs map[int]observe.Process
-	// claims maps the pid of every live pidfile to the verdict on its
-	// claim (claimOf): the first claim that stands, else the first.
-	claims map[int]claim
+	// fileClaims is the verdict on each live pidfile's claim (claimOf),
+	// by path; claims the same by pid, where a pid several files name is
+	// the box's when any of their claims stands (the others are stale).
+	fileClaims map[string]claim
+	claims     map[int]claim
 	// launchd is true when the unit is a launchd job (ownership by pid tree,
 	// not cgroup).
 	launchd bool
 }
 
 func newWorld(d spec.Desired, s observe.Snapshot) *world {
-	w := &world{d: d, s: s, procs: make(map[int]observe.Process, len(s.Processes)), claims: map[int]claim{}}
+	w := &world{d: d, s: s, procs: make(map[int]observe.Process, len(s.Processes)),
+		fileClaims: map[string]claim{}, claims: map[int]claim{}}
 	for _, p := range s.Processes {
 		w.procs[p.Pid] = p
 	}
 	for _, pf := range s.Pidfiles {
-		if pf.State == observe.PidLive && pf.Pid > 0 {
-			// Several files may name one pid: it is the box's when any
-			// of their claims stands (the others are stale files).
-			if prev, dup := w.claims[pf.Pid]; !dup || !prev.ok {
-				w.claims[pf.Pid] = w.claimOf(pf)
-			}
+		if pf.State != observe.PidLive || pf.Pid <= 0 {
+			continue
+		}
+		c := w.claimOf(pf)
+		w.fileClaims[pf.Path] = c
+		if prev, dup := w.claims[pf.Pid]; !dup || (c.ok && !prev.ok) {
+			w.claims[pf.Pid] = c
 		}
 	}
 	w.launchd = s.Unit.Manager == "launchd"
@@ -109,7 +113,7 @@ func (w *world) staleUnitOf(pid int) (observe.StaleUnit, bool) {
 // mounts share one port).
 func (w *world) ownerMarkers(port int) []spec.Marker {
 	var m []spec.Marker
-	if hp := w.s.HubPortFile; port == w.s.HubPort || (hp != nil && hp.Untrusted == "" && hp.Port == port) {
+	if slices.Contains(w.hubPorts(), port) {
 		m = append(m, w.d.HubMarkers()...)
 	}
 	for _, mod := range w.s.Modules {
@@ -203,13 +207,4 @@ func userOf(p observe.Process) string {
 		return p.User
 	}
 	return fmt.Sprintf("uid %d", p.UID)
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

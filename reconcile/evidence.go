@@ -80,30 +80,32 @@ func (w *world) owner() int {
 }
 
 // protected reports whether pid must never be signalled whatever the
-// evidence, and why: pid 0/1, a kernel thread, the reconciler and every
-// ancestor of it, and any process of a user other than the box's owner.
-func (w *world) protected(pid int) (bool, string) {
+// evidence, the check that says so and why: pid 0/1, a kernel thread, the
+// reconciler and every ancestor of it (CheckProtected), and any process
+// whose user is not the box's owner or cannot be read (CheckOwner). The
+// check is "" for a process that is not protected.
+func (w *world) protected(pid int) (Check, string) {
 	switch {
 	case pid <= 1:
-		return true, fmt.Sprintf("pid %d is init", pid)
+		return CheckProtected, fmt.Sprintf("pid %d is init", pid)
 	case pid == w.s.Self:
-		return true, fmt.Sprintf("pid %d is this reconciler", pid)
+		return CheckProtected, fmt.Sprintf("pid %d is this reconciler", pid)
 	case pid == w.s.Parent || slices.Contains(w.s.Ancestors, pid):
-		return true, fmt.Sprintf("pid %d is an ancestor of this reconciler", pid)
+		return CheckProtected, fmt.Sprintf("pid %d is an ancestor of this reconciler", pid)
 	}
 	p, ok := w.procs[pid]
 	if !ok {
-		return false, ""
+		return "", ""
 	}
 	switch {
 	case p.Kernel:
-		return true, fmt.Sprintf("pid %d is a kernel thread", pid)
+		return CheckProtected, fmt.Sprintf("pid %d is a kernel thread", pid)
 	case slices.Contains(p.Unreadable, "uid"):
-		return true, fmt.Sprintf("the user of pid %d cannot be read", pid)
+		return CheckOwner, fmt.Sprintf("the user of pid %d cannot be read", pid)
 	case p.UID != w.owner():
-		return true, fmt.Sprintf("pid %d runs as %s, not as the box's owner %s", pid, userOf(p), w.ownerName())
+		return CheckOwner, fmt.Sprintf("pid %d runs as %s, not as the box's owner %s", pid, userOf(p), w.ownerName())
 	}
-	return false, ""
+	return "", ""
 }
 
 func (w *world) ownerName() string {
@@ -135,15 +137,10 @@ func foreignService(p observe.Process) string {
 }
 
 // rowMarkers returns the markers and declared ports of the row a pidfile
-// belongs to: the hub's command and port (and the one hub.port records),
-// or the module's.
+// belongs to: the hub's command and ports (hubPorts), or the module's.
 func (w *world) rowMarkers(pf observe.Pidfile) ([]spec.Marker, []int) {
 	if pf.Service == "hub" {
-		ports := []int{w.s.HubPort}
-		if hp := w.s.HubPortFile; hp != nil && hp.Port > 0 && hp.Untrusted == "" && hp.Port != w.s.HubPort {
-			ports = append(ports, hp.Port)
-		}
-		return w.d.HubMarkers(), ports
+		return w.d.HubMarkers(), w.hubPorts()
 	}
 	var markers []spec.Marker
 	var ports []int
@@ -154,6 +151,17 @@ func (w *world) rowMarkers(pf observe.Pidfile) ([]spec.Marker, []int) {
 		}
 	}
 	return markers, ports
+}
+
+// hubPorts are the ports a hub of this box may hold: the declared hub port
+// and the one a trusted hub.port records (a detached hub there is ours,
+// rule 8).
+func (w *world) hubPorts() []int {
+	ports := []int{w.s.HubPort}
+	if hp := w.s.HubPortFile; hp != nil && hp.Port > 0 && hp.Untrusted == "" && hp.Port != w.s.HubPort {
+		ports = append(ports, hp.Port)
+	}
+	return ports
 }
 
 // attributes finds one of markers in p (argv, exe, and cwd for markers that
@@ -197,11 +205,8 @@ func (w *world) claimOf(pf observe.Pidfile) claim {
 		c.check, c.why = CheckFile, fmt.Sprintf("%s is not to be trusted: %s", pf.Path, pf.Untrusted)
 		return c
 	}
-	if bad, why := w.protected(pf.Pid); bad {
-		c.check, c.why = CheckProtected, why
-		if p.UID != w.owner() && !p.Kernel && pf.Pid > 1 {
-			c.check = CheckOwner
-		}
+	if check, why := w.protected(pf.Pid); check != "" {
+		c.check, c.why = check, why
 		return c
 	}
 	markers, ports := w.rowMarkers(pf)
@@ -236,8 +241,8 @@ func (w *world) evidence(pid, port int) (Verdict, Check, string) {
 	if !ok {
 		return VerdictUnknown, CheckUnreadable, fmt.Sprintf("pid %d exited or could not be read while observing", pid)
 	}
-	if bad, why := w.protected(pid); bad {
-		return VerdictForeign, CheckProtected, why + "; it is never signalled"
+	if check, why := w.protected(pid); check != "" {
+		return VerdictForeign, check, why + "; it is never signalled"
 	}
 	if c, ok := w.claims[pid]; ok && c.ok {
 		return VerdictDetached, CheckPidfile, c.why
@@ -282,7 +287,7 @@ func (w *world) byAncestor(pid, port int) (Verdict, string, bool) {
 		if w.unitOwned(a) {
 			return "", "", false
 		}
-		if bad, _ := w.protected(a); bad {
+		if check, _ := w.protected(a); check != "" {
 			return "", "", false
 		}
 		if c, ok := w.claims[a]; ok {
@@ -311,21 +316,14 @@ func (w *world) byAncestor(pid, port int) (Verdict, string, bool) {
 
 // mayGroupSignal reports whether group pgid may be signalled as a whole:
 // it holds no protected process the snapshot saw (the reconciler's own
-// group, an ancestor's, another user's process).
+// group, an ancestor's, another user's process: observe records the
+// reconciler and all its ancestors among the processes).
 func (w *world) mayGroupSignal(pgid int) bool {
 	if pgid <= 1 {
 		return false
 	}
 	for _, p := range w.s.Processes {
-		if p.Pgid != pgid {
-			continue
-		}
-		if bad, _ := w.protected(p.Pid); bad {
-			return false
-		}
-	}
-	for _, pid := range append([]int{w.s.Self, w.s.Parent}, w.s.Ancestors...) {
-		if p, ok := w.procs[pid]; ok && p.Pgid == pgid {
+		if check, _ := w.protected(p.Pid); p.Pgid == pgid && check != "" {
 			return false
 		}
 	}
@@ -334,14 +332,16 @@ func (w *world) mayGroupSignal(pgid int) bool {
 
 // staleUnitOurs decides whether a unit named like a stale module unit is
 // one (rule 6): its short is in the hub's catalogue of every era, and what
-// it runs names that module (parachute-<short>, @openparachute/<short>, or
-// the row's own markers). A unit whose command is unknown, or runs
+// it runs names that module. A unit whose command is unknown, or runs
 // something else, is not the box's.
 func (w *world) staleUnitOurs(su observe.StaleUnit) (bool, string) {
 	if !slices.Contains(unitfile.KnownShorts, su.Short) {
 		return false, fmt.Sprintf("%s is not named after a module of the hub's catalogue", su.Name)
 	}
-	markers := []spec.Marker{{Value: "parachute-" + su.Short}, {Value: "@openparachute/" + su.Short}}
+	// The module's markers as a parachute-<short> row would have them
+	// (its name, and its npm package for a first-party module), plus
+	// those of any row the box declares for that short.
+	markers := spec.Module{Name: "parachute-" + su.Short}.Markers()
 	for _, m := range w.s.Modules {
 		if m.Short == su.Short || slices.Contains(m.LegacyShorts, su.Short) {
 			markers = append(markers, m.Markers()...)

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -66,6 +67,11 @@ func (b *builder) supervised() {
 		b.note("linger of %s is unknown; without it the hub stops at logout (loginctl enable-linger %s)", w.d.User.Name, w.d.User.Name)
 	}
 	needWrite := !u.File.Exists || lingerOff || (realStart && (len(diffs) > 0 || u.NeedDaemonReload))
+	if needWrite || needStart {
+		// write-unit creates the hub's log; the manager appends to it
+		// once the unit starts.
+		b.linkBlockers(logFile)
+	}
 	if u.File.Exists && len(diffs) > 0 && !realStart {
 		// A hand-edited unit under a running hub: overwriting would revert
 		// the edit and applying it would need a restart. Report, do not act.
@@ -126,7 +132,6 @@ func (b *builder) supervised() {
 		b.waitStopped()
 		b.healthy = append(b.healthy, b.waitHealthy("the hub unit is "+u.ActiveState+"; waiting for it to answer"))
 	case needStart:
-		b.linkBlockers(logFile)
 		b.waitPorts(b.w.s.Ports, "must be free of processes outside the hub unit before it starts")
 		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
 			Reason: b.startReason()})
@@ -168,7 +173,7 @@ func healthWhy(h observe.Health, held bool) string {
 	case !held:
 		return "the hub unit is active but not listening yet"
 	case !h.OK:
-		return fmt.Sprintf("the hub unit holds the port but /health did not answer 2xx (%s)", nonEmpty(h.Error, "status "+strconv.Itoa(h.Status)))
+		return fmt.Sprintf("the hub unit holds the port but /health did not answer 2xx (%s)", cmp.Or(h.Error, "status "+strconv.Itoa(h.Status)))
 	default:
 		return "confirm the hub answers /health from inside the unit after the leftovers are stopped"
 	}
@@ -176,14 +181,7 @@ func healthWhy(h observe.Health, held bool) string {
 
 // waitStopped waits for the ports whose holders the plan stops.
 func (b *builder) waitStopped() {
-	stopped := map[int]bool{}
-	for _, st := range b.stops {
-		for _, h := range b.holders {
-			if h.Pid == st.Pid || (st.Pgid > 0 && b.w.procs[h.Pid].Pgid == st.Pgid) {
-				stopped[h.Port] = true
-			}
-		}
-	}
+	stopped := b.stoppedPorts()
 	var ports []observe.Port
 	for _, p := range b.w.s.Ports {
 		if stopped[p.Port] {
@@ -198,7 +196,7 @@ func (b *builder) waitStopped() {
 func (b *builder) waitHealthy(reason string) Step {
 	st := Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason}
 	if b.w.d.Model == spec.Supervised {
-		st.Unit, st.Scope = nonEmpty(b.w.s.Unit.Name, unitfile.SystemdName), b.w.s.Unit.Scope
+		st.Unit, st.Scope = cmp.Or(b.w.s.Unit.Name, unitfile.SystemdName), b.w.s.Unit.Scope
 	}
 	return st
 }
@@ -216,10 +214,10 @@ func (b *builder) unitSteps(why string) {
 		b.managerBlocker("the hub unit must be stopped first")
 		return
 	}
-	name := nonEmpty(u.Name, "parachute-hub.service")
+	name := cmp.Or(u.Name, "parachute-hub.service")
 	if isActiveish(u.ActiveState) || u.ActiveState == "failed" || isEnabledish(u.UnitFileState) {
 		b.units = append(b.units, Step{Action: StopUnit, Target: "hub unit " + name, Unit: name, Scope: u.Scope,
-			Reason: fmt.Sprintf("the hub unit is %s/%s; %s", nonEmpty(u.ActiveState, "?"), nonEmpty(u.UnitFileState, "?"), why)})
+			Reason: fmt.Sprintf("the hub unit is %s/%s; %s", cmp.Or(u.ActiveState, "?"), cmp.Or(u.UnitFileState, "?"), why)})
 	}
 	if u.File.Exists {
 		if u.File.Symlink != "" {
@@ -293,7 +291,7 @@ func (b *builder) detached() {
 		return
 	}
 	if len(w.d.HubCommand) == 0 {
-		b.block(Blocker{Reason: "cannot start the hub: " + nonEmpty(w.d.HubCommandProblem, "its command is unknown"),
+		b.block(Blocker{Reason: "cannot start the hub: " + cmp.Or(w.d.HubCommandProblem, "its command is unknown"),
 			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
 		return
 	}

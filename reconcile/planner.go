@@ -157,7 +157,7 @@ func (b *builder) holderBlockers() {
 			case h.Verdict == VerdictUnknown:
 				bl.Reason = fmt.Sprintf("port %d (%s) is held, owner unknown: %s", h.Port, what, h.Evidence)
 				bl.Fix = fmt.Sprintf("run as root (or as the owning user) to see who holds it: ss -ltnp 'sport = :%d'", h.Port)
-			case h.Check == CheckProtected:
+			case h.Check == CheckProtected || h.Check == CheckOwner:
 				bl.Reason = fmt.Sprintf("port %d (%s) is held by a protected process: %s", h.Port, what, h.Evidence)
 				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe, or move %s to another port; then run again", h.Pid, what)
 			default:
@@ -231,7 +231,7 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 	}
 	addTarget := func(pid int, what, evidence string, hub bool) {
-		if bad, _ := w.protected(pid); bad || pid <= 0 || keep(pid) || w.unitOwned(pid) {
+		if check, _ := w.protected(pid); check != "" || pid <= 0 || keep(pid) || w.unitOwned(pid) {
 			return // the last word: nothing protected is ever a target
 		}
 		if _, stale := w.staleUnitOf(pid); stale {
@@ -250,8 +250,8 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		targets[pid] = t
 	}
 	for _, pf := range w.s.Pidfiles {
-		c, ok := w.claims[pf.Pid]
-		if pf.State != observe.PidLive || !ok || !c.ok || c.pf.Path != pf.Path {
+		c, ok := w.fileClaims[pf.Path]
+		if !ok || !c.ok {
 			continue
 		}
 		what := "detached hub"
@@ -337,7 +337,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Under: b.w.d.Home, Pid: pf.Pid}
 		switch pf.State {
 		case observe.PidLive:
-			if c := b.w.claimOf(pf); !c.ok {
+			if c := b.w.fileClaims[pf.Path]; !c.ok {
 				// The box's process would have passed: the one the file
 				// named is gone, and the file with it. The pid is never
 				// touched.
@@ -368,16 +368,18 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 	}
 }
 
-// stopsOn reports whether the plan stops a holder of port.
-func (b *builder) stopsOn(port int) bool {
+// stoppedPorts are the ports whose holders the plan's stops reach (the
+// pid itself, or a member of the group it signals).
+func (b *builder) stoppedPorts() map[int]bool {
+	stopped := map[int]bool{}
 	for _, st := range b.stops {
 		for _, h := range b.holders {
-			if h.Port == port && (h.Pid == st.Pid || (st.Pgid > 0 && b.w.procs[h.Pid].Pgid == st.Pgid)) {
-				return true
+			if h.Pid == st.Pid || (st.Pgid > 0 && b.w.procs[h.Pid].Pgid == st.Pgid) {
+				stopped[h.Port] = true
 			}
 		}
 	}
-	return false
+	return stopped
 }
 
 func pidfileTarget(pf observe.Pidfile) string {
@@ -391,8 +393,9 @@ func pidfileTarget(pf observe.Pidfile) string {
 // hub.port records is waited for only when the plan stops its holder: it
 // is no port of the box's, and a stranger may have it now.
 func (b *builder) waitPorts(ports []observe.Port, why string) {
+	stopped := b.stoppedPorts()
 	for _, p := range ports {
-		if p.Recorded && !b.stopsOn(p.Port) {
+		if p.Recorded && !stopped[p.Port] {
 			continue
 		}
 		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
@@ -423,12 +426,12 @@ func (b *builder) staleUnits() {
 		}
 		if !su.Manageable {
 			b.note("stale module unit %s (%s scope) is %s/%s and cannot be changed by this user: sudo systemctl disable --now %s",
-				su.Name, su.Scope, nonEmpty(su.ActiveState, "?"), nonEmpty(su.UnitFileState, "?"), su.Name)
+				su.Name, su.Scope, cmp.Or(su.ActiveState, "?"), cmp.Or(su.UnitFileState, "?"), su.Name)
 			continue
 		}
 		b.disable = append(b.disable, Step{Action: DisableUnit, Target: "stale unit " + su.Name, Unit: su.Name, Scope: su.Scope,
 			Reason: fmt.Sprintf("%s is %s and %s: a per-module unit from an older install that restarts %s behind the hub's back (hub#522)",
-				su.Name, nonEmpty(su.ActiveState, "loaded"), nonEmpty(su.UnitFileState, "present"), su.Short)})
+				su.Name, cmp.Or(su.ActiveState, "loaded"), cmp.Or(su.UnitFileState, "present"), su.Short)})
 	}
 }
 
@@ -466,7 +469,7 @@ func (b *builder) unitWanted() (unitfile.Location, string, error) {
 		return loc, "", err
 	}
 	if len(w.d.HubCommand) == 0 {
-		return loc, "", fmt.Errorf("the hub command is unknown: %s", nonEmpty(w.d.HubCommandProblem, "set hub.command in the spec file"))
+		return loc, "", fmt.Errorf("the hub command is unknown: %s", cmp.Or(w.d.HubCommandProblem, "set hub.command in the spec file"))
 	}
 	content, err := unitfile.Render(loc, unitfile.NewHub(goos, w.s.GOARCH, w.d, loc))
 	return loc, string(content), err
@@ -488,11 +491,11 @@ func (b *builder) managerBlocker(why string) {
 		// Over SSH there is no gui/<uid> domain, and launchd refuses the
 		// hub's agent in user/<uid> (error 134): it would start only at the
 		// next desktop login anyway.
-		fix = fmt.Sprintf("log in to %s's desktop session (or Screen Sharing) so that %s exists, then run again; or choose --desired detached", b.w.d.User.Name, nonEmpty(u.Scope, "the gui domain"))
+		fix = fmt.Sprintf("log in to %s's desktop session (or Screen Sharing) so that %s exists, then run again; or choose --desired detached", b.w.d.User.Name, cmp.Or(u.Scope, "the gui domain"))
 	case u.Manager == string(spec.ManagerLaunchd) && b.w.s.GOOS != "darwin":
 		fix = "launchd exists only on macOS: run this on the Mac, or use --manager systemd here"
 	}
-	b.block(Blocker{Reason: fmt.Sprintf("%s: %s", why, nonEmpty(u.Problem, "no service manager")), Fix: fix})
+	b.block(Blocker{Reason: fmt.Sprintf("%s: %s", why, cmp.Or(u.Problem, "no service manager")), Fix: fix})
 }
 
 func portList(ports []int) string {
@@ -519,20 +522,13 @@ func appendUnique(list []int, xs ...int) []int {
 	return list
 }
 
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // trustBlockers applies the trust model's rules about who the run acts for
 // and what it may believe (rules 1 and 7): a run acts only as the box's
 // owner, or as root on a home root owns; it believes no input someone else
 // could have written; and it writes (or lets the manager write) nothing
-// through a symlink planted under the home. writes names the files under
-// the home this plan would have written ("hub/logs/hub.log", …).
-func (b *builder) trustBlockers(writes ...string) {
+// through a symlink planted under the home (linkBlockers, called where a
+// model decides to write).
+func (b *builder) trustBlockers() {
 	d, s := b.w.d, b.w.s
 	if d.Owner.Known && d.Owner.UID != s.User.UID {
 		owner := cmp.Or(d.Owner.Name, fmt.Sprintf("#%d", d.Owner.UID))
@@ -555,7 +551,6 @@ func (b *builder) trustBlockers(writes ...string) {
 			Reason: fmt.Sprintf("the %s %s cannot be trusted: %s", u.What, u.Path, u.Why),
 			Fix:    "make it (and every directory above it) owned by the box's owner or root and not writable by group or others (chmod go-w), then run again"})
 	}
-	b.linkBlockers(writes...)
 }
 
 // linkBlockers blocks on a symlink planted on the way to any of writes,
