@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parachute/reconcile/spec"
@@ -182,6 +184,25 @@ type Process struct {
 	// Unreadable lists fields that could not be read (exe, cwd, argv, …).
 	Unreadable []string `json:"unreadable,omitempty"`
 }
+
+// CommandLine renders argv for a person, pasteable into a shell: an
+// argument is quoted (Go syntax) when it is empty, holds a space, a quote,
+// a backslash, $ or `, or a control character — ESC, CR, BEL never reach a
+// terminal raw, so a stranger's argv cannot rewrite the line it is shown
+// on. "" for an empty argv.
+func CommandLine(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " '\"\\$`") || strings.IndexFunc(a, isControl) >= 0 {
+			out[i] = strconv.Quote(a)
+		} else {
+			out[i] = a
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
 // Zombie reports whether the process has exited and awaits its parent: it
 // counts as dead.

@@ -1,10 +1,10 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/parachute/reconcile/observe"
@@ -377,22 +377,12 @@ func portsOrNone(ports []int) string {
 	return portList(ports)
 }
 
-// argvShort is argv for a message: each argument quoted when it is empty
-// or holds a space, a quote or a control character, at most 200 bytes.
+// argvShort is argv for a message (observe.CommandLine), at most 200
+// bytes.
 func argvShort(argv []string) string {
-	var parts []string
-	for _, a := range argv {
-		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return r <= ' ' || r == '"' || r == '\\' || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
-			a = strconv.Quote(a)
-		}
-		parts = append(parts, a)
-	}
-	s := strings.Join(parts, " ")
+	s := observe.CommandLine(argv)
 	if len(s) > 200 {
-		s = s[:200] + "…"
+		s = strings.ToValidUTF8(s[:200], "") + "…" // never half a rune
 	}
-	if s == "" {
-		return "no command line"
-	}
-	return s
+	return cmp.Or(s, "no command line")
 }

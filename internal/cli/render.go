@@ -207,18 +207,7 @@ func argvString(argv []string) string {
 	if len(argv) == 0 {
 		return "(command line unavailable)"
 	}
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " '\"\\$`") || strings.IndexFunc(a, isControl) >= 0 {
-			// Control characters (ESC, CR, BEL…) are quoted, never sent
-			// to the terminal: a stranger's argv must not rewrite a
-			// blocker line.
-			out[i] = strconv.Quote(a)
-		} else {
-			out[i] = a
-		}
-	}
-	return strings.Join(out, " ")
+	return observe.CommandLine(argv)
 }
 
 func portOrDash(p int) string {
@@ -241,5 +230,3 @@ func nonEmpty(s, def string) string {
 	}
 	return s
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
