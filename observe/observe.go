@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -79,13 +78,7 @@ func (e Env) withDefaults() Env {
 		e.Dial = (&net.Dialer{}).DialContext
 	}
 	if e.LookupUser == nil {
-		e.LookupUser = func(uid int) (string, error) {
-			u, err := user.LookupId(strconv.Itoa(uid))
-			if err != nil {
-				return "", err
-			}
-			return u.Username, nil
-		}
+		e.LookupUser = spec.UserName
 	}
 	if e.ClockTicks == 0 {
 		e.ClockTicks = defaultClockTicks

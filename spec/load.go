@@ -184,7 +184,7 @@ func homeOwner(home string, u User, lookup func(int) (string, error)) Owner {
 		o.Name = u.Name
 	} else {
 		if lookup == nil {
-			lookup = lookupUserName
+			lookup = UserName
 		}
 		o.Name, _ = lookup(uid)
 	}

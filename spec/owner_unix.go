@@ -4,8 +4,6 @@ package spec
 
 import (
 	"io/fs"
-	"os/user"
-	"strconv"
 	"syscall"
 )
 
@@ -16,13 +14,4 @@ func fileUID(fi fs.FileInfo) (int, bool) {
 		return 0, false
 	}
 	return int(st.Uid), true
-}
-
-// lookupUserName names uid from the user database ("" when unknown).
-func lookupUserName(uid int) (string, error) {
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
-		return "", err
-	}
-	return u.Username, nil
 }
