@@ -222,8 +222,8 @@ func untrustedInputs(d Desired, specFile string) []Untrusted {
 // absolute path among its arguments (the script a runtime loads).
 func commandFiles(cmd []string) []string {
 	var out []string
-	for i, a := range cmd {
-		if filepath.IsAbs(a) && (i == 0 || !strings.HasPrefix(a, "-")) {
+	for _, a := range cmd {
+		if filepath.IsAbs(a) {
 			out = append(out, a)
 		}
 	}

@@ -41,8 +41,6 @@ type Marker struct {
 	Cwd bool `json:"cwd,omitempty"`
 }
 
-func (m Marker) String() string { return m.Value }
-
 // HubPackage is the hub's npm package: every era's hub process runs a
 // script inside it (src/hub-server.ts detached, src/cli.ts serve under a
 // unit), wherever bun installed it.
