@@ -23,11 +23,11 @@ var dirMode = &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}
 // rel returns path relative to root, refusing a path outside it.
 func rel(root, path string) (string, error) {
 	if root == "" || !filepath.IsAbs(root) {
-		return "", fmt.Errorf("write %s: no root directory to reach it from (%q)", path, root)
+		return "", fmt.Errorf("%s: no root directory to reach it from (%q)", path, root)
 	}
 	r, err := filepath.Rel(root, path)
 	if err != nil || !filepath.IsLocal(r) {
-		return "", fmt.Errorf("write %s: not below %s", path, root)
+		return "", fmt.Errorf("%s is not below %s", path, root)
 	}
 	return r, nil
 }
@@ -54,18 +54,24 @@ func (OSFiles) Remove(root, path string) error {
 
 // Touch implements Files.
 func (OSFiles) Touch(root, path string, perm os.FileMode) error {
-	r, err := rel(root, path)
-	if err != nil {
-		return err
-	}
-	d, err := boxfs.OpenDir(root, filepath.Dir(r), dirMode)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	f, err := d.OpenAppend(filepath.Base(r), perm, -1, -1)
+	f, err := openAppend(root, path, perm)
 	if err != nil {
 		return err
 	}
 	return f.Close()
+}
+
+// openAppend opens path, below root, for appending, creating it and any
+// missing directories, through boxfs: no link is followed on the way.
+func openAppend(root, path string, perm os.FileMode) (*os.File, error) {
+	r, err := rel(root, path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := boxfs.OpenDir(root, filepath.Dir(r), dirMode)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.OpenAppend(filepath.Base(r), perm, -1, -1)
 }

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
-
-	"github.com/parachute/reconcile/internal/boxfs"
 )
 
 // Signal implements Processes: kill(-pgid) for a group, kill(pid) otherwise.
@@ -57,7 +54,7 @@ func (OSProcesses) StartDetached(argv, env []string, dir, log string) (int, erro
 	if len(argv) == 0 {
 		return 0, errors.New("empty command")
 	}
-	out, err := openLog(dir, log)
+	out, err := openAppend(dir, log, 0o644)
 	if err != nil {
 		return 0, fmt.Errorf("open log: %w", err)
 	}
@@ -78,18 +75,4 @@ func (OSProcesses) StartDetached(argv, env []string, dir, log string) (int, erro
 	}
 	go func() { _ = cmd.Wait() }()
 	return cmd.Process.Pid, nil
-}
-
-// openLog opens log, below dir, for appending through boxfs.
-func openLog(dir, log string) (*os.File, error) {
-	r, err := filepath.Rel(dir, log)
-	if err != nil || !filepath.IsLocal(r) {
-		return nil, fmt.Errorf("%s is not below %s", log, dir)
-	}
-	d, err := boxfs.OpenDir(dir, filepath.Dir(r), dirMode)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	return d.OpenAppend(filepath.Base(r), 0o644, -1, -1)
 }
