@@ -1087,17 +1087,20 @@ func fileMode(m uint32) fs.FileMode {
 	case unix.S_IFSOCK:
 		mode |= fs.ModeSocket
 	}
-	if m&unix.S_ISUID != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		mode |= fs.ModeSticky
+	for _, sb := range specialBits {
+		if m&sb.unix != 0 {
+			mode |= sb.fs
+		}
 	}
 	return mode
 }
+
+// specialBits pairs the setuid, setgid and sticky bits of a stat mode with
+// io/fs's spelling of them, for both directions of the conversion.
+var specialBits = []struct {
+	unix uint32
+	fs   fs.FileMode
+}{{unix.S_ISUID, fs.ModeSetuid}, {unix.S_ISGID, fs.ModeSetgid}, {unix.S_ISVTX, fs.ModeSticky}}
 
 // unixMode converts permission and setuid/setgid/sticky bits to a stat
 // mode; other bits of m are ignored. The special bits may be spelled as
@@ -1105,14 +1108,10 @@ func fileMode(m uint32) fs.FileMode {
 // unused in an fs.FileMode, and os.Chmod would silently drop them.
 func unixMode(m fs.FileMode) uint32 {
 	p := uint32(m) & 0o7777
-	if m&fs.ModeSetuid != 0 {
-		p |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= unix.S_ISVTX
+	for _, sb := range specialBits {
+		if m&sb.fs != 0 {
+			p |= sb.unix
+		}
 	}
 	return p
 }
