@@ -273,11 +273,12 @@ func (w *world) evidence(pid, port int) (Verdict, Check, string) {
 
 // byAncestor attributes pid through its nearest ancestor that is someone:
 // a pidfile process whose claim stands (ours if it may hold port), a
-// process whose argv or exe name the owner of port, a sibling module (then
-// it is not ours: a CI job a runner started is not the runner), or the hub
-// (whose children are the modules it supervises). An ancestor's cwd is
-// never evidence, and the walk stops at the hub unit and at any protected
-// process.
+// process that runs the owner of port, a sibling module (then it is not
+// ours: a CI job a runner started is not the runner), or the hub (whose
+// children are the modules it supervises). An ancestor counts by what it
+// runs (its exe and spec.Program of its argv), never by what it merely
+// mentions — an editor open on the hub's cli.ts is not the hub — nor by its
+// cwd; the walk stops at the hub unit and at any protected process.
 func (w *world) byAncestor(pid, port int) (Verdict, string, bool) {
 	if port <= 0 {
 		return "", "", false
@@ -300,7 +301,7 @@ func (w *world) byAncestor(pid, port int) (Verdict, string, bool) {
 		if !ok {
 			return "", "", false
 		}
-		ap.Cwd = "" // an ancestor's working directory is never evidence
+		ap.Argv, ap.Cwd = spec.Program(ap.Argv), "" // what it runs, not what it mentions or where
 		if m, ok := w.attributes(own, ap); ok {
 			return VerdictOrphan, fmt.Sprintf("pid %d descends from pid %d, whose %s, the owner of port %d", pid, a, m, port), true
 		}

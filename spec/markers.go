@@ -137,17 +137,7 @@ func (d Desired) HubMarkers() []Marker {
 	if len(cmd) == 0 {
 		return out
 	}
-	i := 0
-	for i < len(cmd) && isGenericRuntime(cmd[i]) {
-		i++
-		// Skip runtime flags, env's NAME=value assignments and `bun run`.
-		for i < len(cmd) && (strings.HasPrefix(cmd[i], "-") || (strings.Contains(cmd[i], "=") && !strings.Contains(cmd[i], "/"))) {
-			i++
-		}
-		if i < len(cmd) && cmd[i] == "run" {
-			i++
-		}
-	}
+	i := programIndex(cmd)
 	if i >= len(cmd) {
 		return out
 	}
@@ -162,6 +152,32 @@ func (d Desired) HubMarkers() []Marker {
 		}
 	}
 	return out
+}
+
+// programIndex is the index in argv of what the command runs: argv[0],
+// or, past generic runtimes (also through env), their flags, env's
+// NAME=value assignments and `bun run`, the script they load; len(argv)
+// when there is none.
+func programIndex(argv []string) int {
+	i := 0
+	for i < len(argv) && isGenericRuntime(argv[i]) {
+		i++
+		for i < len(argv) && (strings.HasPrefix(argv[i], "-") || (strings.Contains(argv[i], "=") && !strings.Contains(argv[i], "/"))) {
+			i++
+		}
+		if i < len(argv) && argv[i] == "run" {
+			i++
+		}
+	}
+	return i
+}
+
+// Program is the part of argv that says what a process runs: up to and
+// including the script a generic runtime loads (see programIndex), without
+// the arguments it is given. `vim …/@openparachute/hub/src/cli.ts` runs
+// vim; `bun …/@openparachute/hub/src/cli.ts serve` runs the hub.
+func Program(argv []string) []string {
+	return argv[:min(programIndex(argv)+1, len(argv))]
 }
 
 // Match is one marker found in one field of a process.

@@ -156,3 +156,18 @@ func TestUnsafeShortReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestProgram(t *testing.T) {
+	for _, tt := range []struct{ argv, want []string }{
+		{[]string{"/usr/bin/vim", "/x/@openparachute/hub/src/cli.ts"}, []string{"/usr/bin/vim"}},
+		{[]string{"bun", "/x/@openparachute/hub/src/cli.ts", "serve"}, []string{"bun", "/x/@openparachute/hub/src/cli.ts"}},
+		{[]string{"/usr/bin/env", "FOO=1", "bun", "--smol", "run", "/x/cli.ts", "serve"}, []string{"/usr/bin/env", "FOO=1", "bun", "--smol", "run", "/x/cli.ts"}},
+		{[]string{"python3", "-m", "http.server"}, []string{"python3", "-m", "http.server"}},
+		{[]string{"bun"}, []string{"bun"}},
+		{nil, nil},
+	} {
+		if got := Program(tt.argv); !slices.Equal(got, tt.want) {
+			t.Errorf("Program(%q) = %q, want %q", tt.argv, got, tt.want)
+		}
+	}
+}
