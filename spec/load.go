@@ -218,11 +218,11 @@ func untrustedInputs(d Desired, specFile string) []Untrusted {
 	return out
 }
 
-// commandFiles are the files a hub command runs: its program and every
-// absolute path among its arguments (the script a runtime loads).
+// commandFiles are the files a hub command runs: the absolute paths of its
+// Program (the program, and the script a runtime loads).
 func commandFiles(cmd []string) []string {
 	var out []string
-	for _, a := range cmd {
+	for _, a := range Program(cmd) {
 		if filepath.IsAbs(a) {
 			out = append(out, a)
 		}

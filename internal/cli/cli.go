@@ -279,19 +279,19 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return planExit(p)
 	}
 
-	notOwner := d.Owner.Known && d.Owner.UID != d.User.UID
-	if _, err := os.Stat(d.Home); os.IsNotExist(err) || notOwner {
-		// Look before taking the lock, which is a write: a box that needs
-		// nothing must not get a home just to hold a lock, and a run on a
-		// home that belongs to someone else (root on a user's box) is
-		// blocked and writes nothing at all, not even the lock file.
+	if !d.Owner.Known || d.Owner.UID != d.User.UID {
+		// Look before taking the lock, which is a write: a box without a
+		// home (Owner unknown) that needs nothing must not get one just to
+		// hold a lock, and a run on a home that belongs to someone else
+		// (root on a user's box) is blocked and writes nothing at all, not
+		// even the lock file.
 		snap, err := f.observe(ctx, sys, d, stderr)
 		if err == nil {
 			if p := reconcile.Compute(d, snap); p.Converged || p.Outcome == reconcile.OutcomeBlocked {
 				return finish(stdout, stderr, f.output == "json", p, snap, nil, nil, time.Now())
 			}
 		}
-		if notOwner {
+		if d.Owner.Known {
 			fmt.Fprintf(stderr, "parachute reconcile: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", d.Home, d.Owner.UID, d.User.UID)
 			return ExitBlocked
 		}
