@@ -66,21 +66,21 @@ func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, [
 			continue
 		}
 		seen[w.short] = true
-		data, path, mod, uid, untrusted, ok := r.read(w.short, w.short+".pid")
+		data, path, mod, untrusted, ok := r.read(w.short, w.short+".pid")
 		if !ok {
 			continue
 		}
 		pid, parse := parsePid(data)
 		c := pidfileCandidate{
 			pf: Pidfile{Service: w.short, Module: w.module, Legacy: w.legacy, Path: path, Pid: pid, ModTime: mod,
-				FileUID: uid, Untrusted: untrusted},
+				Untrusted: untrusted},
 			parse: parse,
 		}
 		out = append(out, c)
 	}
 
 	var portFile *PortFile
-	if data, path, _, _, untrusted, ok := r.read("hub", "hub.port"); ok {
+	if data, path, _, untrusted, ok := r.read("hub", "hub.port"); ok {
 		portFile = &PortFile{Path: path, Port: parsePort(data), Untrusted: untrusted}
 	}
 	return out, portFile, r.problems
@@ -95,13 +95,13 @@ type runReader struct {
 	problems []string
 }
 
-// read returns the content, mtime and owner of <home>/<short>/run/<file>,
-// and why it is not to be trusted ("" when it is); ok is false when it does
-// not exist or was not read (then a problem says why).
-func (r *runReader) read(short, file string) (data []byte, path string, mod time.Time, uid int, untrusted string, ok bool) {
+// read returns the content and mtime of <home>/<short>/run/<file>, and why
+// it is not to be trusted ("" when it is); ok is false when it does not
+// exist or was not read (then a problem says why).
+func (r *runReader) read(short, file string) (data []byte, path string, mod time.Time, untrusted string, ok bool) {
 	if !safeElement(short) {
 		r.problems = append(r.problems, fmt.Sprintf("pidfile of %q not read: not a safe file name", short))
-		return nil, "", time.Time{}, 0, "", false
+		return nil, "", time.Time{}, "", false
 	}
 	rel := filepath.Join(short, "run", file)
 	path = filepath.Join(r.home, rel)
@@ -112,12 +112,12 @@ func (r *runReader) read(short, file string) (data []byte, path string, mod time
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			r.problems = append(r.problems, fmt.Sprintf("pidfile not read: %v", err)) // err names the path
 		}
-		return nil, "", time.Time{}, 0, "", false
+		return nil, "", time.Time{}, "", false
 	}
 	if err := boxfs.CheckTrusted(path, r.owner); err != nil {
 		untrusted = err.Error()
 	}
-	return data, path, info.ModTime, info.UID, untrusted, true
+	return data, path, info.ModTime, untrusted, true
 }
 
 // plantedLinks reports a symlink on any path under home that the

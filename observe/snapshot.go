@@ -94,8 +94,6 @@ type Pidfile struct {
 	Path    string    `json:"path"`
 	Pid     int       `json:"pid,omitempty"`
 	ModTime time.Time `json:"modTime"`
-	// FileUID owns the file.
-	FileUID int `json:"fileUID"`
 	// Untrusted says why the file cannot be believed (owned by someone other
 	// than the box's owner or root, writable by group or others, or so is a
 	// directory on the way): then its claim is never evidence.

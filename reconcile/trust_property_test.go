@@ -457,7 +457,7 @@ func tpGen(t *rapid.T) *tpBox {
 		}
 		cat := rapid.SampledFrom(cats).Draw(t, "pidfile-names")
 		pf := observe.Pidfile{Service: service, Module: module, Path: spec.PidfilePath(home, service),
-			Pid: rapid.SampledFrom(cands[cat]).Draw(t, "pidfile-pid"), ModTime: taken, FileUID: acct.uid}
+			Pid: rapid.SampledFrom(cands[cat]).Draw(t, "pidfile-pid"), ModTime: taken}
 		named := pf.Pid
 		switch s := rapid.IntRange(0, 19).Draw(t, "pidfile-state"); {
 		case s < 13:
@@ -990,7 +990,7 @@ func tpFixed(acct tpAccount) (spec.Desired, observe.Snapshot) {
 		Manifest: spec.Manifest{Path: home + "/services.json", Exists: true, Modules: mods}, User: user, Owner: owner}
 	s := observe.Snapshot{GOOS: "linux", Home: home, User: user, Owner: owner, Self: 500, Parent: 499, Ancestors: []int{499, 1},
 		HubPort: 1939, Modules: mods,
-		Pidfiles: []observe.Pidfile{{Service: "vault", Module: "parachute-vault", Path: spec.PidfilePath(home, "vault"), Pid: 4000, State: observe.PidLive, FileUID: acct.uid}},
+		Pidfiles: []observe.Pidfile{{Service: "vault", Module: "parachute-vault", Path: spec.PidfilePath(home, "vault"), Pid: 4000, State: observe.PidLive}},
 		Ports: []observe.Port{{Port: 1939, Owner: "hub", Short: "hub"},
 			{Port: 1940, Owner: "parachute-vault", Short: "vault", Listeners: []observe.Listener{{Addr: "127.0.0.1:1940", Inode: 1, UID: acct.uid, Pids: []int{4000}}}}},
 		Processes: []observe.Process{
@@ -1039,7 +1039,7 @@ func TestTrustShadowedClaimTable(t *testing.T) {
 			s.Ports = append(s.Ports, observe.Port{Port: 1942, Owner: "my-module", Short: "my-module"})
 			s.Ports[1].Listeners = nil // the vault holds no port
 			s.Pidfiles = append([]observe.Pidfile{{Service: "my-module", Module: "my-module", Path: spec.PidfilePath(d.Home, "my-module"),
-				Pid: 4000, State: observe.PidLive, FileUID: 1000, Untrusted: tc.untrusted}}, s.Pidfiles...)
+				Pid: 4000, State: observe.PidLive, Untrusted: tc.untrusted}}, s.Pidfiles...)
 			p := reconcile.Compute(d, s)
 			stopped := false
 			for _, st := range tpStops(p) {
