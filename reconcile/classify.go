@@ -20,6 +20,8 @@ type world struct {
 	// the box's when any of their claims stands (the others are stale).
 	fileClaims map[string]claim
 	claims     map[int]claim
+	// protectedGroups are the process groups holding a protected process.
+	protectedGroups map[int]bool
 	// launchd is true when the unit is a launchd job (ownership by pid tree,
 	// not cgroup).
 	launchd bool
@@ -30,6 +32,12 @@ func newWorld(d spec.Desired, s observe.Snapshot) *world {
 		fileClaims: map[string]claim{}, claims: map[int]claim{}}
 	for _, p := range s.Processes {
 		w.procs[p.Pid] = p
+	}
+	w.protectedGroups = map[int]bool{}
+	for _, p := range s.Processes {
+		if check, _ := w.protected(p.Pid); check != "" {
+			w.protectedGroups[p.Pgid] = true
+		}
 	}
 	for _, pf := range s.Pidfiles {
 		if pf.State != observe.PidLive || pf.Pid <= 0 {

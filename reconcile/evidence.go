@@ -320,15 +320,7 @@ func (w *world) byAncestor(pid, port int) (Verdict, string, bool) {
 // group, an ancestor's, another user's process: observe records the
 // reconciler and all its ancestors among the processes).
 func (w *world) mayGroupSignal(pgid int) bool {
-	if pgid <= 1 {
-		return false
-	}
-	for _, p := range w.s.Processes {
-		if check, _ := w.protected(p.Pid); p.Pgid == pgid && check != "" {
-			return false
-		}
-	}
-	return true
+	return pgid > 1 && !w.protectedGroups[pgid]
 }
 
 // staleUnitOurs decides whether a unit named like a stale module unit is
