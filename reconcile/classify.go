@@ -22,6 +22,9 @@ type world struct {
 	claims     map[int]claim
 	// protectedGroups are the process groups holding a protected process.
 	protectedGroups map[int]bool
+	// ourStale are the stale units that are the box's (staleUnitOurs),
+	// by name and scope.
+	ourStale map[[2]string]bool
 	// launchd is true when the unit is a launchd job (ownership by pid tree,
 	// not cgroup).
 	launchd bool
@@ -32,6 +35,12 @@ func newWorld(d spec.Desired, s observe.Snapshot) *world {
 		fileClaims: map[string]claim{}, claims: map[int]claim{}}
 	for _, p := range s.Processes {
 		w.procs[p.Pid] = p
+	}
+	w.ourStale = map[[2]string]bool{}
+	for _, su := range s.StaleUnits {
+		if ours, _ := w.staleUnitOurs(su); ours {
+			w.ourStale[[2]string{su.Name, su.Scope}] = true
+		}
 	}
 	w.protectedGroups = map[int]bool{}
 	for _, p := range s.Processes {
@@ -105,7 +114,7 @@ func (w *world) staleUnitOf(pid int) (observe.StaleUnit, bool) {
 		return observe.StaleUnit{}, false
 	}
 	for _, su := range w.s.StaleUnits {
-		if ours, _ := w.staleUnitOurs(su); !ours {
+		if !w.ourStale[[2]string{su.Name, su.Scope}] {
 			continue
 		}
 		if inCgroup(p, su.ControlGroup) || (su.MainPID > 1 && su.MainPID == pid) {
