@@ -608,6 +608,24 @@ func (d *Dir) valid(name string) error {
 	return nil
 }
 
+// lookPlain fstats name in d without following it: ErrSymlink (naming its
+// target) for a link, ErrNotRegular for anything but a regular file, the
+// fstatat error (ENOENT when missing), or nil with st filled. Looking
+// before opening matters: opening a FIFO or a device has effects of its
+// own; the fstat of the opened descriptor is what finally decides.
+func (d *Dir) lookPlain(name, p string, st *unix.Stat_t) error {
+	if err := fstatat(d.fd, name, st); err != nil {
+		return err
+	}
+	if isLink(st) {
+		return linkRefusal(d.fd, name, p)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
+	}
+	return nil
+}
+
 // WriteFile atomically replaces name in d with data, mode perm (spelled as
 // for Mkdir.Perm), and owner uid:gid when either is >= 0 (-1 leaves the
 // writer's).
@@ -650,18 +668,12 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode, uid, gid int
 // same (it will be replaced, which needs only the directory).
 func (d *Dir) same(name, p string, data []byte, perm fs.FileMode, uid, gid int) (bool, error) {
 	var st unix.Stat_t
-	err := fstatat(d.fd, name, &st)
+	err := d.lookPlain(name, p, &st)
 	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
-	}
-	if isLink(&st) {
-		return false, linkRefusal(d.fd, name, p)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return false, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
 	}
 	if !sameMeta(&st, int64(len(data)), perm, uid, gid) {
 		return false, nil
@@ -755,17 +767,8 @@ func (d *Dir) OpenAppend(name string, perm fs.FileMode, uid, gid int) (*os.File,
 }
 
 func (d *Dir) openAppend(name, p string, perm fs.FileMode, uid, gid int) (*os.File, error) {
-	// Look before opening: opening a device or a FIFO can have effects of
-	// its own. The fstat after opening is what decides.
 	var st unix.Stat_t
-	if err := fstatat(d.fd, name, &st); err == nil {
-		if isLink(&st) {
-			return nil, linkRefusal(d.fd, name, p)
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return nil, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
-		}
-	} else if !errors.Is(err, unix.ENOENT) {
+	if err := d.lookPlain(name, p, &st); err != nil && !errors.Is(err, unix.ENOENT) {
 		return nil, err
 	}
 	const flags = unix.O_WRONLY | unix.O_APPEND | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
@@ -779,14 +782,8 @@ func (d *Dir) openAppend(name, p string, perm fs.FileMode, uid, gid int) (*os.Fi
 	}
 	if err != nil {
 		// ELOOP: a link. ENXIO: a FIFO without a reader, or a socket.
-		var st unix.Stat_t
-		if serr := fstatat(d.fd, name, &st); serr == nil {
-			if isLink(&st) {
-				return nil, linkRefusal(d.fd, name, p)
-			}
-			if st.Mode&unix.S_IFMT != unix.S_IFREG {
-				return nil, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
-			}
+		if perr := d.lookPlain(name, p, &st); perr != nil && !errors.Is(perr, unix.ENOENT) {
+			return nil, perr
 		}
 		return nil, err
 	}
@@ -879,14 +876,8 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 		return nil, Info{}, fmt.Errorf("read %s: negative limit %d", p, max)
 	}
 	var st unix.Stat_t
-	if err := fstatat(d.fd, name, &st); err != nil {
+	if err := d.lookPlain(name, p, &st); err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
-	}
-	if isLink(&st) {
-		return nil, Info{}, fmt.Errorf("read %s: %w", p, linkRefusal(d.fd, name, p))
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, Info{}, fmt.Errorf("read %s: %w (%s)", p, ErrNotRegular, typeName(uint32(st.Mode)))
 	}
 	fd, err := openat(d.fd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
 	if err != nil {
