@@ -106,6 +106,23 @@ type Health interface {
 	Probe(ctx context.Context, port int) (ok bool, answeredBy int, err error)
 }
 
+// Modules tells how the modules a freshly started hub boots are doing.
+type Modules interface {
+	// Booted returns, for each of mods in order, whether it is done
+	// booting — it answered its health path 2xx (up), or it never will
+	// (unstartable, or the hub's supervisor gave up on it) — with the
+	// evidence. log is the hub's log, reached from dir without following a
+	// link.
+	Booted(ctx context.Context, dir, log string, mods []spec.Module) []ModuleStatus
+}
+
+// ModuleStatus is one module's answer to Modules.Booted.
+type ModuleStatus struct {
+	Done     bool
+	State    reconcile.ModuleState
+	Evidence string
+}
+
 // Clock is the actuator's time.
 type Clock interface {
 	Now() time.Time
@@ -115,22 +132,26 @@ type Clock interface {
 
 // Event is one line of progress while applying.
 type Event struct {
-	Event   string           `json:"event"` // step-start, step-done, step-failed
+	Event   string           `json:"event"` // step-start, step-progress, step-done, step-failed
 	N       int              `json:"n"`
 	Action  reconcile.Action `json:"action"`
 	Target  string           `json:"target"`
 	Error   string           `json:"error,omitempty"`
 	Elapsed string           `json:"elapsed,omitempty"`
+	// Progress is what a long wait has reached so far (step-progress):
+	// "2 of 3 modules up; waiting for vault".
+	Progress string `json:"progress,omitempty"`
 }
 
-// Actuator applies plans. Only Units may be nil (no service manager: unit
-// steps then fail).
+// Actuator applies plans. Units may be nil (no service manager: unit steps
+// then fail), and Modules (wait-modules then returns at once).
 type Actuator struct {
 	Procs    Processes
 	Files    Files
 	Units    Units
 	Ports    Ports
 	Health   Health
+	Modules  Modules
 	Clock    Clock
 	Timeouts spec.Timeouts
 	// Poll is the shortest interval between polls of a wait; waits back
@@ -207,6 +228,13 @@ func (a *Actuator) emit(kind string, st reconcile.Step, err error, d time.Durati
 	a.Events(ev)
 }
 
+// emitProgress reports how far a long step has got.
+func (a *Actuator) emitProgress(st reconcile.Step, progress string) {
+	if a.Events != nil {
+		a.Events(Event{Event: "step-progress", N: st.N, Action: st.Action, Target: st.Target, Progress: progress})
+	}
+}
+
 // run is one Apply call's state.
 type run struct {
 	a    *Actuator
@@ -259,6 +287,8 @@ func (r *run) do(ctx context.Context, st reconcile.Step) error {
 		})
 	case reconcile.StartDetached:
 		return r.startDetached(st)
+	case reconcile.WaitModules:
+		return r.waitModules(ctx, st)
 	}
 	return fmt.Errorf("unknown step kind %q", st.Action)
 }

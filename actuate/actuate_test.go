@@ -36,7 +36,7 @@ func desired(w *actuatetest.World, m spec.Model) spec.Desired {
 
 func newActuator(w *actuatetest.World, d spec.Desired) (*actuate.Actuator, *[]actuate.Event) {
 	var events []actuate.Event
-	return &actuate.Actuator{Procs: w, Files: w, Units: w, Ports: w, Health: w, Clock: w, Timeouts: d.Timeouts,
+	return &actuate.Actuator{Procs: w, Files: w, Units: w, Ports: w, Health: w, Modules: w, Clock: w, Timeouts: d.Timeouts,
 		Events: func(e actuate.Event) { events = append(events, e) }}, &events
 }
 

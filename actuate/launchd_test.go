@@ -60,7 +60,7 @@ func (m *mac) units() *actuate.LaunchdUnits {
 
 func (m *mac) actuator() *actuate.Actuator {
 	w := m.w
-	return &actuate.Actuator{Procs: w, Files: w, Units: m.units(), Ports: w, Health: w, Clock: w, Timeouts: spec.DefaultTimeouts}
+	return &actuate.Actuator{Procs: w, Files: w, Units: m.units(), Ports: w, Health: w, Modules: w, Clock: w, Timeouts: spec.DefaultTimeouts}
 }
 
 // outcome is one run, as the CLI would report it.

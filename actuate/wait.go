@@ -1,14 +1,17 @@
 package actuate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
 )
 
 // stopAll signals every process of a run of stop steps at once, waits one
@@ -290,4 +293,65 @@ func nonEmptyStr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// waitModules waits, bounded by Timeouts.Modules, until every module of the
+// step is done booting (up, unstartable or given up). Running out of time
+// is not a failure: the hub is converged by ownership, and the verifying
+// observation reports each module's state. Progress is reported whenever
+// another module is done.
+func (r *run) waitModules(ctx context.Context, st reconcile.Step) error {
+	a := r.a
+	if a.Modules == nil || len(st.Modules) == 0 {
+		return nil
+	}
+	bound := cmp.Or(a.Timeouts.Modules, spec.DefaultTimeouts.Modules)
+	deadline := a.Clock.Now().Add(bound)
+	pending := st.Modules
+	up, total := 0, len(st.Modules)
+	for n := 0; ; n++ {
+		statuses := a.Modules.Booted(ctx, st.Dir, st.Log, pending)
+		var still []spec.Module
+		for i, m := range pending {
+			if i < len(statuses) && statuses[i].Done {
+				if statuses[i].State == reconcile.ModuleUp {
+					up++
+				}
+				continue
+			}
+			still = append(still, m)
+		}
+		if len(still) != len(pending) || n == 0 {
+			a.emitProgress(st, fmt.Sprintf("%d of %d %s up%s", up, total, pluralWord(total, "module", "modules"), waitingFor(still)))
+		}
+		pending = still
+		if len(pending) == 0 || !a.Clock.Now().Before(deadline) {
+			return nil
+		}
+		if err := a.Clock.Sleep(ctx, max(a.pollSleep(n), 50*time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
+func waitingFor(mods []spec.Module) string {
+	if len(mods) == 0 {
+		return ""
+	}
+	var names []string
+	for i, m := range mods {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("%d more", len(mods)-3))
+			break
+		}
+		names = append(names, m.Short)
+	}
+	return "; waiting for " + strings.Join(names, ", ")
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -330,6 +330,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		}
 	}
 	slices.SortFunc(snap.Pidfiles, func(a, b Pidfile) int { return strings.Compare(a.Path, b.Path) })
+	observeModules(d, &snap)
 	snap.Problems = sortedUnique(snap.Problems)
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, fmt.Errorf("observe: %w", err)

@@ -66,6 +66,13 @@ type Snapshot struct {
 	Linger *bool `json:"linger,omitempty"`
 	// Health is the answer of GET /health on the hub port.
 	Health Health `json:"health"`
+	// Idle are the declared modules nothing listened for, with what the
+	// box says about them (in file order; the hub port's row excluded).
+	Idle []IdleModule `json:"idle,omitempty"`
+	// HubLog is the last lines of hub/logs/hub.log, read only when
+	// something is not right (a module idle, the unit failed or
+	// restarting, /health not 2xx). Untrusted text: shown escaped.
+	HubLog []string `json:"hubLog,omitempty"`
 	// Problems are things the observer could not read; each one made some
 	// field above less certain. The planner treats unknowns as blockers.
 	Problems []string `json:"problems,omitempty"`
@@ -236,6 +243,22 @@ type Unit struct {
 	NeedDaemonReload bool   `json:"needDaemonReload,omitempty"`
 	// LastExitCode is launchd's "last exit code" (0 when unknown).
 	LastExitCode int `json:"lastExitCode,omitempty"`
+	// Result is why the service last stopped (systemd: success,
+	// exit-code, signal, core-dump, timeout, start-limit-hit, …).
+	Result string `json:"result,omitempty"`
+	// ExecMainCode and ExecMainStatus are how the main process last ended
+	// (code 1 exited with status, 2 killed by signal status, 3 dumped);
+	// NRestarts counts automatic restarts since the last manual start.
+	ExecMainCode   int `json:"execMainCode,omitempty"`
+	ExecMainStatus int `json:"execMainStatus,omitempty"`
+	NRestarts      int `json:"nRestarts,omitempty"`
+	// Journal is the last lines the manager's journal holds for the unit,
+	// read only when it failed or is restarting. Untrusted text.
+	Journal []string `json:"journal,omitempty"`
+	// Transient is true when the manager exists but the conversation with
+	// it failed (the bus went away, a call timed out): a rerun may well
+	// succeed, so it is not a reason to call a person.
+	Transient bool `json:"transient,omitempty"`
 }
 
 // UnitFile is a unit or plist on disk.
@@ -249,6 +272,10 @@ type UnitFile struct {
 	Content string `json:"content,omitempty"`
 	// ParseError is set when the file exists but does not parse.
 	ParseError string `json:"parseError,omitempty"`
+	// Breaks lists, for a drop-in, each command it adds that is certain to
+	// fail the unit's start: a program that does not exist or cannot run,
+	// or false(1), without the "-" that would ignore its failure.
+	Breaks []string `json:"breaks,omitempty"`
 }
 
 // StaleUnit is a per-module unit left from an older install.

@@ -2,10 +2,10 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 
 	"github.com/parachute/reconcile/internal/sdbus"
 	"github.com/parachute/reconcile/unitfile"
@@ -26,7 +26,14 @@ type SystemdUnits struct {
 	Dial func(ctx context.Context, scope string, uid int) (SystemdManager, error)
 	// Linger reports whether user lingers (sdbus.Linger); nil skips linger.
 	Linger func(ctx context.Context, user string) (bool, error)
+	// Journal returns the last n lines the journal holds for unit in
+	// scope (Journalctl); nil skips it. Asked only of a unit that failed
+	// or is restarting.
+	Journal func(ctx context.Context, scope, unit string, n int) ([]string, error)
 }
+
+// journalLines is how many of the unit's last journal lines a failure shows.
+const journalLines = 10
 
 var _ UnitObserver = SystemdUnits{}
 
@@ -54,6 +61,8 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		u.Problem = "no systemd connection configured"
 	} else if m, err := s.Dial(ctx, q.Scope, q.User.UID); err != nil {
 		u.Problem = err.Error()
+		var missing *sdbus.MissingError
+		u.Transient = !errors.As(err, &missing)
 	} else {
 		mgr = m
 		defer mgr.Close()
@@ -62,11 +71,20 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		p, err := mgr.UnitProps(ctx, q.Name)
 		if err != nil {
 			u.Problem = fmt.Sprintf("%s manager did not answer: %v", q.Scope, err)
+			u.Transient = true
 			mgr = nil // asking again about stale units would only repeat it
 		} else {
 			u.Available = true
 			u.LoadState, u.ActiveState, u.SubState, u.UnitFileState = p.LoadState, p.ActiveState, p.SubState, p.UnitFileState
 			u.MainPID, u.ControlGroup, u.NeedDaemonReload = p.MainPID, p.ControlGroup, p.NeedDaemonReload
+			u.Result, u.ExecMainCode, u.ExecMainStatus, u.NRestarts = p.Result, p.ExecMainCode, p.ExecMainStatus, p.NRestarts
+			if s.Journal != nil && (u.ActiveState == "failed" || u.SubState == "auto-restart" || (p.Result != "" && p.Result != "success")) {
+				lines, err := s.Journal(ctx, q.Scope, q.Name, journalLines)
+				if err != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("journal of %s: %v", q.Name, err))
+				}
+				u.Journal = lines
+			}
 			if p.FragmentPath != "" && p.FragmentPath != q.Path {
 				u.FragmentPath = p.FragmentPath
 			}
@@ -77,20 +95,14 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			}
 		}
 	}
-	if len(u.DropIns) == 0 && q.Path != "" {
-		// The manager did not list them (not loaded, not asked): the
-		// drop-in directory beside our file is where `systemctl edit`
-		// writes.
-		dir := q.Path + ".d"
-		if entries, err := os.ReadDir(dir); err == nil {
-			for _, e := range entries {
-				if strings.HasSuffix(e.Name(), ".conf") {
-					f, problem := readUnitFile(filepath.Join(dir, e.Name()), nil)
-					rep.Problems = appendNonEmpty(rep.Problems, problem)
-					u.DropIns = append(u.DropIns, f)
-				}
-			}
-		}
+	if q.Path != "" {
+		// The manager lists only the drop-ins of a unit it has loaded,
+		// as of its last reload; the directories say what the next start
+		// will apply. `systemctl edit` writes beside our file.
+		dirs := append([]string{q.Path + ".d"}, dropInDirs(q.Scope, q.Name, q.User.Home, runtimeDir(q.User.UID))...)
+		var problems []string
+		u.DropIns, problems = scanDropIns(dirs, u.DropIns)
+		rep.Problems = append(rep.Problems, problems...)
 	}
 
 	otherScope := unitfile.ScopeSystem
@@ -176,6 +188,9 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	}
 	return rep, nil
 }
+
+// runtimeDir is the user's XDG runtime directory, /run/user/<uid>.
+func runtimeDir(uid int) string { return "/run/user/" + strconv.Itoa(uid) }
 
 func parseSystemd(data []byte) error {
 	_, err := unitfile.ParseSystemd(data)

@@ -58,7 +58,7 @@ func detachedEra(w *actuatetest.World) map[string]int {
 
 // actuator wires an Actuator to the world.
 func actuator(w *actuatetest.World) *actuate.Actuator {
-	return &actuate.Actuator{Procs: w, Files: w, Units: w, Ports: w, Health: w, Clock: w, Timeouts: spec.DefaultTimeouts}
+	return &actuate.Actuator{Procs: w, Files: w, Units: w, Ports: w, Health: w, Modules: w, Clock: w, Timeouts: spec.DefaultTimeouts}
 }
 
 // converge runs observe → plan → apply up to n times and returns the last plan.

@@ -24,6 +24,8 @@ func (b *builder) supervised() {
 	loc, content, renderErr := b.unitWanted()
 
 	b.trustBlockers()
+	b.homeBlocker()
+	b.hubPortRows()
 	b.holderBlockers()
 	b.pidfileBlockers()
 	if !u.Available {
@@ -44,7 +46,11 @@ func (b *builder) supervised() {
 	}
 	healthyFromUnit := s.Health.OK && s.Health.AnsweredBy > 0 && w.unitOwned(s.Health.AnsweredBy)
 	active := u.ActiveState == "active"
-	starting := u.ActiveState == "activating" || u.ActiveState == "reloading"
+	// A unit in auto-restart is not starting: its hub exited and the
+	// manager will run it again, and again — a crash loop, which a changed
+	// unit must interrupt at once rather than wait out.
+	crashLoop := u.ActiveState == "activating" && u.SubState == "auto-restart"
+	starting := (u.ActiveState == "activating" && !crashLoop) || u.ActiveState == "reloading"
 	// The unit must be (re)started unless it is running or starting, or when
 	// something else holds its port (then it is crash-looping on the bind).
 	realStart := !(active || starting) || hubHeldByOthers
@@ -118,6 +124,14 @@ func (b *builder) supervised() {
 		}
 	}
 
+	if crashLoop && !needWrite && !hubHeldByOthers && u.Available {
+		// Nothing this run would change touches why the hub exits:
+		// restarting it once more would only add to the loop. Say why.
+		b.failure = b.unitFailure(fmt.Sprintf("the hub unit %s crash-loops (%s): the hub exits soon after it starts, and the manager restarts it", loc.Name, u.ActiveState+"/"+u.SubState))
+		realStart, needStart = false, false
+	}
+	b.dropInBlockers(realStart)
+
 	// 2-4. Stale units, then every detached process and orphan, then pidfiles.
 	b.staleUnits()
 	b.collectStops(func(int) bool { return false })
@@ -136,6 +150,11 @@ func (b *builder) supervised() {
 		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
 			Reason: b.startReason()})
 		b.healthy = append(b.healthy, b.waitHealthy("the hub must answer /health from inside the unit"))
+		if realStart {
+			b.healthy = append(b.healthy, b.waitModules()...)
+		}
+	case b.failure != nil:
+		b.waitStopped()
 	default:
 		b.waitStopped()
 		if !healthyFromUnit || len(b.stops) > 0 || !hubHeldByUnit {
@@ -143,26 +162,29 @@ func (b *builder) supervised() {
 		}
 	}
 
-	// Degraded modules: reported, never acted on (the hub's supervisor
-	// restarts them).
+	// Modules: reported, never acted on (the hub's supervisor starts
+	// them; we never spawn one or restart the unit for one).
 	if active && hubHeldByUnit && healthyFromUnit {
-		for _, p := range s.Ports {
-			if p.Port != s.HubPort && len(p.Listeners) == 0 {
-				b.note("degraded: module %s is not listening on :%d; the hub's supervisor restarts it (see hub/logs/hub.log)", p.Short, p.Port)
-			}
-		}
+		b.modules = b.moduleReports(w.unitOwned, w.processStarted(u.MainPID))
 	}
 }
 
 func (b *builder) startReason() string {
 	u := b.w.s.Unit
+	if u.SubState == "auto-restart" {
+		return fmt.Sprintf("the hub unit crash-loops (%s); restart it with the unit written above once every declared port is free", cmp.Or(managerAccount(u), "auto-restart"))
+	}
 	switch u.ActiveState {
 	case "", "inactive":
 		return "enable and start the hub unit once every declared port is free"
 	case "active":
 		return "the hub unit runs but is not enabled: enable it so it starts at boot (it keeps running)"
 	case "failed":
-		return "the hub unit failed; reset it and start it again once every declared port is free"
+		why := "the hub unit failed"
+		if acct := managerAccount(u); acct != "" {
+			why += " (" + acct + ")"
+		}
+		return why + "; reset it and start it again once every declared port is free"
 	default:
 		return fmt.Sprintf("the hub unit is %s but the hub port is held by another process; start it once the port is free", u.ActiveState)
 	}
@@ -235,6 +257,8 @@ func (b *builder) detached() {
 	w := b.w
 	s := w.s
 	b.trustBlockers()
+	b.homeBlocker()
+	b.hubPortRows()
 	b.holderBlockers()
 	b.pidfileBlockers()
 
@@ -288,6 +312,7 @@ func (b *builder) detached() {
 		if s.HubPortFile == nil || s.HubPortFile.Port != s.HubPort {
 			b.note("the detached hub (pid %d) answers, but hub/run/hub.port is missing or wrong; parachute start/stop fall back to :1939", hub.Pid)
 		}
+		b.modules = b.moduleReports(isHubTree, w.processStarted(hub.Pid))
 		return
 	}
 	if len(w.d.HubCommand) == 0 {
@@ -304,6 +329,7 @@ func (b *builder) detached() {
 		Pidfile:  spec.PidfilePath(home, "hub"),
 		PortFile: spec.HubPortPath(home), Port: w.d.HubPort})
 	b.healthy = append(b.healthy, b.waitHealthy("the detached hub must answer /health from its own pid"))
+	b.healthy = append(b.healthy, b.waitModules()...)
 }
 
 // detachedEnv is the environment the detached hub gets on top of the

@@ -20,6 +20,7 @@ const (
 	StopUnit      Action = "stop-unit"      // stop and disable the hub unit
 	RemoveUnit    Action = "remove-unit"    // delete the hub unit file; daemon-reload
 	StartDetached Action = "start-detached" // start the hub command as a detached session leader
+	WaitModules   Action = "wait-modules"   // wait, bounded, for every module the hub can start to answer its health path
 )
 
 // Step is one ordered change. Fields beyond N, Action, Target and Reason are
@@ -67,6 +68,47 @@ type Step struct {
 	// Pidfile and PortFile are where start-detached records the hub.
 	Pidfile  string `json:"pidfile,omitempty"`
 	PortFile string `json:"portfile,omitempty"`
+	// Modules are what wait-modules waits for: every declared module, each
+	// to answer its health path, be found unstartable or given up on (Log
+	// is the hub's log, where the supervisor says so).
+	Modules []spec.Module `json:"modules,omitempty"`
+}
+
+// ModuleState is what a declared module is doing under a running hub.
+type ModuleState string
+
+// Module states, in the JSON contract's spelling.
+const (
+	ModuleUp          ModuleState = "up"          // listening on its port, inside the hub's tree
+	ModuleBooting     ModuleState = "booting"     // silent, but the hub started less than timeouts.modules ago
+	ModuleUnstartable ModuleState = "unstartable" // the hub can never start it as the box stands (no start command, program missing)
+	ModuleGivenUp     ModuleState = "given-up"    // the hub's supervisor gave up restarting it
+	ModuleDown        ModuleState = "down"        // silent past the bound; the supervisor has not given up on it
+)
+
+// ModuleReport is one module's state with the evidence for it.
+type ModuleReport struct {
+	Name     string      `json:"name"`
+	Short    string      `json:"short"`
+	Port     int         `json:"port"`
+	State    ModuleState `json:"state"`
+	Evidence string      `json:"evidence"`
+}
+
+// Failure is why the box is not what was asked for when no step can make
+// it so right now: the hub unit failed or crash-loops, or the manager did
+// not answer. A rerun may pass (exit 1), unlike a blocker.
+type Failure struct {
+	Reason string `json:"reason"`
+	// Manager is the manager's own account ("Result=exit-code, exit status
+	// 1, 5 automatic restarts").
+	Manager string `json:"manager,omitempty"`
+	// HubLog and Journal are the last lines of the hub's output and of the
+	// unit's journal (untrusted text).
+	HubLog  []string `json:"hubLog,omitempty"`
+	Journal []string `json:"journal,omitempty"`
+	// Fix is what a person can do when the rerun is not enough.
+	Fix string `json:"fix,omitempty"`
 }
 
 // Verdict classifies a process that holds a declared port.
@@ -122,6 +164,7 @@ const (
 	OutcomeChanges   Outcome = "changes"   // steps to apply
 	OutcomePending   Outcome = "pending"   // the hub unit is starting: only waits, nothing destructive
 	OutcomeBlocked   Outcome = "blocked"   // needs a person; no steps
+	OutcomeFailed    Outcome = "failed"    // not converged, no step can help now (see Failure); a rerun may pass
 )
 
 // Plan is the planner's answer: ordered steps, the classification of every
@@ -137,4 +180,10 @@ type Plan struct {
 	// healthy supervised hub (degraded), a hand-edited unit (drift), a stale
 	// unit in a scope we cannot manage.
 	Notes []string `json:"notes,omitempty"`
+	// Modules is each declared module's state under a running hub (empty
+	// when the hub does not run or the plan is about to change it).
+	Modules []ModuleReport `json:"modules,omitempty"`
+	// Failure is set when the hub unit failed or crash-loops, or the
+	// manager did not answer.
+	Failure *Failure `json:"failure,omitempty"`
 }

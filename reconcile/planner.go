@@ -58,6 +58,11 @@ type builder struct {
 	healthy []Step
 
 	pendingOnly bool // the unit is starting: the plan only waits
+	// failure is why the box is not converged when no step can help now;
+	// halt means nothing at all may be done (the manager did not answer).
+	failure *Failure
+	halt    bool
+	modules []ModuleReport
 	// stopWhy ends every stop's reason: why the model needs it gone.
 	stopWhy string
 }
@@ -89,8 +94,11 @@ func (b *builder) finish(m spec.Model) Plan {
 			}
 		}
 	}
+	p.Failure, p.Modules = b.failure, b.modules
 	var steps []Step
-	if len(b.blockers) > 0 {
+	if b.halt && len(b.blockers) == 0 {
+		// Nothing is known of the unit: no step can be chosen safely.
+	} else if len(b.blockers) > 0 {
 		// Rule: a run that cannot finish changes nothing. The unit file
 		// is shown, not written, so a person can read what would be.
 		steps = append(steps, b.write...)
@@ -109,6 +117,8 @@ func (b *builder) finish(m spec.Model) Plan {
 	switch {
 	case len(b.blockers) > 0:
 		p.Outcome = OutcomeBlocked
+	case len(steps) == 0 && b.failure != nil:
+		p.Outcome = OutcomeFailed
 	case len(steps) == 0:
 		p.Outcome, p.Converged = OutcomeConverged, true
 	case b.pendingOnly && onlyWaits(steps):
@@ -483,6 +493,10 @@ func (b *builder) unitDiffs(loc unitfile.Location, want string) ([]string, error
 // managerBlocker blocks when the service manager cannot be asked.
 func (b *builder) managerBlocker(why string) {
 	u := b.w.s.Unit
+	if u.Transient {
+		b.managerFailure(why)
+		return
+	}
 	fix := "run on a box with systemd (Linux) or launchd (macOS), or choose --desired detached"
 	switch {
 	case strings.Contains(u.Problem, "user manager"):

@@ -46,7 +46,8 @@ func TestDetachedEraToSupervisedOrder(t *testing.T) {
 	fp, lp := indexOf(p, reconcile.WaitPortFree)
 	su, _ := indexOf(p, reconcile.StartUnit)
 	wh, _ := indexOf(p, reconcile.WaitHealthy)
-	if !(fw == 0 && fw < fs && ls < fp && lp < su && su < wh && wh == len(p.Steps)-1) {
+	wm, _ := indexOf(p, reconcile.WaitModules)
+	if !(fw == 0 && fw < fs && ls < fp && lp < su && su < wh && wh+1 == wm && wm == len(p.Steps)-1) {
 		t.Fatalf("order wrong: %v", actions(p))
 	}
 	stopped := map[int]bool{}

@@ -28,7 +28,7 @@ import (
 //	  env: {EXTRA_VAR: "value"}
 //	manager: auto          # auto | systemd | launchd
 //	scope: auto            # auto | user | system
-//	timeouts: {stop: 15s, portFree: 15s, healthy: 30s}
+//	timeouts: {stop: 15s, portFree: 15s, healthy: 30s, modules: 30s}
 type File struct {
 	// Path is the file read.
 	Path string `json:"path,omitempty"`
@@ -62,6 +62,7 @@ type FileTimeouts struct {
 	Stop     time.Duration `json:"stop,omitempty"`     // timeouts.stop
 	PortFree time.Duration `json:"portFree,omitempty"` // timeouts.portFree
 	Healthy  time.Duration `json:"healthy,omitempty"`  // timeouts.healthy
+	Modules  time.Duration `json:"modules,omitempty"`  // timeouts.modules
 }
 
 // specKind is how InputErrors about the spec file name it.
@@ -198,8 +199,10 @@ func ParseFile(path string, data []byte) (File, error) {
 					f.Timeouts.PortFree = fp.duration(v, field)
 				case "healthy":
 					f.Timeouts.Healthy = fp.duration(v, field)
+				case "modules":
+					f.Timeouts.Modules = fp.duration(v, field)
 				default:
-					fp.unknown(field, []string{"stop", "portFree", "healthy"})
+					fp.unknown(field, []string{"stop", "portFree", "healthy", "modules"})
 				}
 			})
 		default:

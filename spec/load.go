@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,13 +128,22 @@ func Load(opts Options) (Desired, error) {
 	if t := file.Timeouts.Healthy; t > 0 {
 		d.Timeouts.Healthy = t
 	}
+	if t := file.Timeouts.Modules; t > 0 {
+		d.Timeouts.Modules = t
+	}
 
 	switch {
 	case opts.Home != nil:
 		d.Home = AbsHome(*opts.Home, cwd)
+		d.HomeFrom = "--home"
 	case file.Home != "":
 		d.Home = file.Home
+		d.HomeFrom = "home: in " + file.Path
 	default:
+		d.HomeFrom = "$PARACHUTE_HOME"
+		if getenv("PARACHUTE_HOME") == "" {
+			d.HomeFrom = "the default, ~/.parachute (PARACHUTE_HOME is not set; the home directory is " + opts.User.Home + ")"
+		}
 		home := ResolveHome(getenv, opts.User.Home)
 		if getenv("PARACHUTE_HOME") == "" && opts.User.Home == "" {
 			return Desired{}, &UsageError{
@@ -152,6 +162,9 @@ func Load(opts Options) (Desired, error) {
 	}
 
 	d.Owner = homeOwner(d.Home, opts.User, opts.LookupUser)
+	if _, err := os.Stat(d.Home); errors.Is(err, fs.ErrNotExist) {
+		d.HomeMissing = true
+	}
 	m, err := ReadManifest(filepath.Join(d.Home, "services.json"), d.Owner.UID, 0)
 	if err != nil {
 		return Desired{}, err

@@ -83,7 +83,9 @@ func TestLoadDefaults(t *testing.T) {
 		User:      User{Name: "op", UID: 1000, Home: userHome},
 		ExtraPath: "/opt/tools/bin",
 		// No home yet: the invoking user stands in for its owner.
-		Owner: Owner{UID: 1000, Name: "op"},
+		Owner:       Owner{UID: 1000, Name: "op"},
+		HomeMissing: true,
+		HomeFrom:    "the default, ~/.parachute (PARACHUTE_HOME is not set; the home directory is " + userHome + ")",
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("got  %+v\nwant %+v", d, want)
@@ -231,7 +233,7 @@ timeouts: {stop: 3s}
 	if d.Model != Detached || d.Home != fileHome || d.HubPort != 2000 || d.Manager != ManagerSystemd || d.Scope != ScopeUser {
 		t.Errorf("file values not used: %+v", d)
 	}
-	if want := (Timeouts{Stop: 3 * time.Second, PortFree: DefaultTimeouts.PortFree, Healthy: DefaultTimeouts.Healthy}); d.Timeouts != want {
+	if want := (Timeouts{Stop: 3 * time.Second, PortFree: DefaultTimeouts.PortFree, Healthy: DefaultTimeouts.Healthy, Modules: DefaultTimeouts.Modules}); d.Timeouts != want {
 		t.Errorf("timeouts = %+v, want %+v", d.Timeouts, want)
 	}
 	if want := []string{"/home/op/.bun/bin/bun", "/opt/hub/src/cli.ts", "serve", "--verbose"}; !reflect.DeepEqual(d.HubCommand, want) || d.HubCommandProblem != "" {

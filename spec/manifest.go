@@ -125,8 +125,8 @@ func ParseManifest(path string, data []byte) (Manifest, error) {
 		short := ShortName(k.name)
 		if why := unsafeShort(short); why != "" {
 			r.skip(k.index, SkipUnsafe, fmt.Sprintf(
-				"name %q %s; the hub would accept it, but the reconciler never follows such a name to a pidfile or signals through it — fix: rename the row to a plain name such as parachute-<module>",
-				k.name, why))
+				"name %s %s; the hub would accept it, but the reconciler never follows such a name to a pidfile or signals through it — fix: rename the row to a plain name such as parachute-<module>",
+				ShownName(k.name), why))
 			continue
 		}
 		m.Modules = append(m.Modules, Module{
@@ -135,6 +135,7 @@ func ParseManifest(path string, data []byte) (Manifest, error) {
 			Port:         k.port,
 			Paths:        k.paths,
 			InstallDir:   k.installDir,
+			Health:       k.health,
 			LegacyShorts: LegacyShorts(k.name),
 		})
 	}
@@ -188,6 +189,7 @@ type keptRow struct {
 	port       int
 	paths      []string
 	installDir string
+	health     string
 }
 
 func (r *rowReader) alive(i int) bool { return r.skipped[i] == nil }
@@ -372,8 +374,8 @@ func (r *rowReader) validateAndDedupe() []keptRow {
 		if prev, ok := claims[k.port]; ok {
 			if !(IsVaultName(prev.name) && IsVaultName(k.name)) {
 				r.skip(i, SkipDuplicatePort, fmt.Sprintf(
-					"port %d is already claimed by %q (services[%d]); the hub keeps the first row on a port and drops the rest (only parachute-vault* rows may share one) — fix: give %q its own port, or delete the row",
-					k.port, prev.name, prev.index, k.name))
+					"port %d is already claimed by %s (services[%d]); the hub keeps the first row on a port and drops the rest (only parachute-vault* rows may share one) — fix: give %s its own port, or delete the row",
+					k.port, ShownName(prev.name), prev.index, ShownName(k.name)))
 				continue
 			}
 		} else {
@@ -423,6 +425,7 @@ func validateEntry(row *jsValue) (keptRow, string) {
 	if h, ok := row.get("health").str(); !ok || !strings.HasPrefix(h, "/") {
 		return k, fmt.Sprintf(`"health" must be a path starting with "/", got %s — fix: set it to the module's health path, such as "/vault/default/health"`, describe(row.get("health")))
 	}
+	k.health, _ = row.get("health").str()
 	if _, ok := row.get("version").str(); !ok {
 		return k, fmt.Sprintf(`"version" must be a string, got %s — fix: quote the version, such as "0.5.3"`, describe(row.get("version")))
 	}

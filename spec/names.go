@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -124,6 +126,26 @@ var jsObjectPrototype = map[string]bool{
 	"__defineGetter__": true, "__defineSetter__": true, "__lookupGetter__": true, "__lookupSetter__": true,
 }
 
+// MaxShort is the longest module short the reconciler follows: with
+// "parachute-" and ".service" around it a unit name stays far below
+// systemd's 255, and <short>.pid below NAME_MAX.
+const MaxShort = 128
+
+// ShownName is name as a message may quote it: at most 64 bytes of it (cut
+// at a rune boundary) and its length when cut, so a 10 MB row name cannot
+// make a 10 MB error.
+func ShownName(name string) string {
+	const max = 64
+	if len(name) <= max {
+		return strconv.Quote(name)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(name[:cut]), len(name))
+}
+
 // unsafeShort says why short cannot name a directory under PARACHUTE_HOME
 // safely, or returns "" when it can. The hub would join it into
 // <HOME>/<short>/run/<short>.pid unchecked; the reconciler reads, removes and
@@ -131,6 +153,8 @@ var jsObjectPrototype = map[string]bool{
 // stays inside the home and does not collide with the home's own entries.
 func unsafeShort(short string) string {
 	switch {
+	case len(short) > MaxShort:
+		return fmt.Sprintf("is %d bytes long; names longer than %d bytes cannot name a pidfile or a unit safely (a file name has at most 255)", len(short), MaxShort)
 	case short == "." || short == "..":
 		return "is a relative directory reference, so its pidfile would lie outside its own directory"
 	case strings.ContainsAny(short, `/\`):

@@ -50,6 +50,9 @@ type Module struct {
 	Paths []string `json:"paths,omitempty"`
 	// InstallDir is the row's installDir, when present.
 	InstallDir string `json:"installDir,omitempty"`
+	// Health is the row's health path ("/vault/default/health"), answered
+	// on Port by the module itself.
+	Health string `json:"health,omitempty"`
 	// LegacyShorts are the shorts detached-era hubs used for this row name
 	// (parachute-runner was "runner" before 0.7), whose pidfiles may still
 	// exist on old boxes. Never includes Short.
@@ -89,10 +92,14 @@ type Timeouts struct {
 	Stop     time.Duration `json:"stop"`     // SIGTERM to SIGKILL, once for all stops together
 	PortFree time.Duration `json:"portFree"` // how long a declared port may stay held after the stops
 	Healthy  time.Duration `json:"healthy"`  // from start to a 2xx /health from the right pid
+	// Modules bounds the wait, right after the run started the hub, for
+	// every module the hub can start to answer its health path; it is also
+	// how long after the hub's start a silent module counts as booting.
+	Modules time.Duration `json:"modules"`
 }
 
 // DefaultTimeouts are used where neither the spec file nor a flag sets one.
-var DefaultTimeouts = Timeouts{Stop: 15 * time.Second, PortFree: 15 * time.Second, Healthy: 30 * time.Second}
+var DefaultTimeouts = Timeouts{Stop: 15 * time.Second, PortFree: 15 * time.Second, Healthy: 30 * time.Second, Modules: 30 * time.Second}
 
 // Desired is the whole desired state: the model to converge to and everything
 // the planner needs to know about the box and the user.
@@ -123,6 +130,12 @@ type Desired struct {
 	ExtraPath string `json:"extraPath,omitempty"`
 	// Owner is who the box belongs to: the owner of Home.
 	Owner Owner `json:"owner"`
+	// HomeFrom says how Home was resolved (--home, the spec file,
+	// $PARACHUTE_HOME or the default), for the message that names it.
+	HomeFrom string `json:"homeFrom,omitempty"`
+	// HomeMissing is true when Home does not exist: a run that would start
+	// a hub there is blocked rather than creating an empty box.
+	HomeMissing bool `json:"homeMissing,omitempty"`
 	// Untrusted lists the inputs the run may not believe (trust model rule
 	// 1): services.json, the spec file or a program of the hub command that
 	// someone other than the owner or root could have changed.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 )
 
@@ -612,6 +613,26 @@ func (w *World) Probe(_ context.Context, port int) (bool, int, error) {
 		return false, 0, errors.New("connection refused")
 	}
 	return w.isHub(h), h.Pid, nil
+}
+
+// Booted implements actuate.Modules: a module is up once a child of a hub
+// listens on its port (the fake's modules answer health as soon as they
+// bind); a module whose port a stranger holds is still booting, as the
+// real supervisor keeps retrying.
+func (w *World) Booted(_ context.Context, _, _ string, mods []spec.Module) []actuate.ModuleStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]actuate.ModuleStatus, len(mods))
+	for i, m := range mods {
+		h := w.holder(m.Port)
+		if h == nil {
+			continue
+		}
+		if parent, ok := w.procs[h.PPid]; ok && w.isHub(parent) {
+			out[i] = actuate.ModuleStatus{Done: true, State: reconcile.ModuleUp, Evidence: fmt.Sprintf("pid %d listens on :%d", h.Pid, m.Port)}
+		}
+	}
+	return out
 }
 
 func (w *World) declared() []int {

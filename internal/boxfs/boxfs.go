@@ -151,6 +151,12 @@ func ReadFile(path string, max int64, trustLinks []int) ([]byte, Info, error) {
 // readOpen reads the regular file open at fd (and closes fd): at most max
 // bytes, else ErrTooLarge.
 func readOpen(fd int, name string, max int64) ([]byte, Info, error) {
+	return readOpenTail(fd, name, max, false)
+}
+
+// readOpenTail is readOpen; with tail, a larger file is not an error: its
+// last max bytes are read (a file growing meanwhile gives at most max).
+func readOpenTail(fd int, name string, max int64, tail bool) ([]byte, Info, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
@@ -161,9 +167,15 @@ func readOpen(fd int, name string, max int64) ([]byte, Info, error) {
 		unix.Close(fd)
 		return nil, Info{}, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
 	}
-	if st.Size > max {
+	if st.Size > max && !tail {
 		unix.Close(fd)
 		return nil, Info{}, fmt.Errorf("%w of %d bytes (size %d)", ErrTooLarge, max, st.Size)
+	}
+	if tail && st.Size > max {
+		if _, err := unix.Seek(fd, st.Size-max, io.SeekStart); err != nil {
+			unix.Close(fd)
+			return nil, Info{}, err
+		}
 	}
 	// O_NONBLOCK means nothing to a regular file; clearing it keeps
 	// os.NewFile from handing the descriptor to the poller.
@@ -182,6 +194,9 @@ func readOpen(fd int, name string, max int64) ([]byte, Info, error) {
 		return nil, Info{}, err
 	}
 	if int64(len(data)) > max {
+		if tail {
+			return data[:max], info, nil
+		}
 		return nil, Info{}, fmt.Errorf("%w of %d bytes", ErrTooLarge, max)
 	}
 	return data, info, nil
@@ -888,6 +903,39 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
 	}
 	return data, info, nil
+}
+
+// ReadTailUnder is ReadUnder, but a file larger than max is not an error:
+// its last max bytes are returned (a log's tail). The same refusals apply:
+// no link below root, nothing but a regular file is opened.
+func ReadTailUnder(root, rel string, max int64) ([]byte, error) {
+	p := shownPath(root, rel)
+	dir, name, err := splitName(rel)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	d, err := openDir(root, dir, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	defer d.Close()
+	p = d.join(name)
+	if err := d.valid(name); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	var st unix.Stat_t
+	if err := d.lookPlain(name, p, &st); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	fd, err := openat(d.fd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, refusal(d.fd, name, p, err))
+	}
+	data, _, err := readOpenTail(fd, p, max, true)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return data, nil
 }
 
 // ReadUnder is OpenDir(root, filepath.Dir(rel), nil), then Dir.ReadFile of

@@ -34,7 +34,13 @@ func (p *platform) dial(ctx context.Context, scope string, uid int) (*sdbus.Conn
 	defer p.mu.Unlock()
 	key := scope + "/" + strconv.Itoa(uid)
 	if c := p.conns[key]; c != nil {
-		return c, nil
+		if c.Connected() {
+			return c, nil
+		}
+		// The bus went away mid-run (dbus-daemon restarted): a closed
+		// connection never comes back, a new one may.
+		c.Close()
+		delete(p.conns, key)
 	}
 	c, err := sdbus.Dial(context.WithoutCancel(ctx), scope, uid, os.Getenv)
 	if err != nil {
@@ -63,7 +69,8 @@ func (p *platform) unitObserver() observe.UnitObserver {
 			}
 			return keepOpen{c}, nil
 		},
-		Linger: sdbus.Linger,
+		Linger:  sdbus.Linger,
+		Journal: observe.Journalctl,
 	}}
 }
 

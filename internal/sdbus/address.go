@@ -1,7 +1,6 @@
 package sdbus
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -140,8 +139,16 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 	if ignored != nil {
 		msg += "; " + ignored.Error()
 	}
-	return nil, errors.New(msg)
+	return nil, &MissingError{msg: msg}
 }
+
+// MissingError is Endpoints' (and Dial's) error when no socket of the
+// manager exists: it is not running here, or, for a user, has no session
+// and no linger. A person has to change that; any other dial or call error
+// is a transport failure a rerun may not meet.
+type MissingError struct{ msg string }
+
+func (e *MissingError) Error() string { return e.msg }
 
 // parseAddress reads a D-Bus server address list ("unix:path=/x,guid=…;…")
 // and keeps its unix: entries with a path= or abstract= key.

@@ -43,6 +43,13 @@ type Props struct {
 	// Result is why the service last stopped (success, exit-code, signal,
 	// start-limit-hit, …; services only).
 	Result string `json:"result"`
+	// ExecMainCode and ExecMainStatus are how the main process last ended
+	// (code 1 exited, 2 killed, 3 dumped; status the exit status or the
+	// signal number); NRestarts is how often Restart= restarted it since
+	// the unit was last started by hand (services only).
+	ExecMainCode   int `json:"execMainCode,omitempty"`
+	ExecMainStatus int `json:"execMainStatus,omitempty"`
+	NRestarts      int `json:"nRestarts,omitempty"`
 	// ExecStart is the argv of each of the service's ExecStart= commands,
 	// as the manager loaded them (drop-ins included; services only).
 	ExecStart [][]string `json:"execStart,omitempty"`
@@ -97,6 +104,10 @@ func (c *Conn) Scope() string { return c.scope }
 // Endpoint is where the connection went.
 func (c *Conn) Endpoint() Endpoint { return c.endpoint }
 
+// Connected reports whether the connection still stands (a dbus-daemon
+// that restarted leaves it closed for good: dial again).
+func (c *Conn) Connected() bool { return c.c.Connected() }
+
 // Close closes the connection.
 func (c *Conn) Close() { c.c.Close() }
 
@@ -129,6 +140,9 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 		}
 		p.ControlGroup = str(s["ControlGroup"])
 		p.Result = str(s["Result"])
+		p.ExecMainCode = intProp(s["ExecMainCode"])
+		p.ExecMainStatus = intProp(s["ExecMainStatus"])
+		p.NRestarts = intProp(s["NRestarts"])
 		p.ExecStart = execStart(s["ExecStart"])
 	}
 	return p, nil
@@ -148,6 +162,22 @@ func (c *Conn) LoadStates(ctx context.Context, names []string) (map[string]strin
 		out[u.Name] = u.LoadState
 	}
 	return out, nil
+}
+
+// intProp reads an integer property of any D-Bus integer width (0 when it
+// is missing or not a number: older managers lack NRestarts).
+func intProp(v any) int {
+	switch n := v.(type) {
+	case int32:
+		return int(n)
+	case uint32:
+		return int(n)
+	case int64:
+		return int(n)
+	case uint64:
+		return int(n)
+	}
+	return 0
 }
 
 func str(v any) string {

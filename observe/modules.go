@@ -1,0 +1,232 @@
+package observe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/parachute/reconcile/internal/boxfs"
+	"github.com/parachute/reconcile/spec"
+)
+
+// IdleModule is what the box says about a declared module that was not
+// listening when observed: whether the hub can start it at all, and what
+// the hub's supervisor last logged about it. Modules that listen are not
+// listed (their Port entry says who holds them).
+type IdleModule struct {
+	Name  string `json:"name"`
+	Short string `json:"short"`
+	Port  int    `json:"port"`
+	// StartCmd is the command the hub's supervisor runs for the module,
+	// resolved as the supervisor resolves it; empty when none resolves.
+	StartCmd []string `json:"startCmd,omitempty"`
+	// Unstartable says why the hub can never start the module as the box
+	// stands ("" when it can): no start command resolves, or the command's
+	// program is on no directory of the hub's PATH.
+	Unstartable string `json:"unstartable,omitempty"`
+	// LastLog is the supervisor's last line about the module in the hub's
+	// log ("" when the log's tail has none).
+	LastLog string `json:"lastLog,omitempty"`
+	// GivenUp is true when that line is the supervisor's give-up ("crashed
+	// 3x within 60000ms — giving up."): it will not restart the module
+	// until the hub restarts or someone starts it.
+	GivenUp bool `json:"givenUp,omitempty"`
+}
+
+// hubLogTail bounds how much of hub/logs/hub.log is read: enough for the
+// supervisor's lines about a few dozen modules, never the whole file.
+const hubLogTail = 64 << 10
+
+// hubLogLines is how many of the log's last lines a snapshot keeps.
+const hubLogLines = 20
+
+// maxManifest bounds a module's .parachute/module.json.
+const maxManifest = 256 << 10
+
+// firstParty are the modules the hub has a built-in start command for
+// (its getSpec): their manifests are never read. notes and app run under
+// bun from the hub's own package.
+var firstParty = map[string][]string{
+	"vault":   {"parachute-vault", "serve"},
+	"scribe":  {"parachute-scribe", "serve"},
+	"surface": {"parachute-surface", "serve"},
+	"notes":   {"bun"},
+	"app":     {"bun"},
+}
+
+// StartCommand resolves the command the hub's supervisor runs for m, as
+// the supervisor does: a first-party module has a built-in command (only
+// its program is returned for notes and app); any other needs
+// <installDir>/.parachute/module.json with a startCmd array of non-empty
+// strings. A missing, unreadable or malformed manifest is "no spec": argv
+// is nil and why says what is missing, in the hub's terms.
+func StartCommand(m spec.Module) (argv []string, why string) {
+	if cmd, ok := firstParty[m.Short]; ok {
+		return cmd, ""
+	}
+	if m.InstallDir == "" {
+		return nil, "no startCmd resolvable: the services.json row has no installDir, and only first-party modules have a built-in command"
+	}
+	path := filepath.Join(m.InstallDir, ".parachute", "module.json")
+	data, _, err := boxfs.ReadFile(path, maxManifest, nil)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "no startCmd resolvable: " + path + " does not exist"
+		}
+		return nil, "no startCmd resolvable: " + err.Error()
+	}
+	var mf struct {
+		StartCmd []string `json:"startCmd"`
+	}
+	if json.Unmarshal(data, &mf) != nil {
+		return nil, "no startCmd resolvable: " + path + " is not a JSON object with a startCmd array of strings"
+	}
+	if len(mf.StartCmd) == 0 || slices.Contains(mf.StartCmd, "") {
+		return nil, "no startCmd resolvable: " + path + " has no startCmd (a non-empty array of non-empty strings)"
+	}
+	return mf.StartCmd, ""
+}
+
+// onPath reports whether program runs: an absolute or relative path is
+// checked as it stands; a bare name must be an executable regular file in
+// one of dirs (the hub's preflight: which(cmd[0])).
+func onPath(program string, dirs []string) bool {
+	executable := func(p string) bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+	}
+	if strings.ContainsRune(program, '/') {
+		return executable(program)
+	}
+	for _, d := range dirs {
+		if d != "" && filepath.IsAbs(d) && executable(filepath.Join(d, program)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hubPathDirs are the directories a program of a module may be found in:
+// the PATH the hub unit sets (when its file says), the reconciler's own PATH
+// (a detached hub inherits it), and the hub's additions of ~/.local/bin and
+// ~/.bun/bin. It is a union on purpose: a program found in any of them is
+// not reported missing, so the report errs towards "booting", never towards
+// a false "unstartable".
+func hubPathDirs(unitContent, home string) []string {
+	var dirs []string
+	for _, line := range strings.Split(unitContent, "\n") {
+		if i := strings.Index(line, "PATH="); i >= 0 && strings.Contains(line[:i], "Environment") {
+			v := strings.Trim(line[i+len("PATH="):], "\" \t\r")
+			dirs = append(dirs, strings.Split(v, ":")...)
+		}
+	}
+	if i := strings.Index(unitContent, "<key>PATH</key>"); i >= 0 {
+		rest := unitContent[i:]
+		if a, b := strings.Index(rest, "<string>"), strings.Index(rest, "</string>"); a >= 0 && b > a {
+			dirs = append(dirs, strings.Split(rest[a+len("<string>"):b], ":")...)
+		}
+	}
+	dirs = append(dirs, filepath.SplitList(os.Getenv("PATH"))...)
+	if home != "" {
+		dirs = append(dirs, filepath.Join(home, ".local", "bin"), filepath.Join(home, ".bun", "bin"))
+	}
+	return dirs
+}
+
+// SupervisorLine returns the supervisor's last line about short in a tail
+// of the hub's log, and whether it is the give-up line. The hub prefixes its
+// supervisor's lines "[supervisor] " and names the module first ("vault
+// exited (code=1); …", "vault: no startCmd resolvable …", "vault crashed 3x
+// within 60000ms — giving up."); lines a module prints itself start
+// "[vault] " and are not the supervisor's.
+func SupervisorLine(log []byte, short string) (line string, givenUp bool) {
+	prefix := "[supervisor] " + short
+	for len(log) > 0 {
+		i := bytes.LastIndexByte(log[:len(log)-1], '\n')
+		l := log[i+1:]
+		log = log[:i+1]
+		if i < 0 {
+			log = nil
+		}
+		s := strings.TrimRight(string(l), "\r\n")
+		if !strings.HasPrefix(s, prefix) {
+			continue
+		}
+		if rest := s[len(prefix):]; rest == "" || (rest[0] != ' ' && rest[0] != ':') {
+			continue // "[supervisor] vaultx …" is another module's
+		}
+		return s, strings.Contains(s, "— giving up") || strings.Contains(s, "giving up.")
+	}
+	return "", false
+}
+
+// lastLines returns the last n non-empty lines of a log tail, dropping a
+// first line that the tail cut in half, with invalid UTF-8 replaced.
+func lastLines(tail []byte, n int, cut bool) []string {
+	text := strings.ToValidUTF8(string(tail), string(utf8.RuneError))
+	lines := strings.Split(text, "\n")
+	if cut && len(lines) > 0 {
+		lines = lines[1:]
+	}
+	var out []string
+	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
+		if l := strings.TrimRight(lines[i], "\r"); strings.TrimSpace(l) != "" {
+			if len(l) > 500 {
+				l = l[:500] + "…"
+			}
+			out = append(out, l)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// observeModules fills Snapshot.Idle and, when anything is not right (a
+// module idle, the unit failed or restarting, /health not 2xx),
+// Snapshot.HubLog: the cost on a box where everything listens and answers
+// is nothing.
+func observeModules(d spec.Desired, snap *Snapshot) {
+	listening := map[int]bool{}
+	for _, p := range snap.Ports {
+		listening[p.Port] = len(p.Listeners) > 0
+	}
+	var idle []spec.Module
+	for _, m := range snap.Modules {
+		if !listening[m.Port] && m.Port != snap.HubPort {
+			idle = append(idle, m)
+		}
+	}
+	u := snap.Unit
+	troubled := u.ActiveState == "failed" || u.SubState == "auto-restart" || (u.Result != "" && u.Result != "success")
+	if len(idle) == 0 && !troubled && snap.Health.OK {
+		return
+	}
+	tail, err := boxfs.ReadTailUnder(d.Home, filepath.Join("hub", "logs", "hub.log"), hubLogTail)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		snap.Problems = append(snap.Problems, "hub log: "+err.Error())
+	}
+	snap.HubLog = lastLines(tail, hubLogLines, len(tail) == hubLogTail)
+	var dirs []string
+	for _, m := range idle {
+		im := IdleModule{Name: m.Name, Short: m.Short, Port: m.Port}
+		im.StartCmd, im.Unstartable = StartCommand(m)
+		if len(im.StartCmd) > 0 {
+			if dirs == nil {
+				dirs = hubPathDirs(u.File.Content, d.User.Home)
+			}
+			if !onPath(im.StartCmd[0], dirs) {
+				im.Unstartable = "missing_dependency: " + im.StartCmd[0] + " is not an executable on the hub's PATH; the hub's supervisor marks it crashed without starting it"
+			}
+		}
+		im.LastLog, im.GivenUp = SupervisorLine(tail, m.Short)
+		snap.Idle = append(snap.Idle, im)
+	}
+}
