@@ -41,18 +41,26 @@ func (u *SystemdUnits) EnableLinger(ctx context.Context, _ string) error {
 // reports the unit not enabled afterwards — it had it loaded — is the
 // reload paid, so that the next observation sees the truth.
 func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
-	if p, err := u.Conn.UnitProps(ctx, name); err == nil && p.ActiveState == "failed" {
-		if err := u.Conn.ResetFailed(ctx, name); err != nil {
-			return err
+	start := u.Conn.Start
+	if p, err := u.Conn.UnitProps(ctx, name); err == nil {
+		switch {
+		case p.ActiveState == "failed":
+			if err := u.Conn.ResetFailed(ctx, name); err != nil {
+				return err
+			}
+		case p.SubState == "auto-restart":
+			// A crash loop: the rewritten unit applies now, not when the
+			// restart timer fires.
+			start = u.Conn.Restart
 		}
 	}
 	// Start first, enable second: the links are not needed to start, and
 	// making them overlaps the hub's own boot instead of delaying it. A run
 	// killed in between leaves an active, disabled unit, which the next
 	// plan enables.
-	if result, err := u.Conn.Start(ctx, name); err != nil {
+	if result, err := start(ctx, name); err != nil {
 		if result != "" {
-			return Permanent(fmt.Errorf("%w; the unit file stays in place — see %s", err, u.logHint()))
+			return Permanent(fmt.Errorf("%w; the unit file stays in place (its cause follows below, from the manager, the journal and %s)", err, u.logHint()))
 		}
 		return err
 	}
@@ -107,9 +115,16 @@ func (u *SystemdUnits) Owner(ctx context.Context, name string) (Ownership, error
 		state += "/" + p.SubState
 	}
 	if p.Result != "" && p.Result != "success" {
-		state += " (" + p.Result + ")"
+		state += " (" + p.Result
+		if p.ExecMainCode == 1 {
+			state += fmt.Sprintf(", exit status %d", p.ExecMainStatus)
+		}
+		state += ")"
 	}
-	return Ownership{ControlGroup: p.ControlGroup, MainPID: p.MainPID, Failed: p.ActiveState == "failed", State: state}, nil
+	// auto-restart is failure too: the hub exited, and waiting for
+	// /health through the restart loop would only hide why.
+	failed := p.ActiveState == "failed" || p.SubState == "auto-restart"
+	return Ownership{ControlGroup: p.ControlGroup, MainPID: p.MainPID, Failed: failed, State: state}, nil
 }
 
 func (u *SystemdUnits) logHint() string {

@@ -227,7 +227,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			} else {
 				r.unitCgroup, r.unitMain = nonEmptyStr(own.ControlGroup, r.unitCgroup), own.MainPID
 				if own.Failed {
-					return fmt.Errorf("the hub unit failed while starting (%s); see %s", own.State, "hub/logs/hub.log")
+					return Permanent(fmt.Errorf("the hub unit failed while starting: %s", own.State))
 				}
 			}
 		}

@@ -1,14 +1,20 @@
 package observe
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parachute/reconcile/internal/boxfs"
@@ -133,10 +139,15 @@ func hubPathDirs(unitContent, home string) []string {
 		}
 	}
 	dirs = append(dirs, filepath.SplitList(os.Getenv("PATH"))...)
+	dirs = append(dirs, "/usr/local/bin", "/usr/bin", "/bin")
 	if home != "" {
 		dirs = append(dirs, filepath.Join(home, ".local", "bin"), filepath.Join(home, ".bun", "bin"))
 	}
 	return dirs
+}
+
+func missingDependency(program string) string {
+	return "missing_dependency: " + program + " is not an executable on the hub's PATH; the hub's supervisor marks the module crashed without starting it"
 }
 
 // SupervisorLine returns the supervisor's last line about short in a tail
@@ -223,10 +234,100 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 				dirs = hubPathDirs(u.File.Content, d.User.Home)
 			}
 			if !onPath(im.StartCmd[0], dirs) {
-				im.Unstartable = "missing_dependency: " + im.StartCmd[0] + " is not an executable on the hub's PATH; the hub's supervisor marks it crashed without starting it"
+				im.Unstartable = missingDependency(im.StartCmd[0])
 			}
 		}
 		im.LastLog, im.GivenUp = SupervisorLine(tail, m.Short)
 		snap.Idle = append(snap.Idle, im)
 	}
+}
+
+// ModuleBoot is how one module of a freshly started hub is doing.
+type ModuleBoot struct {
+	// Up: it answered GET <health> on its port with a 2xx status.
+	Up bool
+	// Status is the HTTP status it answered with, 0 when nothing answered.
+	Status int
+	// Unstartable and GivenUp are as in IdleModule: it never will answer.
+	Unstartable string
+	GivenUp     string
+}
+
+// moduleProbeTimeout bounds one module's health request during the wait.
+const moduleProbeTimeout = 500 * time.Millisecond
+
+// ModulesBooted asks each of mods for its health path, and for those that
+// do not answer 2xx, whether the hub can start them at all and whether its
+// supervisor gave up on them (from the tail of log, the hub's log, reached
+// from dir without following a link). It is the wait after a start: one
+// call per poll.
+func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []spec.Module) []ModuleBoot {
+	env := o.Env.withDefaults()
+	out := make([]ModuleBoot, len(mods))
+	var tail []byte
+	var dirs []string
+	tailRead := false
+	for i, m := range mods {
+		out[i].Status = probeModule(ctx, env, m)
+		if out[i].Status >= 200 && out[i].Status < 300 {
+			out[i].Up = true
+			continue
+		}
+		argv, why := StartCommand(m)
+		if why != "" {
+			out[i].Unstartable = why
+			continue
+		}
+		if dirs == nil {
+			home, _ := os.UserHomeDir()
+			dirs = hubPathDirs("", home)
+		}
+		if !onPath(argv[0], dirs) {
+			out[i].Unstartable = missingDependency(argv[0])
+			continue
+		}
+		if !tailRead {
+			tailRead = true
+			if rel, err := filepath.Rel(dir, log); err == nil && filepath.IsLocal(rel) {
+				tail, _ = boxfs.ReadTailUnder(dir, rel, hubLogTail)
+			}
+		}
+		if line, gaveUp := SupervisorLine(tail, m.Short); gaveUp {
+			out[i].GivenUp = line
+		}
+	}
+	return out
+}
+
+// probeModule is GET http://127.0.0.1:<port><health>: the status, or 0.
+func probeModule(ctx context.Context, env Env, m spec.Module) int {
+	path := m.Health
+	if path == "" || !strings.HasPrefix(path, "/") {
+		path = "/health"
+	}
+	ctx, cancel := context.WithTimeout(ctx, moduleProbeTimeout)
+	defer cancel()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(m.Port))
+	conn, err := env.Dial(ctx, "tcp4", addr)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("User-Agent", "parachute-reconcile")
+	if req.Write(conn) != nil {
+		return 0
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -135,6 +135,8 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			}
 		}
 	}
+	otherView := s.otherScope(ctx, q)
+	defer otherView.close()
 	for _, short := range q.StaleShorts {
 		name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short)
 		if !ok {
@@ -171,9 +173,11 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		if q.OtherPath != "" {
 			other, problem := readUnitFile(filepath.Join(filepath.Dir(q.OtherPath), name), nil)
 			rep.Problems = appendNonEmpty(rep.Problems, problem)
-			if other.Exists {
-				rep.Stale = append(rep.Stale, StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false,
-					ExecStart: unitfile.ExecStarts([]byte(other.Content))})
+			st := StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false,
+				ExecStart: unitfile.ExecStarts([]byte(other.Content))}
+			known := otherView.fill(ctx, &st)
+			if other.Exists || known {
+				rep.Stale = append(rep.Stale, st)
 			}
 		}
 	}
@@ -187,6 +191,67 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		}
 	}
 	return rep, nil
+}
+
+// otherView is the other scope's manager, asked read-only about stale
+// module units: a user's run asks the system manager (every user may read
+// unit properties on the system bus). Root never asks a user's manager.
+type otherView struct {
+	mgr    SystemdManager
+	states map[string]string
+}
+
+// otherScope dials the system manager for a user-scope run; the zero view
+// (nothing known) when that is not the case or the manager cannot be asked.
+func (s SystemdUnits) otherScope(ctx context.Context, q UnitQuery) otherView {
+	if q.Scope != unitfile.ScopeUser || s.Dial == nil {
+		return otherView{}
+	}
+	m, err := s.Dial(ctx, unitfile.ScopeSystem, q.User.UID)
+	if err != nil {
+		return otherView{}
+	}
+	v := otherView{mgr: m}
+	if bl, ok := m.(interface {
+		LoadStates(context.Context, []string) (map[string]string, error)
+	}); ok {
+		var names []string
+		for _, short := range q.StaleShorts {
+			if name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short); ok {
+				names = append(names, name)
+			}
+		}
+		if ls, err := bl.LoadStates(ctx, names); err == nil {
+			v.states = ls
+		}
+	}
+	return v
+}
+
+func (v otherView) close() {
+	if v.mgr != nil {
+		v.mgr.Close()
+	}
+}
+
+// fill asks the other manager about st; it reports whether it knows it.
+func (v otherView) fill(ctx context.Context, st *StaleUnit) bool {
+	if v.mgr == nil {
+		return false
+	}
+	if ls, listed := v.states[st.Name]; v.states != nil && (!listed || ls == "not-found" || ls == "") {
+		return false
+	}
+	p, err := v.mgr.UnitProps(ctx, st.Name)
+	if err != nil || p.LoadState == "not-found" || p.LoadState == "" {
+		return false
+	}
+	st.LoadState, st.ActiveState, st.UnitFileState = p.LoadState, p.ActiveState, p.UnitFileState
+	st.MainPID, st.ControlGroup = p.MainPID, p.ControlGroup
+	if len(p.ExecStart) > 0 {
+		st.ExecStart = p.ExecStart
+	}
+	return true
 }
 
 // runtimeDir is the user's XDG runtime directory, /run/user/<uid>.

@@ -20,6 +20,7 @@ import (
 type systemdBox struct {
 	userDir, systemDir string
 	mgr                *sdbustest.Manager
+	sys                *sdbustest.Manager // the system manager a user's run asks read-only
 	dialErr            error
 	dials              []string
 	linger             map[string]bool
@@ -31,6 +32,7 @@ func newSystemdBox(t *testing.T) *systemdBox {
 		userDir:   filepath.Join(root, "home/op/.config/systemd/user"),
 		systemDir: filepath.Join(root, "etc/systemd/system"),
 		mgr:       sdbustest.New("/user.slice/user-1000.slice/user@1000.service/app.slice"),
+		sys:       sdbustest.New("/system.slice"),
 		linger:    map[string]bool{},
 	}
 	for _, d := range []string{b.userDir, b.systemDir} {
@@ -48,6 +50,9 @@ func (b *systemdBox) observer() SystemdUnits {
 			if b.dialErr != nil {
 				return nil, b.dialErr
 			}
+			if scope == "system" {
+				return b.sys, nil
+			}
 			return b.mgr, nil
 		},
 		Linger: func(ctx context.Context, user string) (bool, error) { return b.linger[user], nil },
@@ -60,8 +65,11 @@ func (b *systemdBox) write(t *testing.T, dir, name, content string) {
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if dir == b.userDir {
+	switch dir {
+	case b.userDir:
 		b.mgr.AddFile(name, content)
+	case b.systemDir:
+		b.sys.AddFile(name, content)
 	}
 }
 
@@ -128,7 +136,9 @@ func TestSystemdUnitsConverged(t *testing.T) {
 		t.Errorf("other scope %+v", rep.OtherScope)
 	}
 	want := []StaleUnit{
-		{Name: "parachute-notes.service", Short: "notes", Scope: "system", Manageable: false, ExecStart: [][]string{{"/n"}}},
+		// The system manager is asked read-only: it loads the file on demand.
+		{Name: "parachute-notes.service", Short: "notes", Scope: "system", LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled",
+			Manageable: false, ExecStart: [][]string{{"/n"}}},
 		{Name: "parachute-vault.service", Short: "vault", Scope: "user", LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled",
 			MainPID: rep.Stale[1].MainPID, ControlGroup: "/user.slice/user-1000.slice/user@1000.service/app.slice/parachute-vault.service", Manageable: true,
 			ExecStart: [][]string{{"/v"}}},
@@ -314,7 +324,7 @@ func TestManagersDispatch(t *testing.T) {
 	b := newSystemdBox(t)
 	m.Systemd = b.observer()
 	rep, _ = m.ObserveUnit(context.Background(), b.query())
-	if !rep.Unit.Available || len(b.dials) != 1 {
+	if !rep.Unit.Available || len(b.dials) != 2 || b.dials[0] != "user" || b.dials[1] != "system" {
 		t.Errorf("systemd not dispatched: %+v", rep.Unit)
 	}
 }
@@ -333,5 +343,41 @@ func TestLocateUnit(t *testing.T) {
 	d.Manager = spec.ManagerLaunchd
 	if q := LocateUnit("linux")(d); q.Manager != "" || q.User != d.User {
 		t.Errorf("impossible manager gave %+v", q)
+	}
+}
+
+// A user's run asks the system manager, read only, about the system
+// scope's stale module units: root's active parachute-vault.service is
+// reported with its state, not as a file only.
+func TestSystemdUnitsOtherScopeQueried(t *testing.T) {
+	ctx := context.Background()
+	b := newSystemdBox(t)
+	b.write(t, b.systemDir, "parachute-vault.service", "[Service]\nExecStart=/usr/bin/parachute-vault serve\n[Install]\nWantedBy=multi-user.target\n")
+	if err := b.sys.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.sys.Enable(ctx, []string{"parachute-vault.service"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sys.Start(ctx, "parachute-vault.service"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.observer().ObserveUnit(ctx, b.query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *StaleUnit
+	for i, st := range rep.Stale {
+		if st.Scope == "system" && st.Name == "parachute-vault.service" {
+			got = &rep.Stale[i]
+		}
+	}
+	if got == nil || got.ActiveState != "active" || got.UnitFileState != "enabled" || got.Manageable || got.MainPID == 0 {
+		t.Fatalf("system scope vault unit = %+v; stale %+v", got, rep.Stale)
+	}
+	for _, c := range b.sys.Calls() {
+		if !strings.HasPrefix(c, "UnitProps") && !strings.HasPrefix(c, "LoadStates") && !strings.HasPrefix(c, "Reload") && !strings.HasPrefix(c, "Enable") && !strings.HasPrefix(c, "Start") {
+			t.Errorf("the observer changed the system manager: %s", c)
+		}
 	}
 }

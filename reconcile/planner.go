@@ -435,14 +435,23 @@ func (b *builder) staleUnits() {
 			continue
 		}
 		if !su.Manageable {
-			b.note("stale module unit %s (%s scope) is %s/%s and cannot be changed by this user: sudo systemctl disable --now %s",
-				su.Name, su.Scope, cmp.Or(su.ActiveState, "?"), cmp.Or(su.UnitFileState, "?"), su.Name)
+			b.note("stale module unit %s (%s scope) is %s/%s and restarts %s behind the hub's back, but this run cannot change it: %s",
+				su.Name, su.Scope, cmp.Or(su.ActiveState, "?"), cmp.Or(su.UnitFileState, "?"), su.Short, otherScopeFix(su, b.w.d.User.Name))
 			continue
 		}
 		b.disable = append(b.disable, Step{Action: DisableUnit, Target: "stale unit " + su.Name, Unit: su.Name, Scope: su.Scope,
 			Reason: fmt.Sprintf("%s is %s and %s: a per-module unit from an older install that restarts %s behind the hub's back (hub#522)",
 				su.Name, cmp.Or(su.ActiveState, "loaded"), cmp.Or(su.UnitFileState, "present"), su.Short)})
 	}
+}
+
+// otherScopeFix is the exact command that disables a stale unit of the
+// scope this run does not manage.
+func otherScopeFix(su observe.StaleUnit, user string) string {
+	if su.Scope == "user" {
+		return fmt.Sprintf("systemctl --user -M %s@ disable --now %s", cmp.Or(user, "<user>"), su.Name)
+	}
+	return "sudo systemctl disable --now " + su.Name
 }
 
 func isActiveish(s string) bool {

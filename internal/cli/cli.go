@@ -311,6 +311,8 @@ func planExit(p reconcile.Plan) int {
 		return ExitConverged
 	case reconcile.OutcomeBlocked:
 		return ExitBlocked
+	case reconcile.OutcomeFailed:
+		return ExitFailed
 	}
 	return ExitChanges
 }
@@ -350,14 +352,29 @@ func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer
 		ok, err = fl.TryLock()
 	}
 	switch {
+	case err != nil && lockNeedsPerson(err):
+		fmt.Fprintf(stderr, "parachute reconcile: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", esc(path), esc(err.Error()), esc(path))
+		return nil, ExitBlocked
 	case err != nil:
-		fmt.Fprintf(stderr, "parachute reconcile: lock %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "parachute reconcile: lock %s: %v\n", esc(path), esc(err.Error()))
 		return nil, ExitFailed
 	case !ok:
 		fmt.Fprintf(stderr, "parachute reconcile: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", path)
 		return nil, ExitLocked
 	}
 	return func() { _ = fl.Unlock() }, 0
+}
+
+// lockNeedsPerson reports whether taking the lock failed for a reason no
+// rerun can pass: the path is a directory or a link, a component is not a
+// directory, or the user may not create or open it.
+func lockNeedsPerson(err error) bool {
+	for _, e := range []error{syscall.EISDIR, syscall.ELOOP, syscall.ENOTDIR, syscall.EACCES, syscall.EPERM, syscall.EROFS, syscall.ENXIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // apply is the level-based loop: observe, plan, apply, observe again to
@@ -368,16 +385,32 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 	deadline := start.Add(f.timeout)
 	jsonOut := f.output == "json"
 	events := json.NewEncoder(stdout)
+	tty := isTerminal(stdout)
+	progressShown := false
+	clearProgress := func() {
+		if progressShown {
+			fmt.Fprint(stdout, "\r\x1b[K")
+			progressShown = false
+		}
+	}
 	sys.actuator.Events = func(ev actuate.Event) {
 		if jsonOut {
 			_ = events.Encode(ev)
 			return
 		}
 		switch ev.Event {
+		case "step-progress":
+			if tty {
+				// One line, rewritten in place: "\r" and erase-line.
+				pf(stdout, "\r\x1b[K  … %d. %s: %s", ev.N, string(ev.Action), ev.Progress)
+				progressShown = true
+			}
 		case "step-done":
-			fmt.Fprintf(stdout, "  ✓ %d. %s %s (%s)\n", ev.N, ev.Action, ev.Target, ev.Elapsed)
+			clearProgress()
+			pf(stdout, "  ✓ %d. %s %s (%s)\n", ev.N, string(ev.Action), ev.Target, ev.Elapsed)
 		case "step-failed":
-			fmt.Fprintf(stdout, "  ✗ %d. %s %s: %s\n", ev.N, ev.Action, ev.Target, ev.Error)
+			clearProgress()
+			pf(stdout, "  ✗ %d. %s %s: %s\n", ev.N, string(ev.Action), ev.Target, ev.Error)
 		}
 	}
 	var applied []reconcile.Step
@@ -396,17 +429,23 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 			return ExitBlocked
 		}
 		p := reconcile.Compute(d, snap)
-		if p.Outcome == reconcile.OutcomeBlocked && f.until && time.Now().Before(deadline) && ctx.Err() == nil {
+		if (p.Outcome == reconcile.OutcomeBlocked || p.Outcome == reconcile.OutcomeFailed) && f.until && time.Now().Before(deadline) && ctx.Err() == nil {
 			// At boot a blocker may pass (the user manager comes up, a
 			// squatter exits): look again until the deadline.
 			if f.verbose {
-				fmt.Fprintf(stderr, "parachute reconcile: blocked (%s); looking again in %s\n", p.Blockers[0].Reason, pause)
+				why := "failed"
+				if len(p.Blockers) > 0 {
+					why = "blocked: " + p.Blockers[0].Reason
+				} else if p.Failure != nil {
+					why = "failed: " + p.Failure.Reason
+				}
+				pf(stderr, "parachute reconcile: %s; looking again in %s\n", why, pause.String())
 			}
 			if backoff() == nil {
 				continue
 			}
 		}
-		if p.Outcome == reconcile.OutcomeConverged || p.Outcome == reconcile.OutcomeBlocked {
+		if p.Outcome == reconcile.OutcomeConverged || p.Outcome == reconcile.OutcomeBlocked || p.Outcome == reconcile.OutcomeFailed {
 			return finish(stdout, stderr, jsonOut, p, snap, applied, nil, start)
 		}
 		if !jsonOut {
@@ -468,24 +507,41 @@ func finish(stdout, stderr io.Writer, jsonOut bool, p reconcile.Plan, snap obser
 	case p.Converged && len(applied) == 0:
 		renderPlan(stdout, p, snap, "")
 	case p.Converged:
-		fmt.Fprintf(stdout, "parachute: converged to %s in %s (%d %s applied).\n", p.Desired, took, len(applied), plural(len(applied), "step", "steps"))
+		pf(stdout, "parachute: converged to %s in %s (%d %s applied).\n", string(p.Desired), took.String(), len(applied), plural(len(applied), "step", "steps"))
 		if applyErr != nil {
-			fmt.Fprintf(stderr, "parachute reconcile: warning: %v; the box verified converged all the same\n", applyErr)
+			pf(stderr, "parachute reconcile: warning: %s; the box verified converged all the same\n", applyErr)
 		}
 		for _, n := range p.Notes {
-			fmt.Fprintf(stdout, "  - %s\n", n)
+			pf(stdout, "  - %s\n", n)
 		}
-	case p.Outcome == reconcile.OutcomeBlocked:
+		renderModules(stdout, p.Modules)
+	case p.Outcome == reconcile.OutcomeBlocked, p.Outcome == reconcile.OutcomeFailed && len(applied) == 0 && applyErr == nil:
 		renderPlan(stdout, p, snap, "")
 	default:
 		if applyErr != nil {
-			fmt.Fprintf(stderr, "parachute reconcile: %v\n", applyErr)
+			pf(stderr, "parachute reconcile: %s\n", applyErr)
 		}
-		fmt.Fprintf(stderr, "parachute reconcile: not converged after %s; the box now needs:\n", took)
-		renderSteps(stderr, p.Steps, "  ")
+		if len(p.Steps) > 0 {
+			pf(stderr, "parachute reconcile: not converged after %s; the box now needs:\n", took.String())
+			renderSteps(stderr, p.Steps, "  ")
+		} else {
+			pf(stderr, "parachute reconcile: not converged after %s\n", took.String())
+		}
+		renderFailure(stderr, p.Failure)
 		fmt.Fprintln(stderr, "nothing is lost: run parachute reconcile again (or use --until-converged) to resume")
 	}
 	return code
+}
+
+// isTerminal reports whether w is a terminal (a character device): only
+// then is a progress line rewritten in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // goos is the platform this binary runs on; the planner gets it through the

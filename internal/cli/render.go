@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
@@ -14,8 +16,8 @@ import (
 // box, numbered steps with their reasons, blockers with evidence and a fix,
 // notes, and the next command to run.
 func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint string) {
-	fmt.Fprintln(w, summary(p))
-	fmt.Fprintln(w, boxLine(s))
+	pf(w, "%s\n", summary(p))
+	pf(w, "%s\n", boxLine(s))
 	if len(p.Steps) > 0 {
 		fmt.Fprintln(w)
 		if p.Outcome == reconcile.OutcomeBlocked {
@@ -27,12 +29,12 @@ func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint str
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Blocked — nothing will be stopped or started until a person resolves:")
 		for _, b := range p.Blockers {
-			fmt.Fprintf(w, "  ✗ %s\n", b.Reason)
+			pf(w, "  ✗ %s\n", b.Reason)
 			if b.Pid > 0 || len(b.Argv) > 0 {
-				fmt.Fprintf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, nonEmpty(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
+				pf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, nonEmpty(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
 			}
 			if b.Fix != "" {
-				fmt.Fprintf(w, "      fix: %s\n", b.Fix)
+				pf(w, "      fix: %s\n", b.Fix)
 			}
 		}
 	}
@@ -40,13 +42,15 @@ func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint str
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Notes:")
 		for _, n := range p.Notes {
-			fmt.Fprintf(w, "  - %s\n", n)
+			pf(w, "  - %s\n", n)
 		}
 	}
+	renderModules(w, p.Modules)
+	renderFailure(w, p.Failure)
 	if p.Outcome == reconcile.OutcomeChanges || p.Outcome == reconcile.OutcomePending {
 		if applyHint != "" {
 			fmt.Fprintln(w)
-			fmt.Fprintf(w, "Run `%s` to apply.\n", applyHint)
+			pf(w, "Run `%s` to apply.\n", applyHint)
 		}
 	}
 }
@@ -54,16 +58,16 @@ func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint str
 func renderSteps(w io.Writer, steps []reconcile.Step, indent string) {
 	width := len(strconv.Itoa(len(steps)))
 	for _, st := range steps {
-		fmt.Fprintf(w, "%s%*d. %-14s %s\n", indent, width, st.N, st.Action, stepTarget(st))
+		pf(w, "%s%*d. %-14s %s\n", indent, width, st.N, st.Action, stepTarget(st))
 		pad := indent + strings.Repeat(" ", width+2+15)
-		fmt.Fprintf(w, "%s%s\n", pad, st.Reason)
+		pf(w, "%s%s\n", pad, st.Reason)
 		switch st.Action {
 		case reconcile.WriteUnit:
-			fmt.Fprintf(w, "%s→ %s (%d bytes)\n", pad, st.Path, len(st.Content))
+			pf(w, "%s→ %s (%d bytes)\n", pad, st.Path, len(st.Content))
 		case reconcile.StartDetached:
-			fmt.Fprintf(w, "%s→ %s >> %s\n", pad, argvString(st.Argv), st.Log)
+			pf(w, "%s→ %s >> %s\n", pad, argvString(st.Argv), st.Log)
 		case reconcile.RemovePidfile, reconcile.RemoveUnit:
-			fmt.Fprintf(w, "%s→ %s\n", pad, st.Path)
+			pf(w, "%s→ %s\n", pad, st.Path)
 		}
 	}
 }
@@ -87,13 +91,15 @@ func summary(p reconcile.Plan) string {
 		return fmt.Sprintf("parachute: blocked — %d %s a person before the box can be %s.", len(p.Blockers), plural(len(p.Blockers), "problem needs", "problems need"), p.Desired)
 	case reconcile.OutcomePending:
 		return fmt.Sprintf("parachute: the hub unit is starting; %d %s to confirm it is %s.", len(p.Steps), plural(len(p.Steps), "wait", "waits"), p.Desired)
+	case reconcile.OutcomeFailed:
+		return fmt.Sprintf("parachute: failed — the box is not %s, and no step can make it so now (see below).", p.Desired)
 	}
 	counts := map[reconcile.Action]int{}
 	for _, st := range p.Steps {
 		counts[st.Action]++
 	}
 	var parts []string
-	for _, a := range []reconcile.Action{reconcile.WriteUnit, reconcile.StopUnit, reconcile.RemoveUnit, reconcile.DisableUnit, reconcile.Stop, reconcile.RemovePidfile, reconcile.WaitPortFree, reconcile.StartUnit, reconcile.StartDetached, reconcile.WaitHealthy} {
+	for _, a := range []reconcile.Action{reconcile.WriteUnit, reconcile.StopUnit, reconcile.RemoveUnit, reconcile.DisableUnit, reconcile.Stop, reconcile.RemovePidfile, reconcile.WaitPortFree, reconcile.StartUnit, reconcile.StartDetached, reconcile.WaitHealthy, reconcile.WaitModules} {
 		if n := counts[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, a))
 		}
@@ -118,9 +124,9 @@ func boxLine(s observe.Snapshot) string {
 
 // renderSnapshot prints what observe saw.
 func renderSnapshot(w io.Writer, s observe.Snapshot) {
-	fmt.Fprintln(w, boxLine(s))
+	pf(w, "%s\n", boxLine(s))
 	for _, sk := range s.Skipped {
-		fmt.Fprintf(w, "  skipped row %d (%s): %s\n", sk.Index, nonEmpty(sk.Name, "unnamed"), sk.Reason)
+		pf(w, "  skipped row %d (%s): %s\n", sk.Index, nonEmpty(sk.Name, "unnamed"), sk.Reason)
 	}
 	procs := map[int]observe.Process{}
 	for _, p := range s.Processes {
@@ -129,62 +135,75 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	fmt.Fprintln(w, "\nports:")
 	for _, p := range s.Ports {
 		if len(p.Listeners) == 0 {
-			fmt.Fprintf(w, "  :%-5d %-10s free\n", p.Port, portShort(p))
+			pf(w, "  :%-5d %-10s free\n", p.Port, portShort(p))
 			continue
 		}
 		for _, l := range p.Listeners {
 			if len(l.Pids) == 0 {
-				fmt.Fprintf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, portShort(p), l.Addr, l.UID)
+				pf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, portShort(p), l.Addr, l.UID)
 				continue
 			}
 			for _, pid := range l.Pids {
 				pr := procs[pid]
-				fmt.Fprintf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, portShort(p), l.Addr, pid, userOf(pr), argvString(pr.Argv))
+				pf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, portShort(p), l.Addr, pid, userOf(pr), argvString(pr.Argv))
 			}
 		}
 	}
 	if len(s.Pidfiles) > 0 {
 		fmt.Fprintln(w, "\npidfiles:")
-		for _, pf := range s.Pidfiles {
+		for _, f := range s.Pidfiles {
 			extra := ""
-			if pf.Reason != "" {
-				extra = " — " + pf.Reason
+			if f.Reason != "" {
+				extra = " — " + f.Reason
 			}
-			fmt.Fprintf(w, "  %s: pid %d %s%s\n", pf.Path, pf.Pid, pf.State, extra)
+			pf(w, "  %s: pid %d %s%s\n", f.Path, f.Pid, string(f.State), extra)
 		}
 	}
 	u := s.Unit
 	fmt.Fprintln(w, "\nunit:")
 	if !u.Available {
-		fmt.Fprintf(w, "  %s: manager unavailable: %s\n", nonEmpty(u.Name, "hub unit"), nonEmpty(u.Problem, "none"))
+		pf(w, "  %s: manager unavailable: %s\n", nonEmpty(u.Name, "hub unit"), nonEmpty(u.Problem, "none"))
 	}
 	state := "not on disk"
 	if u.File.Exists {
 		state = "on disk"
 	}
-	fmt.Fprintf(w, "  %s (%s) %s: %s\n", nonEmpty(u.Name, "?"), nonEmpty(u.Scope, "?"), nonEmpty(u.File.Path, ""), state)
+	pf(w, "  %s (%s) %s: %s\n", nonEmpty(u.Name, "?"), nonEmpty(u.Scope, "?"), nonEmpty(u.File.Path, ""), state)
 	if u.Available {
-		fmt.Fprintf(w, "  load=%s active=%s/%s file=%s mainpid=%d", nonEmpty(u.LoadState, "-"), nonEmpty(u.ActiveState, "-"), nonEmpty(u.SubState, "-"), nonEmpty(u.UnitFileState, "-"), u.MainPID)
+		pf(w, "  load=%s active=%s/%s file=%s mainpid=%d", nonEmpty(u.LoadState, "-"), nonEmpty(u.ActiveState, "-"), nonEmpty(u.SubState, "-"), nonEmpty(u.UnitFileState, "-"), u.MainPID)
 		if u.NeedDaemonReload {
-			fmt.Fprint(w, " (needs daemon-reload)")
+			pf(w, " (needs daemon-reload)")
 		}
 		fmt.Fprintln(w)
 	}
 	for _, su := range s.StaleUnits {
-		fmt.Fprintf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, nonEmpty(su.ActiveState, "-"), nonEmpty(su.UnitFileState, "-"))
+		pf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, nonEmpty(su.ActiveState, "-"), nonEmpty(su.UnitFileState, "-"))
 	}
 	if s.Linger != nil {
-		fmt.Fprintf(w, "  linger: %v\n", *s.Linger)
+		pf(w, "  linger: %v\n", *s.Linger)
 	}
 	h := s.Health
 	fmt.Fprintln(w, "\nhealth:")
 	if h.Status == 0 {
-		fmt.Fprintf(w, "  %s: no answer (%s)\n", h.URL, nonEmpty(h.Error, "nothing listening"))
+		pf(w, "  %s: no answer (%s)\n", h.URL, nonEmpty(h.Error, "nothing listening"))
 	} else {
-		fmt.Fprintf(w, "  %s: %d %s %s instance=%s answered by pid %d\n", h.URL, h.Status, nonEmpty(h.Service, "-"), nonEmpty(h.Version, "-"), nonEmpty(h.Instance, "-"), h.AnsweredBy)
+		pf(w, "  %s: %d %s %s instance=%s answered by pid %d\n", h.URL, h.Status, nonEmpty(h.Service, "-"), nonEmpty(h.Version, "-"), nonEmpty(h.Instance, "-"), h.AnsweredBy)
+	}
+	if len(s.Idle) > 0 {
+		fmt.Fprintln(w, "\nmodules not listening:")
+		for _, m := range s.Idle {
+			state := "startable: " + argvString(m.StartCmd)
+			if m.Unstartable != "" {
+				state = "unstartable: " + m.Unstartable
+			}
+			pf(w, "  %s :%d %s\n", m.Short, m.Port, state)
+			if m.LastLog != "" {
+				pf(w, "    last supervisor line: %s\n", m.LastLog)
+			}
+		}
 	}
 	for _, p := range s.Problems {
-		fmt.Fprintf(w, "  problem: %s\n", p)
+		pf(w, "  problem: %s\n", p)
 	}
 }
 
@@ -229,4 +248,106 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// renderModules lists each module's state under the running hub.
+func renderModules(w io.Writer, mods []reconcile.ModuleReport) {
+	if len(mods) == 0 {
+		return
+	}
+	width := 0
+	for _, m := range mods {
+		width = max(width, len(esc(m.Short)))
+	}
+	pf(w, "\nModules:\n")
+	for _, m := range mods {
+		mark := "✗"
+		switch m.State {
+		case reconcile.ModuleUp:
+			mark = "✓"
+		case reconcile.ModuleBooting:
+			mark = "…"
+		}
+		pf(w, "  %s %-*s :%-5d %s — %s\n", mark, width, m.Short, m.Port, string(m.State), m.Evidence)
+	}
+}
+
+// renderFailure prints why the box failed, with the manager's account and
+// the last lines of the hub's output and journal.
+func renderFailure(w io.Writer, f *reconcile.Failure) {
+	if f == nil {
+		return
+	}
+	pf(w, "\nFailed — %s\n", f.Reason)
+	if f.Manager != "" {
+		pf(w, "  manager: %s\n", f.Manager)
+	}
+	for _, part := range []struct {
+		title string
+		lines []string
+	}{{"hub output (hub/logs/hub.log)", f.HubLog}, {"journal", f.Journal}} {
+		if len(part.lines) == 0 {
+			continue
+		}
+		pf(w, "  %s, last lines:\n", part.title)
+		for _, l := range part.lines {
+			pf(w, "    | %s\n", l)
+		}
+	}
+	if f.Fix != "" {
+		pf(w, "  fix: %s\n", f.Fix)
+	}
+}
+
+// pf is fmt.Fprintf for text meant for a terminal: every string argument
+// (and error) is escaped with esc, since names, paths, argv and log lines
+// come from the box and may hold escape sequences or line breaks.
+func pf(w io.Writer, format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = esc(v)
+		case error:
+			args[i] = esc(v.Error())
+		}
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
+// esc makes a string from the box safe to print: control characters (C0,
+// DEL, C1), Unicode format characters such as the bidirectional overrides,
+// and invalid UTF-8 are written as Go escapes (\x1b, \n, \u202e, \xff);
+// everything else, non-ASCII letters included, is kept as it is.
+func esc(s string) string {
+	clean := true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unsafeRune(r, size) {
+			clean = false
+			break
+		}
+		i += size
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r, size):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune, size int) bool {
+	return (r == utf8.RuneError && size == 1) || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || unicode.Is(unicode.Cf, r)
 }

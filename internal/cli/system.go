@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -50,6 +52,7 @@ func newSystem(d spec.Desired) (*system, error) {
 		Timeouts: d.Timeouts,
 		Ports:    portProbe{obs: obs},
 		Health:   healthProbe{obs: obs},
+		Modules:  moduleProbe{obs: obs},
 	}
 	if loc, err := unitfile.Locate(goos, d); err == nil && loc.Manager != "" {
 		s.actuator.Units = plat.units(loc, d, unitfile.LogPath(d.Home))
@@ -67,4 +70,23 @@ type healthProbe struct{ obs *observe.Observer }
 
 func (h healthProbe) Probe(ctx context.Context, port int) (bool, int, error) {
 	return h.obs.ProbeHealth(ctx, port)
+}
+
+// moduleProbe is actuate.Modules over the observer's module checks.
+type moduleProbe struct{ obs *observe.Observer }
+
+func (m moduleProbe) Booted(ctx context.Context, dir, log string, mods []spec.Module) []actuate.ModuleStatus {
+	boots := m.obs.ModulesBooted(ctx, dir, log, mods)
+	out := make([]actuate.ModuleStatus, len(boots))
+	for i, b := range boots {
+		switch {
+		case b.Up:
+			out[i] = actuate.ModuleStatus{Done: true, State: reconcile.ModuleUp, Evidence: fmt.Sprintf("%s answered %d", mods[i].Health, b.Status)}
+		case b.Unstartable != "":
+			out[i] = actuate.ModuleStatus{Done: true, State: reconcile.ModuleUnstartable, Evidence: b.Unstartable}
+		case b.GivenUp != "":
+			out[i] = actuate.ModuleStatus{Done: true, State: reconcile.ModuleGivenUp, Evidence: b.GivenUp}
+		}
+	}
+	return out
 }

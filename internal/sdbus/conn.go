@@ -230,6 +230,13 @@ func (c *Conn) Start(ctx context.Context, name string) (string, error) {
 	return c.job(ctx, "start", name, c.c.StartUnitContext)
 }
 
+// Restart restarts unit name (mode "replace") and waits for its job, as
+// Start does. A start job on a unit waiting to restart (auto-restart) only
+// waits for the restart timer; a restart job runs it now.
+func (c *Conn) Restart(ctx context.Context, name string) (string, error) {
+	return c.job(ctx, "restart", name, c.c.RestartUnitContext)
+}
+
 // Stop stops unit name (mode "replace") and waits for its job; any result
 // but "done" is an error naming the unit.
 func (c *Conn) Stop(ctx context.Context, name string) error {
