@@ -204,6 +204,19 @@ func (w *World) File(path string) (string, bool) {
 	return string(f.data), ok
 }
 
+// Pids lists every live process's pid, sorted.
+func (w *World) Pids() []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []int
+	for _, p := range w.sortedProcs() {
+		if !p.dead {
+			out = append(out, p.Pid)
+		}
+	}
+	return out
+}
+
 // Proc returns a copy of a live process.
 func (w *World) Proc(pid int) (Proc, bool) {
 	w.mu.Lock()
