@@ -108,8 +108,7 @@ func execBreaks(content string) []string {
 		if cmd == "" || strings.Contains(prefix, "-") {
 			continue
 		}
-		prog, _, _ := strings.Cut(cmd, " ")
-		prog = strings.Trim(prog, `"'`)
+		prog := firstWord(cmd)
 		if strings.ContainsAny(prog, "%$") {
 			continue
 		}
@@ -133,4 +132,19 @@ func execBreaks(content string) []string {
 		}
 	}
 	return slices.Clip(out)
+}
+
+// firstWord is the first word of a command line as systemd splits it: up to
+// the matching quote when it starts with one, else up to any blank.
+func firstWord(cmd string) string {
+	if q := cmd[0]; q == '"' || q == '\'' {
+		if end := strings.IndexByte(cmd[1:], q); end >= 0 {
+			return cmd[1 : 1+end]
+		}
+		return cmd[1:]
+	}
+	if end := strings.IndexAny(cmd, " \t"); end >= 0 {
+		return cmd[:end]
+	}
+	return cmd
 }

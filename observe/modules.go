@@ -33,9 +33,12 @@ type IdleModule struct {
 	// resolved as the supervisor resolves it; empty when none resolves.
 	StartCmd []string `json:"startCmd,omitempty"`
 	// Unstartable says why the hub can never start the module as the box
-	// stands ("" when it can): no start command resolves, or the command's
-	// program is on no directory of the hub's PATH.
+	// stands ("" when it can): no start command resolves.
 	Unstartable string `json:"unstartable,omitempty"`
+	// Missing says that the command's program is on no directory the hub's
+	// PATH is likely to hold. The PATH is inferred, not read from the hub,
+	// so this counts only once the module stays silent past the bound.
+	Missing string `json:"missing,omitempty"`
 	// LastLog is the supervisor's last line about the module in the hub's
 	// log ("" when the log's tail has none).
 	LastLog string `json:"lastLog,omitempty"`
@@ -87,16 +90,17 @@ func StartCommand(m spec.Module) (argv []string, why string) {
 		}
 		return nil, "no startCmd resolvable: " + err.Error()
 	}
-	var mf struct {
-		StartCmd []string `json:"startCmd"`
-	}
-	if json.Unmarshal(data, &mf) != nil {
+	// Keys exactly as spelled, as JSON.parse reads them: encoding/json
+	// alone would take "StartCmd" (or the last of several spellings).
+	var obj map[string]json.RawMessage
+	var cmd []string
+	if json.Unmarshal(data, &obj) != nil || (obj["startCmd"] != nil && json.Unmarshal(obj["startCmd"], &cmd) != nil) {
 		return nil, "no startCmd resolvable: " + path + " is not a JSON object with a startCmd array of strings"
 	}
-	if len(mf.StartCmd) == 0 || slices.Contains(mf.StartCmd, "") {
+	if len(cmd) == 0 || slices.Contains(cmd, "") {
 		return nil, "no startCmd resolvable: " + path + " has no startCmd (a non-empty array of non-empty strings)"
 	}
-	return mf.StartCmd, ""
+	return cmd, ""
 }
 
 // onPath reports whether program runs: an absolute or relative path is
@@ -128,7 +132,16 @@ func hubPathDirs(unitContent, home string) []string {
 	var dirs []string
 	for _, line := range strings.Split(unitContent, "\n") {
 		if i := strings.Index(line, "PATH="); i >= 0 && strings.Contains(line[:i], "Environment") {
-			v := strings.Trim(line[i+len("PATH="):], "\" \t\r")
+			// One assignment of several: up to the closing quote when
+			// quoted, else up to the next blank.
+			v := line[i+len("PATH="):]
+			end := strings.IndexAny(v, " \t\r")
+			if i > 0 && line[i-1] == '"' {
+				end = strings.IndexByte(v, '"')
+			}
+			if end >= 0 {
+				v = v[:end]
+			}
 			dirs = append(dirs, strings.Split(v, ":")...)
 		}
 	}
@@ -189,7 +202,11 @@ func lastLines(tail []byte, n int, cut bool) []string {
 	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
 		if l := strings.TrimRight(lines[i], "\r"); strings.TrimSpace(l) != "" {
 			if len(l) > 500 {
-				l = l[:500] + "…"
+				cut := 500
+				for cut > 0 && !utf8.RuneStart(l[cut]) {
+					cut--
+				}
+				l = l[:cut] + "…"
 			}
 			out = append(out, l)
 		}
@@ -234,7 +251,7 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 				dirs = hubPathDirs(u.File.Content, d.User.Home)
 			}
 			if !onPath(im.StartCmd[0], dirs) {
-				im.Unstartable = missingDependency(im.StartCmd[0])
+				im.Missing = missingDependency(im.StartCmd[0])
 			}
 		}
 		im.LastLog, im.GivenUp = SupervisorLine(tail, m.Short)
@@ -248,7 +265,9 @@ type ModuleBoot struct {
 	Up bool
 	// Status is the HTTP status it answered with, 0 when nothing answered.
 	Status int
-	// Unstartable and GivenUp are as in IdleModule: it never will answer.
+	// Unstartable (no start command) and GivenUp are as in IdleModule:
+	// it never will answer. A program missing from the PATH is not judged
+	// here: the PATH is only inferred.
 	Unstartable string
 	GivenUp     string
 }
@@ -265,7 +284,6 @@ func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []sp
 	env := o.Env.withDefaults()
 	out := make([]ModuleBoot, len(mods))
 	var tail []byte
-	var dirs []string
 	tailRead := false
 	for i, m := range mods {
 		out[i].Status = probeModule(ctx, env, m)
@@ -273,17 +291,8 @@ func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []sp
 			out[i].Up = true
 			continue
 		}
-		argv, why := StartCommand(m)
-		if why != "" {
+		if _, why := StartCommand(m); why != "" {
 			out[i].Unstartable = why
-			continue
-		}
-		if dirs == nil {
-			home, _ := os.UserHomeDir()
-			dirs = hubPathDirs("", home)
-		}
-		if !onPath(argv[0], dirs) {
-			out[i].Unstartable = missingDependency(argv[0])
 			continue
 		}
 		if !tailRead {

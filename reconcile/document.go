@@ -14,11 +14,15 @@ type Document struct {
 	// Applied lists the steps a run carried out (only after applying).
 	Applied []Step `json:"applied,omitempty"`
 	// Error is the first failing step's error (only after a failed apply).
-	Error    string           `json:"error,omitempty"`
-	Steps    []Step           `json:"steps"`
-	Blockers []Blocker        `json:"blockers"`
-	Holders  []Holder         `json:"holders"`
-	Notes    []string         `json:"notes,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Steps    []Step    `json:"steps"`
+	Blockers []Blocker `json:"blockers"`
+	Holders  []Holder  `json:"holders"`
+	Notes    []string  `json:"notes,omitempty"`
+	// Modules is each module's state under the running hub; Failure why
+	// the box failed (outcome failed, or a failed run's verification).
+	Modules  []ModuleReport   `json:"modules,omitempty"`
+	Failure  *Failure         `json:"failure,omitempty"`
 	Snapshot observe.Snapshot `json:"snapshot"`
 }
 
@@ -26,6 +30,7 @@ type Document struct {
 func NewDocument(p Plan, s observe.Snapshot) Document {
 	return Document{
 		Schema: Schema, Desired: string(p.Desired), Converged: p.Converged, Outcome: p.Outcome,
-		Steps: p.Steps, Blockers: p.Blockers, Holders: p.Holders, Notes: p.Notes, Snapshot: s,
+		Steps: p.Steps, Blockers: p.Blockers, Holders: p.Holders, Notes: p.Notes,
+		Modules: p.Modules, Failure: p.Failure, Snapshot: s,
 	}
 }

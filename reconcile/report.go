@@ -50,6 +50,8 @@ func (b *builder) moduleReports(inHub func(pid int) bool, started time.Time) []M
 		case !started.IsZero() && bound > 0 && age < bound:
 			r.State = ModuleBooting
 			r.Evidence = fmt.Sprintf("not listening on :%d yet; the hub started %s ago and starts its modules one by one (bound %s)", m.Port, age.Round(100*time.Millisecond), bound)
+		case im.Missing != "":
+			r.State, r.Evidence = ModuleUnstartable, im.Missing
 		default:
 			r.State = ModuleDown
 			r.Evidence = fmt.Sprintf("not listening on :%d", m.Port)

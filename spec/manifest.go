@@ -455,7 +455,7 @@ func validateEntry(row *jsValue) (keptRow, string) {
 	if reason := validateUis(row.get("uis")); reason != "" {
 		return k, reason
 	}
-	return keptRow{name: name, port: int(port.n), paths: ps, installDir: installDir}, ""
+	return keptRow{name: name, port: int(port.n), paths: ps, installDir: installDir, health: k.health}, ""
 }
 
 // uiAudiences and uiStatuses are the UiSubUnit enums; status aliases are

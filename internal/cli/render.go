@@ -126,7 +126,7 @@ func boxLine(s observe.Snapshot) string {
 func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	pf(w, "%s\n", boxLine(s))
 	for _, sk := range s.Skipped {
-		pf(w, "  skipped row %d (%s): %s\n", sk.Index, nonEmpty(sk.Name, "unnamed"), sk.Reason)
+		pf(w, "  skipped row %d (%s): %s\n", sk.Index, shortName(nonEmpty(sk.Name, "unnamed")), sk.Reason)
 	}
 	procs := map[int]observe.Process{}
 	for _, p := range s.Processes {
@@ -297,6 +297,20 @@ func renderFailure(w io.Writer, f *reconcile.Failure) {
 	if f.Fix != "" {
 		pf(w, "  fix: %s\n", f.Fix)
 	}
+}
+
+// shortName cuts a name from the box to 64 bytes (at a rune boundary) and
+// says how long it was: a 4 MB row name is one short line.
+func shortName(name string) string {
+	const max = 64
+	if len(name) <= max {
+		return name
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", name[:cut], len(name))
 }
 
 // pf is fmt.Fprintf for text meant for a terminal: every string argument
