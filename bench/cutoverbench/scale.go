@@ -93,6 +93,9 @@ type UserResult struct {
 type scaleConfig struct {
 	agentConfig
 	runs, pairs, modules, unrelated int
+	// trace, when set, is a directory for syscall timelines (strace) of
+	// one no-op run and one observe of the large box.
+	trace string
 }
 
 func scaleFlags(name string, args []string, stderr io.Writer) (scaleConfig, bool) {
@@ -105,6 +108,7 @@ func scaleFlags(name string, args []string, stderr io.Writer) (scaleConfig, bool
 	fs.IntVar(&c.pairs, "pairs", 11, "side-by-side pairs per comparison")
 	fs.IntVar(&c.modules, "modules", 500, "modules of the large box")
 	fs.IntVar(&c.unrelated, "unrelated", 2000, "unrelated processes")
+	fs.StringVar(&c.trace, "trace", "", "directory for strace timelines of one no-op and one observe")
 	if err := fs.Parse(args); err != nil || c.bin == "" || c.dir == "" || c.runs < 1 || c.pairs < 1 || c.modules < 11 {
 		fmt.Fprintf(stderr, "cutoverbench %s: usage: -bin DIR -dir DIR [-runs N] [-pairs N] [-modules N] [-unrelated N]\n", name)
 		return c, false
@@ -201,6 +205,9 @@ func noopPairs(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, name str
 			return nil, 0, err
 		}
 		pairs = append(pairs, p)
+	}
+	if cfg.trace != "" {
+		straceRun(ctx, cfg.trace, "noop-"+name, b.parachute, "reconcile", "--spec", b.spec, "--output", "json")
 	}
 	if _, _, _, err := b.reconcile(ctx, 0, "--desired", "absent"); err != nil {
 		return nil, 0, fmt.Errorf("remove the three-module box: %w", err)
@@ -345,6 +352,9 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 	if c.Observe, err = observePairs(ctx, b, 3); err != nil {
 		return c, err
 	}
+	if cfg.trace != "" && run == 1 {
+		straceRun(ctx, cfg.trace, "observe-large", b.parachute, "observe", "--spec", b.spec, "--output", "json")
+	}
 	if _, _, _, err = b.reconcile(ctx, exitChanges, "--desired", "supervised", "--plan"); err != nil {
 		return c, fmt.Errorf("plan: %w", err)
 	}
@@ -408,13 +418,14 @@ func hostScale(args []string, stdout, stderr io.Writer) int {
 	pairs := fs.Int("pairs", 11, "side-by-side pairs per comparison")
 	modules := fs.Int("modules", 500, "modules of the large box")
 	nUnrelated := fs.Int("unrelated", 2000, "unrelated processes")
+	trace := fs.String("trace", "", "directory for strace timelines of one no-op and one observe (visible inside the sandbox)")
 	jsonOut := fs.String("json", "", "also write the raw figures to this file")
 	if err := fs.Parse(args); err != nil || *bin == "" || *work == "" {
 		fmt.Fprintln(stderr, "cutoverbench scale: usage: cutoverbench scale -bin DIR -work DIR [-runs N] [-pairs N] [-modules N] [-unrelated N] [-json FILE]")
 		return 64
 	}
 	res, err := scaleHost(*bin, *work, []string{"-runs", strconv.Itoa(*runs), "-pairs", strconv.Itoa(*pairs),
-		"-modules", strconv.Itoa(*modules), "-unrelated", strconv.Itoa(*nUnrelated)}, stderr)
+		"-modules", strconv.Itoa(*modules), "-unrelated", strconv.Itoa(*nUnrelated), "-trace", *trace}, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutoverbench scale: %v\n", err)
 		return 1
@@ -489,4 +500,16 @@ func scaleHost(bin, work string, agentArgs []string, stderr io.Writer) (scaleRep
 	_ = os.RemoveAll(filepath.Join(work, "scale"))
 	_ = os.RemoveAll(agentDir)
 	return rep, nil
+}
+
+// straceRun runs argv once under `strace -f -r -T` and once under `strace
+// -f -c`, writing <dir>/<name>.timeline and <dir>/<name>.summary: where a
+// whole process's time goes. Failures are ignored: tracing is optional.
+func straceRun(ctx context.Context, dir, name string, argv ...string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	for _, mode := range [][]string{{"-f", "-r", "-T", "-o", filepath.Join(dir, name+".timeline")}, {"-f", "-c", "-o", filepath.Join(dir, name+".summary")}} {
+		_ = exec.CommandContext(ctx, "strace", append(mode, argv...)...).Run()
+	}
 }

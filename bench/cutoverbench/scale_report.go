@@ -117,7 +117,7 @@ func renderScale(w io.Writer, r scaleReport) {
 		fmt.Fprintf(w, "- Cost per extra module, end to end: (%s − %s) ÷ %d = %.2f ms per module (target ≤ %s): %s. This includes the physical part (each module's own exit and the hub's start).\n",
 			ms(sc.med), ms(s10.med), modules-10, float64(per)/float64(time.Millisecond), ms(perModuleBound), verdict(per <= perModuleBound))
 	}
-	fmt.Fprintf(w, "- Every wait for free ports is one query for all ports per poll: by construction (`actuate` batches consecutive `wait-port-free` steps into one `Ports.Holders` call per poll; `observe.Observer.PortHolders` asks sock_diag once and walks /proc only when a listener is left). Its time is the `wait-port-free` column.\n")
+	fmt.Fprintf(w, "- Every wait for free ports is one query for all ports per poll: by construction (`actuate` batches consecutive `wait-port-free` steps into one `Ports.Held` call per poll for every port still held; `observe.Observer.HeldPorts` asks sock_diag once and walks /proc only when a listener is left; `actuate` test `TestPortWaitsAreOneLookPerPoll` counts the looks). Its time is the `wait-port-free` column.\n")
 
 	fmt.Fprintf(w, "\n### Peak RSS\n\n")
 	fmt.Fprintf(w, "The largest peak resident set (`getrusage` of the child, ru_maxrss) of any parachute run on the %d-module boxes (observe, `--plan`, the cutover, the removal): %s (target ≤ %s): %s.\n",
