@@ -92,11 +92,20 @@ type Ownership struct {
 	State        string
 }
 
-// Ports answers who holds a listening socket on a port right now.
+// Ports answers who holds listening sockets on ports right now.
 type Ports interface {
-	// Holders returns the pids holding a listening TCP socket on port (v4 or
-	// v6); unknown counts sockets whose owner cannot be read.
-	Holders(port int) (pids []int, unknown int, err error)
+	// Held looks once at the kernel for all of ports and returns, for each
+	// one that a listening TCP socket (v4 or v6) holds, the pids holding
+	// it and how many of its sockets have no owner that can be read. A
+	// free port is absent from the map.
+	Held(ports []int) (map[int]Holders, error)
+}
+
+// Holders are the holders of one port.
+type Holders struct {
+	Pids []int
+	// Unknown counts sockets on the port whose owner cannot be read.
+	Unknown int
 }
 
 // Health probes the hub.
@@ -201,6 +210,21 @@ func (a *Actuator) Apply(ctx context.Context, plan reconcile.Plan, snap observe.
 			i = j
 			continue
 		}
+		if st.Action == reconcile.WaitPortFree {
+			// Consecutive port waits share one deadline and one look at
+			// the kernel per poll for every port still held.
+			j := i
+			for j < len(steps) && steps[j].Action == reconcile.WaitPortFree {
+				j++
+			}
+			freed, err := r.waitPortsFree(ctx, steps[i:j])
+			done = append(done, freed...)
+			if err != nil {
+				return done, err
+			}
+			i = j
+			continue
+		}
 		a.emit("step-start", st, nil, 0)
 		t0 := a.Clock.Now()
 		if err := r.do(ctx, st); err != nil {
@@ -260,8 +284,6 @@ func (r *run) do(ctx context.Context, st reconcile.Step) error {
 		return r.removePidfile(st)
 	case reconcile.DisableUnit:
 		return r.withUnits(func(u Units) error { return retry(ctx, func() error { return u.Stop(ctx, st.Unit) }) })
-	case reconcile.WaitPortFree:
-		return r.waitPortFree(ctx, st.Port)
 	case reconcile.StartUnit:
 		return r.withUnits(func(u Units) error {
 			if err := retry(ctx, func() error { return u.Start(ctx, st.Unit, r.unitPath()) }); err != nil {

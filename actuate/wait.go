@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -177,37 +179,88 @@ func (r *run) inUnit(pid int) bool {
 	return observe.InCgroup(id.Cgroup, r.unitCgroup)
 }
 
-// waitPortFree waits until no process outside the hub unit holds port. All
-// such waits of a run share one deadline.
-func (r *run) waitPortFree(ctx context.Context, port int) error {
+// waitPortsFree waits until no process outside the hub unit holds the port
+// of any of steps (all wait-port-free), reporting each step done as its
+// port frees. Every poll is one Ports.Held call for the ports still held,
+// not one per port: with hundreds of modules a look per port, each its own
+// walk over /proc, made the wait cost seconds after everything had already
+// exited. All such waits of a run share one deadline. It returns the steps
+// that completed; on failure the first port still held fails its step.
+func (r *run) waitPortsFree(ctx context.Context, steps []reconcile.Step) ([]reconcile.Step, error) {
 	a := r.a
 	if r.portDeadline.IsZero() {
 		r.portDeadline = a.Clock.Now().Add(a.Timeouts.PortFree)
 	}
+	t0 := a.Clock.Now()
+	for _, st := range steps {
+		a.emit("step-start", st, nil, 0)
+	}
+	var done []reconcile.Step
+	pending := slices.Clone(steps)
 	for n := 0; ; n++ {
-		pids, unknown, err := a.Ports.Holders(port)
+		ports := make([]int, 0, len(pending))
+		for _, st := range pending {
+			ports = append(ports, st.Port)
+		}
+		held, err := a.Ports.Held(ports)
 		if err != nil {
-			return fmt.Errorf("read the owners of :%d: %w", port, err)
+			err = fmt.Errorf("read the owners of %s: %w", portList(ports), err)
+			a.emit("step-failed", pending[0], err, a.Clock.Now().Sub(t0))
+			return done, &StepError{Step: pending[0], Err: err}
 		}
-		var outside []int
-		for _, pid := range pids {
-			if !r.inUnit(pid) {
-				outside = append(outside, pid)
+		var still []reconcile.Step
+		var why error
+		for _, st := range pending {
+			if err := r.heldOutside(st.Port, held[st.Port]); err != nil {
+				still = append(still, st)
+				why = cmp.Or(why, err)
+				continue
 			}
+			a.emit("step-done", st, nil, a.Clock.Now().Sub(t0))
+			done = append(done, st)
 		}
-		if len(outside) == 0 && unknown == 0 {
-			return nil
+		if pending = still; len(pending) == 0 {
+			return done, nil
 		}
 		if !a.Clock.Now().Before(r.portDeadline) {
-			if unknown > 0 && len(outside) == 0 {
-				return fmt.Errorf(":%d is still held by a process whose owner cannot be read", port)
-			}
-			return fmt.Errorf(":%d is still held by pid %s after %s; nothing was started", port, joinPids(outside), a.Timeouts.PortFree)
+			err := fmt.Errorf("%w after %s; nothing was started", why, a.Timeouts.PortFree)
+			a.emit("step-failed", pending[0], err, a.Clock.Now().Sub(t0))
+			return done, &StepError{Step: pending[0], Err: err}
 		}
 		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
-			return err
+			a.emit("step-failed", pending[0], err, a.Clock.Now().Sub(t0))
+			return done, &StepError{Step: pending[0], Err: err}
 		}
 	}
+}
+
+// heldOutside says why port is not free of processes outside the hub unit,
+// or nil when it is.
+func (r *run) heldOutside(port int, h Holders) error {
+	var outside []int
+	for _, pid := range h.Pids {
+		if !r.inUnit(pid) {
+			outside = append(outside, pid)
+		}
+	}
+	switch {
+	case len(outside) > 0:
+		return fmt.Errorf(":%d is still held by pid %s", port, joinPids(outside))
+	case h.Unknown > 0:
+		return fmt.Errorf(":%d is still held by a process whose owner cannot be read", port)
+	}
+	return nil
+}
+
+func portList(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = ":" + strconv.Itoa(p)
+	}
+	if len(s) > 8 {
+		s = append(s[:8], fmt.Sprintf("… %d more", len(ports)-8))
+	}
+	return strings.Join(s, ", ")
 }
 
 // waitHealthy waits for a 2xx /health answered by the right process: one in

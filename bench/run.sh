@@ -7,7 +7,11 @@
 #   2. the cutover of a detached-era box of ten modules to the supervised
 #      hub unit under a real systemd (the e2e sandbox), beside its physical
 #      limit measured in the same run, and the no-op rerun
-#      (bench/cutoverbench: at least 5 runs, each on a fresh sandbox and box).
+#      (bench/cutoverbench: at least 5 runs, each on a fresh sandbox and box);
+#   3. issue 11's figures at scale in one more sandbox (cutoverbench scale:
+#      no-op against systemctl is-active, observe at 100/500 modules against
+#      ss -Hltnp, the cutover of 500 modules among 2,000 unrelated
+#      processes beside its limit, peak RSS; about 3 minutes).
 #
 # Needs Linux, root (the sandbox boots systemd in private namespaces), lsof,
 # ss, and what e2e/sandbox needs (systemd, dbus, util-linux, iproute2). It
@@ -57,10 +61,12 @@ fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 
-echo "run.sh: 1/2 observe (bench/observe.sh)" >&2
+echo "run.sh: 1/3 observe (bench/observe.sh)" >&2
 ./bench/observe.sh >"$work/observe.md"
-echo "run.sh: 2/2 cutover (bench/cutoverbench)" >&2
+echo "run.sh: 2/3 cutover (bench/cutoverbench)" >&2
 "$work/bin/cutoverbench" -bin "$work/bin" -work "$work/runs" -json "$work/cutover.json" "$@" >"$work/cutover.md"
+echo "run.sh: 3/3 at scale (bench/cutoverbench scale)" >&2
+"$work/bin/cutoverbench" scale -bin "$work/bin" -work "$work/scale" -runs 2 -pairs 11 -json "$work/scale.json" >"$work/scale.md"
 
 took=$(($(date +%s) - t0))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -183,8 +189,25 @@ all count from the first signal). Every run's raw figures and events are in
 
 EOF
 	cat "$work/cutover.md"
+	cat <<'EOF'
+
+## 3. At scale: whole processes beside the tools they are compared with (issue 11)
+
+`cutoverbench scale` boots one more sandboxed systemd and, as root inside
+it, times side by side in one run: the no-op `parachute reconcile` on a
+converged three-module box against one `systemctl is-active` (system unit),
+then — with 2,000 unrelated processes running — `parachute observe` at 100
+and 500 modules against one `ss -Hltnp`, and per run a ten-module cutover
+and the cutover of 500 modules beside its physical limit; then, as a user
+of the sandbox, the no-op on a user unit against `systemctl --user
+is-active`. Every figure is a whole process, exec to exit; peak RSS is the
+child's `ru_maxrss`. Raw figures: `bench/REPORT.scale.json`.
+
+EOF
+	cat "$work/scale.md"
 } >"$work/REPORT.md"
 mv "$work/REPORT.md" bench/REPORT.md
 cp "$work/cutover.json" bench/REPORT.runs.json
+cp "$work/scale.json" bench/REPORT.scale.json
 ok=1
 echo "run.sh: wrote bench/REPORT.md (${took} s)" >&2

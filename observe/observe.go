@@ -388,27 +388,86 @@ func scanPorts(pr procReader, ports map[uint16]bool, client netip.AddrPort, serv
 
 // PortHolders returns the pids holding a listening TCP socket (v4 or v6) on
 // port, sorted, and how many such sockets have no visible holder (held,
-// owner unknown: never free). It is one socket query and one walk over
-// /proc, for the actuator's port-free waits (actuate.Ports). The error is
-// for sockets or processes that could not be read at all.
+// owner unknown: never free). It is HeldPorts for one port.
 func (o *Observer) PortHolders(port int) (pids []int, unknown int, err error) {
-	pr := newProcReader(o.Env.withDefaults())
-	sc := scanPorts(pr, map[uint16]bool{uint16(port): true}, netip.AddrPort{}, 0)
-	if len(sc.problems) > 0 {
-		return nil, 0, fmt.Errorf("holders of port %d: %s", port, strings.Join(sc.problems, "; "))
+	held, err := o.HeldPorts([]int{port})
+	if err != nil {
+		return nil, 0, err
 	}
-	if sc.walkErr != nil && len(sc.listeners) > 0 {
-		return nil, 0, fmt.Errorf("holders of port %d: %w", port, sc.walkErr)
+	return held[port].Pids, held[port].Unknown, nil
+}
+
+// Holding is who holds the listening sockets of one port.
+type Holding struct {
+	// Pids are the holders, sorted.
+	Pids []int
+	// Unknown counts sockets on the port with no visible holder.
+	Unknown int
+}
+
+// HeldPorts returns who holds each of ports that a listening TCP socket (v4
+// or v6) holds; a free port is absent. It is one socket query for all of
+// them, then one walk over /proc only when some port is held (the walk is
+// what costs: tens of milliseconds among a few thousand processes), for the
+// actuator's port-free waits (actuate.Ports). The error is for sockets or
+// processes that could not be read at all.
+func (o *Observer) HeldPorts(ports []int) (map[int]Holding, error) {
+	pr := newProcReader(o.Env.withDefaults())
+	want := make(map[uint16]bool, len(ports))
+	for _, p := range ports {
+		if p > 0 && p <= 65535 {
+			want[uint16(p)] = true
+		}
+	}
+	var sc portScan
+	sc.listeners, _, sc.problems = pr.sockets(want, netip.AddrPort{}, 0)
+	if len(sc.problems) > 0 {
+		return nil, fmt.Errorf("holders of %s: %s", portNames(ports), strings.Join(sc.problems, "; "))
+	}
+	out := map[int]Holding{}
+	if len(sc.listeners) == 0 {
+		return out, nil // all free: no need to know anyone's files
+	}
+	inodes := make(map[uint64]bool, len(sc.listeners))
+	for _, s := range sc.listeners {
+		inodes[s.Inode] = true
+	}
+	w, err := pr.walk(inodes)
+	if err != nil {
+		return nil, fmt.Errorf("holders of %s: %w", portNames(ports), err)
 	}
 	for _, s := range sc.listeners {
-		owners := sc.w.owners[s.Inode]
+		port := int(s.Local.Port())
+		h := out[port]
+		owners := w.owners[s.Inode]
 		if len(owners) == 0 {
-			unknown++
+			h.Unknown++
 		}
-		pids = append(pids, owners...)
+		h.Pids = append(h.Pids, owners...)
+		out[port] = h
 	}
-	slices.Sort(pids)
-	return slices.Compact(pids), unknown, nil
+	for port, h := range out {
+		slices.Sort(h.Pids)
+		h.Pids = slices.Compact(h.Pids)
+		out[port] = h
+	}
+	return out, nil
+}
+
+// portNames is ":1939, :1940, …" for an error message.
+func portNames(ports []int) string {
+	s := make([]string, 0, min(len(ports), 9))
+	for i, p := range ports {
+		if i == 8 {
+			s = append(s, fmt.Sprintf("… %d more", len(ports)-8))
+			break
+		}
+		s = append(s, ":"+strconv.Itoa(p))
+	}
+	if len(ports) == 1 {
+		return "port " + strconv.Itoa(ports[0])
+	}
+	return "ports " + strings.Join(s, ", ")
 }
 
 // ProbeHealth asks GET http://127.0.0.1:<port>/health as Observe does and

@@ -43,7 +43,7 @@ type pidfileCandidate struct {
 // existing files are returned. Nothing is followed out of home: a symlinked
 // pidfile, <short> or run directory is never followed (reported instead).
 func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, []string) {
-	r := runReader{home: home, owner: d.Owner.UID}
+	r := runReader{home: home, trust: boxfs.NewTrust(d.Owner.UID)}
 	type want struct {
 		short, module string
 		legacy        bool
@@ -90,8 +90,9 @@ func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, [
 // symlink, never blocking, never more than maxRunFile bytes; and says
 // whether the owner can trust it.
 type runReader struct {
-	home     string
-	owner    int
+	home string
+	// trust judges each directory above the pidfiles once per observation.
+	trust    *boxfs.Trust
 	problems []string
 }
 
@@ -114,7 +115,7 @@ func (r *runReader) read(short, file string) (data []byte, path string, mod time
 		}
 		return nil, "", time.Time{}, "", false
 	}
-	if err := boxfs.CheckTrusted(path, r.owner); err != nil {
+	if err := r.trust.Check(path); err != nil {
 		untrusted = err.Error()
 	}
 	return data, path, info.ModTime, untrusted, true

@@ -97,6 +97,8 @@ type World struct {
 	files    map[string]file
 	units    map[string]*Unit
 	failNext map[string]error
+	// looks counts Held calls.
+	looks int
 
 	// Violations records every breach of a safety invariant the world can
 	// see: a hub unit started while a declared port was held by a process
@@ -131,7 +133,8 @@ func New(home string, hubPort int, modules []spec.Module) *World {
 }
 
 // FailNext makes the next call of op fail with err. Ops: "write", "remove",
-// "reload", "start", "stop", "linger", "signal", "start-detached", "probe".
+// "reload", "start", "stop", "linger", "signal", "start-detached", "probe",
+// "holders".
 func (w *World) FailNext(op string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -601,7 +604,35 @@ func (w *World) Owner(_ context.Context, name string) (actuate.Ownership, error)
 
 // ---- actuate.Ports and actuate.Health ----
 
-// Holders implements actuate.Ports.
+// Held implements actuate.Ports: every port in one look, as the real
+// probe does. A "holders" failure (FailNext) fails the whole look.
+func (w *World) Held(ports []int) (map[int]actuate.Holders, error) {
+	w.mu.Lock()
+	if err := w.fail("holders"); err != nil {
+		w.mu.Unlock()
+		return nil, err
+	}
+	w.looks++
+	w.mu.Unlock()
+	out := map[int]actuate.Holders{}
+	for _, p := range ports {
+		if pids, unknown, _ := w.Holders(p); len(pids) > 0 || unknown > 0 {
+			out[p] = actuate.Holders{Pids: pids, Unknown: unknown}
+		}
+	}
+	return out, nil
+}
+
+// PortLooks is how many times Held was called: one per poll of a wait,
+// whatever the number of ports.
+func (w *World) PortLooks() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.looks
+}
+
+// Holders returns the pids holding port and how many holders are
+// unreadable.
 func (w *World) Holders(port int) ([]int, int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

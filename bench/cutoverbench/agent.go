@@ -140,6 +140,8 @@ type box struct {
 	hub            started
 	modules        []started
 	parachute      string
+	// lastRSS is the peak resident set (KiB) of the last parachute run.
+	lastRSS int64
 }
 
 // started is one process layout reports it started.
@@ -257,12 +259,21 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 // <dir>/<name> with examples/layout, in its own process group as a shell
 // job would run it, and writes its spec file.
 func layOut(ctx context.Context, cfg agentConfig, name string) (*box, error) {
+	return layOutBox(ctx, cfg, name, tenModules, wrapped)
+}
+
+// layOutBox is layOut for any comma-separated list of module shorts, with
+// wrapper (one of them, or "") run through a wrapper.
+func layOutBox(ctx context.Context, cfg agentConfig, name, modules, wrapper string) (*box, error) {
 	root := filepath.Join(cfg.dir, name)
 	b := &box{cfg: cfg, home: filepath.Join(root, "home"), bin: filepath.Join(root, "bin"), lib: filepath.Join(root, "lib"),
 		spec: filepath.Join(root, "spec.yaml"), parachute: filepath.Join(cfg.bin, "parachute")}
 	args := []string{"--home", b.home, "--bin", b.bin, "--lib", b.lib,
 		"--hub-binary", filepath.Join(cfg.bin, "standin-hub"), "--module-binary", filepath.Join(cfg.bin, "standin-module"),
-		"--modules", tenModules, "--wrapper", wrapped}
+		"--modules", modules, "--wait", "2m"}
+	if wrapper != "" {
+		args = append(args, "--wrapper", wrapper)
+	}
 	spec, err := runLayout(ctx, cfg.bin, append(args, "--print-spec")...)
 	if err != nil {
 		return nil, err
@@ -285,7 +296,7 @@ func layOut(ctx context.Context, cfg agentConfig, name string) (*box, error) {
 	if err := json.Unmarshal(out, &sum); err != nil {
 		return nil, fmt.Errorf("layout summary: %w", err)
 	}
-	if !sum.Ready || sum.Hub.Pid <= 0 || len(sum.Modules) != 10 {
+	if !sum.Ready || sum.Hub.Pid <= 0 || len(sum.Modules) != strings.Count(modules, ",")+1 {
 		return nil, fmt.Errorf("layout %s: ready %t, hub pid %d, %d modules", name, sum.Ready, sum.Hub.Pid, len(sum.Modules))
 	}
 	b.hub, b.modules, b.hubPort = sum.Hub, sum.Modules, sum.Hub.Port
@@ -446,6 +457,9 @@ func (b *box) reconcile(ctx context.Context, want int, args ...string) (time.Dur
 	scanErr := sc.Err()
 	err = cmd.Wait()
 	wall := time.Since(t0)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		b.lastRSS = ru.Maxrss
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == want {
 		err = nil

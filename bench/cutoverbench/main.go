@@ -18,8 +18,17 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "agent" {
-		os.Exit(agentMain(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "agent":
+			os.Exit(agentMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "scale-agent":
+			os.Exit(scaleAgentMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "noop-agent":
+			os.Exit(noopAgentMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "scale":
+			os.Exit(hostScale(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(hostMain(os.Args[1:], os.Stdout, os.Stderr))
 }

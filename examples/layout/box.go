@@ -36,7 +36,7 @@ var catalogue = map[string]moduleDef{
 }
 
 // spareOffsets are the unassigned offsets (1941, 1945, 1947, …) handed in
-// order to modules outside the catalogue.
+// order to modules outside the catalogue; after them, 21, 22, ….
 var spareOffsets = []int{2, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
 
 var shortRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -104,10 +104,14 @@ func newBox(cfg config) (box, error) {
 		seen[short] = true
 		def, ok := catalogue[short]
 		if !ok {
-			if spare == len(spareOffsets) {
-				return box{}, fmt.Errorf("module %q: no spare port offset left", short)
+			// Past the hub's reserved range (offsets up to 20) every
+			// further module takes the next port: boxes of hundreds of
+			// modules, for the benchmarks.
+			offset := 21 + spare - len(spareOffsets)
+			if spare < len(spareOffsets) {
+				offset = spareOffsets[spare]
 			}
-			def = moduleDef{offset: spareOffsets[spare], paths: []string{"/" + short}, health: "/" + short + "/health", version: "0.1.0", displayName: short}
+			def = moduleDef{offset: offset, paths: []string{"/" + short}, health: "/" + short + "/health", version: "0.1.0", displayName: short}
 			spare++
 		}
 		port := cfg.portBase + def.offset

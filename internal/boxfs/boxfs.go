@@ -272,6 +272,31 @@ func (u *Untrusted) Error() string { return u.Path + " is " + u.Why }
 // changed by anyone but owner and root, so the answer stays true after it
 // is given.
 func CheckTrusted(path string, owner int) error {
+	return checkTrusted(path, owner, nil)
+}
+
+// Trust is CheckTrusted for many paths of one owner, remembering the
+// directories it has found trusted: checking the pidfiles of 500 modules
+// judges "/", the home and each directory above it once, not 500 times.
+// That is sound for the reason CheckTrusted's answer is: a trusted
+// directory reached without a link can be changed by nobody but owner and
+// root. Use one Trust for one observation; it is not safe for concurrent
+// use.
+type Trust struct {
+	owner int
+	dirs  map[string]bool // link-free directories judged trusted on the way
+}
+
+// NewTrust returns a Trust for the box owner uid.
+func NewTrust(owner int) *Trust { return &Trust{owner: owner, dirs: map[string]bool{}} }
+
+// Check is CheckTrusted(path, owner), skipping directories already judged.
+func (t *Trust) Check(path string) error { return checkTrusted(path, t.owner, t.dirs) }
+
+// checkTrusted is CheckTrusted; dirs, when not nil, holds the link-free
+// directories already judged trusted on the way (skipped) and gets those
+// judged now.
+func checkTrusted(path string, owner int, dirs map[string]bool) error {
 	abs := path
 	if !strings.HasPrefix(abs, "/") {
 		wd, err := os.Getwd()
@@ -303,6 +328,10 @@ func CheckTrusted(path string, owner int) error {
 			continue
 		}
 		next := filepath.Join(cur, c)
+		if dirs[next] && more(rest) {
+			cur = next
+			continue
+		}
 		if err := lstat(next, &st); err != nil {
 			return fmt.Errorf("check %s: %s: %w", path, next, err)
 		}
@@ -325,6 +354,9 @@ func CheckTrusted(path string, owner int) error {
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR && more(rest) {
 			return fmt.Errorf("check %s: %s: %w", path, next, unix.ENOTDIR)
+		}
+		if dirs != nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			dirs[next] = true
 		}
 		cur = next
 	}

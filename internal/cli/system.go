@@ -63,7 +63,17 @@ func newSystem(d spec.Desired) (*system, error) {
 // portProbe is actuate.Ports over the observer's one-pass socket scan.
 type portProbe struct{ obs *observe.Observer }
 
-func (p portProbe) Holders(port int) ([]int, int, error) { return p.obs.PortHolders(port) }
+func (p portProbe) Held(ports []int) (map[int]actuate.Holders, error) {
+	held, err := p.obs.HeldPorts(ports)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]actuate.Holders, len(held))
+	for port, h := range held {
+		out[port] = actuate.Holders{Pids: h.Pids, Unknown: h.Unknown}
+	}
+	return out, nil
+}
 
 // healthProbe is actuate.Health over the observer's /health check.
 type healthProbe struct{ obs *observe.Observer }

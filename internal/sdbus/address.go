@@ -45,12 +45,17 @@ type Endpoint struct {
 // whose socket file is missing are left out; when none remains the error
 // says precisely what is missing and what to do.
 //
-//   - system: $DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket, then,
-//     for root only, /run/systemd/private;
-//   - user: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus, else
-//     /run/user/<uid>/bus (cron and su/sudo leave both variables unset), then
-//     the user manager's private socket <runtime dir>/systemd/private (what
-//     systemctl --user itself uses; it works without a session bus).
+//   - system: for root only, /run/systemd/private first, then
+//     $DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket;
+//   - user: the user manager's private socket <runtime dir>/systemd/private
+//     first, then $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus, else
+//     /run/user/<uid>/bus (cron and su/sudo leave both variables unset).
+//
+// The private socket comes first because it is what systemctl itself
+// dials (bus_connect_system_systemd and bus_connect_user_systemd): a
+// direct connection to the manager, with no bus daemon relaying every
+// message and no Hello round trip. The manager sends its signals (a job's
+// JobRemoved) to every private connection unconditionally.
 //
 // Only unix: transports are dialled: an address in the environment with
 // autolaunch:, unixexec:, tcp: or launchd: entries only is ignored (and
@@ -76,11 +81,11 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 	switch scope {
 	case ScopeSystem:
 		manager, hint = "system", "is systemd running as PID 1?"
-		if !fromEnv("DBUS_SYSTEM_BUS_ADDRESS") {
-			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemBusSocket, Socket: SystemBusSocket})
-		}
 		if uid == 0 {
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemPrivateSocket, Socket: SystemPrivateSocket, Private: true})
+		}
+		if !fromEnv("DBUS_SYSTEM_BUS_ADDRESS") {
+			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemBusSocket, Socket: SystemBusSocket})
 		}
 	case ScopeUser:
 		// The environment may be another user's (`su bob` without `-`
@@ -92,6 +97,8 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 		if runtime == "" || !filepath.IsAbs(runtime) || othersRuntime(runtime, uid) {
 			runtime = own
 		}
+		private := filepath.Join(runtime, "systemd", "private")
+		candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(private), Socket: private, Private: true})
 		envBus := fromEnv("DBUS_SESSION_BUS_ADDRESS")
 		kept := candidates[:0]
 		for _, e := range candidates {
@@ -100,12 +107,10 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 			}
 		}
 		candidates = kept
-		if !envBus || len(candidates) == 0 {
+		if !envBus || len(candidates) == 1 {
 			bus := filepath.Join(runtime, "bus")
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(bus), Socket: bus})
 		}
-		private := filepath.Join(runtime, "systemd", "private")
-		candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(private), Socket: private, Private: true})
 		if runtime != own {
 			for _, p := range []string{filepath.Join(own, "bus"), filepath.Join(own, "systemd", "private")} {
 				candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(p), Socket: p, Private: strings.HasSuffix(p, "private")})
@@ -122,19 +127,23 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 	default:
 		return nil, fmt.Errorf("unknown systemd scope %q (want user or system)", scope)
 	}
-	var missing []string
+	var missing, missingPrivate []string
 	for _, e := range candidates {
-		if e.Socket == "" || exists(e.Socket) {
+		switch {
+		case e.Socket == "" || exists(e.Socket):
 			out = append(out, e)
-		} else {
+		case e.Private:
+			missingPrivate = append(missingPrivate, e.Socket)
+		default:
 			missing = append(missing, e.Socket)
 		}
 	}
 	if len(out) > 0 {
 		return out, nil
 	}
-	// The first path is the one a person knows (the bus); the private
-	// socket is a fallback they need not hear about.
+	// The bus is the path a person knows; the private socket is a
+	// fallback they need not hear about.
+	missing = append(missing, missingPrivate...)
 	msg := fmt.Sprintf("%s manager unreachable: %s does not exist (%s)", manager, missing[0], hint)
 	if ignored != nil {
 		msg += "; " + ignored.Error()

@@ -40,9 +40,9 @@ func TestEndpoints(t *testing.T) {
 		want    []Endpoint
 		wantErr string
 	}{
-		{"user from cron: derived from uid", "user", 1000, env(), files("/run/user/1000/bus", "/run/user/1000/systemd/private"), []Endpoint{
-			{Address: "unix:path=/run/user/1000/bus", Socket: "/run/user/1000/bus"},
+		{"user from cron: derived from uid, private socket first", "user", 1000, env(), files("/run/user/1000/bus", "/run/user/1000/systemd/private"), []Endpoint{
 			{Address: "unix:path=/run/user/1000/systemd/private", Socket: "/run/user/1000/systemd/private", Private: true},
+			{Address: "unix:path=/run/user/1000/bus", Socket: "/run/user/1000/bus"},
 		}, ""},
 		{"user with XDG_RUNTIME_DIR", "user", 1000, env("XDG_RUNTIME_DIR", "/run/user/1000"), files("/run/user/1000/bus"), []Endpoint{
 			{Address: "unix:path=/run/user/1000/bus", Socket: "/run/user/1000/bus"},
@@ -67,9 +67,9 @@ func TestEndpoints(t *testing.T) {
 		{"tcp refused", "system", 0, env("DBUS_SYSTEM_BUS_ADDRESS", "tcp:host=10.0.0.1,port=1"), files(SystemPrivateSocket), []Endpoint{
 			{Address: "unix:path=/run/systemd/private", Socket: SystemPrivateSocket, Private: true},
 		}, ""},
-		{"system as root", "system", 0, env(), files(SystemBusSocket, SystemPrivateSocket), []Endpoint{
-			{Address: "unix:path=/run/dbus/system_bus_socket", Socket: SystemBusSocket},
+		{"system as root: private socket first, as systemctl", "system", 0, env(), files(SystemBusSocket, SystemPrivateSocket), []Endpoint{
 			{Address: "unix:path=/run/systemd/private", Socket: SystemPrivateSocket, Private: true},
+			{Address: "unix:path=/run/dbus/system_bus_socket", Socket: SystemBusSocket},
 		}, ""},
 		{"system as a user: no private socket", "system", 1000, env(), files(SystemBusSocket, SystemPrivateSocket), []Endpoint{
 			{Address: "unix:path=/run/dbus/system_bus_socket", Socket: SystemBusSocket},

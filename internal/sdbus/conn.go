@@ -68,13 +68,33 @@ func Dial(ctx context.Context, scope string, uid int, getenv func(string) string
 	}
 	var errs []error
 	for _, ep := range eps {
-		c, err := sddbus.NewConnection(func() (*godbus.Conn, error) { return dialEndpoint(ctx, ep) })
+		c, err := sddbus.NewConnection(once(func() (*godbus.Conn, error) { return dialEndpoint(ctx, ep) }))
 		if err == nil {
 			return &Conn{c: c, scope: scope, endpoint: ep}, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep.Address, err))
 	}
 	return nil, fmt.Errorf("%s manager unreachable: %w", scope, errors.Join(errs...))
+}
+
+// once makes go-systemd's NewConnection, which dials twice (one
+// connection for method calls, one only for signals), share one
+// connection for both: a second dial, authentication and, on a bus, Hello
+// cost as much as everything else a no-op run asks. godbus delivers
+// signals and replies on the same connection, and closes it once.
+func once(dial func() (*godbus.Conn, error)) func() (*godbus.Conn, error) {
+	var conn *godbus.Conn
+	return func() (*godbus.Conn, error) {
+		if conn != nil {
+			return conn, nil
+		}
+		c, err := dial()
+		if err != nil {
+			return nil, err
+		}
+		conn = c
+		return conn, nil
+	}
 }
 
 // dialEndpoint opens, authenticates and (on a bus) registers one connection.

@@ -1,0 +1,122 @@
+package actuate_test
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/actuate"
+	"github.com/parachute/reconcile/actuate/actuatetest"
+	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
+)
+
+// exitingSquatter is the world's clock, with one process that lets go of
+// its port (exits) once the clock passes at.
+type exitingSquatter struct {
+	*actuatetest.World
+	pid    int
+	at     time.Time
+	exited time.Time
+}
+
+func (c *exitingSquatter) Sleep(ctx context.Context, d time.Duration) error {
+	err := c.World.Sleep(ctx, d)
+	if c.exited.IsZero() && !c.World.Now().Before(c.at) {
+		_ = c.World.Signal(c.pid, 0, syscall.SIGKILL)
+		c.exited = c.World.Now()
+	}
+	return err
+}
+
+func manyModules(n int) []spec.Module {
+	var out []spec.Module
+	for i := range n {
+		out = append(out, spec.Module{Name: fmt.Sprintf("parachute-m%03d", i), Short: fmt.Sprintf("m%03d", i), Port: 2000 + i})
+	}
+	return out
+}
+
+// The port waits of a plan are one wait: every poll is one look at the
+// kernel for all ports still held, each step is done when its own port is
+// free, and the unit is not started while any one port stays held.
+func TestPortWaitsAreOneLookPerPoll(t *testing.T) {
+	w := actuatetest.New(home, 1939, manyModules(40))
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	waits := 0
+	for _, st := range p.Steps {
+		if st.Action == reconcile.WaitPortFree {
+			waits++
+		}
+	}
+	if waits != 41 {
+		t.Fatalf("%d wait-port-free steps, want 41 (the hub's and 40 modules')", waits)
+	}
+	// Appears after the plan: one port stays held for 300 ms.
+	squatter := w.Spawn(actuatetest.Proc{Argv: []string{"x"}, Ports: []int{2017}, Unreadable: true})
+	clock := &exitingSquatter{World: w, pid: squatter, at: w.Now().Add(300 * time.Millisecond)}
+	a, _ := newActuator(w, d)
+	a.Clock = clock
+	var done []int
+	var doneAt = map[int]time.Time{}
+	var startUnitAt time.Time
+	a.Events = func(e actuate.Event) {
+		switch {
+		case e.Action == reconcile.WaitPortFree && e.Event == "step-done":
+			done = append(done, e.N)
+			doneAt[e.N] = w.Now()
+		case e.Action == reconcile.StartUnit && e.Event == "step-start":
+			startUnitAt = w.Now()
+		}
+	}
+	if _, err := a.Apply(context.Background(), p, w.Snapshot()); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if clock.exited.IsZero() {
+		t.Fatal("the squatter never exited: the wait did not wait")
+	}
+	if len(done) != 41 {
+		t.Fatalf("%d port waits done, want 41", len(done))
+	}
+	var held int
+	for _, st := range p.Steps {
+		if st.Port == 2017 && st.Action == reconcile.WaitPortFree {
+			held = st.N
+		}
+	}
+	if at := doneAt[held]; at.Before(clock.exited) {
+		t.Errorf(":2017 reported free at %s, before its holder exited at %s", at, clock.exited)
+	}
+	if done[len(done)-1] != held {
+		t.Errorf("the held port's wait finished in position %v, want last", done)
+	}
+	if startUnitAt.Before(clock.exited) {
+		t.Error("the unit was started while a port was held")
+	}
+	// 300 ms of polls at 5, 10, 20, 20, … ms: about 17 looks, whatever the
+	// number of ports (one look per port per poll would be hundreds).
+	if n := w.PortLooks(); n < 2 || n > 25 {
+		t.Errorf("%d looks at the ports, want one per poll (about 17)", n)
+	}
+}
+
+// A look that fails fails the first waiting step, names the ports, and
+// nothing is started.
+func TestPortWaitLookFails(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	w.FailNext("holders", fmt.Errorf("sock_diag: no such file"))
+	a, _ := newActuator(w, d)
+	_, err := a.Apply(context.Background(), p, w.Snapshot())
+	se, ok := err.(*actuate.StepError)
+	if !ok || se.Step.Action != reconcile.WaitPortFree {
+		t.Fatalf("apply: %v, want the first wait-port-free to fail", err)
+	}
+	if u := w.UnitState(w.UnitName); u.Active == "active" {
+		t.Error("the unit was started although the ports could not be read")
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/parachute/reconcile/reconcile"
+)
+
+// Issue 11's targets.
+const (
+	noopRatio      = 1.5                  // no-op reconcile ÷ systemctl is-active
+	observeRatio   = 2.0                  // parachute observe ÷ ss -Hltnp
+	cutoverSlack   = time.Second          // cutover − its limit
+	perModuleBound = 2 * time.Millisecond // cost per extra module, end to end
+	rssBound       = 20 << 10             // KiB: 20 MiB
+)
+
+func verdict(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**missed**"
+}
+
+// pairStats are the medians of both sides of some pairs and their ratio.
+func pairStats(ps []Pair) (ours, tool stats, ratio float64) {
+	var o, t []time.Duration
+	for _, p := range ps {
+		o, t = append(o, p.Ours), append(t, p.Tool)
+	}
+	ours, tool = summarize(o), summarize(t)
+	if tool.med > 0 {
+		ratio = float64(ours.med) / float64(tool.med)
+	}
+	return ours, tool, ratio
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
+
+// renderScale writes section 3 of the report.
+func renderScale(w io.Writer, r scaleReport) {
+	fmt.Fprintf(w, "Inside the sandbox: %s. %d unrelated processes (`sleep`, each its own group) run beside every figure but the no-op ones, which were taken first, on an ordinary process table (%d processes).\n\n",
+		r.Systemd, r.Unrelated, r.ProcessesNoop)
+
+	fmt.Fprintf(w, "### The cron tick: a no-op reconcile on a converged three-module box\n\n")
+	fmt.Fprintf(w, "Each pair is `parachute reconcile --spec spec.yaml --output json` (exit 0, zero steps) followed at once by the tool; medians of %d pairs.\n\n", len(r.NoopSystem))
+	fmt.Fprintln(w, "| unit | `parachute reconcile` (no-op) | tool | tool's time | ratio | target | verdict |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---|")
+	for _, row := range []struct {
+		name, tool string
+		ps         []Pair
+	}{
+		{"system (root)", "`systemctl is-active parachute-hub.service`", r.NoopSystem},
+		{"user", "`systemctl --user is-active parachute-hub.service`", r.NoopUser},
+	} {
+		o, t, ratio := pairStats(row.ps)
+		fmt.Fprintf(w, "| %s | %s (%s–%s) | %s | %s (%s–%s) | %.2f× | ≤ %.1f× | %s |\n", row.name, ms(o.med), ms(o.min), ms(o.max),
+			row.tool, ms(t.med), ms(t.min), ms(t.max), ratio, noopRatio, verdict(ratio > 0 && ratio <= noopRatio))
+	}
+
+	fmt.Fprintf(w, "\n### Whole-process `parachute observe` against one `ss -Hltnp`\n\n")
+	fmt.Fprintln(w, "Each module is its own process holding its port (a detached box laid out by `examples/layout`); each pair is `parachute observe --spec spec.yaml --output json` then `ss -Hltnp`.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| modules | pairs | `parachute observe` | `ss -Hltnp` | ratio | target | verdict | peak RSS |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---|---:|")
+	var large []Pair
+	for _, c := range r.Cutover500 {
+		large = append(large, c.Observe...)
+	}
+	modules := 0
+	if len(r.Cutover500) > 0 {
+		modules = r.Cutover500[0].Modules
+	}
+	for _, row := range []struct {
+		n  int
+		ps []Pair
+	}{{100, r.Observe100}, {modules, large}} {
+		o, t, ratio := pairStats(row.ps)
+		var rss int64
+		for _, p := range row.ps {
+			rss = max(rss, p.OursRSS)
+		}
+		fmt.Fprintf(w, "| %d | %d | %s | %s | %.2f× | ≤ %.0f× | %s | %s |\n", row.n, len(row.ps), ms(o.med), ms(t.med), ratio, observeRatio,
+			verdict(ratio > 0 && ratio <= observeRatio), mib(rss))
+	}
+
+	fmt.Fprintf(w, "\n### The cutover of %d modules among %d unrelated processes\n\n", modules, r.Unrelated)
+	fmt.Fprintln(w, "Per run: box A (identical, detached) gets SIGTERM on every process at once, timed until every process and module group is gone (and, for reference, until the last port is free); box B is cut over with `parachute reconcile --desired supervised`, exec to exit; then B's unit is stopped and started over D-Bus (`StartUnit`) until `/health` answers 2xx from the unit. limit = gone + start; overhead = cutover − limit. `wait-port-free` is the time the step events attribute to the port waits. A ten-module cutover among the same processes runs in each run too, for the cost per extra module.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | cutover | limit | every process gone | last port free | start → healthy | overhead | wait-port-free | steps | ten-module cutover | processes |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var cut, lim, over, ten []time.Duration
+	var peak int64
+	for i, c := range r.Cutover500 {
+		parts, _, _ := phases(c.Events, c.Cutover)
+		var d10 time.Duration
+		if i < len(r.Cutover10) {
+			d10 = r.Cutover10[i]
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %d |\n", i+1, ms(c.Cutover), ms(c.limit()), ms(c.StopProcsGone), ms(c.StopPortsFree),
+			ms(c.Start), ms(c.Cutover-c.limit()), ms(parts[string(reconcile.WaitPortFree)]), c.Applied, ms(d10), c.Processes)
+		cut, lim, over = append(cut, c.Cutover), append(lim, c.limit()), append(over, c.Cutover-c.limit())
+		peak = max(peak, c.PlanRSS, c.CutoverRSS, c.AbsentRSS)
+		for _, p := range c.Observe {
+			peak = max(peak, p.OursRSS)
+		}
+	}
+	ten = r.Cutover10
+	so, s10, sc := summarize(over), summarize(ten), summarize(cut)
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- Cutover within %s of its limit: median overhead %s (min %s, max %s; cutover %s against a limit of %s): %s.\n",
+		cutoverSlack, ms(so.med), ms(so.min), ms(so.max), ms(sc.med), ms(summarize(lim).med), verdict(len(over) > 0 && so.max <= cutoverSlack))
+	if modules > 10 && len(ten) > 0 {
+		per := (sc.med - s10.med) / time.Duration(modules-10)
+		fmt.Fprintf(w, "- Cost per extra module, end to end: (%s − %s) ÷ %d = %.2f ms per module (target ≤ %s): %s. This includes the physical part (each module's own exit and the hub's start).\n",
+			ms(sc.med), ms(s10.med), modules-10, float64(per)/float64(time.Millisecond), ms(perModuleBound), verdict(per <= perModuleBound))
+	}
+	fmt.Fprintf(w, "- Every wait for free ports is one query for all ports per poll: by construction (`actuate` batches consecutive `wait-port-free` steps into one `Ports.Held` call per poll for every port still held; `observe.Observer.HeldPorts` asks sock_diag once and walks /proc only when a listener is left; `actuate` test `TestPortWaitsAreOneLookPerPoll` counts the looks). Its time is the `wait-port-free` column.\n")
+
+	fmt.Fprintf(w, "\n### Peak RSS\n\n")
+	fmt.Fprintf(w, "The largest peak resident set (`getrusage` of the child, ru_maxrss) of any parachute run on the %d-module boxes (observe, `--plan`, the cutover, the removal): %s (target ≤ %s): %s.\n",
+		modules, mib(peak), mib(rssBound), verdict(peak > 0 && peak <= rssBound))
+	var c500 ScaleCutover
+	if len(r.Cutover500) > 0 {
+		c500 = r.Cutover500[0]
+	}
+	fmt.Fprintf(w, "Run 1: `--plan` %s, cutover %s, `--desired absent` %s.\n", mib(c500.PlanRSS), mib(c500.CutoverRSS), mib(c500.AbsentRSS))
+}
