@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +256,34 @@ func TestOtherScopeStaleUnitNoted(t *testing.T) {
 	notes := strings.Join(p.Notes, "\n")
 	if !strings.Contains(notes, "sudo systemctl disable --now parachute-vault.service") {
 		t.Errorf("notes %q lack the fix", notes)
+	}
+}
+
+// Issue: a pidfile naming the reconciler's parent failed remove-pidfile on
+// every run (exit 1, "safe to retry", for ever). Its claim fails the trust
+// model (the parent is protected): the file is removed as stale without a
+// signal, and the next plan is converged.
+func TestPidfileNamingOurParentConverges(t *testing.T) {
+	w, d := supervisedBox(t)
+	s := w.Snapshot()
+	if _, ok := w.Proc(s.Parent); !ok {
+		t.Fatalf("setup: the parent %d is not a live process of the world", s.Parent)
+	}
+	w.WriteFileNow(home+"/vault/run/vault.pid", strconv.Itoa(s.Parent)+"\n")
+	if pf := reconcile.Compute(d, w.Snapshot()); len(pf.Steps) == 0 {
+		t.Fatal("setup: the pidfile is not seen")
+	}
+	p, err := converge(w, d, 2)
+	if err != nil || !p.Converged {
+		t.Fatalf("a pidfile naming our parent: %v %s %v %+v", err, p.Outcome, actions(p), p.Blockers)
+	}
+	if _, ok := w.File(home + "/vault/run/vault.pid"); ok {
+		t.Error("the pidfile naming our parent is still there")
+	}
+	if _, ok := w.Proc(s.Parent); !ok {
+		t.Error("our parent was stopped")
+	}
+	if len(w.Violations) > 0 {
+		t.Errorf("violations: %v", w.Violations)
 	}
 }

@@ -77,7 +77,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 		return ExitConverged
 	}
-	fmt.Fprintf(stderr, "parachute: unknown command %q\n\n%s", args[0], usageText)
+	pf(stderr, "parachute: unknown command %q\n\n%s", args[0], usageText)
 	return ExitUsage
 }
 
@@ -129,19 +129,19 @@ func (f *flags) parse(args []string, stdout, stderr io.Writer) (int, bool) {
 			fmt.Fprint(stdout, usageText)
 			return ExitConverged, true
 		}
-		fmt.Fprintf(stderr, "parachute %s: %v (see parachute help)\n", f.fs.Name(), err)
+		pf(stderr, "parachute %s: %v (see parachute help)\n", f.fs.Name(), err)
 		return ExitUsage, true
 	}
 	if f.fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "parachute %s: unexpected argument %q (see parachute help)\n", f.fs.Name(), f.fs.Arg(0))
+		pf(stderr, "parachute %s: unexpected argument %q (see parachute help)\n", f.fs.Name(), f.fs.Arg(0))
 		return ExitUsage, true
 	}
 	if f.output != "text" && f.output != "json" {
-		fmt.Fprintf(stderr, "parachute %s: --output must be text or json, not %q\n", f.fs.Name(), f.output)
+		pf(stderr, "parachute %s: --output must be text or json, not %q\n", f.fs.Name(), f.output)
 		return ExitUsage, true
 	}
 	if f.fs.Changed("timeout") && !f.until {
-		fmt.Fprintf(stderr, "parachute %s: --timeout goes with --until-converged\n", f.fs.Name())
+		pf(stderr, "parachute %s: --timeout goes with --until-converged\n", f.fs.Name())
 		return ExitUsage, true
 	}
 	return 0, false
@@ -157,13 +157,13 @@ func (f *flags) load(stderr io.Writer) (spec.Desired, int, bool) {
 	var ie *spec.InputError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "parachute %s: %v\n", f.fs.Name(), err)
+		pf(stderr, "parachute %s: %v\n", f.fs.Name(), err)
 		return d, ExitUsage, true
 	case errors.As(err, &ie):
-		fmt.Fprintf(stderr, "parachute %s: %v\nnothing was changed\n", f.fs.Name(), err)
+		pf(stderr, "parachute %s: %v\nnothing was changed\n", f.fs.Name(), err)
 		return d, ExitInput, true
 	}
-	fmt.Fprintf(stderr, "parachute %s: %v\nnothing was changed\n", f.fs.Name(), err)
+	pf(stderr, "parachute %s: %v\nnothing was changed\n", f.fs.Name(), err)
 	return d, ExitInput, true
 }
 
@@ -202,7 +202,7 @@ func prepare(name string, args []string, stdout, stderr io.Writer, reconcileFlag
 	}
 	sys, err := newSystem(d)
 	if err != nil {
-		fmt.Fprintf(stderr, "parachute %s: %v\n", name, err)
+		pf(stderr, "parachute %s: %v\n", name, err)
 		return nil, d, nil, ExitBlocked, true
 	}
 	return f, d, sys, 0, false
@@ -214,7 +214,7 @@ func (f *flags) observe(ctx context.Context, sys *system, d spec.Desired, stderr
 	snap, err := sys.observer.Observe(ctx, d)
 	if err == nil && f.verbose {
 		for _, p := range snap.Problems {
-			fmt.Fprintf(stderr, "parachute %s: observe: %s\n", f.fs.Name(), p)
+			pf(stderr, "parachute %s: observe: %s\n", f.fs.Name(), p)
 		}
 	}
 	return snap, err
@@ -228,7 +228,7 @@ func runObserve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer sys.Close()
 	snap, err := f.observe(ctx, sys, d, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "parachute observe: %v\n", err)
+		pf(stderr, "parachute observe: %v\n", err)
 		return ExitBlocked
 	}
 	if f.output == "json" {
@@ -249,7 +249,7 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(stderr, "parachute: write output: %v\n", err)
+		pf(stderr, "parachute: write output: %v\n", err)
 		return ExitFailed
 	}
 	return ExitConverged
@@ -265,7 +265,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if f.plan {
 		snap, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
+			pf(stderr, "parachute reconcile: %v\n", err)
 			return ExitBlocked
 		}
 		p := reconcile.Compute(d, snap)
@@ -292,7 +292,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 		}
 		if d.Owner.Known {
-			fmt.Fprintf(stderr, "parachute reconcile: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", d.Home, d.Owner.UID, d.User.UID)
+			pf(stderr, "parachute reconcile: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", d.Home, d.Owner.UID, d.User.UID)
 			return ExitBlocked
 		}
 	}
@@ -332,7 +332,7 @@ func applyHint(args []string) string {
 // and the exit code.
 func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer) (func(), int) {
 	if err := os.MkdirAll(home, 0o755); err != nil {
-		fmt.Fprintf(stderr, "parachute reconcile: create %s: %v\n", home, err)
+		pf(stderr, "parachute reconcile: create %s: %v\n", home, err)
 		return nil, ExitFailed
 	}
 	path := filepath.Join(home, ".reconcile.lock")
@@ -353,13 +353,13 @@ func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer
 	}
 	switch {
 	case err != nil && lockNeedsPerson(err):
-		fmt.Fprintf(stderr, "parachute reconcile: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", esc(path), esc(err.Error()), esc(path))
+		pf(stderr, "parachute reconcile: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", esc(path), esc(err.Error()), esc(path))
 		return nil, ExitBlocked
 	case err != nil:
-		fmt.Fprintf(stderr, "parachute reconcile: lock %s: %v\n", esc(path), esc(err.Error()))
+		pf(stderr, "parachute reconcile: lock %s: %v\n", esc(path), esc(err.Error()))
 		return nil, ExitFailed
 	case !ok:
-		fmt.Fprintf(stderr, "parachute reconcile: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", path)
+		pf(stderr, "parachute reconcile: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", path)
 		return nil, ExitLocked
 	}
 	return func() { _ = fl.Unlock() }, 0
@@ -425,7 +425,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 	for attempt := 1; ; attempt++ {
 		snap, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "parachute reconcile: %v\n", err)
+			pf(stderr, "parachute reconcile: %v\n", err)
 			return ExitBlocked
 		}
 		p := reconcile.Compute(d, snap)
@@ -450,7 +450,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 		}
 		if !jsonOut {
 			if attempt > 1 {
-				fmt.Fprintf(stdout, "\nattempt %d:\n", attempt)
+				pf(stdout, "\nattempt %d:\n", attempt)
 			}
 			renderPlan(stdout, p, snap, "")
 			fmt.Fprintln(stdout)
@@ -466,7 +466,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 		applied = append(applied, done...)
 		snap2, err := f.observe(ctx, sys, d, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "parachute reconcile: verify: %v\n", err)
+			pf(stderr, "parachute reconcile: verify: %v\n", err)
 			return ExitFailed
 		}
 		p2 := reconcile.Compute(d, snap2)
@@ -474,7 +474,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 			return finish(stdout, stderr, jsonOut, p2, snap2, applied, applyErr, start)
 		}
 		if f.verbose {
-			fmt.Fprintf(stderr, "parachute reconcile: not converged after attempt %d (%v); again in %s\n", attempt, applyErr, pause)
+			pf(stderr, "parachute reconcile: not converged after attempt %d (%v); again in %s\n", attempt, applyErr, pause)
 		}
 		if err := backoff(); err != nil {
 			return finish(stdout, stderr, jsonOut, p2, snap2, applied, err, start)
