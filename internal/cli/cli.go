@@ -29,7 +29,7 @@ import (
 // Exit codes: the contract cron, boot units and Ansible rely on.
 const (
 	ExitConverged = 0  // converged: nothing to do, or changes applied and verified
-	ExitFailed    = 1  // failed; safe to retry — the next run resumes
+	ExitFailed    = 1  // failed; safe to retry — the next run resumes (also: the unit crash-loops, the manager did not answer)
 	ExitChanges   = 2  // with --plan: changes are pending
 	ExitBlocked   = 3  // blocked: needs a person; retrying will not help
 	ExitUsage     = 64 // usage error
@@ -53,10 +53,12 @@ parachute observe   [--home DIR] [--spec FILE] [--port N] [--output text|json]
 
 Exit codes:
   0   converged (nothing to do, or changes applied and verified)
-  1   failed; safe to retry — the next run resumes
+  1   failed; safe to retry — the next run resumes (a step failed, the hub
+      unit crash-loops or failed, the service manager did not answer)
   2   with --plan: changes are pending
   3   blocked: needs a person (foreign port holder, no service manager,
-      unreadable state); retrying will not help
+      unreadable state, a module on the hub's port, a missing home, a
+      drop-in that breaks the start); retrying will not help
   64  usage error
   65  invalid input (services.json unreadable as a whole, bad spec file)
   75  another run holds the lock
