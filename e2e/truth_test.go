@@ -156,3 +156,41 @@ func TestBreakingDropInBlocksBeforeStopping(t *testing.T) {
 		t.Fatalf("without the drop-in: %s", describe(r))
 	}
 }
+
+// A user's box next to root's own parachute-vault.service, enabled and
+// running: the user's run asks the system manager (read only) and reports
+// it with the exact command that disables it, instead of nothing.
+func TestOtherScopeStaleUnitReported(t *testing.T) {
+	t.Parallel()
+	b := newUserBox(t)
+	b.layout(fastTimeouts)
+	script := b.in.HostPath("/opt/parachute-vault/serve.sh")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unit := "[Unit]\nDescription=an old per-module unit\n[Service]\nExecStart=/opt/parachute-vault/serve.sh\n[Install]\nWantedBy=multi-user.target\n"
+	if err := os.WriteFile(b.in.HostPath("/etc/systemd/system/parachute-vault.service"), []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.mustRun("systemctl", "daemon-reload")
+	b.mustRun("systemctl", "enable", "--now", "parachute-vault.service")
+
+	r := b.parachute("reconcile", "--desired", "supervised")
+	if r.code != 0 || !r.doc.Converged {
+		t.Fatalf("cutover: %s", describe(r))
+	}
+	fix := "sudo systemctl disable --now parachute-vault.service"
+	found := false
+	for _, n := range r.doc.Notes {
+		found = found || strings.Contains(n, fix) && strings.Contains(n, "active/enabled")
+	}
+	if !found {
+		t.Errorf("no note with %q: %q; stale units %+v", fix, r.doc.Notes, r.doc.Snapshot.StaleUnits)
+	}
+	if state := strings.TrimSpace(b.mustRun("systemctl", "is-active", "parachute-vault.service")); state != "active" {
+		t.Errorf("root's unit was changed by the user's run: %s", state)
+	}
+}
