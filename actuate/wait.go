@@ -1,6 +1,7 @@
 package actuate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -222,7 +223,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			if err != nil {
 				ownerErr = err
 			} else {
-				r.unitCgroup, r.unitMain = nonEmptyStr(own.ControlGroup, r.unitCgroup), own.MainPID
+				r.unitCgroup, r.unitMain = cmp.Or(own.ControlGroup, r.unitCgroup), own.MainPID
 				if own.Failed {
 					return fmt.Errorf("the hub unit failed while starting (%s); see %s", own.State, "hub/logs/hub.log")
 				}
@@ -283,11 +284,4 @@ func (r *run) descends(pid, root int) bool {
 		cur = id.PPid
 	}
 	return false
-}
-
-func nonEmptyStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

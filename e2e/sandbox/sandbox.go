@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -102,7 +103,7 @@ func (in *Instance) output(ctx context.Context, cmd *exec.Cmd) (string, error) {
 	out := strings.TrimSpace(stdout.String())
 	if err != nil {
 		argv := cmd.Args
-		if i := indexOf(argv, "--"); i >= 0 {
+		if i := slices.Index(argv, "--"); i >= 0 {
 			argv = argv[i+1:]
 		}
 		msg := strings.TrimSpace(stderr.String())
@@ -112,15 +113,6 @@ func (in *Instance) output(ctx context.Context, cmd *exec.Cmd) (string, error) {
 		return out, fmt.Errorf("run %q in sandbox %s: %w", strings.Join(argv, " "), in.name, err)
 	}
 	return out, nil
-}
-
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
 }
 
 // checkWorkDir validates Options.WorkDir and returns it cleaned.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -29,7 +30,7 @@ func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint str
 		for _, b := range p.Blockers {
 			fmt.Fprintf(w, "  ✗ %s\n", b.Reason)
 			if b.Pid > 0 || len(b.Argv) > 0 {
-				fmt.Fprintf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, nonEmpty(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
+				fmt.Fprintf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, cmp.Or(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
 			}
 			if b.Fix != "" {
 				fmt.Fprintf(w, "      fix: %s\n", b.Fix)
@@ -120,7 +121,7 @@ func boxLine(s observe.Snapshot) string {
 func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	fmt.Fprintln(w, boxLine(s))
 	for _, sk := range s.Skipped {
-		fmt.Fprintf(w, "  skipped row %d (%s): %s\n", sk.Index, nonEmpty(sk.Name, "unnamed"), sk.Reason)
+		fmt.Fprintf(w, "  skipped row %d (%s): %s\n", sk.Index, cmp.Or(sk.Name, "unnamed"), sk.Reason)
 	}
 	procs := map[int]observe.Process{}
 	for _, p := range s.Processes {
@@ -129,17 +130,17 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	fmt.Fprintln(w, "\nports:")
 	for _, p := range s.Ports {
 		if len(p.Listeners) == 0 {
-			fmt.Fprintf(w, "  :%-5d %-10s free\n", p.Port, portShort(p))
+			fmt.Fprintf(w, "  :%-5d %-10s free\n", p.Port, p.Label())
 			continue
 		}
 		for _, l := range p.Listeners {
 			if len(l.Pids) == 0 {
-				fmt.Fprintf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, portShort(p), l.Addr, l.UID)
+				fmt.Fprintf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, p.Label(), l.Addr, l.UID)
 				continue
 			}
 			for _, pid := range l.Pids {
 				pr := procs[pid]
-				fmt.Fprintf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, portShort(p), l.Addr, pid, userOf(pr), argvString(pr.Argv))
+				fmt.Fprintf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, p.Label(), l.Addr, pid, userOf(pr), argvString(pr.Argv))
 			}
 		}
 	}
@@ -156,22 +157,22 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	u := s.Unit
 	fmt.Fprintln(w, "\nunit:")
 	if !u.Available {
-		fmt.Fprintf(w, "  %s: manager unavailable: %s\n", nonEmpty(u.Name, "hub unit"), nonEmpty(u.Problem, "none"))
+		fmt.Fprintf(w, "  %s: manager unavailable: %s\n", cmp.Or(u.Name, "hub unit"), cmp.Or(u.Problem, "none"))
 	}
 	state := "not on disk"
 	if u.File.Exists {
 		state = "on disk"
 	}
-	fmt.Fprintf(w, "  %s (%s) %s: %s\n", nonEmpty(u.Name, "?"), nonEmpty(u.Scope, "?"), nonEmpty(u.File.Path, ""), state)
+	fmt.Fprintf(w, "  %s (%s) %s: %s\n", cmp.Or(u.Name, "?"), cmp.Or(u.Scope, "?"), cmp.Or(u.File.Path, ""), state)
 	if u.Available {
-		fmt.Fprintf(w, "  load=%s active=%s/%s file=%s mainpid=%d", nonEmpty(u.LoadState, "-"), nonEmpty(u.ActiveState, "-"), nonEmpty(u.SubState, "-"), nonEmpty(u.UnitFileState, "-"), u.MainPID)
+		fmt.Fprintf(w, "  load=%s active=%s/%s file=%s mainpid=%d", cmp.Or(u.LoadState, "-"), cmp.Or(u.ActiveState, "-"), cmp.Or(u.SubState, "-"), cmp.Or(u.UnitFileState, "-"), u.MainPID)
 		if u.NeedDaemonReload {
 			fmt.Fprint(w, " (needs daemon-reload)")
 		}
 		fmt.Fprintln(w)
 	}
 	for _, su := range s.StaleUnits {
-		fmt.Fprintf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, nonEmpty(su.ActiveState, "-"), nonEmpty(su.UnitFileState, "-"))
+		fmt.Fprintf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, cmp.Or(su.ActiveState, "-"), cmp.Or(su.UnitFileState, "-"))
 	}
 	if s.Linger != nil {
 		fmt.Fprintf(w, "  linger: %v\n", *s.Linger)
@@ -179,20 +180,13 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	h := s.Health
 	fmt.Fprintln(w, "\nhealth:")
 	if h.Status == 0 {
-		fmt.Fprintf(w, "  %s: no answer (%s)\n", h.URL, nonEmpty(h.Error, "nothing listening"))
+		fmt.Fprintf(w, "  %s: no answer (%s)\n", h.URL, cmp.Or(h.Error, "nothing listening"))
 	} else {
-		fmt.Fprintf(w, "  %s: %d %s %s instance=%s answered by pid %d\n", h.URL, h.Status, nonEmpty(h.Service, "-"), nonEmpty(h.Version, "-"), nonEmpty(h.Instance, "-"), h.AnsweredBy)
+		fmt.Fprintf(w, "  %s: %d %s %s instance=%s answered by pid %d\n", h.URL, h.Status, cmp.Or(h.Service, "-"), cmp.Or(h.Version, "-"), cmp.Or(h.Instance, "-"), h.AnsweredBy)
 	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
-}
-
-func portShort(p observe.Port) string {
-	if p.Owner == "hub" {
-		return "hub"
-	}
-	return p.Short
 }
 
 func userOf(p observe.Process) string {
@@ -222,11 +216,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
