@@ -2,7 +2,8 @@
 #
 #   make demo    lay out the example box (detached era) and converge it under a
 #                private systemd, then roll it back (root; falls back to --plan)
-#   make test    everything CI runs: vet, unit, property and CLI script tests,
+#   make test    everything CI runs: vet (gofmt, go mod tidy -diff, go vet,
+#                staticcheck), unit, property and CLI script tests,
 #                the darwin cross-build, and the end-to-end suite against a
 #                real systemd booted in private namespaces (root)
 #   make bench   benchmarks and the written report in bench/REPORT.md
@@ -28,11 +29,17 @@ demo: build examples
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
+# staticcheck is built for this machine (go tool -n prints its path) and
+# analyses the darwin build: `GOOS=darwin go tool staticcheck` would build
+# a darwin binary it cannot run.
 darwin:
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $$($(GO) tool -n staticcheck) ./...
 
 test-unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)

@@ -6,6 +6,7 @@ package actuate
 // /bin/launchctl.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -319,7 +320,7 @@ func (u *LaunchdUnits) verifyRunning(ctx context.Context, label string) error {
 		last = job
 		return false, nil
 	}, func() error {
-		return fmt.Errorf("%s is loaded but has not started (%s); see %s", target, jobState(last), nonEmptyStr(u.LogPath, "the hub's log"))
+		return fmt.Errorf("%s is loaded but has not started (%s); see %s", target, jobState(last), cmp.Or(u.LogPath, "the hub's log"))
 	})
 	return err
 }
@@ -389,7 +390,7 @@ func jobFailed(j observe.LaunchdJob) bool {
 // jobState describes a job for people: "running (pid 812)",
 // "spawn scheduled, last exit code 78".
 func jobState(j observe.LaunchdJob) string {
-	s := nonEmptyStr(j.State, "state unknown")
+	s := cmp.Or(j.State, "state unknown")
 	if j.PID > 0 {
 		s += fmt.Sprintf(" (pid %d)", j.PID)
 	}
@@ -461,7 +462,7 @@ func (e *LaunchctlError) verb() string {
 }
 
 func (e *LaunchctlError) advice() string {
-	user := nonEmptyStr(e.User, "the user")
+	user := cmp.Or(e.User, "the user")
 	switch e.Code {
 	case 1:
 		return fmt.Sprintf("launchd refused: run parachute as %s itself, without sudo (a LaunchAgent belongs to its user's own domain %s)", user, e.Domain)
@@ -520,7 +521,7 @@ type NoGUIError struct {
 
 // Error says what is missing, what it means and what works instead.
 func (e *NoGUIError) Error() string {
-	user := nonEmptyStr(e.User, "the user")
+	user := cmp.Or(e.User, "the user")
 	uid := strings.TrimPrefix(e.Domain, "gui/")
 	s := fmt.Sprintf("launchd domain %s does not exist: %s has no GUI login session (logged in over SSH only, or the Mac is at the login window). "+
 		"The hub's agent stays in ~/Library/LaunchAgents and launchd starts it at %s's next desktop login (RunAtLoad). "+
@@ -571,6 +572,6 @@ func (e *JobFailedError) Error() string {
 		s += " (the program or its interpreter cannot be executed)"
 	}
 	s += fmt.Sprintf("; launchd retries it every ThrottleInterval (10 s) and it is now %q; the plist stays in place — see %s and run parachute reconcile again once it is fixed",
-		nonEmptyStr(e.State, "not running"), nonEmptyStr(e.LogPath, "the hub's log"))
+		cmp.Or(e.State, "not running"), cmp.Or(e.LogPath, "the hub's log"))
 	return s
 }

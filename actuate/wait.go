@@ -278,7 +278,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			if err != nil {
 				ownerErr = err
 			} else {
-				r.unitCgroup, r.unitMain = nonEmptyStr(own.ControlGroup, r.unitCgroup), own.MainPID
+				r.unitCgroup, r.unitMain = cmp.Or(own.ControlGroup, r.unitCgroup), own.MainPID
 				if own.Failed {
 					return Permanent(fmt.Errorf("the hub unit failed while starting: %s", own.State))
 				}
@@ -339,13 +339,6 @@ func (r *run) descends(pid, root int) bool {
 		cur = id.PPid
 	}
 	return false
-}
-
-func nonEmptyStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // waitModules waits, bounded by Timeouts.Modules, until every module of the

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// pidfd stands in for the Linux pidfd: the sandbox, and so every test that
-// would kill through one, exists only on Linux.
-type pidfd struct{ fd, host int }
+// pidfd stands in for the Linux pidfd (kill_linux_test.go): the sandbox,
+// and so every test that would kill through one, exists only on Linux.
+type pidfd struct{ host int }
 
 func (p *pidfd) close() {}
 

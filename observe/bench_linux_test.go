@@ -1,7 +1,6 @@
 package observe
 
 import (
-	"fmt"
 	"net/netip"
 	"testing"
 
@@ -63,7 +62,7 @@ func BenchmarkFdWalk(b *testing.B) {
 				}
 			}
 			if len(owners) != 100 {
-				b.Fatal(fmt.Sprintf("owners %d", len(owners)))
+				b.Fatalf("owners %d", len(owners))
 			}
 		}
 	})

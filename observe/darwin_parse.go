@@ -17,13 +17,6 @@ import (
 	"time"
 )
 
-// lsofArgs lists every listening TCP socket, v4 and v6, of every process
-// lsof may inspect, in one fork: -n and -P keep addresses and ports numeric
-// (no DNS, no /etc/services), -w drops warnings, -F asks for fields: pid,
-// command, uid, fd, type, device (the socket's kernel address on macOS)
-// and name.
-var lsofArgs = []string{"-nP", "-w", "-iTCP", "-sTCP:LISTEN", "-F", "pcuftdDn"}
-
 // lsofSocket is one open listening socket of one process, as lsof lists it.
 type lsofSocket struct {
 	Pid   int

@@ -164,6 +164,22 @@ func TestParseProcArgs2(t *testing.T) {
 	}
 }
 
+// The environment block after the arguments is what envHome reads
+// PARACHUTE_HOME from.
+func TestProcArgs2Env(t *testing.T) {
+	env, err := procArgs2Env(procArgs2(3, "/Users/op/.bun/bin/bun", 5, "bun", "/Users/op/hub/src/cli.ts", "serve"))
+	if err != nil || string(env) != "PATH=/usr/bin\x00HOME=/Users/op\x00" || envValue(env, "HOME") != "/Users/op" {
+		t.Errorf("got %q %v", env, err)
+	}
+	// Truncated: the arguments run out before argc, so there is no
+	// environment to believe.
+	b := procArgs2(4, "/bin/sh", 0, "sh", "-c")
+	b = b[:len(b)-len("PATH=/usr/bin\x00HOME=/Users/op\x00")]
+	if env, err := procArgs2Env(b); err == nil || env != nil {
+		t.Errorf("truncated: %q %v", env, err)
+	}
+}
+
 func TestDarwinStat(t *testing.T) {
 	start := time.Date(2026, 11, 28, 12, 0, 0, 123456000, time.UTC)
 	st := darwinStat(darwinProc{Pid: 812, PPid: 1, Pgid: 812, UID: 501, Start: start, Stat: 3, Comm: "bun"}, 812)

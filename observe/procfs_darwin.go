@@ -33,6 +33,13 @@ import (
 // lsofPath is where macOS ships lsof.
 const lsofPath = "/usr/sbin/lsof"
 
+// lsofArgs lists every listening TCP socket, v4 and v6, of every process
+// lsof may inspect, in one fork: -n and -P keep addresses and ports numeric
+// (no DNS, no /etc/services), -w drops warnings, -F asks for fields: pid,
+// command, uid, fd, type, device (the socket's kernel address on macOS)
+// and name.
+var lsofArgs = []string{"-nP", "-w", "-iTCP", "-sTCP:LISTEN", "-F", "pcuftdDn"}
+
 type darwinProcs struct {
 	env Env
 	// owners are the holders of each socket of the last sockets call, by

@@ -22,6 +22,7 @@ package observe
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,7 +32,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // procFS reads a /proc tree rooted at root (normally "/proc"; tests pass a
@@ -43,7 +45,6 @@ type procFS struct {
 	netlink bool
 	buf     []byte
 	link    []byte
-	name    []byte
 	dirents []byte
 }
 
@@ -55,7 +56,7 @@ func newProcReader(env Env) procReader {
 
 func newProcFS(root string) *procFS {
 	return &procFS{root: root, netlink: filepath.Clean(root) == "/proc",
-		buf: make([]byte, 64<<10), link: make([]byte, 256), name: make([]byte, 0, 64), dirents: make([]byte, 8<<10)}
+		buf: make([]byte, 64<<10), link: make([]byte, 256), dirents: make([]byte, 8<<10)}
 }
 
 // read reads a small /proc file into the shared buffer, growing it for large
@@ -271,16 +272,9 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	return res, nil
 }
 
-// nameAt builds the NUL-terminated path pid+suffix in p.name.
-func (p *procFS) nameAt(pid, suffix string) *byte {
-	p.name = append(append(append(p.name[:0], pid...), suffix...), 0)
-	return &p.name[0]
-}
-
 // readAt reads <root>/<pid><suffix> relative to the root's descriptor.
 func (p *procFS) readAt(rootFd int, pid, suffix string) ([]byte, error) {
-	path := p.nameAt(pid, suffix)
-	fd, err := openat(rootFd, path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW)
+	fd, err := openat(rootFd, pid+suffix, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p.root + "/" + pid + suffix, Err: err}
 	}
@@ -291,7 +285,7 @@ func (p *procFS) readAt(rootFd int, pid, suffix string) ([]byte, error) {
 // fds records which of inodes the process's fds point at: one getdents of
 // /proc/PID/fd, then one readlinkat per fd (no stat, no open of the socket).
 func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, owners map[uint64][]int) error {
-	dirFd, err := openat(rootFd, p.nameAt(pid, "/fd"), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
+	dirFd, err := openat(rootFd, pid+"/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
 	if err != nil {
 		if err == syscall.ENOENT || err == syscall.ESRCH {
 			return nil // exited
@@ -317,8 +311,7 @@ func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, o
 			if len(name) == 0 || name[0] == '.' {
 				continue
 			}
-			p.name = append(append(p.name[:0], name...), 0)
-			m, err := readlinkat(dirFd, &p.name[0], p.link)
+			m, err := unix.Readlinkat(dirFd, string(name), p.link)
 			if err != nil || m == len(p.link) {
 				continue // closed since listed, or a long path: not a socket
 			}
@@ -345,7 +338,7 @@ func nextDirent(b []byte) (name, rest []byte) {
 	if len(b) < 19 {
 		return nil, nil
 	}
-	reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
+	reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 	if reclen < 19 || reclen > len(b) {
 		return nil, nil
 	}
@@ -356,25 +349,14 @@ func nextDirent(b []byte) (name, rest []byte) {
 	return name, b[reclen:]
 }
 
-func openat(dirFd int, path *byte, flags int) (int, error) {
+// openat is unix.Openat retried on EINTR.
+func openat(dirFd int, path string, flags int) (int, error) {
 	for {
-		fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(dirFd), uintptr(unsafe.Pointer(path)), uintptr(flags), 0, 0, 0)
-		if errno == syscall.EINTR {
-			continue
+		fd, err := unix.Openat(dirFd, path, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
 		}
-		if errno != 0 {
-			return -1, errno
-		}
-		return int(fd), nil
 	}
-}
-
-func readlinkat(dirFd int, path *byte, buf []byte) (int, error) {
-	n, _, errno := syscall.Syscall6(syscall.SYS_READLINKAT, uintptr(dirFd), uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
 }
 
 func (p *procFS) stat(pid int) (Stat, error) {

@@ -340,3 +340,15 @@ func TestObserveAsOtherUser(t *testing.T) {
 		t.Errorf("problems %q lack %q … owner unknown", snap.Problems, want)
 	}
 }
+
+// readyLine reads the "READY <v4> <v6>" line of the serve helper.
+func readyLine(r io.Reader) (v4, v6 int, err error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		return 0, 0, fmt.Errorf("helper said %q: %w", line, err)
+	}
+	if _, err := fmt.Sscanf(line, "READY %d %d", &v4, &v6); err != nil {
+		return 0, 0, fmt.Errorf("helper said %q: %w", line, err)
+	}
+	return v4, v6, nil
+}

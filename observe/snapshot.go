@@ -145,6 +145,15 @@ type Port struct {
 	Listeners []Listener `json:"listeners"`
 }
 
+// Label is how plans and reports name who declares the port: "hub", or
+// the declaring row's short ("vault").
+func (p Port) Label() string {
+	if p.Owner == "hub" {
+		return "hub"
+	}
+	return p.Short
+}
+
 // Listener is one listening socket.
 type Listener struct {
 	// Addr is the local address, "127.0.0.1:1939" or "[::]:1939".

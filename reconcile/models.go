@@ -223,8 +223,10 @@ func (b *builder) waitHealthy(reason string) Step {
 	return st
 }
 
-// unitPresent reports whether the hub unit exists in any form the manager or
-// the disk shows.
+// unitSteps plans the hub unit's removal, why being the reason steps give:
+// stop it when it is active, failed or enabled, then delete its file.
+// Nothing when the unit is neither on disk nor loaded; a blocker when the
+// manager cannot be reached or the file is a symlink.
 func (b *builder) unitSteps(why string) {
 	w := b.w
 	u := w.s.Unit

@@ -409,15 +409,8 @@ func (b *builder) waitPorts(ports []observe.Port, why string) {
 			continue
 		}
 		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
-			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, portOwner(p), why)})
+			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why)})
 	}
-}
-
-func portOwner(p observe.Port) string {
-	if p.Owner == "hub" {
-		return "hub"
-	}
-	return p.Short
 }
 
 // staleUnits disables every stale module unit we may manage that is active or
@@ -531,14 +524,7 @@ func portList(ports []int) string {
 
 func appendUnique(list []int, xs ...int) []int {
 	for _, x := range xs {
-		found := false
-		for _, y := range list {
-			if y == x {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.Contains(list, x) {
 			list = append(list, x)
 		}
 	}

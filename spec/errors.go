@@ -18,7 +18,8 @@ type InputError struct {
 	// Field is the key path at fault ("hub.port", "services"), when one is.
 	Field string
 	// Line is the 1-based line of the problem, 0 when unknown. For spec files
-	// it is found by scanning the text for the key: best effort.
+	// it is the line of the YAML node at fault (for a syntax error, the line
+	// the parser's message names).
 	Line int
 	// Problem says what is wrong.
 	Problem string

@@ -1,8 +1,10 @@
 package spec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"regexp"
@@ -13,7 +15,8 @@ import (
 	"time"
 
 	"github.com/parachute/reconcile/internal/boxfs"
-	yaml "go.yaml.in/yaml/v2"
+	yamlv2 "go.yaml.in/yaml/v2"
+	"go.yaml.in/yaml/v3"
 )
 
 // File is the optional YAML spec file (`--spec`). Every key is optional; a
@@ -86,22 +89,24 @@ var reservedEnv = map[string]string{
 }
 
 // LoadFile reads and validates a spec file. It is strict: an unknown key, a
-// duplicate key, a value of the wrong type or out of range is an
-// *InputError naming the file, the key path, the line and the fix (several
-// problems are joined with errors.Join, each an *InputError, in line
-// order). Lines are found by scanning the text for the key: best effort,
-// 0 when not found.
+// duplicate key, a YAML merge key (<<), a value of the wrong type or out of
+// range is an *InputError naming the file, the key path, the line and the
+// fix (several problems are joined with errors.Join, each an *InputError,
+// in line order). Lines come from the YAML parser's node positions.
 //
 // YAML 1.1, which the YAML libraries of this ecosystem implement, reads
 // unquoted y, n, yes, no, on, off, true and false as booleans (`desired: no`,
 // `FOO: off`). sigs.k8s.io/yaml would then silently turn them back into the
 // strings "true"/"false" where a string is expected, and silently merge a
-// boolean key `on:` with a `"true":` key. So the file is decoded with the
-// YAML 1.1 parser that sigs.k8s.io/yaml wraps (go.yaml.in/yaml/v2) into an
-// ordered, typed tree, and a boolean or number where text is expected is
-// rejected with the advice to quote it. Field names are matched exactly
-// (encoding/json would accept "Desired" for "desired"). An empty file is a
-// valid, empty spec.
+// boolean key `on:` with a `"true":` key. So every plain scalar is read by
+// YAML 1.1's rules (yamlValue), and a boolean or number where text is
+// expected is rejected with the advice to quote it. Field names are matched
+// exactly (encoding/json would accept "Desired" for "desired"). Anchors and
+// aliases are allowed: an alias stands for a copy of the value it names, at
+// the key it is written under, and every check applies to it there. Merge
+// keys are not: they bring in keys the mapping does not show (and the
+// yaml/v2 reader this file was first read with dropped them without a word).
+// An empty file is a valid, empty spec.
 //
 // The file is read as services.json is (ReadManifest): never blocking,
 // at most MaxSpecFile bytes, through a final symlink only when it belongs
@@ -123,109 +128,181 @@ const MaxSpecFile = 1 << 20
 
 // ParseFile is LoadFile on bytes already read; path is used in messages.
 func ParseFile(path string, data []byte) (File, error) {
-	fp := &fileParser{path: path, lines: strings.Split(string(data), "\n")}
-	f := File{Path: path}
-	if line := fp.secondDocument(); line > 0 {
-		return f, &InputError{Kind: specKind, File: path, Line: line,
-			Problem: "the file holds more than one YAML document (a second ---)",
-			Fix:     "keep one document; YAML readers silently ignore the rest"}
+	root, err := parseDocument(path, data)
+	if err != nil || root == nil {
+		return File{Path: path}, err
 	}
-	var root yaml.MapSlice
-	var generic any
-	if err := yaml.Unmarshal(data, &generic); err != nil {
-		return f, &InputError{Kind: specKind, File: path, Line: yamlErrorLine(err),
-			Problem: "not valid YAML: " + yamlMessageRE.ReplaceAllString(err.Error(), ""),
-			Fix:     "repair the YAML near that line (indentation with spaces, a colon after each key)"}
-	}
-	switch generic.(type) {
-	case nil:
-		return f, nil
-	case map[any]any:
-		if err := yaml.Unmarshal(data, &root); err != nil {
-			return f, &InputError{Kind: specKind, File: path, Line: yamlErrorLine(err), Problem: "not valid YAML: " + yamlMessageRE.ReplaceAllString(err.Error(), "")}
-		}
-	default:
-		return f, &InputError{Kind: specKind, File: path, Line: 1,
-			Problem: fmt.Sprintf("the top level is %s, not a mapping of keys", yamlKind(generic)),
-			Fix:     "write keys such as `desired: supervised` at the top level"}
-	}
-
-	fp.mapping(root, nil, func(key string, v any, field []string) {
-		switch key {
-		case "desired":
-			if s, ok := fp.enum(v, field, modelValues); ok {
-				f.Desired = Model(s)
-			}
-		case "home":
-			if s, ok := fp.text(v, field); ok {
-				switch {
-				case s == "":
-					fp.fail(field, "is empty", "remove the key to use $PARACHUTE_HOME or ~/.parachute, or write an absolute directory")
-				case strings.HasPrefix(s, "~"):
-					fp.fail(field, fmt.Sprintf("%q starts with ~, which is not expanded (the hub does not expand it either)", s), "write the full absolute path, such as /home/op/.parachute")
-				case !filepath.IsAbs(s):
-					fp.fail(field, fmt.Sprintf("%q is not an absolute path", s), "write the full absolute path (a relative home would depend on where the reconciler runs from)")
-				default:
-					f.Home = filepath.Clean(s)
-				}
-			}
-		case "hub":
-			fp.mapping(v, field, func(key string, v any, field []string) {
-				switch key {
-				case "port":
-					f.Hub.Port = fp.port(v, field)
-				case "command":
-					f.Hub.Command = fp.command(v, field)
-				case "env":
-					f.Hub.Env = fp.env(v, field)
-				default:
-					fp.unknown(field, []string{"port", "command", "env"})
-				}
-			})
-		case "manager":
-			if s, ok := fp.enum(v, field, managerValues); ok {
-				f.Manager = Manager(s)
-			}
-		case "scope":
-			if s, ok := fp.enum(v, field, scopeValues); ok {
-				f.Scope = Scope(s)
-			}
-		case "timeouts":
-			fp.mapping(v, field, func(key string, v any, field []string) {
-				switch key {
-				case "stop":
-					f.Timeouts.Stop = fp.duration(v, field)
-				case "portFree":
-					f.Timeouts.PortFree = fp.duration(v, field)
-				case "healthy":
-					f.Timeouts.Healthy = fp.duration(v, field)
-				case "modules":
-					f.Timeouts.Modules = fp.duration(v, field)
-				default:
-					fp.unknown(field, []string{"stop", "portFree", "healthy", "modules"})
-				}
-			})
-		default:
-			fp.unknown(field, []string{"desired", "home", "hub", "manager", "scope", "timeouts"})
-		}
-	})
+	fp := &fileParser{path: path}
+	f := fp.file(root)
 	if err := fp.err(); err != nil {
 		return File{Path: path}, err
 	}
 	return f, nil
 }
 
-// fileParser walks the decoded tree and collects problems.
-type fileParser struct {
-	path  string
-	lines []string
-	errs  []*InputError
+// parseDocument returns the file's top-level mapping, nil for an empty spec
+// (no document, only comments, a bare --- or null), or an *InputError: not
+// YAML, more than one document, a top level that is not a mapping.
+func parseDocument(path string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	if err := dec.Decode(&doc); err == io.EOF {
+		return nil, nil
+	} else if err != nil {
+		return nil, syntaxError(path, data, err)
+	}
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		return nil, &InputError{Kind: specKind, File: path, Line: next.Line,
+			Problem: "the file holds more than one YAML document (a second ---)",
+			Fix:     "keep one document; YAML readers silently ignore the rest"}
+	case err != io.EOF:
+		return nil, syntaxError(path, data, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	switch v, _ := yamlValue(root); {
+	case v == nil:
+		return nil, nil
+	case root.Kind != yaml.MappingNode:
+		return nil, &InputError{Kind: specKind, File: path, Line: root.Line,
+			Problem: fmt.Sprintf("the top level is %s, not a mapping of keys", yamlKind(v)),
+			Fix:     "write keys such as `desired: supervised` at the top level"}
+	}
+	return root, nil
 }
 
-func (fp *fileParser) fail(field []string, problem, fix string) {
+// syntaxError reports text that is not YAML. The parser's message is the
+// only place its position is given. yaml/v3 numbers a parser error's line
+// from 0 and at the start of the enclosing collection (an unclosed [ on
+// line 2 is "line 1"); yaml/v2, the parser sigs.k8s.io/yaml wraps, names
+// the line where it found the problem, so its message is used whenever it
+// refuses the text too.
+func syntaxError(path string, data []byte, err error) *InputError {
+	if err2 := yamlv2.Unmarshal(data, new(any)); err2 != nil {
+		err = err2
+	}
+	return &InputError{Kind: specKind, File: path, Line: yamlErrorLine(err),
+		Problem: "not valid YAML: " + yamlMessageRE.ReplaceAllString(err.Error(), ""),
+		Fix:     "repair the YAML near that line (indentation with spaces, a colon after each key)"}
+}
+
+// fileParser walks the document's nodes and collects problems.
+type fileParser struct {
+	path string
+	errs []*InputError
+}
+
+// entry is one `key: value` of a mapping (or one element of a list).
+type entry struct {
+	// field is the key path, such as [hub port] or [hub command[1]].
+	field []string
+	// at is the node problems are reported at: the key, or the element.
+	at *yaml.Node
+	// value is the value, an alias replaced by the node it names.
+	value *yaml.Node
+}
+
+// name is the entry's own key, the last of its path.
+func (e entry) name() string { return e.field[len(e.field)-1] }
+
+// file reads the top-level keys.
+func (fp *fileParser) file(root *yaml.Node) File {
+	var f File
+	fp.mapping(entry{at: root, value: root}, func(e entry) {
+		switch e.name() {
+		case "desired":
+			if s, ok := fp.enum(e, modelValues); ok {
+				f.Desired = Model(s)
+			}
+		case "home":
+			f.Home = fp.home(e)
+		case "hub":
+			f.Hub = fp.hub(e)
+		case "manager":
+			if s, ok := fp.enum(e, managerValues); ok {
+				f.Manager = Manager(s)
+			}
+		case "scope":
+			if s, ok := fp.enum(e, scopeValues); ok {
+				f.Scope = Scope(s)
+			}
+		case "timeouts":
+			f.Timeouts = fp.timeouts(e)
+		default:
+			fp.unknown(e, []string{"desired", "home", "hub", "manager", "scope", "timeouts"})
+		}
+	})
+	f.Path = fp.path
+	return f
+}
+
+// home returns the home key's directory, cleaned, or "" after reporting
+// why it cannot be one.
+func (fp *fileParser) home(e entry) string {
+	s, ok := fp.text(e)
+	switch {
+	case !ok:
+	case s == "":
+		fp.fail(e, "is empty", "remove the key to use $PARACHUTE_HOME or ~/.parachute, or write an absolute directory")
+	case strings.HasPrefix(s, "~"):
+		fp.fail(e, fmt.Sprintf("%q starts with ~, which is not expanded (the hub does not expand it either)", s), "write the full absolute path, such as /home/op/.parachute")
+	case !filepath.IsAbs(s):
+		fp.fail(e, fmt.Sprintf("%q is not an absolute path", s), "write the full absolute path (a relative home would depend on where the reconciler runs from)")
+	default:
+		return filepath.Clean(s)
+	}
+	return ""
+}
+
+// hub reads the hub section.
+func (fp *fileParser) hub(e entry) FileHub {
+	var h FileHub
+	fp.mapping(e, func(e entry) {
+		switch e.name() {
+		case "port":
+			h.Port = fp.port(e)
+		case "command":
+			h.Command = fp.command(e)
+		case "env":
+			h.Env = fp.env(e)
+		default:
+			fp.unknown(e, []string{"port", "command", "env"})
+		}
+	})
+	return h
+}
+
+// timeouts reads the timeouts section.
+func (fp *fileParser) timeouts(e entry) FileTimeouts {
+	var t FileTimeouts
+	fp.mapping(e, func(e entry) {
+		switch e.name() {
+		case "stop":
+			t.Stop = fp.duration(e)
+		case "portFree":
+			t.PortFree = fp.duration(e)
+		case "healthy":
+			t.Healthy = fp.duration(e)
+		case "modules":
+			t.Modules = fp.duration(e)
+		default:
+			fp.unknown(e, []string{"stop", "portFree", "healthy", "modules"})
+		}
+	})
+	return t
+}
+
+func (fp *fileParser) fail(e entry, problem, fix string) {
+	fp.failAt(e.at.Line, e.field, problem, fix)
+}
+
+func (fp *fileParser) failAt(line int, field []string, problem, fix string) {
 	fp.errs = append(fp.errs, &InputError{
 		Kind: specKind, File: fp.path, Field: strings.Join(field, "."),
-		Line: fp.line(field), Problem: problem, Fix: fix,
+		Line: line, Problem: problem, Fix: fix,
 	})
 }
 
@@ -252,114 +329,148 @@ func (fp *fileParser) err() error {
 }
 
 // mapping calls each for every key of a mapping value, after rejecting
-// non-string keys (YAML booleans, numbers) and duplicate keys. A null value
-// is an empty mapping.
-func (fp *fileParser) mapping(v any, field []string, each func(key string, v any, field []string)) {
-	if v == nil {
+// merge keys, non-string keys (YAML booleans, numbers) and duplicate keys
+// (reported at the first one's line). A null value is an empty mapping.
+func (fp *fileParser) mapping(e entry, each func(entry)) {
+	v, ok := fp.value(e)
+	if !ok || v == nil {
 		return
 	}
-	ms, ok := v.(yaml.MapSlice)
-	if !ok {
-		fp.fail(field, fmt.Sprintf("is %s, not a mapping of keys", yamlKind(v)), "write it as indented `key: value` lines under it")
+	if e.value.Kind != yaml.MappingNode {
+		fp.fail(e, fmt.Sprintf("is %s, not a mapping of keys", yamlKind(v)), "write it as indented `key: value` lines under it")
 		return
 	}
-	seen := map[any]bool{}
-	for _, item := range ms {
-		key, ok := fp.key(item.Key, field)
+	first := map[string]int{} // key → line of its first occurrence
+	for i := 0; i+1 < len(e.value.Content); i += 2 {
+		k, val := e.value.Content[i], resolveAlias(e.value.Content[i+1])
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			fp.failAt(k.Line, e.field, fmt.Sprintf("a YAML merge key (<<) %s: the keys it brings in are not written where they take effect", where(e.field)),
+				"write the keys out; merge keys are not supported")
+			continue
+		}
+		key, ok := fp.key(k, e.field)
 		if !ok {
 			continue
 		}
-		if seen[item.Key] {
-			fp.fail(append(slices.Clone(field), key), "appears twice", "keep one of them")
+		field := append(slices.Clone(e.field), key)
+		if line, dup := first[key]; dup {
+			fp.failAt(line, field, fmt.Sprintf("appears twice (again on line %d)", k.Line), "keep one of them")
 			continue
 		}
-		seen[item.Key] = true
-		each(key, item.Value, append(slices.Clone(field), key))
+		first[key] = k.Line
+		each(entry{field: field, at: k, value: val})
 	}
 }
 
+// where names a mapping by its key path for a message.
+func where(field []string) string {
+	if len(field) == 0 {
+		return "at the top level"
+	}
+	return "under " + strings.Join(field, ".")
+}
+
 // key returns a mapping key as a string, or reports why it is not one.
-func (fp *fileParser) key(k any, field []string) (string, bool) {
-	switch k := k.(type) {
+func (fp *fileParser) key(k *yaml.Node, field []string) (string, bool) {
+	at := entry{field: field, at: k, value: resolveAlias(k)}
+	v, ok := fp.value(at)
+	if !ok {
+		return "", false
+	}
+	switch v := v.(type) {
 	case string:
-		return k, true
+		return v, true
 	case bool:
-		where := "at the top level"
-		if len(field) > 0 {
-			where = "under " + strings.Join(field, ".")
-		}
-		problem := fmt.Sprintf("a key %s is the YAML 1.1 boolean %v (unquoted y/n/yes/no/on/off/true/false are booleans)", where, k)
-		fp.errs = append(fp.errs, &InputError{Kind: specKind, File: fp.path, Field: strings.Join(field, "."),
-			Line: fp.boolKeyLine(field, k), Problem: problem, Fix: `quote the key, such as "on": …`})
+		fp.fail(at, fmt.Sprintf("a key %s is the YAML 1.1 boolean %v (unquoted y/n/yes/no/on/off/true/false are booleans)", where(field), v),
+			`quote the key, such as "on": …`)
 	case nil:
-		fp.fail(field, "has an empty (null) key", "give every entry a key")
+		fp.fail(at, "has an empty (null) key", "give every entry a key")
 	default:
-		fp.fail(append(slices.Clone(field), fmt.Sprint(k)), fmt.Sprintf("the key %v is %s, not text", k, yamlKind(k)), "quote the key")
+		name := fmt.Sprint(v)
+		if _, ok := v.(*yaml.Node); ok {
+			name = k.Value
+		}
+		fp.failAt(k.Line, append(slices.Clone(field), name), fmt.Sprintf("the key %v is %s, not text", name, yamlKind(v)), "quote the key")
 	}
 	return "", false
 }
 
-// unknown reports an unknown key (the last of field), suggesting the known
-// one it resembles.
-func (fp *fileParser) unknown(field []string, known []string) {
-	parent, key := field[:len(field)-1], field[len(field)-1]
-	where := "at the top level"
-	if len(parent) > 0 {
-		where = "under " + strings.Join(parent, ".")
-	}
-	fix := fmt.Sprintf("remove it; the keys %s are %s", where, strings.Join(known, ", "))
+// unknown reports an unknown key, suggesting the known one it resembles.
+func (fp *fileParser) unknown(e entry, known []string) {
+	key := e.name()
+	fix := fmt.Sprintf("remove it; the keys %s are %s", where(e.field[:len(e.field)-1]), strings.Join(known, ", "))
 	for _, k := range known {
 		if strings.EqualFold(k, key) {
 			fix = fmt.Sprintf("keys are case-sensitive: write %q", k)
 		}
 	}
-	fp.fail(field, fmt.Sprintf("unknown key %q", key), fix)
+	fp.fail(e, fmt.Sprintf("unknown key %q", key), fix)
+}
+
+// value is the entry's value as yamlValue reads it; false after reporting
+// a scalar that does not decode (a wrong explicit tag, such as !!int abc).
+func (fp *fileParser) value(e entry) (any, bool) {
+	v, err := yamlValue(e.value)
+	if err != nil {
+		fp.fail(e, "not valid YAML: "+yamlMessageRE.ReplaceAllString(err.Error(), ""), "repair the value, or remove its tag")
+		return nil, false
+	}
+	return v, true
 }
 
 // text returns a string value. A YAML boolean or number where text is
 // expected is an error with the advice to quote it; null is "not set".
-func (fp *fileParser) text(v any, field []string) (string, bool) {
+func (fp *fileParser) text(e entry) (string, bool) {
+	v, ok := fp.value(e)
+	if !ok {
+		return "", false
+	}
 	switch x := v.(type) {
 	case nil:
 		return "", false
 	case string:
 		return x, true
 	case bool:
-		raw := fp.raw(field, strconv.FormatBool(x))
-		fp.fail(field, fmt.Sprintf("is the YAML 1.1 boolean %v (from unquoted %s), not text", x, raw),
-			fmt.Sprintf("quote it: %s: %q", field[len(field)-1], raw))
+		fp.fail(e, fmt.Sprintf("is the YAML 1.1 boolean %v (from unquoted %s), not text", x, e.value.Value),
+			fmt.Sprintf("quote it: %s: %q", e.name(), e.value.Value))
 	case int, int64, uint64, float64:
-		raw := fp.raw(field, fmt.Sprint(x))
-		fp.fail(field, fmt.Sprintf("is the number %v (from unquoted %s), not text", x, raw),
-			fmt.Sprintf("quote it: %s: %q", field[len(field)-1], raw))
+		fp.fail(e, fmt.Sprintf("is the number %v (from unquoted %s), not text", x, e.value.Value),
+			fmt.Sprintf("quote it: %s: %q", e.name(), e.value.Value))
 	default:
-		fp.fail(field, fmt.Sprintf("is %s, not text", yamlKind(v)), "write a single quoted value")
+		fp.fail(e, fmt.Sprintf("is %s, not text", yamlKind(v)), "write a single quoted value")
 	}
 	return "", false
 }
 
 // enum returns a value that must be one of values.
-func (fp *fileParser) enum(v any, field []string, values []string) (string, bool) {
+func (fp *fileParser) enum(e entry, values []string) (string, bool) {
 	list := strings.Join(values, ", ")
+	v, ok := fp.value(e)
+	if !ok {
+		return "", false
+	}
 	if b, ok := v.(bool); ok {
-		raw := fp.raw(field, strconv.FormatBool(b))
-		fp.fail(field, fmt.Sprintf("is the YAML 1.1 boolean %v (from unquoted %s), not one of %s", b, raw, list),
+		fp.fail(e, fmt.Sprintf("is the YAML 1.1 boolean %v (from unquoted %s), not one of %s", b, e.value.Value, list),
 			fmt.Sprintf("write one of %s", list))
 		return "", false
 	}
-	s, ok := fp.text(v, field)
+	s, ok := fp.text(e)
 	if !ok {
 		return "", false
 	}
 	if !slices.Contains(values, s) {
-		fp.fail(field, fmt.Sprintf("%q is not one of %s", s, list), fmt.Sprintf("write one of %s", list))
+		fp.fail(e, fmt.Sprintf("%q is not one of %s", s, list), fmt.Sprintf("write one of %s", list))
 		return "", false
 	}
 	return s, true
 }
 
 // port returns a port 1..65535, or 0 after reporting the problem.
-func (fp *fileParser) port(v any, field []string) int {
+func (fp *fileParser) port(e entry) int {
+	v, ok := fp.value(e)
+	if !ok {
+		return 0
+	}
 	var n float64
 	switch x := v.(type) {
 	case nil:
@@ -377,58 +488,67 @@ func (fp *fileParser) port(v any, field []string) int {
 		if p, err := strconv.Atoi(x); err == nil {
 			fix = fmt.Sprintf("write it without quotes: port: %d", p)
 		}
-		fp.fail(field, fmt.Sprintf("is the text %q, not a number", x), fix)
+		fp.fail(e, fmt.Sprintf("is the text %q, not a number", x), fix)
 		return 0
 	default:
-		fp.fail(field, fmt.Sprintf("is %s, not a port number", yamlKind(v)), "write a number 1..65535")
+		fp.fail(e, fmt.Sprintf("is %s, not a port number", yamlKind(v)), "write a number 1..65535")
 		return 0
 	}
 	if n != math.Trunc(n) || n < 1 || n > 65535 {
-		fp.fail(field, fmt.Sprintf("%v is not a port 1..65535", v), "write a whole number 1..65535 (the hub's default is 1939)")
+		fp.fail(e, fmt.Sprintf("%v is not a port 1..65535", v), "write a whole number 1..65535 (the hub's default is 1939)")
 		return 0
 	}
 	// YAML 1.1 reads 01939-style numbers as octal; a port never has a
 	// leading zero, so say so rather than use the octal value.
-	if raw := fp.raw(field, ""); len(raw) > 1 && raw[0] == '0' && raw[1] >= '0' && raw[1] <= '9' {
-		fp.fail(field, fmt.Sprintf("%s has a leading zero, which YAML 1.1 reads as octal (%v)", raw, v), "write the port without a leading zero")
+	if raw := e.value.Value; len(raw) > 1 && raw[0] == '0' && raw[1] >= '0' && raw[1] <= '9' {
+		fp.fail(e, fmt.Sprintf("%s has a leading zero, which YAML 1.1 reads as octal (%v)", raw, v), "write the port without a leading zero")
 		return 0
 	}
 	return int(n)
 }
 
 // command returns the hub's argv.
-func (fp *fileParser) command(v any, field []string) []string {
-	if v == nil {
+func (fp *fileParser) command(e entry) []string {
+	v, ok := fp.value(e)
+	if !ok || v == nil {
 		return nil
 	}
-	list, ok := v.([]any)
-	if !ok {
-		fp.fail(field, fmt.Sprintf("is %s, not a list", yamlKind(v)), `write the argv as a list: command: ["/home/op/.bun/bin/bun", "/path/to/hub/src/cli.ts", "serve"]`)
+	if e.value.Kind != yaml.SequenceNode {
+		fp.fail(e, fmt.Sprintf("is %s, not a list", yamlKind(v)), `write the argv as a list: command: ["/home/op/.bun/bin/bun", "/path/to/hub/src/cli.ts", "serve"]`)
 		return nil
 	}
-	if len(list) == 0 {
-		fp.fail(field, "is an empty list", "remove it to discover the hub command from PATH, or list the argv")
+	if len(e.value.Content) == 0 {
+		fp.fail(e, "is an empty list", "remove it to discover the hub command from PATH, or list the argv")
 		return nil
 	}
 	var out []string
 	bad := false
-	for i, e := range list {
-		ef := append(slices.Clone(field[:len(field)-1]), fmt.Sprintf("%s[%d]", field[len(field)-1], i))
-		s, ok := e.(string)
+	for i, n := range e.value.Content {
+		el := entry{field: append(slices.Clone(e.field[:len(e.field)-1]), fmt.Sprintf("%s[%d]", e.name(), i)), at: n, value: resolveAlias(n)}
+		x, ok := fp.value(el)
 		if !ok {
-			fp.fail(ef, fmt.Sprintf("is %s (%v), not text", yamlKind(e), e), "quote every element of the command")
+			bad = true
+			continue
+		}
+		s, ok := x.(string)
+		if !ok {
+			problem := fmt.Sprintf("is %s (%v), not text", yamlKind(x), x)
+			if _, ok := x.(*yaml.Node); ok {
+				problem = fmt.Sprintf("is %s, not text", yamlKind(x))
+			}
+			fp.fail(el, problem, "quote every element of the command")
 			bad = true
 			continue
 		}
 		switch {
 		case s == "":
-			fp.fail(ef, "is empty", "remove the empty element")
+			fp.fail(el, "is empty", "remove the empty element")
 			bad = true
 		case strings.ContainsAny(s, "\x00\n\r"):
-			fp.fail(ef, "contains a NUL or line break, which cannot go into a unit file", "remove it")
+			fp.fail(el, "contains a NUL or line break, which cannot go into a unit file", "remove it")
 			bad = true
 		case i == 0 && !filepath.IsAbs(s) && strings.Contains(s, "/"):
-			fp.fail(ef, fmt.Sprintf("%q is a relative path", s), "write the program's absolute path, or a bare name to look up on PATH")
+			fp.fail(el, fmt.Sprintf("%q is a relative path", s), "write the program's absolute path, or a bare name to look up on PATH")
 			bad = true
 		}
 		out = append(out, s)
@@ -442,27 +562,30 @@ func (fp *fileParser) command(v any, field []string) []string {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // env returns hub.env.
-func (fp *fileParser) env(v any, field []string) map[string]string {
+func (fp *fileParser) env(e entry) map[string]string {
 	out := map[string]string{}
-	fp.mapping(v, field, func(key string, v any, field []string) {
+	fp.mapping(e, func(e entry) {
+		key := e.name()
 		if !envName.MatchString(key) {
-			fp.fail(field, fmt.Sprintf("%q is not a valid environment variable name", key), "use letters, digits and underscores, not starting with a digit")
+			fp.fail(e, fmt.Sprintf("%q is not a valid environment variable name", key), "use letters, digits and underscores, not starting with a digit")
 			return
 		}
 		if why, ok := reservedEnv[key]; ok {
-			fp.fail(field, fmt.Sprintf("%s is set by the hub unit itself and cannot be overridden", key), why)
+			fp.fail(e, fmt.Sprintf("%s is set by the hub unit itself and cannot be overridden", key), why)
 			return
 		}
-		if v == nil {
-			fp.fail(field, "has no value", fmt.Sprintf(`write %s: "" for an empty value`, key))
+		if v, ok := fp.value(e); !ok {
+			return
+		} else if v == nil {
+			fp.fail(e, "has no value", fmt.Sprintf(`write %s: "" for an empty value`, key))
 			return
 		}
-		s, ok := fp.text(v, field)
+		s, ok := fp.text(e)
 		if !ok {
 			return
 		}
 		if strings.ContainsAny(s, "\x00\n\r") {
-			fp.fail(field, "contains a NUL or line break, which cannot go into a unit file", "put the value on one line")
+			fp.fail(e, "contains a NUL or line break, which cannot go into a unit file", "put the value on one line")
 			return
 		}
 		out[key] = s
@@ -474,33 +597,80 @@ func (fp *fileParser) env(v any, field []string) map[string]string {
 }
 
 // duration returns a positive Go duration ("15s", "1m30s").
-func (fp *fileParser) duration(v any, field []string) time.Duration {
+func (fp *fileParser) duration(e entry) time.Duration {
+	v, ok := fp.value(e)
+	if !ok {
+		return 0
+	}
 	switch x := v.(type) {
 	case nil:
 		return 0
 	case int, int64, uint64, float64:
-		fp.fail(field, fmt.Sprintf("%v has no unit", x), fmt.Sprintf(`write a duration with a unit, such as %vs`, x))
+		fp.fail(e, fmt.Sprintf("%v has no unit", x), fmt.Sprintf(`write a duration with a unit, such as %vs`, x))
 		return 0
 	}
-	s, ok := fp.text(v, field)
+	s, ok := fp.text(e)
 	if !ok {
 		return 0
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		fp.fail(field, fmt.Sprintf("%q is not a duration", s), `write a Go duration such as 15s, 500ms or 1m30s`)
+		fp.fail(e, fmt.Sprintf("%q is not a duration", s), `write a Go duration such as 15s, 500ms or 1m30s`)
 		return 0
 	}
 	if d <= 0 {
-		fp.fail(field, fmt.Sprintf("%q is not positive", s), "write a duration greater than zero")
+		fp.fail(e, fmt.Sprintf("%q is not positive", s), "write a duration greater than zero")
 		return 0
 	}
 	return d
 }
 
-// yamlKind names the type of a decoded YAML value for a message.
+// yaml11Bools are the plain scalars YAML 1.1 reads as booleans (the
+// resolve table of go.yaml.in/yaml/v2). yaml/v3 follows YAML 1.2, where
+// only the true and false forms are.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"true": true, "True": true, "TRUE": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false,
+	"false": false, "False": false, "FALSE": false, "off": false, "Off": false, "OFF": false,
+}
+
+// yamlValue decodes a scalar node as YAML 1.1 (go.yaml.in/yaml/v2, which
+// sigs.k8s.io/yaml wraps) reads it into an any: nil, bool, int, int64,
+// uint64, float64 or string. Where yaml/v3 differs for a plain (unquoted,
+// untagged) scalar, 1.1 wins: the words in yaml11Bools are booleans, and a
+// timestamp stays text. A mapping or list is returned as its node.
+func yamlValue(n *yaml.Node) (any, error) {
+	if n.Kind != yaml.ScalarNode {
+		return n, nil
+	}
+	if n.Style == 0 {
+		if b, ok := yaml11Bools[n.Value]; ok {
+			return b, nil
+		}
+		if n.ShortTag() == "!!timestamp" {
+			return n.Value, nil
+		}
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// resolveAlias returns the node an alias names (n itself when it is not
+// one).
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// yamlKind names the type of a value yamlValue returned, for a message.
 func yamlKind(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case nil:
 		return "null"
 	case bool:
@@ -509,9 +679,10 @@ func yamlKind(v any) string {
 		return "a number"
 	case string:
 		return "text"
-	case []any:
-		return "a list"
-	case yaml.MapSlice, map[any]any:
+	case *yaml.Node:
+		if v.Kind == yaml.SequenceNode {
+			return "a list"
+		}
 		return "a mapping"
 	default:
 		return fmt.Sprintf("a %T", v)
@@ -531,142 +702,4 @@ func yamlErrorLine(err error) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
-}
-
-// secondDocument returns the line of a "---" that starts a second YAML
-// document after content, or 0.
-func (fp *fileParser) secondDocument() int {
-	content := false
-	for i, l := range fp.lines {
-		t := strings.TrimRight(l, " \t\r")
-		if t == "---" || strings.HasPrefix(t, "--- ") {
-			if content {
-				return i + 1
-			}
-			content = true // "--- value" or a leading marker starts the first document
-			continue
-		}
-		s := strings.TrimSpace(t)
-		if s != "" && !strings.HasPrefix(s, "#") && !strings.HasPrefix(s, "%") {
-			content = true
-		}
-	}
-	return 0
-}
-
-// line finds the 1-based line of a key path by scanning the text: each key
-// is searched for from the line of its parent on. Element suffixes
-// ("command[1]") are ignored. Best effort: 0 when the first key is not
-// found; the deepest found ancestor's line otherwise.
-func (fp *fileParser) line(field []string) int {
-	start, found := 0, 0
-	for _, key := range field {
-		if i := strings.IndexByte(key, '['); i > 0 {
-			key = key[:i]
-		}
-		hit := false
-		for i := start; i < len(fp.lines); i++ {
-			if keyIndex(fp.lines[i], key) >= 0 {
-				found, start, hit = i+1, i, true
-				break
-			}
-		}
-		if !hit {
-			return found
-		}
-	}
-	return found
-}
-
-// boolKeyLine finds an unquoted YAML 1.1 boolean key under field.
-func (fp *fileParser) boolKeyLine(field []string, v bool) int {
-	words := []string{"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"}
-	if !v {
-		words = []string{"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"}
-	}
-	start := 0
-	if len(field) > 0 {
-		if l := fp.line(field); l > 0 {
-			start = l - 1
-		}
-	}
-	for i := start; i < len(fp.lines); i++ {
-		for _, w := range words {
-			if idx := keyIndex(fp.lines[i], w); idx >= 0 && (idx == 0 || fp.lines[i][idx-1] != '"' && fp.lines[i][idx-1] != '\'') {
-				return i + 1
-			}
-		}
-	}
-	return fp.line(field)
-}
-
-// raw returns the unquoted text written after the key path's last key on
-// its line, or def when it cannot be found.
-func (fp *fileParser) raw(field []string, def string) string {
-	l := fp.line(field)
-	if l == 0 || len(field) == 0 {
-		return def
-	}
-	key := field[len(field)-1]
-	if i := strings.IndexByte(key, '['); i > 0 {
-		return def
-	}
-	line := stripComment(fp.lines[l-1])
-	i := keyIndex(line, key)
-	if i < 0 {
-		return def
-	}
-	rest := line[i+len(key):]
-	rest = strings.TrimLeft(rest, `"'`)
-	rest = strings.TrimLeft(rest, " \t")
-	rest = strings.TrimPrefix(rest, ":")
-	if j := strings.IndexAny(rest, ",}]"); j >= 0 {
-		rest = rest[:j]
-	}
-	rest = strings.TrimSpace(rest)
-	if rest == "" {
-		return def
-	}
-	return rest
-}
-
-// keyIndex returns where key appears as a mapping key on line (block
-// `key: v`, list item `- key: v`, flow `{a: 1, key: v}`, quoted or not),
-// ignoring comments, or -1.
-func keyIndex(line, key string) int {
-	line = stripComment(line)
-	for from := 0; from < len(line); {
-		i := strings.Index(line[from:], key)
-		if i < 0 {
-			return -1
-		}
-		i += from
-		j := i + len(key)
-		before := i
-		if before > 0 && (line[before-1] == '"' || line[before-1] == '\'') {
-			before--
-			if j < len(line) && line[j] == line[before] {
-				j++
-			}
-		}
-		okBefore := before == 0 || strings.ContainsRune(" \t{,-?", rune(line[before-1]))
-		rest := strings.TrimLeft(line[j:], " \t")
-		okAfter := strings.HasPrefix(rest, ":") && (len(rest) == 1 || rest[1] == ' ' || rest[1] == '\t')
-		if okBefore && okAfter {
-			return i
-		}
-		from = i + 1
-	}
-	return -1
-}
-
-// stripComment drops a " #" comment (best effort: a # inside quotes counts).
-func stripComment(line string) string {
-	if strings.HasPrefix(strings.TrimSpace(line), "#") {
-		return ""
-	}
-	if i := strings.Index(line, " #"); i >= 0 {
-		return line[:i]
-	}
-	return line
 }

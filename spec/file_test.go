@@ -113,6 +113,17 @@ func TestParseFileErrors(t *testing.T) {
 		{"syntax error", "hub:\n  port: [1939\n", "", 2, "not valid YAML", "repair the YAML"},
 		{"tab indent", "hub:\n\tport: 1939\n", "", 2, "not valid YAML", "repair"},
 		{"two documents", "desired: supervised\n---\ndesired: absent\n", "", 2, "more than one YAML document", "keep one"},
+		// Merge keys are refused wherever they are (yaml/v2 dropped them silently).
+		{"merge key at the top", "desired: absent\n<<: {desired: supervised}\n", "", 2, "merge key (<<) at the top level", "write the keys out; merge keys are not supported"},
+		{"merge key in hub", "hub:\n  <<: {port: 1940}\n", "hub", 2, "merge key (<<) under hub", "merge keys are not supported"},
+		{"merge key from an alias", "hub:\n  env: &e {A: x}\n  port: 1939\ntimeouts:\n  stop: 15s\n  <<: *e\n", "timeouts", 6, "merge key", "write the keys out"},
+		{"merge key in env", "hub:\n  env:\n    <<: {FOO: bar}\n    BAZ: x\n", "hub.env", 3, "under hub.env", "merge keys are not supported"},
+		// A value its explicit tag does not fit is reported once, at its key.
+		{"bad tag", "desired: !!int supervised\n", "desired", 1, "not valid YAML", "remove its tag"},
+		// A quoted "<<" is an ordinary key.
+		{"quoted <<", "\"<<\": x\n", "<<", 1, `unknown key "<<"`, "desired, home"},
+		// An alias is its value, checked where it is used.
+		{"alias of a bad value", "timeouts: {stop: &t 15s, healthy: &n 15}\nhub:\n  port: *n\n  env: {A: *t}\n", "timeouts.healthy", 1, "15 has no unit", "15s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +142,18 @@ func TestParseFileErrors(t *testing.T) {
 				t.Errorf("a failed parse returned values: %+v", f)
 			}
 		})
+	}
+}
+
+// An alias stands for the value it names; its checks apply where it is used.
+func TestParseFileAliases(t *testing.T) {
+	f, err := ParseFile("/s.yaml", []byte("timeouts:\n  stop: &t 15s\n  healthy: *t\nhub:\n  env: {STOP: &s \"1\", AGAIN: *s}\n"))
+	if err != nil || f.Timeouts.Stop != 15*time.Second || f.Timeouts.Healthy != 15*time.Second || f.Hub.Env["AGAIN"] != "1" {
+		t.Errorf("aliases: %+v, %v", f, err)
+	}
+	_, err = ParseFile("/s.yaml", []byte("x: &n 1939\nhub:\n  env:\n    PORTS: *n\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 4: hub.env.PORTS: is the number 1939") {
+		t.Errorf("an aliased number where text belongs: %v", err)
 	}
 }
 

@@ -75,38 +75,20 @@ type Options struct {
 // Errors: a bad flag value is a *UsageError (exit 64); a bad spec file or an
 // unreadable services.json is an *InputError (exit 65).
 func Load(opts Options) (Desired, error) {
-	getenv, lookPath, evalSymlinks := opts.Getenv, opts.LookPath, opts.EvalSymlinks
-	if getenv == nil {
-		getenv = os.Getenv
+	w, err := opts.world()
+	if err != nil {
+		return Desired{}, err
 	}
-	if lookPath == nil {
-		lookPath = exec.LookPath
-	}
-	if evalSymlinks == nil {
-		evalSymlinks = filepath.EvalSymlinks
-	}
-	cwd := opts.Cwd
-	if cwd == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return Desired{}, fmt.Errorf("spec: working directory: %w", err)
-		}
-		cwd = wd
-	}
-
 	if err := checkFlags(opts); err != nil {
 		return Desired{}, err
 	}
-
 	var file File
 	if opts.SpecFile != "" {
 		// The spec is the invoker's input: a final symlink is followed
 		// when the invoker or root made it.
-		f, err := LoadFile(AbsHome(opts.SpecFile, cwd), opts.User.UID, 0)
-		if err != nil {
+		if file, err = LoadFile(AbsHome(opts.SpecFile, w.cwd), opts.User.UID, 0); err != nil {
 			return Desired{}, err
 		}
-		file = f
 	}
 
 	d := Desired{
@@ -115,69 +97,104 @@ func Load(opts Options) (Desired, error) {
 		Scope:     pick(opts.Scope, file.Scope, ScopeAuto),
 		Manager:   pick(opts.Manager, file.Manager, ManagerAuto),
 		HubEnv:    file.Hub.Env,
-		Timeouts:  DefaultTimeouts,
+		Timeouts:  file.Timeouts.or(DefaultTimeouts),
 		User:      opts.User,
-		ExtraPath: getenv("PARACHUTE_EXTRA_PATH"),
+		ExtraPath: w.getenv("PARACHUTE_EXTRA_PATH"),
 	}
-	if t := file.Timeouts.Stop; t > 0 {
-		d.Timeouts.Stop = t
+	if d.Home, d.HomeFrom, err = desiredHome(opts, file, w); err != nil {
+		return Desired{}, err
 	}
-	if t := file.Timeouts.PortFree; t > 0 {
-		d.Timeouts.PortFree = t
-	}
-	if t := file.Timeouts.Healthy; t > 0 {
-		d.Timeouts.Healthy = t
-	}
-	if t := file.Timeouts.Modules; t > 0 {
-		d.Timeouts.Modules = t
-	}
-
-	switch {
-	case opts.Home != nil:
-		d.Home = AbsHome(*opts.Home, cwd)
-		d.HomeFrom = "--home"
-	case file.Home != "":
-		d.Home = file.Home
-		d.HomeFrom = "home: in " + file.Path
-	default:
-		d.HomeFrom = "$PARACHUTE_HOME"
-		if getenv("PARACHUTE_HOME") == "" {
-			d.HomeFrom = "the default, ~/.parachute (PARACHUTE_HOME is not set; the home directory is " + opts.User.Home + ")"
-		}
-		home := ResolveHome(getenv, opts.User.Home)
-		if getenv("PARACHUTE_HOME") == "" && opts.User.Home == "" {
-			return Desired{}, &UsageError{
-				Problem: "cannot resolve PARACHUTE_HOME: it is not set and the user's home directory is unknown",
-				Fix:     "set PARACHUTE_HOME, pass --home DIR, or set home: in the spec file",
-			}
-		}
-		d.Home = AbsHome(home, cwd)
-	}
-
-	if strings.ContainsAny(d.Home, "\x00\n\r") {
-		return Desired{}, &UsageError{
-			Problem: fmt.Sprintf("PARACHUTE_HOME %q contains a NUL or line break, which cannot go into a unit file", d.Home),
-			Fix:     "use a directory name without control characters",
-		}
-	}
-
 	d.Owner = homeOwner(d.Home, opts.User, opts.LookupUser)
 	if _, err := os.Stat(d.Home); errors.Is(err, fs.ErrNotExist) {
 		d.HomeMissing = true
 	}
-	m, err := ReadManifest(filepath.Join(d.Home, "services.json"), d.Owner.UID, 0)
-	if err != nil {
+	if d.Manifest, err = ReadManifest(filepath.Join(d.Home, "services.json"), d.Owner.UID, 0); err != nil {
 		return Desired{}, err
 	}
-	d.Manifest = m
-
 	if len(file.Hub.Command) > 0 {
-		d.HubCommand, d.HubCommandProblem = specCommand(file, lookPath, cwd)
+		d.HubCommand, d.HubCommandProblem = specCommand(file, w.lookPath, w.cwd)
 	} else {
-		d.HubCommand, d.HubCommandProblem = discoverHubCommand(lookPath, evalSymlinks, cwd)
+		d.HubCommand, d.HubCommandProblem = discoverHubCommand(w.lookPath, w.evalSymlinks, w.cwd)
 	}
 	d.Untrusted = untrustedInputs(d, file.Path)
 	return d, nil
+}
+
+// world is what Load resolves against: Options' functions and working
+// directory, or the real ones where those are not set.
+type world struct {
+	getenv       func(string) string
+	lookPath     func(string) (string, error)
+	evalSymlinks func(string) (string, error)
+	cwd          string
+}
+
+func (opts Options) world() (world, error) {
+	w := world{getenv: opts.Getenv, lookPath: opts.LookPath, evalSymlinks: opts.EvalSymlinks, cwd: opts.Cwd}
+	if w.getenv == nil {
+		w.getenv = os.Getenv
+	}
+	if w.lookPath == nil {
+		w.lookPath = exec.LookPath
+	}
+	if w.evalSymlinks == nil {
+		w.evalSymlinks = filepath.EvalSymlinks
+	}
+	if w.cwd == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return world{}, fmt.Errorf("spec: working directory: %w", err)
+		}
+		w.cwd = wd
+	}
+	return w, nil
+}
+
+// or is t with each timeout the file does not set taken from def.
+func (t FileTimeouts) or(def Timeouts) Timeouts {
+	if t.Stop > 0 {
+		def.Stop = t.Stop
+	}
+	if t.PortFree > 0 {
+		def.PortFree = t.PortFree
+	}
+	if t.Healthy > 0 {
+		def.Healthy = t.Healthy
+	}
+	if t.Modules > 0 {
+		def.Modules = t.Modules
+	}
+	return def
+}
+
+// desiredHome is PARACHUTE_HOME, absolute: --home (relative to the working
+// directory), else the file's home, else the hub's own resolution. A home
+// that cannot be resolved, or that cannot go into a unit file, is a
+// *UsageError.
+func desiredHome(opts Options, file File, w world) (home, from string, err error) {
+	switch {
+	case opts.Home != nil:
+		home, from = AbsHome(*opts.Home, w.cwd), "--home"
+	case file.Home != "":
+		home, from = file.Home, "home: in "+file.Path
+	case w.getenv("PARACHUTE_HOME") == "" && opts.User.Home == "":
+		return "", "", &UsageError{
+			Problem: "cannot resolve PARACHUTE_HOME: it is not set and the user's home directory is unknown",
+			Fix:     "set PARACHUTE_HOME, pass --home DIR, or set home: in the spec file",
+		}
+	default:
+		home, from = AbsHome(ResolveHome(w.getenv, opts.User.Home), w.cwd), "$PARACHUTE_HOME"
+		if w.getenv("PARACHUTE_HOME") == "" {
+			from = "the default, ~/.parachute (PARACHUTE_HOME is not set; the home directory is " + opts.User.Home + ")"
+		}
+	}
+	if strings.ContainsAny(home, "\x00\n\r") {
+		return "", "", &UsageError{
+			Problem: fmt.Sprintf("PARACHUTE_HOME %q contains a NUL or line break, which cannot go into a unit file", home),
+			Fix:     "use a directory name without control characters",
+		}
+	}
+	return home, from, nil
 }
 
 // homeOwner is the owner of home (following a link at home itself: the

@@ -60,9 +60,7 @@ func genRow(t *rapid.T) string {
 	add("paths", genPaths)
 	add("health", genHealth)
 	add("version", genVersion)
-	for _, e := range rapid.SliceOfN(rapid.SampledFrom(genExtras), 0, 3).Draw(t, "extras") {
-		fields = append(fields, e)
-	}
+	fields = append(fields, rapid.SliceOfN(rapid.SampledFrom(genExtras), 0, 3).Draw(t, "extras")...)
 	if rapid.IntRange(0, 4).Draw(t, "dupPort") == 0 {
 		fields = append(fields, `"port": `+rapid.SampledFrom(genPorts).Draw(t, "port2"))
 	}

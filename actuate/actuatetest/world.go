@@ -11,6 +11,7 @@
 package actuatetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -787,7 +788,7 @@ func (w *World) Snapshot() observe.Snapshot {
 		} else {
 			s.Unit.LoadState = "not-found"
 		}
-		s.Unit.ActiveState = nonEmpty(u.Active, "inactive")
+		s.Unit.ActiveState = cmp.Or(u.Active, "inactive")
 		s.Unit.MainPID, s.Unit.ControlGroup = u.MainPID, u.Cgroup
 		if u.MainPID > 0 {
 			ref[u.MainPID] = true
@@ -806,7 +807,7 @@ func (w *World) Snapshot() observe.Snapshot {
 	for _, name := range names {
 		su := w.units[name]
 		short := strings.TrimSuffix(strings.TrimPrefix(name, "parachute-"), ".service")
-		st := observe.StaleUnit{Name: name, Short: short, Scope: "user", LoadState: "loaded", ActiveState: nonEmpty(su.Active, "inactive"),
+		st := observe.StaleUnit{Name: name, Short: short, Scope: "user", LoadState: "loaded", ActiveState: cmp.Or(su.Active, "inactive"),
 			UnitFileState: "disabled", MainPID: su.MainPID, ControlGroup: su.Cgroup, Manageable: true}
 		if len(su.Argv) > 0 {
 			st.ExecStart = [][]string{su.Argv}
@@ -873,11 +874,4 @@ func (w *World) descends(p *Proc, root int) bool {
 // ours is observe's argv check for pidfile processes: the broad needle.
 func (w *World) ours(p *Proc) bool {
 	return strings.Contains(strings.ToLower(strings.Join(p.Argv, " ")), "parachute") || w.isHub(p)
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

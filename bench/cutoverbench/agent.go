@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -199,7 +200,7 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 	}
 	for _, p := range append([]started{b.hub}, b.modules...) {
 		if processAlive(p.Pid) || p.Pgid == p.Pid && syscall.Kill(-p.Pgid, 0) == nil {
-			return r, fmt.Errorf("after the cutover: detached %s (pid %d) or its group survived", nonEmpty(p.Short, "hub"), p.Pid)
+			return r, fmt.Errorf("after the cutover: detached %s (pid %d) or its group survived", cmp.Or(p.Short, "hub"), p.Pid)
 		}
 	}
 	// A converged box is one whose hub has booted every module again.
@@ -519,14 +520,6 @@ func (b *box) ownedByUnit(ctx context.Context, conn *sddbus.Conn, ports ...int) 
 		}
 	}
 	return nil
-}
-
-// nonEmpty is s, or def when s is empty.
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // procCgroup is pid's unified (cgroup2) path.

@@ -16,6 +16,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -370,7 +371,7 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 	}
 	for _, p := range append([]started{b.hub}, b.modules...) {
 		if processAlive(p.Pid) {
-			return c, fmt.Errorf("after the cutover: detached %s (pid %d) survived", nonEmpty(p.Short, "hub"), p.Pid)
+			return c, fmt.Errorf("after the cutover: detached %s (pid %d) survived", cmp.Or(p.Short, "hub"), p.Pid)
 		}
 	}
 	// The start limit, on the hub port alone: the modules the hub boots

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,8 +32,47 @@ const systemdPath = "/lib/systemd/systemd"
 // reserved for NPTL), so the number is 38, not unix.SIGRTMIN+4.
 const sigPoweroff = unix.Signal(38)
 
+// initScript is the inside half of the recipe; Boot passes it to /bin/sh.
+//
+//go:embed init.sh
+var initScript string
+
 // seq makes instance names unique within one process.
 var seq atomic.Int64
+
+// Instance is one booted systemd. Its methods may be called from several
+// goroutines, except that Shutdown must not race with Command, CommandAs or
+// the Start of a command they returned.
+type Instance struct {
+	instanceBase
+
+	stateDir string
+	log      io.Writer
+	logMu    sync.Mutex
+
+	cgPath  string   // the same cgroup as /proc/PID/cgroup names it
+	leafDir string   // child cgroup that commands start in
+	leaf    *os.File // open on leafDir, for clone3 CLONE_INTO_CGROUP
+
+	nsenter string
+	pidfd   int // -1 when not open
+	unshare *exec.Cmd
+	done    chan struct{} // closed when unshare has exited
+	waitErr error         // unshare's exit, valid after done
+
+	ready    atomic.Bool // PID 1 is systemd in its own namespaces
+	closed   atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// errClosed is returned by commands of an instance that is shut down or
+// whose systemd has exited.
+var errClosed = errors.New("instance is not running")
+
+// errNotReady is returned by commands before the instance's PID 1 is
+// systemd.
+var errNotReady = errors.New("instance has not booted systemd yet")
 
 // Boot starts a new instance and returns once its systemd says running or
 // degraded. On any failure it stops what it started and returns an error
@@ -64,14 +106,12 @@ func Boot(ctx context.Context, opts Options) (*Instance, error) {
 	name := fmt.Sprintf("sbx-%d-%d-%s", os.Getpid(), seq.Add(1), hex.EncodeToString(rnd[:]))
 
 	in := &Instance{
-		name:        name,
-		workDir:     workDir,
-		stateDir:    filepath.Join(workDir, ".sandbox", name),
-		log:         opts.Log,
-		nsenter:     nsenter,
-		pidfd:       -1,
-		done:        make(chan struct{}),
-		stopTimeout: opts.StopTimeout,
+		instanceBase: instanceBase{name: name, workDir: workDir, stopTimeout: opts.StopTimeout},
+		stateDir:     filepath.Join(workDir, ".sandbox", name),
+		log:          opts.Log,
+		nsenter:      nsenter,
+		pidfd:        -1,
+		done:         make(chan struct{}),
 	}
 	if in.stopTimeout <= 0 {
 		in.stopTimeout = DefaultStopTimeout
@@ -415,6 +455,23 @@ func (in *Instance) AddUser(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
+// addUserScript runs inside as root with arguments NAME UID. It appends to
+// the private account files in place (they are bind mounts, which rename(2)
+// cannot replace, so useradd would fail), refusing if any of them is not a
+// mount point, i.e. if it could be the host's own file.
+const addUserScript = `set -eu
+name=$1 id=$2
+for f in /etc/passwd /etc/group /etc/shadow /home; do
+	mountpoint -q "$f" || { echo "$f is not the sandbox's private copy" >&2; exit 1; }
+done
+printf '%s:x:%s:%s::/home/%s:/bin/sh\n' "$name" "$id" "$id" "$name" >>/etc/passwd
+printf '%s:x:%s:\n' "$name" "$id" >>/etc/group
+printf '%s:*:19000:0:99999:7:::\n' "$name" >>/etc/shadow
+if mountpoint -q /etc/gshadow; then printf '%s:!::\n' "$name" >>/etc/gshadow; fi
+install -d -m 0700 -o "$id" -g "$id" "/home/$name"
+systemctl start "user@$id.service"
+`
+
 // Shutdown stops the instance, following step 6 of the recipe: it checks
 // that the recorded systemd is alive and inside the instance's cgroup,
 // sends it SIGRTMIN+4 (poweroff), SIGKILLs it after Options.StopTimeout
@@ -681,4 +738,37 @@ func removeCgroupTree(dir string) error {
 		}
 	}
 	return nil
+}
+
+// logf writes one harness event line to Options.Log.
+func (in *Instance) logf(format string, args ...any) {
+	if in.log == nil {
+		return
+	}
+	in.logMu.Lock()
+	defer in.logMu.Unlock()
+	fmt.Fprintf(in.log, "sandbox %s: %s\n", in.name, fmt.Sprintf(format, args...))
+}
+
+// tailFile returns up to max bytes from the end of the file at p, or a note
+// saying why it could not be read.
+func tailFile(p string, max int64) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Sprintf("(cannot stat %s: %v)", p, err)
+	}
+	off := int64(0)
+	if st.Size() > max {
+		off = st.Size() - max
+	}
+	b, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p, err)
+	}
+	return string(b)
 }

@@ -13,6 +13,9 @@ import (
 // needs Linux namespaces, cgroup2 and systemd.
 var errUnsupported = fmt.Errorf("systemd sandbox: not supported on %s", runtime.GOOS)
 
+// Instance is one booted systemd; off Linux none ever boots.
+type Instance struct{ instanceBase }
+
 // Boot needs Linux; elsewhere it always fails.
 func Boot(ctx context.Context, opts Options) (*Instance, error) {
 	return nil, errUnsupported

@@ -3,23 +3,15 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// initScript is the inside half of the recipe; Boot passes it to /bin/sh.
-//
-//go:embed init.sh
-var initScript string
 
 // Options configures Boot.
 type Options struct {
@@ -52,44 +44,19 @@ const (
 	DefaultStopTimeout = 15 * time.Second
 )
 
-// Instance is one booted systemd. Its methods may be called from several
-// goroutines, except that Shutdown must not race with Command, CommandAs or
-// the Start of a command they returned.
-type Instance struct {
-	name     string
-	workDir  string
-	stateDir string
-	logPath  string
-	log      io.Writer
-	logMu    sync.Mutex
-
-	cgDir   string   // host directory of the instance cgroup
-	cgPath  string   // the same cgroup as /proc/PID/cgroup names it
-	leafDir string   // child cgroup that commands start in
-	leaf    *os.File // open on leafDir, for clone3 CLONE_INTO_CGROUP
-
-	nsenter string
-	pid     int // host pid of the instance's systemd (its PID 1)
-	pidfd   int // -1 when not open
-	unshare *exec.Cmd
-	done    chan struct{} // closed when unshare has exited
-	waitErr error         // unshare's exit, valid after done
+// instanceBase is what an Instance holds on every platform: what the
+// accessors below and the test helpers read. Instance itself is declared
+// per platform (instance_linux.go, instance_other.go).
+type instanceBase struct {
+	name    string
+	workDir string
+	logPath string
+	cgDir   string // host directory of the instance cgroup
+	pid     int    // host pid of the instance's systemd (its PID 1)
 
 	stopTimeout time.Duration
 	bootTime    time.Duration
-	ready       atomic.Bool // PID 1 is systemd in its own namespaces
-	closed      atomic.Bool
-	stopOnce    sync.Once
-	stopErr     error
 }
-
-// errClosed is returned by commands of an instance that is shut down or
-// whose systemd has exited.
-var errClosed = errors.New("instance is not running")
-
-// errNotReady is returned by commands before the instance's PID 1 is
-// systemd.
-var errNotReady = errors.New("instance has not booted systemd yet")
 
 // Pid is the host pid of the instance's systemd, its PID 1.
 func (in *Instance) Pid() int { return in.pid }
@@ -136,7 +103,7 @@ func (in *Instance) output(ctx context.Context, cmd *exec.Cmd) (string, error) {
 	out := strings.TrimSpace(stdout.String())
 	if err != nil {
 		argv := cmd.Args
-		if i := indexOf(argv, "--"); i >= 0 {
+		if i := slices.Index(argv, "--"); i >= 0 {
 			argv = argv[i+1:]
 		}
 		msg := strings.TrimSpace(stderr.String())
@@ -146,48 +113,6 @@ func (in *Instance) output(ctx context.Context, cmd *exec.Cmd) (string, error) {
 		return out, fmt.Errorf("run %q in sandbox %s: %w", strings.Join(argv, " "), in.name, err)
 	}
 	return out, nil
-}
-
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
-}
-
-// logf writes one harness event line to Options.Log.
-func (in *Instance) logf(format string, args ...any) {
-	if in.log == nil {
-		return
-	}
-	in.logMu.Lock()
-	defer in.logMu.Unlock()
-	fmt.Fprintf(in.log, "sandbox %s: %s\n", in.name, fmt.Sprintf(format, args...))
-}
-
-// tailFile returns up to max bytes from the end of the file at p, or a note
-// saying why it could not be read.
-func tailFile(p string, max int64) string {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", p, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Sprintf("(cannot stat %s: %v)", p, err)
-	}
-	off := int64(0)
-	if st.Size() > max {
-		off = st.Size() - max
-	}
-	b, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", p, err)
-	}
-	return string(b)
 }
 
 // checkWorkDir validates Options.WorkDir and returns it cleaned.

@@ -100,20 +100,3 @@ func freeID(passwd, group io.Reader, name string) (int, error) {
 	}
 	return 0, fmt.Errorf("add user %s: no free id in %d-%d", name, firstUserID, lastUserID)
 }
-
-// addUserScript runs inside as root with arguments NAME UID. It appends to
-// the private account files in place (they are bind mounts, which rename(2)
-// cannot replace, so useradd would fail), refusing if any of them is not a
-// mount point, i.e. if it could be the host's own file.
-const addUserScript = `set -eu
-name=$1 id=$2
-for f in /etc/passwd /etc/group /etc/shadow /home; do
-	mountpoint -q "$f" || { echo "$f is not the sandbox's private copy" >&2; exit 1; }
-done
-printf '%s:x:%s:%s::/home/%s:/bin/sh\n' "$name" "$id" "$id" "$name" >>/etc/passwd
-printf '%s:x:%s:\n' "$name" "$id" >>/etc/group
-printf '%s:*:19000:0:99999:7:::\n' "$name" >>/etc/shadow
-if mountpoint -q /etc/gshadow; then printf '%s:!::\n' "$name" >>/etc/gshadow; fi
-install -d -m 0700 -o "$id" -g "$id" "/home/$name"
-systemctl start "user@$id.service"
-`

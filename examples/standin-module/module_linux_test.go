@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -264,7 +265,7 @@ func TestSetsidChildLeavesTheGroup(t *testing.T) {
 	if st.PPid != p.pid() || st.Pgid != h || st.Sid != h {
 		t.Fatalf("holder %+v: want a child of %d leading its own session and group", st, p.pid())
 	}
-	if !containsInt(boxtest.Descendants(p.pid()), h) {
+	if !slices.Contains(boxtest.Descendants(p.pid()), h) {
 		t.Fatalf("holder %d is not a descendant of %d", h, p.pid())
 	}
 	// A group kill of the wrapper's group does not reach it.
@@ -284,13 +285,4 @@ func TestSetsidChildLeavesTheGroup(t *testing.T) {
 	if err := boxtest.WaitDead(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

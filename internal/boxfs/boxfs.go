@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +115,7 @@ func ReadFile(path string, max int64, trustLinks []int) ([]byte, Info, error) {
 			if err != nil {
 				return nil, Info{}, fmt.Errorf("read %s: %w", shown, err)
 			}
-			if !containsUID(trustLinks, uid) {
+			if !slices.Contains(trustLinks, uid) {
 				return nil, Info{}, fmt.Errorf("read %s: %s %w to %s made by %s; %s",
 					path, cur, ErrSymlink, target, uidName(uid), followedLinks(trustLinks))
 			}
@@ -224,20 +225,11 @@ func followedLinks(trust []int) string {
 	}
 	var names []string
 	for i, uid := range trust {
-		if !containsUID(trust[:i], uid) { // the owner may be root
+		if !slices.Contains(trust[:i], uid) { // the owner may be root
 			names = append(names, uidName(uid))
 		}
 	}
 	return "only links made by " + strings.Join(names, " or ") + " are followed"
-}
-
-func containsUID(uids []int, uid int) bool {
-	for _, u := range uids {
-		if u == uid {
-			return true
-		}
-	}
-	return false
 }
 
 // Untrusted describes why a path is not trusted under R1. It is the error

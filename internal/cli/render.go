@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,7 +32,7 @@ func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint str
 		for _, b := range p.Blockers {
 			pf(w, "  ✗ %s\n", b.Reason)
 			if b.Pid > 0 || len(b.Argv) > 0 {
-				pf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, nonEmpty(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
+				pf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, cmp.Or(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
 			}
 			if b.Fix != "" {
 				pf(w, "      fix: %s\n", b.Fix)
@@ -126,7 +127,7 @@ func boxLine(s observe.Snapshot) string {
 func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	pf(w, "%s\n", boxLine(s))
 	for _, sk := range s.Skipped {
-		pf(w, "  skipped row %d (%s): %s\n", sk.Index, shortName(nonEmpty(sk.Name, "unnamed")), sk.Reason)
+		pf(w, "  skipped row %d (%s): %s\n", sk.Index, shortName(cmp.Or(sk.Name, "unnamed")), sk.Reason)
 	}
 	procs := map[int]observe.Process{}
 	for _, p := range s.Processes {
@@ -135,17 +136,17 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	fmt.Fprintln(w, "\nports:")
 	for _, p := range s.Ports {
 		if len(p.Listeners) == 0 {
-			pf(w, "  :%-5d %-10s free\n", p.Port, portShort(p))
+			pf(w, "  :%-5d %-10s free\n", p.Port, p.Label())
 			continue
 		}
 		for _, l := range p.Listeners {
 			if len(l.Pids) == 0 {
-				pf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, portShort(p), l.Addr, l.UID)
+				pf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, p.Label(), l.Addr, l.UID)
 				continue
 			}
 			for _, pid := range l.Pids {
 				pr := procs[pid]
-				pf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, portShort(p), l.Addr, pid, userOf(pr), argvString(pr.Argv))
+				pf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, p.Label(), l.Addr, pid, userOf(pr), argvString(pr.Argv))
 			}
 		}
 	}
@@ -162,22 +163,22 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	u := s.Unit
 	fmt.Fprintln(w, "\nunit:")
 	if !u.Available {
-		pf(w, "  %s: manager unavailable: %s\n", nonEmpty(u.Name, "hub unit"), nonEmpty(u.Problem, "none"))
+		pf(w, "  %s: manager unavailable: %s\n", cmp.Or(u.Name, "hub unit"), cmp.Or(u.Problem, "none"))
 	}
 	state := "not on disk"
 	if u.File.Exists {
 		state = "on disk"
 	}
-	pf(w, "  %s (%s) %s: %s\n", nonEmpty(u.Name, "?"), nonEmpty(u.Scope, "?"), nonEmpty(u.File.Path, ""), state)
+	pf(w, "  %s (%s) %s: %s\n", cmp.Or(u.Name, "?"), cmp.Or(u.Scope, "?"), cmp.Or(u.File.Path, ""), state)
 	if u.Available {
-		pf(w, "  load=%s active=%s/%s file=%s mainpid=%d", nonEmpty(u.LoadState, "-"), nonEmpty(u.ActiveState, "-"), nonEmpty(u.SubState, "-"), nonEmpty(u.UnitFileState, "-"), u.MainPID)
+		pf(w, "  load=%s active=%s/%s file=%s mainpid=%d", cmp.Or(u.LoadState, "-"), cmp.Or(u.ActiveState, "-"), cmp.Or(u.SubState, "-"), cmp.Or(u.UnitFileState, "-"), u.MainPID)
 		if u.NeedDaemonReload {
 			pf(w, " (needs daemon-reload)")
 		}
 		fmt.Fprintln(w)
 	}
 	for _, su := range s.StaleUnits {
-		pf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, nonEmpty(su.ActiveState, "-"), nonEmpty(su.UnitFileState, "-"))
+		pf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, cmp.Or(su.ActiveState, "-"), cmp.Or(su.UnitFileState, "-"))
 	}
 	if s.Linger != nil {
 		pf(w, "  linger: %v\n", *s.Linger)
@@ -185,9 +186,9 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	h := s.Health
 	fmt.Fprintln(w, "\nhealth:")
 	if h.Status == 0 {
-		pf(w, "  %s: no answer (%s)\n", h.URL, nonEmpty(h.Error, "nothing listening"))
+		pf(w, "  %s: no answer (%s)\n", h.URL, cmp.Or(h.Error, "nothing listening"))
 	} else {
-		pf(w, "  %s: %d %s %s instance=%s answered by pid %d\n", h.URL, h.Status, nonEmpty(h.Service, "-"), nonEmpty(h.Version, "-"), nonEmpty(h.Instance, "-"), h.AnsweredBy)
+		pf(w, "  %s: %d %s %s instance=%s answered by pid %d\n", h.URL, h.Status, cmp.Or(h.Service, "-"), cmp.Or(h.Version, "-"), cmp.Or(h.Instance, "-"), h.AnsweredBy)
 	}
 	if len(s.Idle) > 0 {
 		fmt.Fprintln(w, "\nmodules not listening:")
@@ -205,13 +206,6 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	for _, p := range s.Problems {
 		pf(w, "  problem: %s\n", p)
 	}
-}
-
-func portShort(p observe.Port) string {
-	if p.Owner == "hub" {
-		return "hub"
-	}
-	return p.Short
 }
 
 func userOf(p observe.Process) string {
@@ -241,13 +235,6 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // renderModules lists each module's state under the running hub.

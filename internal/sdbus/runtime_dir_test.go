@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestReview2UserEndpointsNeverAnotherUsersRuntimeDir pins a defect in
+// TestUserEndpointsNeverAnotherUsersRuntimeDir pins a defect in
 // Endpoints (address.go, ScopeUser): $XDG_RUNTIME_DIR and
 // $DBUS_SESSION_BUS_ADDRESS are trusted whoever they belong to. `su bob`
 // (no dash) from alice's desktop session keeps alice's
@@ -18,7 +18,7 @@ import (
 // unit steps would go to another user's manager. A runtime dir of the form
 // /run/user/<N> with N != uid is provably someone else's: it must be passed
 // over in favour of /run/user/<uid>.
-func TestReview2UserEndpointsNeverAnotherUsersRuntimeDir(t *testing.T) {
+func TestUserEndpointsNeverAnotherUsersRuntimeDir(t *testing.T) {
 	getenv := env(
 		"XDG_RUNTIME_DIR", "/run/user/1000",
 		"DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus",
