@@ -1,0 +1,75 @@
+package metrics
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/reconcile"
+)
+
+func TestWriteTextfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parachute.prom")
+	t0 := time.Unix(1_800_000_000, 0)
+	run := Run{Home: "/srv/box", Desired: "supervised", Outcome: reconcile.OutcomeConverged, Converged: true, Changed: true,
+		StepsApplied: 12, Duration: 1500 * time.Millisecond, Finished: t0,
+		Modules: []reconcile.ModuleReport{{Short: "vault", State: reconcile.ModuleUp}, {Short: "widget", State: reconcile.ModuleUnstartable}}}
+	if err := WriteTextfile(path, run); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	text := string(data)
+	for _, line := range []string{
+		`parachute_reconcile_outcome{home="/srv/box",outcome="converged"} 1`,
+		`parachute_reconcile_outcome{home="/srv/box",outcome="blocked"} 0`,
+		`parachute_reconcile_module_state{home="/srv/box",module="widget",state="unstartable"} 1`,
+		`parachute_reconcile_module_state{home="/srv/box",module="widget",state="up"} 0`,
+		`parachute_reconcile_module_state{home="/srv/box",module="vault",state="up"} 1`,
+		`parachute_reconcile_duration_seconds{home="/srv/box"} 1.5`,
+		`parachute_reconcile_changed{home="/srv/box"} 1`,
+		`parachute_reconcile_converged{desired="supervised",home="/srv/box"} 1`,
+		`parachute_reconcile_last_converged_timestamp_seconds{home="/srv/box"} 1.8e+09`,
+		`parachute_reconcile_steps_applied{home="/srv/box"} 12`,
+		"# TYPE parachute_reconcile_converged gauge",
+	} {
+		if !strings.Contains(text, line+"\n") {
+			t.Errorf("missing %q in\n%s", line, text)
+		}
+	}
+
+	// A later blocked run keeps the last-converged time of the run before.
+	run2 := Run{Home: "/srv/box", Desired: "supervised", Outcome: reconcile.OutcomeBlocked, Blockers: 1, ExitCode: 3, Finished: t0.Add(time.Minute)}
+	if err := WriteTextfile(path, run2); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	text = string(data)
+	for _, line := range []string{
+		`parachute_reconcile_last_converged_timestamp_seconds{home="/srv/box"} 1.8e+09`,
+		`parachute_reconcile_last_run_timestamp_seconds{home="/srv/box"} 1.80000006e+09`,
+		`parachute_reconcile_converged{desired="supervised",home="/srv/box"} 0`,
+		`parachute_reconcile_exit_code{home="/srv/box"} 3`,
+		`parachute_reconcile_blockers{home="/srv/box"} 1`,
+	} {
+		if !strings.Contains(text, line+"\n") {
+			t.Errorf("after a blocked run: missing %q in\n%s", line, text)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+// A first run that does not converge writes no last-converged series.
+func TestNeverConvergedHasNoTimestamp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.prom")
+	if err := WriteTextfile(path, Run{Home: "/h", Desired: "detached", Outcome: reconcile.OutcomeFailed, ExitCode: 1, Finished: time.Unix(5, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), lastConverged) {
+		t.Errorf("a box never converged has a last-converged time:\n%s", data)
+	}
+}
