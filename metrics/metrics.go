@@ -30,10 +30,10 @@ type Run struct {
 	// Converged and Changed are the result document's fields: the box
 	// matches the model; the run applied at least one step.
 	Converged, Changed bool
-	Blockers          int
-	StepsApplied      int
-	ExitCode          int
-	Duration          time.Duration
+	Blockers           int
+	StepsApplied       int
+	ExitCode           int
+	Duration           time.Duration
 	// Finished is when the run ended (the last-run timestamp).
 	Finished time.Time
 	// Modules is each module's state under the running hub.
