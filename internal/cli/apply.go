@@ -111,7 +111,7 @@ func (a *applying) applyPlan(ctx context.Context, p reconcile.Plan, snap observe
 // waiting tells a --verbose run why it waits, and how long.
 func (a *applying) waiting(_ int, d time.Duration) {
 	if a.opts.verbose {
-		pf(a.stderr, "parachute reconcile: %s %s\n", a.why, d.String())
+		pf(a.stderr, "parachute reconcile: %s %s\n", a.why, d.Round(time.Millisecond).String())
 	}
 }
 
