@@ -9,12 +9,11 @@ import (
 	"testing"
 )
 
-// TestObserveJSONHasSchema pins a contract gap: docs/design.md says
-// "--output json prints one JSON document … with a `schema` version field",
-// and docs/json.md is headed `schema: "parachute.reconcile/v1"`, but
-// `parachute observe --output json` (runObserve → writeJSON(snap)) prints the
-// bare Snapshot: no schema field, so a consumer cannot tell an observe
-// document's version (reconcile's Document has one).
+// TestObserveJSONHasSchema pins a contract: docs/design.md says "--output
+// json prints one JSON document … with a `schema` version field", and
+// docs/json.md is headed `schema: "parachute.reconcile/v1"`. `parachute
+// observe --output json` once printed the bare Snapshot, so a consumer could
+// not tell an observe document's version (reconcile's Document has one).
 func TestObserveJSONHasSchema(t *testing.T) {
 	home := t.TempDir()
 	// A port nothing listens on: the health probe stays on loopback and finds nobody.

@@ -6,14 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/spf13/pflag"
+
 	"github.com/parachute/reconcile/spec"
 )
 
 // loadDesired turns the flags that were given into spec.Load options: a
 // flag left unset leaves the spec file's value (or the default) in force.
-func loadDesired(f *flags) (spec.Desired, error) {
+func loadDesired(f *options, fs *pflag.FlagSet) (spec.Desired, error) {
 	opts := spec.Options{SpecFile: f.spec, Getenv: os.Getenv, User: currentUser(), LookPath: lookPathNotSelf}
-	fs := f.fs
 	if fs.Changed("desired") {
 		m := spec.Model(f.desired)
 		opts.Desired = &m

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-// TestLockNeverCreatesThroughSymlink pins a defect in lock (cli.go):
+// TestLockNeverCreatesThroughSymlink pins a defect in lock (lock.go):
 // flock.New opens <home>/.reconcile.lock with O_CREATE and follows a
 // symlink, so whoever can write PARACHUTE_HOME can make the reconciler
 // create a file anywhere it may write. Run as root for a box whose home a
@@ -37,7 +37,7 @@ func TestLockNeverCreatesThroughSymlink(t *testing.T) {
 	}
 }
 
-// TestAbsentRunDoesNotCreateHome pins a defect in lock (cli.go):
+// TestAbsentRunDoesNotCreateHome pins a defect in lock (lock.go):
 // every applying run does os.MkdirAll(home, 0o755) to hold
 // <home>/.reconcile.lock, before it has observed anything. So
 // `parachute reconcile --desired absent` on a box that has no

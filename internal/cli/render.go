@@ -129,27 +129,7 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	for _, sk := range s.Skipped {
 		pf(w, "  skipped row %d (%s): %s\n", sk.Index, shortName(cmp.Or(sk.Name, "unnamed")), sk.Reason)
 	}
-	procs := map[int]observe.Process{}
-	for _, p := range s.Processes {
-		procs[p.Pid] = p
-	}
-	fmt.Fprintln(w, "\nports:")
-	for _, p := range s.Ports {
-		if len(p.Listeners) == 0 {
-			pf(w, "  :%-5d %-10s free\n", p.Port, p.Label())
-			continue
-		}
-		for _, l := range p.Listeners {
-			if len(l.Pids) == 0 {
-				pf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, p.Label(), l.Addr, l.UID)
-				continue
-			}
-			for _, pid := range l.Pids {
-				pr := procs[pid]
-				pf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, p.Label(), l.Addr, pid, userOf(pr), argvString(pr.Argv))
-			}
-		}
-	}
+	renderPorts(w, s)
 	if len(s.Pidfiles) > 0 {
 		fmt.Fprintln(w, "\npidfiles:")
 		for _, f := range s.Pidfiles {
@@ -160,29 +140,7 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 			pf(w, "  %s: pid %d %s%s\n", f.Path, f.Pid, string(f.State), extra)
 		}
 	}
-	u := s.Unit
-	fmt.Fprintln(w, "\nunit:")
-	if !u.Available {
-		pf(w, "  %s: manager unavailable: %s\n", cmp.Or(u.Name, "hub unit"), cmp.Or(u.Problem, "none"))
-	}
-	state := "not on disk"
-	if u.File.Exists {
-		state = "on disk"
-	}
-	pf(w, "  %s (%s) %s: %s\n", cmp.Or(u.Name, "?"), cmp.Or(u.Scope, "?"), cmp.Or(u.File.Path, ""), state)
-	if u.Available {
-		pf(w, "  load=%s active=%s/%s file=%s mainpid=%d", cmp.Or(u.LoadState, "-"), cmp.Or(u.ActiveState, "-"), cmp.Or(u.SubState, "-"), cmp.Or(u.UnitFileState, "-"), u.MainPID)
-		if u.NeedDaemonReload {
-			pf(w, " (needs daemon-reload)")
-		}
-		fmt.Fprintln(w)
-	}
-	for _, su := range s.StaleUnits {
-		pf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, cmp.Or(su.ActiveState, "-"), cmp.Or(su.UnitFileState, "-"))
-	}
-	if s.Linger != nil {
-		pf(w, "  linger: %v\n", *s.Linger)
-	}
+	renderUnit(w, s)
 	h := s.Health
 	fmt.Fprintln(w, "\nhealth:")
 	if h.Status == 0 {
@@ -205,6 +163,59 @@ func renderSnapshot(w io.Writer, s observe.Snapshot) {
 	}
 	for _, p := range s.Problems {
 		pf(w, "  problem: %s\n", p)
+	}
+}
+
+// renderPorts prints who holds each declared port.
+func renderPorts(w io.Writer, s observe.Snapshot) {
+	procs := map[int]observe.Process{}
+	for _, p := range s.Processes {
+		procs[p.Pid] = p
+	}
+	fmt.Fprintln(w, "\nports:")
+	for _, p := range s.Ports {
+		if len(p.Listeners) == 0 {
+			pf(w, "  :%-5d %-10s free\n", p.Port, p.Label())
+			continue
+		}
+		for _, l := range p.Listeners {
+			if len(l.Pids) == 0 {
+				pf(w, "  :%-5d %-10s %s held by uid %d, owner unknown\n", p.Port, p.Label(), l.Addr, l.UID)
+				continue
+			}
+			for _, pid := range l.Pids {
+				pr := procs[pid]
+				pf(w, "  :%-5d %-10s %s pid %d (%s) %s\n", p.Port, p.Label(), l.Addr, pid, userOf(pr), argvString(pr.Argv))
+			}
+		}
+	}
+}
+
+// renderUnit prints the hub unit as the manager sees it, the stale module
+// units and linger.
+func renderUnit(w io.Writer, s observe.Snapshot) {
+	u := s.Unit
+	fmt.Fprintln(w, "\nunit:")
+	if !u.Available {
+		pf(w, "  %s: manager unavailable: %s\n", cmp.Or(u.Name, "hub unit"), cmp.Or(u.Problem, "none"))
+	}
+	state := "not on disk"
+	if u.File.Exists {
+		state = "on disk"
+	}
+	pf(w, "  %s (%s) %s: %s\n", cmp.Or(u.Name, "?"), cmp.Or(u.Scope, "?"), cmp.Or(u.File.Path, ""), state)
+	if u.Available {
+		pf(w, "  load=%s active=%s/%s file=%s mainpid=%d", cmp.Or(u.LoadState, "-"), cmp.Or(u.ActiveState, "-"), cmp.Or(u.SubState, "-"), cmp.Or(u.UnitFileState, "-"), u.MainPID)
+		if u.NeedDaemonReload {
+			pf(w, " (needs daemon-reload)")
+		}
+		fmt.Fprintln(w)
+	}
+	for _, su := range s.StaleUnits {
+		pf(w, "  stale %s (%s): %s/%s\n", su.Name, su.Scope, cmp.Or(su.ActiveState, "-"), cmp.Or(su.UnitFileState, "-"))
+	}
+	if s.Linger != nil {
+		pf(w, "  linger: %v\n", *s.Linger)
 	}
 }
 

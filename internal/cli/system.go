@@ -27,7 +27,7 @@ func (s *system) Close() {
 }
 
 // newSystem wires the observer and the actuator for d on this platform.
-func newSystem(d spec.Desired) (*system, error) {
+func newSystem(d spec.Desired, clock actuate.Clock) (*system, error) {
 	env := observe.DefaultEnv()
 	locate := observe.LocateUnit(goos)
 	plat := newPlatform()
@@ -48,7 +48,7 @@ func newSystem(d spec.Desired) (*system, error) {
 	s.actuator = &actuate.Actuator{
 		Procs:    newProcesses(),
 		Files:    actuate.OSFiles{},
-		Clock:    actuate.RealClock{},
+		Clock:    clock,
 		Timeouts: d.Timeouts,
 		Ports:    portProbe{obs: obs},
 		Health:   healthProbe{obs: obs},

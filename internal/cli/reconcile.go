@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"strings"
+
+	"github.com/parachute/reconcile/reconcile"
+)
+
+func runReconcile(ctx context.Context, inv *invocation) int {
+	r, code := prepare(inv)
+	if r == nil {
+		return code
+	}
+	defer r.sys.Close()
+	if r.opts.plan {
+		return r.planOnly(ctx)
+	}
+	if code, done := r.lookFirst(ctx); done {
+		return code
+	}
+	unlock, code := lock(ctx, r.desired.Home, r.opts.wait, r.stderr)
+	if unlock == nil {
+		return code
+	}
+	defer unlock()
+	return r.apply(ctx)
+}
+
+// planOnly is --plan: observe, plan, show, change nothing.
+func (r *run) planOnly(ctx context.Context) int {
+	snap, err := r.observe(ctx)
+	if err != nil {
+		pf(r.stderr, "parachute reconcile: %v\n", err)
+		return ExitBlocked
+	}
+	p := reconcile.Compute(r.desired, snap)
+	return r.shown(r.view.Plan(p, snap, applyHint(r.args)), planExit(p))
+}
+
+// lookFirst observes before the lock is taken when the box's home is not
+// known to be this user's, and ends the run when it must.
+func (r *run) lookFirst(ctx context.Context) (int, bool) {
+	d := r.desired
+	if d.Owner.Known && d.Owner.UID == d.User.UID {
+		return 0, false
+	}
+	// Look before taking the lock, which is a write: a box without a home
+	// (Owner unknown) that needs nothing must not get one just to hold a
+	// lock, and a run on a home that belongs to someone else (root on a
+	// user's box) is blocked and writes nothing at all, not even the lock
+	// file.
+	snap, err := r.observe(ctx)
+	if err == nil {
+		if p := reconcile.Compute(d, snap); p.Converged || p.Outcome == reconcile.OutcomeBlocked {
+			return r.finish(result{Plan: p, Snapshot: snap}), true
+		}
+	}
+	if d.Owner.Known {
+		pf(r.stderr, "parachute reconcile: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", d.Home, d.Owner.UID, d.User.UID)
+		return ExitBlocked, true
+	}
+	return 0, false
+}
+
+// planExit maps a plan (with --plan) to its exit code.
+func planExit(p reconcile.Plan) int {
+	switch p.Outcome {
+	case reconcile.OutcomeConverged:
+		return ExitConverged
+	case reconcile.OutcomeBlocked:
+		return ExitBlocked
+	case reconcile.OutcomeFailed:
+		return ExitFailed
+	}
+	return ExitChanges
+}
+
+// applyHint is the command that applies what --plan showed.
+func applyHint(args []string) string {
+	var kept []string
+	for _, a := range args {
+		if a != "--plan" {
+			kept = append(kept, a)
+		}
+	}
+	return strings.TrimSpace("parachute reconcile " + strings.Join(kept, " "))
+}

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/parachute/reconcile/actuate"
+	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/reconcile"
+)
+
+// A view is what a run shows on its way, in one output format. The run
+// decides; the view only renders. Diagnostics that are the same in every
+// format (a run that cannot start, --verbose) go to stderr without it.
+type view interface {
+	// Snapshot shows what observe saw.
+	Snapshot(s observe.Snapshot) error
+	// Plan shows a plan that --plan will not apply; applyHint is the
+	// command that would.
+	Plan(p reconcile.Plan, s observe.Snapshot, applyHint string) error
+	// Attempt shows the plan attempt n is about to apply.
+	Attempt(n int, p reconcile.Plan, s observe.Snapshot)
+	// Event shows one step's progress while applying.
+	Event(ev actuate.Event)
+	// Result shows how an applying run ended.
+	Result(r result) error
+}
+
+// result is how an applying run ended.
+type result struct {
+	Plan     reconcile.Plan   // the last plan: what the box still needs
+	Snapshot observe.Snapshot // the observation it was computed from
+	Applied  []reconcile.Step // the steps completed, over all attempts
+	Err      error            // the last apply's error, or what cut the run short
+	Took     time.Duration
+}
+
+func newView(output string, stdout, stderr io.Writer) view {
+	if output == "json" {
+		return &jsonView{stdout: stdout, events: json.NewEncoder(stdout)}
+	}
+	return &textView{stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+}
+
+var (
+	_ view = (*textView)(nil)
+	_ view = (*jsonView)(nil)
+)
+
+// jsonView prints one JSON document per run (docs/json.md), preceded while
+// applying by one event per line.
+type jsonView struct {
+	stdout io.Writer
+	events *json.Encoder
+}
+
+// observeDocument is `parachute observe --output json`: the snapshot, with
+// the schema version every JSON document carries.
+type observeDocument struct {
+	Schema string `json:"schema"`
+	observe.Snapshot
+}
+
+func (v *jsonView) Snapshot(s observe.Snapshot) error {
+	return v.document(observeDocument{Schema: reconcile.Schema, Snapshot: s})
+}
+
+func (v *jsonView) Plan(p reconcile.Plan, s observe.Snapshot, _ string) error {
+	return v.document(reconcile.NewDocument(p, s))
+}
+
+// Attempt shows nothing: the events and the result document carry it.
+func (v *jsonView) Attempt(int, reconcile.Plan, observe.Snapshot) {}
+
+func (v *jsonView) Event(ev actuate.Event) { _ = v.events.Encode(ev) }
+
+func (v *jsonView) Result(r result) error {
+	doc := reconcile.NewDocument(r.Plan, r.Snapshot)
+	doc.Applied = r.Applied
+	if r.Err != nil {
+		doc.Error = r.Err.Error()
+	}
+	return v.document(doc)
+}
+
+func (v *jsonView) document(doc any) error {
+	enc := json.NewEncoder(v.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// textView prints for a person: every string from the box escaped (pf),
+// a failed run's account on stderr, and on a terminal a progress line
+// rewritten in place.
+type textView struct {
+	stdout, stderr io.Writer
+	tty            bool
+	progressShown  bool
+}
+
+func (v *textView) Snapshot(s observe.Snapshot) error {
+	renderSnapshot(v.stdout, s)
+	return nil
+}
+
+func (v *textView) Plan(p reconcile.Plan, s observe.Snapshot, applyHint string) error {
+	renderPlan(v.stdout, p, s, applyHint)
+	return nil
+}
+
+func (v *textView) Attempt(n int, p reconcile.Plan, s observe.Snapshot) {
+	if n > 1 {
+		pf(v.stdout, "\nattempt %d:\n", n)
+	}
+	renderPlan(v.stdout, p, s, "")
+	fmt.Fprintln(v.stdout)
+}
+
+func (v *textView) Event(ev actuate.Event) {
+	switch ev.Event {
+	case "step-progress":
+		if v.tty {
+			// One line, rewritten in place: "\r" and erase-line.
+			pf(v.stdout, "\r\x1b[K  … %d. %s: %s", ev.N, string(ev.Action), ev.Progress)
+			v.progressShown = true
+		}
+	case "step-done":
+		v.clearProgress()
+		pf(v.stdout, "  ✓ %d. %s %s (%s)\n", ev.N, string(ev.Action), ev.Target, ev.Elapsed)
+	case "step-failed":
+		v.clearProgress()
+		pf(v.stdout, "  ✗ %d. %s %s: %s\n", ev.N, string(ev.Action), ev.Target, ev.Error)
+	}
+}
+
+func (v *textView) clearProgress() {
+	if v.progressShown {
+		fmt.Fprint(v.stdout, "\r\x1b[K")
+		v.progressShown = false
+	}
+}
+
+func (v *textView) Result(r result) error {
+	p := r.Plan
+	switch {
+	case p.Converged && len(r.Applied) == 0:
+		renderPlan(v.stdout, p, r.Snapshot, "")
+	case p.Converged:
+		took := r.Took.Round(time.Millisecond)
+		pf(v.stdout, "parachute: converged to %s in %s (%d %s applied).\n", string(p.Desired), took.String(), len(r.Applied), plural(len(r.Applied), "step", "steps"))
+		if r.Err != nil {
+			pf(v.stderr, "parachute reconcile: warning: %s; the box verified converged all the same\n", r.Err)
+		}
+		for _, n := range p.Notes {
+			pf(v.stdout, "  - %s\n", n)
+		}
+		renderModules(v.stdout, p.Modules)
+	case p.Outcome == reconcile.OutcomeBlocked, p.Outcome == reconcile.OutcomeFailed && len(r.Applied) == 0 && r.Err == nil:
+		renderPlan(v.stdout, p, r.Snapshot, "")
+	default:
+		v.notConverged(r)
+	}
+	return nil
+}
+
+// notConverged is the account of a run that changed the box but did not
+// converge it, on stderr, ending with the next step to take.
+func (v *textView) notConverged(r result) {
+	took := r.Took.Round(time.Millisecond)
+	if r.Err != nil {
+		pf(v.stderr, "parachute reconcile: %s\n", r.Err)
+	}
+	if len(r.Plan.Steps) > 0 {
+		pf(v.stderr, "parachute reconcile: not converged after %s; the box now needs:\n", took.String())
+		renderSteps(v.stderr, r.Plan.Steps, "  ")
+	} else {
+		pf(v.stderr, "parachute reconcile: not converged after %s\n", took.String())
+	}
+	renderFailure(v.stderr, r.Plan.Failure)
+	fmt.Fprintln(v.stderr, "nothing is lost: run parachute reconcile again (or use --until-converged) to resume")
+}
+
+// isTerminal reports whether w is a terminal (a character device): only
+// then is a progress line rewritten in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
