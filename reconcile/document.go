@@ -7,10 +7,13 @@ import "github.com/parachute/reconcile/observe"
 // the snapshot it was computed from. Its shape is the stable contract
 // documented in docs/json.md; fields are only ever added.
 type Document struct {
-	Schema    string  `json:"schema"`
-	Desired   string  `json:"desired"`
-	Converged bool    `json:"converged"`
-	Outcome   Outcome `json:"outcome"`
+	Schema    string `json:"schema"`
+	Desired   string `json:"desired"`
+	Converged bool   `json:"converged"`
+	// Changed is true when the run applied at least one step (false for
+	// --plan, and for a run that found nothing to do).
+	Changed bool    `json:"changed"`
+	Outcome Outcome `json:"outcome"`
 	// Applied lists the steps a run carried out (only after applying).
 	Applied []Step `json:"applied,omitempty"`
 	// Error is the first failing step's error (only after a failed apply).

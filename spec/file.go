@@ -47,6 +47,9 @@ type File struct {
 	Scope Scope `json:"scope,omitempty"`
 	// Timeouts bound the actuator's waits.
 	Timeouts FileTimeouts `json:"timeouts"`
+	// Textfile is where every applying run writes its metrics for
+	// node_exporter's textfile collector ("" for none).
+	Textfile string `json:"textfile,omitempty"`
 }
 
 // FileHub is the spec file's hub section.
@@ -231,8 +234,10 @@ func (fp *fileParser) file(root *yaml.Node) File {
 			}
 		case "timeouts":
 			f.Timeouts = fp.timeouts(e)
+		case "textfile":
+			f.Textfile = fp.textfile(e)
 		default:
-			fp.unknown(e, []string{"desired", "home", "hub", "manager", "scope", "timeouts"})
+			fp.unknown(e, []string{"desired", "home", "hub", "manager", "scope", "timeouts", "textfile"})
 		}
 	})
 	f.Path = fp.path
@@ -251,6 +256,20 @@ func (fp *fileParser) home(e entry) string {
 		fp.fail(e, fmt.Sprintf("%q starts with ~, which is not expanded (the hub does not expand it either)", s), "write the full absolute path, such as /home/op/.parachute")
 	case !filepath.IsAbs(s):
 		fp.fail(e, fmt.Sprintf("%q is not an absolute path", s), "write the full absolute path (a relative home would depend on where the reconciler runs from)")
+	default:
+		return filepath.Clean(s)
+	}
+	return ""
+}
+
+// textfile returns the textfile key's path, cleaned, or "" after reporting
+// why it cannot be one.
+func (fp *fileParser) textfile(e entry) string {
+	s, ok := fp.text(e)
+	switch {
+	case !ok:
+	case !filepath.IsAbs(s) || !strings.HasSuffix(s, ".prom"):
+		fp.fail(e, fmt.Sprintf("%q is not an absolute path ending in .prom", s), "write the file node_exporter's --collector.textfile.directory reads, such as /var/lib/prometheus/node-exporter/parachute.prom")
 	default:
 		return filepath.Clean(s)
 	}

@@ -31,6 +31,8 @@ type Options struct {
 	Scope *Scope
 	// Manager is --manager.
 	Manager *Manager
+	// Textfile is --textfile.
+	Textfile *string
 
 	// Getenv reads an environment variable (PARACHUTE_HOME,
 	// PARACHUTE_EXTRA_PATH).
@@ -98,6 +100,7 @@ func Load(opts Options) (Desired, error) {
 		Manager:   pick(opts.Manager, file.Manager, ManagerAuto),
 		HubEnv:    file.Hub.Env,
 		Timeouts:  file.Timeouts.or(DefaultTimeouts),
+		Textfile:  pick(opts.Textfile, file.Textfile, ""),
 		User:      opts.User,
 		ExtraPath: w.getenv("PARACHUTE_EXTRA_PATH"),
 	}

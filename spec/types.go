@@ -133,6 +133,9 @@ type Desired struct {
 	// HomeFrom says how Home was resolved (--home, the spec file,
 	// $PARACHUTE_HOME or the default), for the message that names it.
 	HomeFrom string `json:"homeFrom,omitempty"`
+	// Textfile is where an applying run writes its metrics for
+	// node_exporter's textfile collector ("" for none).
+	Textfile string `json:"textfile,omitempty"`
 	// HomeMissing is true when Home does not exist: a run that would start
 	// a hub there is blocked rather than creating an empty box.
 	HomeMissing bool `json:"homeMissing,omitempty"`

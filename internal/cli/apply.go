@@ -11,8 +11,10 @@ import (
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/converge"
+	"github.com/parachute/reconcile/metrics"
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
 )
 
 var _ converge.Clock = actuate.RealClock{}
@@ -126,7 +128,9 @@ func stuck(p reconcile.Plan) string {
 	return "failed"
 }
 
-// finish shows how an applying run ended and returns its exit code.
+// finish shows how an applying run ended, writes its metrics when asked,
+// and returns its exit code. With --quiet a converged run that changed
+// nothing prints nothing at all.
 func (r *run) finish(res result) int {
 	code := ExitFailed
 	switch {
@@ -135,5 +139,20 @@ func (r *run) finish(res result) int {
 	case res.Plan.Outcome == reconcile.OutcomeBlocked:
 		code = ExitBlocked
 	}
+	if path := r.desired.Textfile; path != "" {
+		if err := metrics.WriteTextfile(path, runMetrics(r.desired, res, code, r.clock.Now())); err != nil {
+			pf(r.stderr, "parachute reconcile: %v\n", err)
+		}
+	}
+	if r.opts.quiet && res.Plan.Converged && len(res.Applied) == 0 && res.Err == nil {
+		return code
+	}
 	return r.shown(r.view.Result(res), code)
+}
+
+// runMetrics is what the metrics say of a run that ended with res.
+func runMetrics(d spec.Desired, res result, code int, now time.Time) metrics.Run {
+	return metrics.Run{Home: d.Home, Desired: string(d.Model), Outcome: res.Plan.Outcome,
+		Converged: res.Plan.Converged, Changed: len(res.Applied) > 0, Blockers: len(res.Plan.Blockers),
+		StepsApplied: len(res.Applied), ExitCode: code, Duration: res.Took, Finished: now, Modules: res.Plan.Modules}
 }

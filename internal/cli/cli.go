@@ -51,6 +51,10 @@ func dispatch(ctx context.Context, top *command, args []string, e *env) int {
 			fmt.Fprint(e.stdout, c.help())
 			return ExitConverged
 		}
+		if args[0] == "--version" && c == root {
+			fmt.Fprintln(e.stdout, versionLine())
+			return ExitConverged
+		}
 		sub := c.lookup(args[0])
 		if sub == nil {
 			pf(e.stderr, "%s: unknown command %q\n\n", c.title(), args[0])

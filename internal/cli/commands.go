@@ -14,7 +14,7 @@ var root = &command{
 }
 
 func init() {
-	root.Commands = []*command{reconcileCmd, observeCmd, helpCmd}
+	root.Commands = []*command{reconcileCmd, observeCmd, timerCmd, versionCmd, helpCmd}
 }
 
 const exitCodesText = `Exit codes:

@@ -33,6 +33,9 @@ func loadDesired(f *options, fs *pflag.FlagSet) (spec.Desired, error) {
 		m := spec.Manager(f.manager)
 		opts.Manager = &m
 	}
+	if fs.Changed("textfile") {
+		opts.Textfile = &f.textfile
+	}
 	return spec.Load(opts)
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -27,6 +29,11 @@ type options struct {
 	timeout time.Duration
 	wait    time.Duration
 	verbose bool
+	quiet   bool
+	// textfile is --textfile: where an applying run writes its metrics.
+	textfile string
+	// delay is timer install's --delay (RandomizedDelaySec=).
+	delay int
 }
 
 // boxFlags are the flags of every command that looks at a box.
@@ -48,6 +55,8 @@ func reconcileFlags(fs *pflag.FlagSet, o *options) {
 	fs.BoolVar(&o.until, "until-converged", false, "observe and apply again, with backoff, until converged or --timeout")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "with --until-converged: give up after this long")
 	fs.DurationVar(&o.wait, "wait-lock", 0, "wait this long for another run's lock instead of exiting 75")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the box is converged and nothing changed (for the timer and cron)")
+	fs.StringVar(&o.textfile, "textfile", "", "after an applying run, write its metrics to this .prom file for node_exporter's textfile collector")
 }
 
 // check reports flag values that parse but make no sense, or no sense
@@ -58,6 +67,12 @@ func (o *options) check(fs *pflag.FlagSet) error {
 	}
 	if fs.Changed("timeout") && !o.until {
 		return errors.New("--timeout goes with --until-converged")
+	}
+	if fs.Changed("delay") && (o.delay < 0 || o.delay > 59) {
+		return fmt.Errorf("--delay must be 0 to 59 seconds, not %d", o.delay)
+	}
+	if fs.Changed("textfile") && (!filepath.IsAbs(o.textfile) || !strings.HasSuffix(o.textfile, ".prom")) {
+		return fmt.Errorf("--textfile must be an absolute path ending in .prom (node_exporter reads only those), not %q", o.textfile)
 	}
 	return nil
 }

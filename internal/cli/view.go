@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/journal"
+
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
@@ -42,7 +44,11 @@ func newView(output string, stdout, stderr io.Writer) view {
 	if output == "json" {
 		return &jsonView{stdout: stdout, events: json.NewEncoder(stdout)}
 	}
-	return &textView{stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+	text := &textView{stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+	if useJournal() {
+		return &journalView{text: text, send: journal.Send}
+	}
+	return text
 }
 
 var (
@@ -50,8 +56,8 @@ var (
 	_ view = (*jsonView)(nil)
 )
 
-// jsonView prints one JSON document per run (docs/json.md), preceded while
-// applying by one event per line.
+// jsonView prints one JSON object per line (docs/json.md): while applying,
+// the events, then the result document.
 type jsonView struct {
 	stdout io.Writer
 	events *json.Encoder
@@ -79,17 +85,17 @@ func (v *jsonView) Event(ev actuate.Event) { _ = v.events.Encode(ev) }
 
 func (v *jsonView) Result(r result) error {
 	doc := reconcile.NewDocument(r.Plan, r.Snapshot)
-	doc.Applied = r.Applied
+	doc.Applied, doc.Changed = r.Applied, len(r.Applied) > 0
 	if r.Err != nil {
 		doc.Error = r.Err.Error()
 	}
 	return v.document(doc)
 }
 
+// document prints doc as one line: every line of --output json is one
+// JSON object (events, then the result), for line-oriented consumers.
 func (v *jsonView) document(doc any) error {
-	enc := json.NewEncoder(v.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return json.NewEncoder(v.stdout).Encode(doc)
 }
 
 // textView prints for a person: every string from the box escaped (pf),

@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// nodeExporter runs the real prometheus-node-exporter (Debian's package) on
+// a free loopback port with only the textfile collector, reading dir, and
+// returns a scrape function. It is stopped, by pid, when the test ends.
+func nodeExporter(t *testing.T, dir string) func() map[string]*dto.MetricFamily {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus-node-exporter")
+	if err != nil {
+		t.Fatalf("the metrics test needs Debian's prometheus-node-exporter: %v", err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--collector.disable-defaults",
+		"--collector.textfile", "--collector.textfile.directory="+dir)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	url := "http://" + addr + "/metrics"
+	return func() map[string]*dto.MetricFamily {
+		t.Helper()
+		var last error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				cancel()
+				last = err
+				continue
+			}
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err := parser.TextToMetricFamilies(resp.Body)
+			resp.Body.Close()
+			cancel()
+			if err != nil {
+				t.Fatalf("scrape %s: %v", url, err)
+			}
+			return fams
+		}
+		t.Fatalf("node_exporter at %s never answered: %v", url, last)
+		return nil
+	}
+}
+
+// gauge is the value of the series of name whose labels include want.
+func gauge(t *testing.T, fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	t.Helper()
+	fam := fams[name]
+	if fam == nil {
+		t.Fatalf("node_exporter serves no %s", name)
+	}
+next:
+	for _, m := range fam.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no %s%v among %v", name, want, fam.GetMetric())
+	return 0
+}
+
+// Every applying run writes its metrics for node_exporter's textfile
+// collector; the real node_exporter serves them: after a cutover, a no-op,
+// a blocked run and a failed run.
+func TestMetricsThroughNodeExporter(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.detachedEra()
+	dir := filepath.Join(b.dir, "textfile")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prom := filepath.Join(dir, "parachute.prom")
+	scrape := nodeExporter(t, dir)
+	home := map[string]string{"home": b.home}
+	with := func(k, v string) map[string]string { return map[string]string{"home": b.home, k: v} }
+
+	r := b.parachute("reconcile", "--desired", "supervised", "--textfile", prom)
+	if r.code != 0 {
+		t.Fatalf("cutover: %s", describe(r))
+	}
+	m := scrape()
+	if gauge(t, m, "parachute_reconcile_converged", with("desired", "supervised")) != 1 ||
+		gauge(t, m, "parachute_reconcile_changed", home) != 1 ||
+		gauge(t, m, "parachute_reconcile_steps_applied", home) < 5 ||
+		gauge(t, m, "parachute_reconcile_module_state", map[string]string{"home": b.home, "module": "vault", "state": "up"}) != 1 {
+		t.Errorf("after the cutover: %v", m)
+	}
+	converged := gauge(t, m, "parachute_reconcile_last_converged_timestamp_seconds", home)
+
+	r = b.parachute("reconcile", "--desired", "supervised", "--textfile", prom)
+	m = scrape()
+	if r.code != 0 || gauge(t, m, "parachute_reconcile_changed", home) != 0 || gauge(t, m, "parachute_reconcile_steps_applied", home) != 0 ||
+		gauge(t, m, "parachute_reconcile_outcome", with("outcome", "converged")) != 1 {
+		t.Errorf("after a no-op (exit %d): %v", r.code, m)
+	}
+
+	// Blocked: a drop-in that breaks the start, with the unit stopped.
+	b.mustRun("systemctl", "stop", hubUnit)
+	dropIn := b.in.HostPath("/etc/systemd/system/" + hubUnit + ".d")
+	if err := os.MkdirAll(dropIn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dropIn, "broken.conf"), []byte("[Service]\nExecStartPre=/bin/false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = b.parachute("reconcile", "--desired", "supervised", "--textfile", prom)
+	m = scrape()
+	if r.code != 3 || gauge(t, m, "parachute_reconcile_outcome", with("outcome", "blocked")) != 1 ||
+		gauge(t, m, "parachute_reconcile_blockers", home) < 1 || gauge(t, m, "parachute_reconcile_exit_code", home) != 3 ||
+		gauge(t, m, "parachute_reconcile_converged", with("desired", "supervised")) != 0 {
+		t.Errorf("after a blocked run (exit %d): %v", r.code, m)
+	}
+	if got := gauge(t, m, "parachute_reconcile_last_converged_timestamp_seconds", home); got != converged {
+		t.Errorf("last converged moved on a blocked run: %v, was %v", got, converged)
+	}
+	if err := os.Remove(filepath.Join(dropIn, "broken.conf")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Failed: a hub that exits at once.
+	b.layout("  env: {STANDIN_HUB_FAIL: \"1\"}\n" + fastTimeouts)
+	r = b.parachute("reconcile", "--desired", "supervised", "--textfile", prom)
+	m = scrape()
+	if r.code != 1 || gauge(t, m, "parachute_reconcile_outcome", with("outcome", "failed")) != 1 || gauge(t, m, "parachute_reconcile_exit_code", home) != 1 {
+		t.Errorf("after a failed run (exit %d): %s", r.code, fmtFamilies(m))
+	}
+}
+
+func fmtFamilies(m map[string]*dto.MetricFamily) string {
+	var b strings.Builder
+	for name, f := range m {
+		if strings.HasPrefix(name, "parachute_") {
+			for _, s := range f.GetMetric() {
+				fmt.Fprintf(&b, "%s %v %v\n", name, s.GetLabel(), s.GetGauge().GetValue())
+			}
+		}
+	}
+	return b.String()
+}

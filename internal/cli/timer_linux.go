@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/parachute/reconcile/internal/boxfs"
+	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/unitfile"
+)
+
+// installTimer writes the two units (unchanged files are not rewritten),
+// reloads the manager when either changed, and enables and starts the
+// timer. It reports whether anything changed.
+func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid int, svc, tim []byte) (bool, int) {
+	changed := false
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{unitfile.TimerServiceName, svc}, {unitfile.TimerName, tim}} {
+		rel, err := relTo(place.root, filepath.Join(place.dir, f.name))
+		if err != nil {
+			pf(inv.stderr, "parachute timer install: %v\n", err)
+			return false, ExitBlocked
+		}
+		c, err := boxfs.WriteFile(place.root, rel, f.data, 0o644, &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}, -1, -1)
+		if err != nil {
+			pf(inv.stderr, "parachute timer install: %v\nnothing was enabled\n", err)
+			return false, ExitBlocked
+		}
+		changed = changed || c
+	}
+	conn, code := dialTimer(ctx, inv, place.scope, uid)
+	if conn == nil {
+		return false, code
+	}
+	defer conn.Close()
+	if changed {
+		if err := conn.Reload(ctx); err != nil {
+			pf(inv.stderr, "parachute timer install: %v\n", err)
+			return false, ExitFailed
+		}
+	}
+	p, err := conn.UnitProps(ctx, unitfile.TimerName)
+	if err != nil {
+		pf(inv.stderr, "parachute timer install: %v\n", err)
+		return false, ExitFailed
+	}
+	if p.UnitFileState != "enabled" {
+		if err := conn.Enable(ctx, []string{unitfile.TimerName}); err != nil {
+			pf(inv.stderr, "parachute timer install: %v\n", err)
+			return false, ExitFailed
+		}
+		changed = true
+	}
+	if p.ActiveState != "active" || changed {
+		start := conn.Start
+		if p.ActiveState == "active" {
+			start = conn.Restart // a changed timer is re-armed with its new schedule
+		}
+		if _, err := start(ctx, unitfile.TimerName); err != nil {
+			pf(inv.stderr, "parachute timer install: %v\n", err)
+			return false, ExitFailed
+		}
+		changed = true
+	}
+	return changed, ExitConverged
+}
+
+// removeTimer stops and disables the timer, deletes both units and reloads
+// the manager. It reports whether there was anything to remove.
+func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int) (bool, int) {
+	var present []string
+	for _, name := range []string{unitfile.TimerName, unitfile.TimerServiceName} {
+		if _, err := os.Lstat(filepath.Join(place.dir, name)); err == nil {
+			present = append(present, name)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			pf(inv.stderr, "parachute timer remove: %v\n", err)
+			return false, ExitBlocked
+		}
+	}
+	if len(present) == 0 {
+		return false, ExitConverged
+	}
+	conn, code := dialTimer(ctx, inv, place.scope, uid)
+	if conn == nil {
+		return false, code
+	}
+	defer conn.Close()
+	if err := conn.Stop(ctx, unitfile.TimerName); err != nil {
+		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		return false, ExitFailed
+	}
+	if err := conn.Disable(ctx, []string{unitfile.TimerName}); err != nil {
+		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		return false, ExitFailed
+	}
+	for _, name := range present {
+		rel, err := relTo(place.root, filepath.Join(place.dir, name))
+		if err == nil {
+			err = boxfs.Remove(place.root, rel)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			pf(inv.stderr, "parachute timer remove: %v\n", err)
+			return false, ExitFailed
+		}
+	}
+	if err := conn.Reload(ctx); err != nil {
+		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		return false, ExitFailed
+	}
+	return true, ExitConverged
+}
+
+// dialTimer connects to the manager of scope: no manager is blocked (3), a
+// failed connection to one that exists is a failure (1).
+func dialTimer(ctx context.Context, inv *invocation, scope string, uid int) (*sdbus.Conn, int) {
+	conn, err := sdbus.Dial(ctx, scope, uid, os.Getenv)
+	if err != nil {
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
+		if _, ok := errors.AsType[*sdbus.MissingError](err); ok {
+			return nil, ExitBlocked
+		}
+		return nil, ExitFailed
+	}
+	return conn, ExitConverged
+}
