@@ -10,14 +10,13 @@
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
-export GOFLAGS := -buildvcs=false
 
 .PHONY: all build examples demo test test-unit test-e2e vet darwin bench clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/parachute ./cmd/parachute
+	$(GO) build -buildvcs=auto -o $(BIN)/parachute ./cmd/parachute
 
 examples:
 	$(GO) build -o $(BIN)/standin-hub ./examples/standin-hub
