@@ -129,6 +129,11 @@ func TestMetricsThroughNodeExporter(t *testing.T) {
 		gauge(t, m, "parachute_reconcile_outcome", with("outcome", "converged")) != 1 {
 		t.Errorf("after a no-op (exit %d): %v", r.code, m)
 	}
+	if now := gauge(t, m, "parachute_reconcile_last_converged_timestamp_seconds", home); now <= converged {
+		t.Errorf("a converged no-op did not move last converged: %v, was %v", now, converged)
+	} else {
+		converged = now
+	}
 
 	// Blocked: a drop-in that breaks the start, with the unit stopped.
 	b.mustRun("systemctl", "stop", hubUnit)
@@ -172,4 +177,66 @@ func fmtFamilies(m map[string]*dto.MetricFamily) string {
 		}
 	}
 	return b.String()
+}
+
+// The timer: install writes, enables and starts parachute-reconcile.timer
+// in the sandbox's system manager; its service converges a detached-era box
+// and logs to the journal with structured fields; a converged box costs one
+// journal entry per run (none with --quiet, which the timer passes); remove
+// takes it all away.
+func TestTimerKeepsTheBoxConverged(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.detachedEra()
+	out := b.mustRun(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec)
+	if !strings.Contains(out, "installed") {
+		t.Fatalf("timer install: %s", out)
+	}
+	if out := b.mustRun(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec); !strings.Contains(out, "unchanged") {
+		t.Errorf("a second install: %s", out)
+	}
+	for _, q := range [][2]string{{"is-enabled", "enabled"}, {"is-active", "active"}} {
+		if got := strings.TrimSpace(b.mustRun("systemctl", q[0], "parachute-reconcile.timer")); got != q[1] {
+			t.Errorf("timer %s = %s", q[0], got)
+		}
+	}
+	// Run the service now rather than wait for the minute.
+	b.mustRun("systemctl", "start", "parachute-reconcile.service")
+	if r := b.parachute("reconcile", "--desired", "supervised", "--plan"); r.code != 0 || !r.doc.Converged {
+		t.Fatalf("the timer's run did not converge the box: %s\njournal:\n%s", describe(r), b.mustRun("journalctl", "-u", "parachute-reconcile.service", "--no-pager"))
+	}
+	fields := b.mustRun("journalctl", "-u", "parachute-reconcile.service", "-o", "json", "--no-pager")
+	if !strings.Contains(fields, `"PARACHUTE_OUTCOME":"converged"`) || !strings.Contains(fields, `"PARACHUTE_CHANGED":"true"`) {
+		t.Errorf("no structured result in the journal:\n%s", fields)
+	}
+	// Entries the reconciler itself wrote (systemd's own start and finish
+	// lines carry no _PID of ours and no PARACHUTE_ field).
+	ours := func() int {
+		n := 0
+		for _, line := range strings.Split(b.mustRun("journalctl", "-u", "parachute-reconcile.service", "-o", "json", "--no-pager"), "\n") {
+			if strings.Contains(line, `"_COMM":"parachute"`) || strings.Contains(line, `"PARACHUTE_`) {
+				n++
+			}
+		}
+		return n
+	}
+	before := ours()
+	if before == 0 {
+		t.Fatal("the converging run wrote no journal entry of its own")
+	}
+	b.mustRun("systemctl", "start", "parachute-reconcile.service")
+	if added := ours() - before; added != 0 {
+		t.Errorf("a converged run under the timer (--quiet) wrote %d journal entries", added)
+	}
+	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "removed") {
+		t.Errorf("timer remove: %s", out)
+	}
+	for _, f := range []string{"parachute-reconcile.timer", "parachute-reconcile.service"} {
+		if _, err := os.Lstat(b.in.HostPath("/etc/systemd/system/" + f)); !os.IsNotExist(err) {
+			t.Errorf("%s still on disk after remove: %v", f, err)
+		}
+	}
+	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "not installed") {
+		t.Errorf("a second remove: %s", out)
+	}
 }
