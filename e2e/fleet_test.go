@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -238,5 +239,146 @@ func TestTimerKeepsTheBoxConverged(t *testing.T) {
 	}
 	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "not installed") {
 		t.Errorf("a second remove: %s", out)
+	}
+}
+
+// ansiblePlay runs the role with Debian's ansible-playbook inside the
+// sandbox (connection local, as root), with the JSON callback, and returns
+// the play's stats for localhost and every failure message.
+func (b *box) ansiblePlay(t *testing.T, check bool, extra map[string]any) (stats map[string]float64, failures []string) {
+	t.Helper()
+	ap, err := exec.LookPath("ansible-playbook")
+	if err != nil {
+		t.Fatalf("the Ansible test needs Debian's ansible-core: %v", err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := os.ReadFile(b.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]any{
+		"parachute_reconcile_src":     b.bins.parachute,
+		"parachute_reconcile_bin":     filepath.Join(b.dir, "installed", "parachute-reconcile"),
+		"parachute_reconcile_home":    b.home,
+		"parachute_reconcile_spec":    string(spec),
+		"parachute_reconcile_timer":   false, // its own test; a timer run here would race the plays
+		"parachute_reconcile_desired": "supervised",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	play := []map[string]any{{"hosts": "localhost", "gather_facts": false, "roles": []map[string]any{{"role": "parachute_reconcile", "vars": vars}}}}
+	data, _ := json.Marshal(play)
+	pb := filepath.Join(b.dir, "play.yml")
+	if err := os.WriteFile(pb, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(b.dir, "installed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(b.dir, "ansible-tmp")
+	argv := []string{"env", "ANSIBLE_ROLES_PATH=" + filepath.Join(root, "deploy", "ansible", "roles"),
+		"ANSIBLE_HOME=" + tmp, "ANSIBLE_LOCAL_TEMP=" + tmp, "ANSIBLE_REMOTE_TEMP=" + tmp, "ANSIBLE_NOCOLOR=1",
+		"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3", "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
+		ap, "-i", "localhost,", "-c", "local", pb}
+	if check {
+		argv = append(argv, "--check")
+	}
+	out, _ := b.runOut(argv...)
+	// The default callback: "fatal: [localhost]: FAILED! => {json}" per
+	// failed task, then the recap line
+	// "localhost : ok=5 changed=1 unreachable=0 failed=0 skipped=2 …".
+	stats = map[string]float64{}
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "fatal: [localhost]: FAILED! => "); ok {
+			var v struct{ Msg any }
+			_ = json.Unmarshal([]byte(rest), &v)
+			failures = append(failures, fmt.Sprint(v.Msg))
+		}
+		if strings.HasPrefix(line, "localhost") && strings.Contains(line, " ok=") {
+			for _, f := range strings.Fields(line) {
+				if k, v, ok := strings.Cut(f, "="); ok {
+					var n float64
+					fmt.Sscan(v, &n)
+					stats[k] = n
+				}
+			}
+		}
+	}
+	if _, ok := stats["ok"]; !ok {
+		t.Fatalf("ansible-playbook printed no recap:\n%s", out)
+	}
+	stats["failures"] = stats["failed"]
+	t.Logf("ansible-playbook (check=%v): %v %q", check, stats, failures)
+	return stats, failures
+}
+
+// The role against a detached-era box under the sandboxed systemd: check
+// mode changes nothing and reports changed; the real run converges and
+// reports changed; a second run reports ok; a squatter fails the play with
+// the blocker's text.
+func TestAnsibleRole(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	sum := b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
+	old := boxPids(b.observe())
+	before := b.procs(old...)
+
+	stats, fails := b.ansiblePlay(t, true, nil)
+	if stats["changed"] < 1 || stats["failures"] != 0 || len(fails) > 0 {
+		t.Fatalf("check mode: stats %v, failures %q", stats, fails)
+	}
+	for _, pid := range old {
+		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
+			t.Errorf("check mode stopped pid %d (%v)", pid, before[pid].Argv)
+		}
+	}
+	if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
+		t.Errorf("check mode wrote the hub unit: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(b.dir, "installed", "parachute-reconcile")); !os.IsNotExist(err) {
+		t.Errorf("check mode installed the binary: %v", err)
+	}
+
+	// Installed but not converged: check mode plans (--plan, exit 2) and
+	// reports changed, still changing nothing.
+	b.mustRun("install", "-m", "0755", b.bins.parachute, filepath.Join(b.dir, "installed", "parachute-reconcile"))
+	b.mustRun("cp", b.spec, filepath.Join(b.home, "reconcile.yaml"))
+	stats, fails = b.ansiblePlay(t, true, nil)
+	if stats["changed"] < 1 || stats["failures"] != 0 || len(fails) > 0 {
+		t.Fatalf("check mode, installed: stats %v, failures %q", stats, fails)
+	}
+	for _, pid := range old {
+		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
+			t.Errorf("check mode (installed) stopped pid %d (%v)", pid, before[pid].Argv)
+		}
+	}
+
+	stats, fails = b.ansiblePlay(t, false, nil)
+	if stats["changed"] < 1 || stats["failures"] != 0 || len(fails) > 0 {
+		t.Fatalf("real run: stats %v, failures %q", stats, fails)
+	}
+	b.checkSupervised(old)
+
+	stats, fails = b.ansiblePlay(t, false, nil)
+	if stats["changed"] != 0 || stats["failures"] != 0 || len(fails) > 0 {
+		t.Errorf("second run: stats %v, failures %q (want ok, nothing changed)", stats, fails)
+	}
+
+	vault := moduleOf(t, sum, "vault")
+	b.mustRun("systemctl", "stop", hubUnit)
+	b.waitFree(vault.Port)
+	stranger := b.startStranger(httpServer(vault.Port)...)
+	b.waitListening(vault.Port)
+	stats, fails = b.ansiblePlay(t, false, nil)
+	joined := strings.Join(fails, "\n")
+	if stats["failures"] < 1 || !strings.Contains(joined, "blocked (exit 3)") || !strings.Contains(joined, fmt.Sprint(stranger)) {
+		t.Errorf("squatter: stats %v, failures %q; want the play failed with the blocker naming pid %d", stats, fails, stranger)
+	}
+	if !b.alive(stranger) {
+		t.Error("the squatter was stopped")
 	}
 }
