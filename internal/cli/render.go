@@ -30,7 +30,7 @@ func renderPlan(w io.Writer, p reconcile.Plan, s observe.Snapshot, applyHint str
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Blocked — nothing will be stopped or started until a person resolves:")
 		for _, b := range p.Blockers {
-			pf(w, "  ✗ %s\n", b.Reason)
+			pf(w, "  %s %s\n", marks().bad, b.Reason)
 			if b.Pid > 0 || len(b.Argv) > 0 {
 				pf(w, "      pid %d, user %s, port %s: %s\n", b.Pid, cmp.Or(b.User, "?"), portOrDash(b.Port), argvString(b.Argv))
 			}
@@ -259,12 +259,12 @@ func renderModules(w io.Writer, mods []reconcile.ModuleReport) {
 	}
 	pf(w, "\nModules:\n")
 	for _, m := range mods {
-		mark := "✗"
+		mark := marks().bad
 		switch m.State {
 		case reconcile.ModuleUp:
-			mark = "✓"
+			mark = marks().ok
 		case reconcile.ModuleBooting:
-			mark = "…"
+			mark = marks().wait
 		}
 		pf(w, "  %s %-*s :%-5d %s — %s\n", mark, width, m.Short, m.Port, string(m.State), m.Evidence)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/journal"
@@ -104,7 +105,13 @@ func (v *jsonView) document(doc any) error {
 type textView struct {
 	stdout, stderr io.Writer
 	tty            bool
-	progressShown  bool
+
+	mu            sync.Mutex // Event runs on the actuator's goroutine, the ticker on its own
+	progressShown bool
+	current       string        // the step in progress, as its line shows it
+	progress      string        // its latest step-progress text
+	started       time.Time     // when it started
+	stopTick      chan struct{} // closes the ticker of the step in progress
 }
 
 func (v *textView) Snapshot(s observe.Snapshot) error {
@@ -125,20 +132,74 @@ func (v *textView) Attempt(n int, p reconcile.Plan, s observe.Snapshot) {
 	fmt.Fprintln(v.stdout)
 }
 
+// Event shows each step as it ends; on a terminal, the step in progress is
+// one line rewritten in place with its elapsed time (every second) and its
+// latest progress, so a 15 s stop grace or a 30 s wait is never silent.
 func (v *textView) Event(ev actuate.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	switch ev.Event {
+	case "step-start":
+		if v.tty {
+			v.stopTicker()
+			v.current, v.progress, v.started = fmt.Sprintf("%d. %s %s", ev.N, ev.Action, esc(ev.Target)), "", time.Now()
+			v.drawProgress()
+			v.startTicker()
+		}
 	case "step-progress":
 		if v.tty {
-			// One line, rewritten in place: "\r" and erase-line.
-			pf(v.stdout, "\r\x1b[K  … %d. %s: %s", ev.N, string(ev.Action), ev.Progress)
-			v.progressShown = true
+			v.progress = ev.Progress
+			v.drawProgress()
 		}
 	case "step-done":
+		v.stopTicker()
 		v.clearProgress()
-		pf(v.stdout, "  ✓ %d. %s %s (%s)\n", ev.N, string(ev.Action), ev.Target, ev.Elapsed)
+		pf(v.stdout, "  %s %d. %s %s (%s)\n", marks().ok, ev.N, string(ev.Action), ev.Target, ev.Elapsed)
 	case "step-failed":
+		v.stopTicker()
 		v.clearProgress()
-		pf(v.stdout, "  ✗ %d. %s %s: %s\n", ev.N, string(ev.Action), ev.Target, ev.Error)
+		pf(v.stdout, "  %s %d. %s %s: %s\n", marks().bad, ev.N, string(ev.Action), ev.Target, ev.Error)
+	}
+}
+
+// drawProgress rewrites the progress line ("\r" and erase-line); v.mu held.
+func (v *textView) drawProgress() {
+	line := v.current + " (" + time.Since(v.started).Truncate(time.Second).String() + ")"
+	if v.progress != "" {
+		line += ": " + v.progress
+	}
+	pf(v.stdout, "\r\x1b[K  %s %s", marks().wait, line)
+	v.progressShown = true
+}
+
+// startTicker redraws the progress line every second until stopTicker;
+// v.mu held.
+func (v *textView) startTicker() {
+	stop := make(chan struct{})
+	v.stopTick = stop
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				v.mu.Lock()
+				if v.stopTick == stop {
+					v.drawProgress()
+				}
+				v.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// stopTicker ends the ticker of the step in progress; v.mu held.
+func (v *textView) stopTicker() {
+	if v.stopTick != nil {
+		close(v.stopTick)
+		v.stopTick = nil
 	}
 }
 
@@ -150,6 +211,10 @@ func (v *textView) clearProgress() {
 }
 
 func (v *textView) Result(r result) error {
+	v.mu.Lock()
+	v.stopTicker()
+	v.clearProgress()
+	v.mu.Unlock()
 	p := r.Plan
 	switch {
 	case p.Converged && len(r.Applied) == 0:
