@@ -9,12 +9,20 @@ import (
 // Status marks: ✓ ✗ … on a UTF-8 terminal, "ok", "x", ".." without a UTF-8
 // locale (LC_ALL, else LC_CTYPE, else LANG, as setlocale(3) reads them).
 // The text has no colour, so NO_COLOR has nothing to turn off.
-var marks = sync.OnceValue(func() struct{ ok, bad, wait string } {
+var marks = sync.OnceValue(func() glyphs {
 	if utf8Locale(os.Getenv) {
-		return struct{ ok, bad, wait string }{"✓", "✗", "…"}
+		return unicodeMarks
 	}
-	return struct{ ok, bad, wait string }{"ok", "x", ".."}
+	return asciiMarks
 })
+
+// glyphs are the three status marks.
+type glyphs struct{ ok, bad, wait string }
+
+var (
+	unicodeMarks = glyphs{"✓", "✗", "…"}
+	asciiMarks   = glyphs{"ok", "x", ".."}
+)
 
 // utf8Locale reports whether the locale getenv describes uses UTF-8. An
 // unset locale (cron, a bare service) is the C locale: ASCII.
