@@ -229,6 +229,19 @@ func TestTimerKeepsTheBoxConverged(t *testing.T) {
 	if added := ours() - before; added != 0 {
 		t.Errorf("a converged run under the timer (--quiet) wrote %d journal entries", added)
 	}
+	// What a converged box costs per run, as cron would capture it:
+	// nothing with --quiet; the text or one JSON line otherwise.
+	for _, args := range [][]string{{"--quiet"}, {}, {"--output", "json"}} {
+		argv := append([]string{b.bins.parachute, "reconcile", "--home", b.home, "--spec", b.spec}, args...)
+		out, err := b.run(argv...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		t.Logf("a converged run %v prints %d bytes, %d lines (%d bytes a day at one run a minute)", args, len(out), strings.Count(out, "\n"), 1440*len(out))
+		if len(args) == 1 && len(out) != 0 {
+			t.Errorf("--quiet on a converged box printed %q", out)
+		}
+	}
 	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "removed") {
 		t.Errorf("timer remove: %s", out)
 	}
