@@ -11,9 +11,9 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // ErrGone is returned by Processes.Identity when no such process exists (or
@@ -187,7 +187,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 // Apply carries out plan's steps in order and stops at the first failure. It
 // never re-plans: the next run observes afresh and resumes. A blocked plan
 // is refused whole. It returns the steps that completed.
-func (a *Actuator) Apply(ctx context.Context, plan reconcile.Plan, snap observe.Snapshot) ([]reconcile.Step, error) {
+func (a *Actuator) Apply(ctx context.Context, plan reconcile.Plan, snap state.Snapshot) ([]reconcile.Step, error) {
 	if plan.Outcome == reconcile.OutcomeBlocked {
 		return nil, errors.New("the plan is blocked; nothing applied")
 	}
@@ -262,7 +262,7 @@ func (a *Actuator) emitProgress(st reconcile.Step, progress string) {
 // run is one Apply call's state.
 type run struct {
 	a    *Actuator
-	snap observe.Snapshot
+	snap state.Snapshot
 	// unitCgroup and unitMain describe who belongs to the hub unit, from
 	// the snapshot and refreshed after the unit starts.
 	unitCgroup string

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 )
@@ -176,7 +176,7 @@ func (r *run) inUnit(pid int) bool {
 	if err != nil {
 		return false
 	}
-	return observe.InCgroup(id.Cgroup, r.unitCgroup)
+	return procfs.InCgroup(id.Cgroup, r.unitCgroup)
 }
 
 // waitPortsFree waits until no process outside the hub unit holds the port

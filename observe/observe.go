@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -174,7 +175,7 @@ type walkResult struct {
 	unreadableFds []int
 }
 
-func fromStat(st Stat) Process {
+func fromStat(st procfs.Stat) Process {
 	return Process{Pid: st.Pid, PPid: st.PPid, Pgid: st.Pgid, Sid: st.Sid, StartTicks: st.StartTicks, State: st.State, Kernel: st.KernelThread, Argv: []string{}}
 }
 

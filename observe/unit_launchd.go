@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/parachute/reconcile/internal/launchctl"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -28,108 +28,10 @@ type LaunchdUnits struct {
 
 var _ UnitObserver = LaunchdUnits{}
 
-// LaunchdJob is what `launchctl print <domain>/<label>` says about a loaded
-// job (top-level keys only; nested blocks are skipped except arguments).
-type LaunchdJob struct {
-	// State is launchd's word: "running", "waiting", "not running",
-	// "spawn scheduled", "exited", …
-	State string `json:"state"`
-	// PID is the job's process, 0 when not running.
-	PID int `json:"pid,omitempty"`
-	// LastExitCode is the last exit status; LastExitKnown is false for
-	// "(never exited)" or when the line is missing.
-	LastExitCode  int  `json:"lastExitCode,omitempty"`
-	LastExitKnown bool `json:"lastExitKnown,omitempty"`
-	// Path is the plist launchd loaded the job from.
-	Path string `json:"path,omitempty"`
-	// Program and Arguments are what launchd runs.
-	Program   string   `json:"program,omitempty"`
-	Arguments []string `json:"arguments,omitempty"`
-}
-
-// ParseLaunchctlPrint reads the output of `launchctl print
-// <domain>/<label>`: "key = value" lines of the job's top-level block, the
-// arguments block, a last exit code that may read "78: EX_CONFIG" or
-// "(never exited)". It never fails; keys it does not know are ignored.
-func ParseLaunchctlPrint(out string) LaunchdJob {
-	var j LaunchdJob
-	depth := 0
-	inArgs := false
-	for _, raw := range strings.Split(out, "\n") {
-		line := strings.TrimSpace(raw)
-		if line == "" {
-			continue
-		}
-		if line == "}" {
-			if depth == 2 && inArgs {
-				inArgs = false
-			}
-			if depth > 0 {
-				depth--
-			}
-			continue
-		}
-		key, val, hasEq := strings.Cut(line, " = ")
-		if strings.HasSuffix(line, "{") {
-			if depth == 1 && hasEq && key == "arguments" {
-				inArgs = true
-			}
-			depth++
-			continue
-		}
-		if depth == 2 && inArgs {
-			j.Arguments = append(j.Arguments, line)
-			continue
-		}
-		if depth > 1 || !hasEq {
-			continue
-		}
-		// depth 1 is the job's block; depth 0 happens when only the body
-		// was printed (no "label = {" header).
-		switch key {
-		case "state":
-			j.State = val
-		case "pid":
-			j.PID, _ = strconv.Atoi(val)
-		case "path":
-			j.Path = val
-		case "program":
-			j.Program = val
-		case "last exit code":
-			num, _, _ := strings.Cut(val, ":")
-			if n, err := strconv.Atoi(strings.TrimSpace(num)); err == nil {
-				j.LastExitCode, j.LastExitKnown = n, true
-			}
-		}
-	}
-	return j
-}
-
-// ParseLaunchctlDisabled reads `launchctl print-disabled <domain>`: lines
-// `"label" => disabled|enabled` (macOS 11 and later) or `=> true|false`
-// (older, where true means disabled). It returns label → disabled.
-func ParseLaunchctlDisabled(out string) map[string]bool {
-	m := map[string]bool{}
-	for _, raw := range strings.Split(out, "\n") {
-		label, state, ok := strings.Cut(strings.TrimSpace(raw), "=>")
-		if !ok {
-			continue
-		}
-		label = strings.Trim(strings.TrimSpace(label), `"`)
-		switch strings.TrimSpace(state) {
-		case "disabled", "true":
-			m[label] = true
-		case "enabled", "false":
-			m[label] = false
-		}
-	}
-	return m
-}
-
 // printResult classifies one `launchctl print` run.
 type printResult struct {
 	loaded bool
-	job    LaunchdJob
+	job    launchctl.Job
 	// problem is set when launchd could not be asked (no such domain, an
 	// unexpected failure); loaded is then unknown.
 	problem string
@@ -141,7 +43,7 @@ func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 		return printResult{problem: fmt.Sprintf("launchctl print %s: %v", target, err)}
 	}
 	if code == 0 {
-		return printResult{loaded: true, job: ParseLaunchctlPrint(out)}
+		return printResult{loaded: true, job: launchctl.ParsePrint(out)}
 	}
 	msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(errOut+"\n"+out), "Bad request."))
 	msg = strings.Join(strings.Fields(msg), " ")
@@ -186,7 +88,7 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	case code != 0:
 		rep.Problems = append(rep.Problems, fmt.Sprintf("launchctl print-disabled %s: exit %d: %s", q.Scope, code, strings.TrimSpace(errOut)))
 	default:
-		disabled = ParseLaunchctlDisabled(out)
+		disabled = launchctl.ParseDisabled(out)
 	}
 	fileState := func(label string, plistExists bool) string {
 		switch {
@@ -255,7 +157,7 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 
 // launchdActive maps a loaded job to a systemd-like ActiveState, as the
 // hub's queryHubUnitState does.
-func launchdActive(j LaunchdJob) string {
+func launchdActive(j launchctl.Job) string {
 	switch {
 	case j.State == "running" || j.PID > 0:
 		return "active"

@@ -8,13 +8,14 @@ import (
 	"strconv"
 
 	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
 // SystemdManager is what the systemd unit observer reads from a manager
-// connection (*sdbus.Conn, or sdbustest.Manager in tests).
+// connection (an sdbus connection, or sdbustest.Manager in tests).
 type SystemdManager interface {
-	UnitProps(ctx context.Context, name string) (sdbus.Props, error)
+	UnitProps(ctx context.Context, name string) (state.UnitProps, error)
 	Close()
 }
 

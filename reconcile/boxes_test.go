@@ -8,9 +8,9 @@ import (
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/actuate/actuatetest"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 const home = "/home/op/.parachute"
@@ -82,7 +82,7 @@ type crash struct{}
 
 // applyCrashing applies the plan and "kills" the run when the event for
 // step n of kind ev is emitted (before the step acts, for step-start).
-func applyCrashing(w *actuatetest.World, p reconcile.Plan, snap observe.Snapshot, n int, ev string) (crashed bool) {
+func applyCrashing(w *actuatetest.World, p reconcile.Plan, snap state.Snapshot, n int, ev string) (crashed bool) {
 	a := actuator(w)
 	a.Events = func(e actuate.Event) {
 		if e.N == n && e.Event == ev {

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/parachute/reconcile/actuate/actuatetest"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // TestOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled: an
@@ -120,7 +120,7 @@ func TestOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
 		w := actuatetest.New(home, 1939, threeModules)
 		sysHub := w.Spawn(actuatetest.Proc{Argv: append([]string(nil), w.HubArgv...), Cgroup: "/system.slice/parachute-hub.service", Ports: []int{w.HubPort}})
 		snap := w.Snapshot()
-		snap.OtherScope = &observe.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
+		snap.OtherScope = &state.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
 		p := reconcile.Compute(desired(w, m), snap)
 		for _, st := range p.Steps {
 			if st.Action == reconcile.Stop && (st.Pid == sysHub || st.Pgid == sysHub) {

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -135,7 +135,7 @@ func (b *builder) supervised() {
 	// 2-4. Stale units, then every detached process and orphan, then pidfiles.
 	b.staleUnits()
 	b.collectStops(func(int) bool { return false })
-	b.removePidfiles(func(observe.Pidfile) bool { return false }, false)
+	b.removePidfiles(func(state.Pidfile) bool { return false }, false)
 
 	// 5. Ports, start, health.
 	switch {
@@ -190,7 +190,7 @@ func (b *builder) startReason() string {
 	}
 }
 
-func healthWhy(h observe.Health, held bool) string {
+func healthWhy(h state.Health, held bool) string {
 	switch {
 	case !held:
 		return "the hub unit is active but not listening yet"
@@ -204,7 +204,7 @@ func healthWhy(h observe.Health, held bool) string {
 // waitStopped waits for the ports whose holders the plan stops.
 func (b *builder) waitStopped() {
 	stopped := b.stoppedPorts()
-	var ports []observe.Port
+	var ports []state.Port
 	for _, p := range b.w.s.Ports {
 		if stopped[p.Port] {
 			ports = append(ports, p)
@@ -266,9 +266,9 @@ func (b *builder) detached() {
 
 	// Is our detached hub already up? hub.pid live, every listener on the
 	// hub port is it or its descendant, and /health came from one of those.
-	var hub *observe.Pidfile
+	var hub *state.Pidfile
 	for i, pf := range s.Pidfiles {
-		if pf.Service == "hub" && pf.State == observe.PidLive {
+		if pf.Service == "hub" && pf.State == state.PidLive {
 			hub = &s.Pidfiles[i]
 		}
 	}
@@ -308,7 +308,7 @@ func (b *builder) detached() {
 	b.unitSteps("the detached model runs the hub without a service manager")
 	b.staleUnits()
 	b.collectStops(func(pid int) bool { return running && isHubTree(pid) })
-	b.removePidfiles(func(pf observe.Pidfile) bool { return running && hub != nil && pf.Path == hub.Path }, running)
+	b.removePidfiles(func(pf state.Pidfile) bool { return running && hub != nil && pf.Path == hub.Path }, running)
 	if running {
 		b.waitStopped()
 		if s.HubPortFile == nil || s.HubPortFile.Port != s.HubPort {
@@ -373,7 +373,7 @@ func (b *builder) absent() {
 	b.unitSteps("the absent model leaves nothing installed")
 	b.staleUnits()
 	b.collectStops(func(int) bool { return false })
-	b.removePidfiles(func(observe.Pidfile) bool { return false }, false)
+	b.removePidfiles(func(state.Pidfile) bool { return false }, false)
 	b.waitStopped()
 	for _, h := range b.holders {
 		if h.Verdict == VerdictForeign || h.Verdict == VerdictUnknown {

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -24,7 +24,7 @@ import (
 // the hub starts. When a blocker exists the plan stops nothing at all (it
 // may still show the write-unit step, as a preview; the actuator applies
 // nothing from a blocked plan).
-func Compute(d spec.Desired, s observe.Snapshot) Plan {
+func Compute(d spec.Desired, s state.Snapshot) Plan {
 	b := &builder{w: newWorld(d, s)}
 	b.holders = b.w.classify()
 	switch d.Model {
@@ -209,7 +209,7 @@ func (b *builder) staleHolderBlockers() {
 // it may be ours, and we must not guess.
 func (b *builder) pidfileBlockers() {
 	for _, pf := range b.w.s.Pidfiles {
-		if pf.State == observe.PidUnknown {
+		if pf.State == state.PidUnknown {
 			b.block(Blocker{Pid: pf.Pid, Verdict: VerdictUnknown,
 				Reason: fmt.Sprintf("%s names live pid %d, which cannot be inspected: %s", pf.Path, pf.Pid, pf.Reason),
 				Fix:    fmt.Sprintf("run as the user that owns pid %d (or root); if it is not part of the box, delete %s", pf.Pid, pf.Path)})
@@ -330,13 +330,13 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 // and removed, its pid left alone, with the check that failed in the
 // step's reason. hub.port goes last, after the waits: only once the port it
 // records is free.
-func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile bool) {
+func (b *builder) removePidfiles(keep func(state.Pidfile) bool, keepPortFile bool) {
 	keepPort := keepPortFile
 	for _, pf := range b.w.s.Pidfiles {
-		if keep(pf) || pf.State == observe.PidUnknown {
+		if keep(pf) || pf.State == state.PidUnknown {
 			continue
 		}
-		if pf.State == observe.PidLive && b.w.unitOwned(pf.Pid) {
+		if pf.State == state.PidLive && b.w.unitOwned(pf.Pid) {
 			// The unit's own process wrote it (a hub-server.ts command
 			// writes hub.pid and hub.port itself): not a detached leftover.
 			if pf.Service == "hub" {
@@ -346,7 +346,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 		}
 		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Under: b.w.d.Home, Pid: pf.Pid}
 		switch pf.State {
-		case observe.PidLive:
+		case state.PidLive:
 			if c := b.w.fileClaims[pf.Path]; !c.ok {
 				// The box's process would have passed: the one the file
 				// named is gone, and the file with it. The pid is never
@@ -357,10 +357,10 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 			}
 			st.StartTicks = b.w.procs[pf.Pid].StartTicks
 			st.Reason = fmt.Sprintf("pid %d is being stopped; its pidfile goes with it", pf.Pid)
-		case observe.PidDead:
+		case state.PidDead:
 			st.Reason = fmt.Sprintf("pid %d is no longer running", pf.Pid)
 			st.Pid = 0 // gone when observed; a new process with that pid is not its
-		case observe.PidReused:
+		case state.PidReused:
 			st.Reason = fmt.Sprintf("pid %d is now a different process (%s); the process the file named is gone and pid %d is left alone", pf.Pid, pf.Reason, pf.Pid)
 			st.Pid = 0 // nothing to wait for: the named process is gone
 		default:
@@ -392,7 +392,7 @@ func (b *builder) stoppedPorts() map[int]bool {
 	return stopped
 }
 
-func pidfileTarget(pf observe.Pidfile) string {
+func pidfileTarget(pf state.Pidfile) string {
 	if pf.Service == "hub" {
 		return "hub pidfile"
 	}
@@ -402,7 +402,7 @@ func pidfileTarget(pf observe.Pidfile) string {
 // waitPorts adds wait-port-free for each port in ports. A port only
 // hub.port records is waited for only when the plan stops its holder: it
 // is no port of the box's, and a stranger may have it now.
-func (b *builder) waitPorts(ports []observe.Port, why string) {
+func (b *builder) waitPorts(ports []state.Port, why string) {
 	stopped := b.stoppedPorts()
 	for _, p := range ports {
 		if p.Recorded && !stopped[p.Port] {
@@ -440,7 +440,7 @@ func (b *builder) staleUnits() {
 
 // otherScopeFix is the exact command that disables a stale unit of the
 // scope this run does not manage.
-func otherScopeFix(su observe.StaleUnit, user string) string {
+func otherScopeFix(su state.StaleUnit, user string) string {
 	if su.Scope == "user" {
 		return fmt.Sprintf("systemctl --user -M %s@ disable --now %s", cmp.Or(user, "<user>"), su.Name)
 	}

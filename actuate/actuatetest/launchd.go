@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parachute/reconcile/internal/launchctl"
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -161,7 +163,7 @@ func (w *World) observeLaunchd() launchdView {
 	rep, err := observe.LaunchdUnits{Launchctl: w.Launchctl}.ObserveUnit(ctx, q)
 	v := launchdView{rep: rep, err: err, disabled: map[string]bool{}}
 	if out, _, code, err := w.Launchctl.Run(ctx, "print-disabled", q.Scope); err == nil && code == 0 {
-		v.disabled = observe.ParseLaunchctlDisabled(out)
+		v.disabled = launchctl.ParseDisabled(out)
 	}
 	return v
 }
@@ -169,12 +171,12 @@ func (w *World) observeLaunchd() launchdView {
 // fillLaunchd puts launchd's view into s. The observer reads plists from
 // the real disk, and this world's files live in memory: the file fields,
 // and the file-derived UnitFileState, are filled from the world instead.
-func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool) {
+func (w *World) fillLaunchd(s *state.Snapshot, v launchdView, ref map[int]bool) {
 	s.GOOS, s.GOARCH = "darwin", "arm64"
-	s.Linger, s.StaleUnits = nil, []observe.StaleUnit{}
+	s.Linger, s.StaleUnits = nil, []state.StaleUnit{}
 	if v.err != nil {
-		s.Unit = observe.Unit{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
-			File: observe.UnitFile{Path: w.UnitPath}, Problem: v.err.Error()}
+		s.Unit = state.Unit{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
+			File: state.UnitFile{Path: w.UnitPath}, Problem: v.err.Error()}
 		return
 	}
 	s.Unit = v.rep.Unit
@@ -187,7 +189,7 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 	}
 	s.Problems = append(s.Problems, v.rep.Problems...)
 
-	byName := map[string]observe.StaleUnit{}
+	byName := map[string]state.StaleUnit{}
 	for _, st := range v.rep.Stale {
 		byName[st.Name] = st
 	}
@@ -202,7 +204,7 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 			continue
 		}
 		if !loaded {
-			st = observe.StaleUnit{Name: label, Short: short, Scope: w.LaunchdDomain(), Manageable: true}
+			st = state.StaleUnit{Name: label, Short: short, Scope: w.LaunchdDomain(), Manageable: true}
 			if argv := unitfile.ProgramArguments([]byte(f.data)); len(argv) > 0 {
 				st.ExecStart = [][]string{argv}
 			}
@@ -230,8 +232,8 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 }
 
 // unitFile is a file of the world as observe reports one.
-func (w *World) unitFile(path string) observe.UnitFile {
-	uf := observe.UnitFile{Path: path}
+func (w *World) unitFile(path string) state.UnitFile {
+	uf := state.UnitFile{Path: path}
 	f, ok := w.files[path]
 	if !ok {
 		return uf

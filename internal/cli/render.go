@@ -11,6 +11,7 @@ import (
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/state"
 )
 
 // renderPlan prints a plan the way a person reads it: one summary line, the
@@ -220,7 +221,7 @@ func argvString(argv []string) string {
 	if len(argv) == 0 {
 		return "(command line unavailable)"
 	}
-	return observe.CommandLine(argv)
+	return state.CommandLine(argv)
 }
 
 func portOrDash(p int) string {
