@@ -83,7 +83,7 @@ func (m *mac) reconcileOnce(t *testing.T, model spec.Model) outcome {
 	case reconcile.OutcomeBlocked:
 		return outcome{code: 3, plan: p, final: p}
 	}
-	_, err := m.actuator().Apply(context.Background(), p, snap)
+	_, err := m.actuator().Apply(context.Background(), p)
 	final := reconcile.Compute(d, m.w.Snapshot())
 	o := outcome{code: 1, err: err, plan: p, final: final}
 	switch {

@@ -70,7 +70,7 @@ func converge(w *actuatetest.World, d spec.Desired, n int) (reconcile.Plan, erro
 		if p.Outcome == reconcile.OutcomeConverged || p.Outcome == reconcile.OutcomeBlocked {
 			return p, nil
 		}
-		if _, err := actuator(w).Apply(context.Background(), p, snap); err != nil {
+		if _, err := actuator(w).Apply(context.Background(), p); err != nil {
 			return p, err
 		}
 	}
@@ -97,7 +97,7 @@ func applyCrashing(w *actuatetest.World, p reconcile.Plan, snap state.Snapshot, 
 			crashed = true
 		}
 	}()
-	_, _ = a.Apply(context.Background(), p, snap)
+	_, _ = a.Apply(context.Background(), p)
 	return false
 }
 

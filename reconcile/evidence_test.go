@@ -48,7 +48,7 @@ func TestOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T) {
 		}
 	}
 	if p.Outcome != reconcile.OutcomeBlocked {
-		_, _ = actuator(w).Apply(context.Background(), p, snap)
+		_, _ = actuator(w).Apply(context.Background(), p)
 		for _, v := range w.Violations {
 			if strings.Contains(v, fmt.Sprintf("protected pid %d", self)) {
 				t.Errorf("applying the plan: %s", v)

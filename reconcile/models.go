@@ -120,7 +120,7 @@ func (b *builder) supervised() {
 			}
 			b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: reason,
 				Path: loc.Path, Under: loc.Root, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name),
-				Dir: w.d.Home, Log: unitfile.LogPath(w.d.Home)})
+				Reload: needsReload(u, content), Dir: w.d.Home, Log: unitfile.LogPath(w.d.Home)})
 		}
 	}
 
@@ -148,7 +148,7 @@ func (b *builder) supervised() {
 	case needStart:
 		b.waitPorts(b.w.s.Ports, "must be free of processes outside the hub unit before it starts")
 		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
-			Reason: b.startReason()})
+			Path: u.File.Path, Reason: b.startReason()})
 		b.healthy = append(b.healthy, b.waitHealthy("the hub must answer /health from inside the unit"))
 		if realStart {
 			b.healthy = append(b.healthy, b.waitModules()...)
@@ -216,11 +216,34 @@ func (b *builder) waitStopped() {
 // waitHealthy waits for /health from the hub the model wants: the unit's
 // (Unit set) or the detached one (Unit empty).
 func (b *builder) waitHealthy(reason string) Step {
-	st := Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason}
+	st := Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason,
+		Members: b.w.members()}
 	if b.w.d.Model == spec.Supervised {
 		st.Unit, st.Scope = cmp.Or(b.w.s.Unit.Name, unitfile.SystemdName), b.w.s.Unit.Scope
+	} else {
+		// A hub the run does not start itself is hub.pid's.
+		for _, pf := range b.w.s.Pidfiles {
+			if pf.Service == "hub" {
+				st.Pid = pf.Pid
+			}
+		}
 	}
 	return st
+}
+
+// members is who belongs to the hub unit as observed.
+func (w *world) members() *Members {
+	u := w.s.Unit
+	return &Members{Manager: spec.Manager(u.Manager), ControlGroup: u.ControlGroup, MainPID: u.MainPID}
+}
+
+// needsReload reports whether writing want over the unit as observed
+// leaves the manager with a stale view: it has the unit loaded and the
+// file changes, or it never loaded the file on disk.
+func needsReload(u state.Unit, want string) bool {
+	loaded := u.LoadState != "" && u.LoadState != "not-found"
+	changed := !u.File.Exists || u.File.Content != want
+	return (changed && loaded) || u.NeedDaemonReload
 }
 
 // unitSteps plans the hub unit's removal, why being the reason steps give:

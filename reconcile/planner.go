@@ -409,7 +409,7 @@ func (b *builder) waitPorts(ports []state.Port, why string) {
 			continue
 		}
 		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
-			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why)})
+			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why), Members: b.w.members()})
 	}
 }
 

@@ -183,7 +183,7 @@ func TestSupervisedConvergesInOneRun(t *testing.T) {
 	pids := detachedEra(w)
 	d := desired(w, spec.Supervised)
 	p := reconcile.Compute(d, w.Snapshot())
-	if _, err := actuator(w).Apply(t.Context(), p, w.Snapshot()); err != nil {
+	if _, err := actuator(w).Apply(t.Context(), p); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	after := reconcile.Compute(d, w.Snapshot())

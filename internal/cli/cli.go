@@ -463,7 +463,7 @@ func apply(ctx context.Context, f *flags, d spec.Desired, sys *system, stdout, s
 		if f.until {
 			actx, cancel = context.WithDeadline(ctx, deadline)
 		}
-		done, applyErr := sys.actuator.Apply(actx, p, snap)
+		done, applyErr := sys.actuator.Apply(actx, p)
 		cancel()
 		applied = append(applied, done...)
 		snap2, err := f.observe(ctx, sys, d, stderr)
