@@ -313,6 +313,9 @@ func (r *run) do(ctx context.Context, st reconcile.Step) error {
 		return r.startDetached(st)
 	case reconcile.WaitModules:
 		return r.waitModules(ctx, st)
+	case reconcile.Stop, reconcile.WaitPortFree:
+		// Apply runs these in batches (one grace period, one deadline).
+		return fmt.Errorf("%s must be applied with its batch", st.Action)
 	}
 	return fmt.Errorf("unknown step kind %q", st.Action)
 }

@@ -99,8 +99,8 @@ type UnitObserver interface {
 
 // UnitQuery says which unit to observe and where its files are.
 type UnitQuery struct {
-	// Manager is "systemd", "launchd" or "" when the platform has none.
-	Manager string
+	// Manager is systemd, launchd or "" when the platform has none.
+	Manager spec.Manager
 	// Scope is "user"/"system" (systemd) or the launchd domain ("gui/501").
 	Scope string
 	// Name is the unit name or launchd label.
@@ -509,13 +509,13 @@ func (o *Observer) observeUnit(ctx context.Context, d spec.Desired, snap *Snapsh
 	located := Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}
 	if o.Units == nil {
 		snap.Unit = located
-		snap.Unit.Problem = "no service manager observer"
+		snap.Unit.Problem, snap.Unit.Reach = "no service manager observer", NoManager
 		return
 	}
 	rep, err := o.Units.ObserveUnit(ctx, q)
 	if err != nil {
 		snap.Unit = located
-		snap.Unit.Problem = err.Error()
+		snap.Unit.Problem, snap.Unit.Reach = err.Error(), ObserverFailed
 		snap.Problems = append(snap.Problems, fmt.Sprintf("hub unit %s: %v", q.Name, err))
 		return
 	}

@@ -9,13 +9,6 @@ import (
 	"time"
 )
 
-func statLine(pid, comm, rest string) []byte {
-	return []byte(pid + " (" + comm + ") " + rest + "\n")
-}
-
-// fields 3..22 with ppid 7, pgrp 8, session 9 and starttime 12345.
-const statRest = "S 7 8 9 0 -1 4194560 100 0 0 0 12 3 0 0 20 0 1 0 12345 10000000 500 0 0 0"
-
 func TestParseHexAddrPort(t *testing.T) {
 	tests := []struct {
 		in, want string

@@ -19,6 +19,19 @@ type (
 	StaleUnit  = state.StaleUnit
 	Health     = state.Health
 	IdleModule = state.IdleModule
+	Reach      = state.Reach
+)
+
+// Reach kinds, as state names them.
+const (
+	Reached         = state.Reached
+	NoManager       = state.NoManager
+	OtherPlatform   = state.OtherPlatform
+	NoUserManager   = state.NoUserManager
+	NoSystemManager = state.NoSystemManager
+	NoDomain        = state.NoDomain
+	Unanswered      = state.Unanswered
+	ObserverFailed  = state.ObserverFailed
 )
 
 // Pidfile states, as state names them.

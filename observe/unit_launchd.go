@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/parachute/reconcile/internal/launchctl"
+	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -33,14 +34,15 @@ type printResult struct {
 	loaded bool
 	job    launchctl.Job
 	// problem is set when launchd could not be asked (no such domain, an
-	// unexpected failure); loaded is then unknown.
+	// unexpected failure), reach which kind it is; loaded is then unknown.
 	problem string
+	reach   Reach
 }
 
 func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 	out, errOut, code, err := l.Launchctl.Run(ctx, "print", target)
 	if err != nil {
-		return printResult{problem: fmt.Sprintf("launchctl print %s: %v", target, err)}
+		return printResult{problem: fmt.Sprintf("launchctl print %s: %v", target, err), reach: Unanswered}
 	}
 	if code == 0 {
 		return printResult{loaded: true, job: launchctl.ParsePrint(out)}
@@ -56,9 +58,9 @@ func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 		if i := strings.LastIndex(target, "/"); i > 0 {
 			domain = target[:i]
 		}
-		return printResult{problem: fmt.Sprintf("launchd domain %s unavailable (no GUI login session for this user?): %s", domain, msg)}
+		return printResult{problem: fmt.Sprintf("launchd domain %s unavailable (no GUI login session for this user?): %s", domain, msg), reach: NoDomain}
 	}
-	return printResult{problem: fmt.Sprintf("launchctl print %s: exit %d: %s", target, code, msg)}
+	return printResult{problem: fmt.Sprintf("launchctl print %s: exit %d: %s", target, code, msg), reach: Unanswered}
 }
 
 // ObserveUnit implements UnitObserver. A domain that cannot be asked (no GUI
@@ -71,12 +73,12 @@ func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
 	var rep UnitReport
 	u := &rep.Unit
-	u.Manager, u.Scope, u.Name = unitfile.ManagerLaunchd, q.Scope, q.Name
+	u.Manager, u.Scope, u.Name = spec.ManagerLaunchd, q.Scope, q.Name
 	var problem string
 	u.File, problem = readUnitFile(q.Path, func(b []byte) error { _, err := unitfile.ParseLaunchd(b); return err })
 	rep.Problems = appendNonEmpty(rep.Problems, problem)
 	if l.Launchctl == nil {
-		u.Problem = "no launchctl configured"
+		u.Problem, u.Reach = "no launchctl configured", NoManager
 		return rep, nil
 	}
 
@@ -102,7 +104,7 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 
 	r := l.print(ctx, q.Scope+"/"+q.Name)
 	if r.problem != "" {
-		u.Problem = r.problem
+		u.Problem, u.Reach = r.problem, r.reach
 	} else {
 		u.Available = true
 		u.UnitFileState = fileState(q.Name, u.File.Exists)
@@ -119,7 +121,7 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	}
 
 	for _, short := range q.StaleShorts {
-		label, ok := unitfile.StaleUnitName(unitfile.ManagerLaunchd, short)
+		label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
 		if !ok {
 			continue
 		}

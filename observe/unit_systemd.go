@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -52,18 +53,26 @@ var _ UnitObserver = SystemdUnits{}
 func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
 	var rep UnitReport
 	u := &rep.Unit
-	u.Manager, u.Scope, u.Name = unitfile.ManagerSystemd, q.Scope, q.Name
+	u.Manager, u.Scope, u.Name = spec.ManagerSystemd, q.Scope, q.Name
 	var problem string
 	u.File, problem = readUnitFile(q.Path, parseSystemd)
 	rep.Problems = appendNonEmpty(rep.Problems, problem)
 
 	var mgr SystemdManager
 	if s.Dial == nil {
-		u.Problem = "no systemd connection configured"
+		u.Problem, u.Reach = "no systemd connection configured", NoManager
 	} else if m, err := s.Dial(ctx, q.Scope, q.User.UID); err != nil {
 		u.Problem = err.Error()
 		var missing *sdbus.MissingError
 		u.Transient = !errors.As(err, &missing)
+		switch {
+		case u.Transient:
+			u.Reach = Unanswered
+		case q.Scope == string(spec.ScopeUser):
+			u.Reach = NoUserManager
+		default:
+			u.Reach = NoSystemManager
+		}
 	} else {
 		mgr = m
 		defer mgr.Close()
@@ -72,7 +81,7 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		p, err := mgr.UnitProps(ctx, q.Name)
 		if err != nil {
 			u.Problem = fmt.Sprintf("%s manager did not answer: %v", q.Scope, err)
-			u.Transient = true
+			u.Transient, u.Reach = true, Unanswered
 			mgr = nil // asking again about stale units would only repeat it
 		} else {
 			u.Available = true
@@ -106,9 +115,9 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		rep.Problems = append(rep.Problems, problems...)
 	}
 
-	otherScope := unitfile.ScopeSystem
-	if q.Scope == unitfile.ScopeSystem {
-		otherScope = unitfile.ScopeUser
+	otherScope := string(spec.ScopeSystem)
+	if q.Scope == string(spec.ScopeSystem) {
+		otherScope = string(spec.ScopeUser)
 	}
 	if q.OtherPath != "" {
 		f, problem := readUnitFile(q.OtherPath, parseSystemd)
@@ -126,7 +135,7 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	}); ok && mgr != nil {
 		var names []string
 		for _, short := range q.StaleShorts {
-			if name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short); ok {
+			if name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short); ok {
 				names = append(names, name)
 			}
 		}
@@ -139,7 +148,7 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	otherView := s.otherScope(ctx, q)
 	defer otherView.close()
 	for _, short := range q.StaleShorts {
-		name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short)
+		name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short)
 		if !ok {
 			continue
 		}
@@ -183,7 +192,7 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		}
 	}
 
-	if q.Scope == unitfile.ScopeUser && q.User.Name != "" && s.Linger != nil {
+	if q.Scope == string(spec.ScopeUser) && q.User.Name != "" && s.Linger != nil {
 		on, err := s.Linger(ctx, q.User.Name)
 		if err != nil {
 			rep.Problems = append(rep.Problems, err.Error())
@@ -205,10 +214,10 @@ type otherView struct {
 // otherScope dials the system manager for a user-scope run; the zero view
 // (nothing known) when that is not the case or the manager cannot be asked.
 func (s SystemdUnits) otherScope(ctx context.Context, q UnitQuery) otherView {
-	if q.Scope != unitfile.ScopeUser || s.Dial == nil {
+	if q.Scope != string(spec.ScopeUser) || s.Dial == nil {
 		return otherView{}
 	}
-	m, err := s.Dial(ctx, unitfile.ScopeSystem, q.User.UID)
+	m, err := s.Dial(ctx, string(spec.ScopeSystem), q.User.UID)
 	if err != nil {
 		return otherView{}
 	}
@@ -218,7 +227,7 @@ func (s SystemdUnits) otherScope(ctx context.Context, q UnitQuery) otherView {
 	}); ok {
 		var names []string
 		for _, short := range q.StaleShorts {
-			if name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short); ok {
+			if name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short); ok {
 				names = append(names, name)
 			}
 		}

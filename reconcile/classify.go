@@ -59,7 +59,7 @@ func newWorld(d spec.Desired, s state.Snapshot) *world {
 			w.claims[pf.Pid] = c
 		}
 	}
-	w.launchd = s.Unit.Manager == "launchd"
+	w.launchd = s.Unit.Manager == spec.ManagerLaunchd
 	return w
 }
 

@@ -67,7 +67,7 @@ func (b *builder) supervised() {
 			diffs = []string{"the file does not parse: " + err.Error()}
 		}
 	}
-	userUnit := loc.Manager == string(spec.ManagerSystemd) && loc.Scope == string(spec.ScopeUser)
+	userUnit := loc.Manager == spec.ManagerSystemd && loc.Scope == string(spec.ScopeUser)
 	lingerOff := userUnit && s.Linger != nil && !*s.Linger
 	if userUnit && s.Linger == nil {
 		b.note("linger of %s is unknown; without it the hub stops at logout (loginctl enable-linger %s)", w.d.User.Name, w.d.User.Name)
@@ -234,7 +234,7 @@ func (b *builder) waitHealthy(reason string) Step {
 // members is who belongs to the hub unit as observed.
 func (w *world) members() *Members {
 	u := w.s.Unit
-	return &Members{Manager: spec.Manager(u.Manager), ControlGroup: u.ControlGroup, MainPID: u.MainPID}
+	return &Members{Manager: u.Manager, ControlGroup: u.ControlGroup, MainPID: u.MainPID}
 }
 
 // needsReload reports whether writing want over the unit as observed

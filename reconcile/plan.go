@@ -1,6 +1,10 @@
 package reconcile
 
-import "github.com/parachute/reconcile/spec"
+import (
+	"slices"
+
+	"github.com/parachute/reconcile/spec"
+)
 
 // Schema is the version of the JSON document `parachute reconcile` prints.
 const Schema = "parachute.reconcile/v1"
@@ -22,6 +26,14 @@ const (
 	StartDetached Action = "start-detached" // start the hub command as a detached session leader
 	WaitModules   Action = "wait-modules"   // wait, bounded, for every module the hub can start to answer its health path
 )
+
+// actions is every step kind, in the order a plan lists them.
+var actions = []Action{WriteUnit, StopUnit, RemoveUnit, DisableUnit, Stop, RemovePidfile, WaitPortFree,
+	StartUnit, StartDetached, WaitHealthy, WaitModules}
+
+// Actions returns every step kind, in the order a plan lists them (a
+// summary that counts steps by kind reads in that order).
+func Actions() []Action { return slices.Clone(actions) }
 
 // Step is one ordered change. Fields beyond N, Action, Target and Reason are
 // set only for the kinds that need them.

@@ -34,9 +34,14 @@ func Compute(d spec.Desired, s state.Snapshot) Plan {
 	case spec.Absent:
 		b.stopWhy = "; the absent model leaves nothing running"
 		b.absent()
-	default:
+	case spec.Supervised:
 		b.stopWhy = "; nothing may run outside the hub unit, which starts once every port is free"
 		b.supervised()
+	default:
+		// spec refuses any other model; a Desired built elsewhere is
+		// refused here rather than planned as one of the three.
+		b.block(Blocker{Reason: fmt.Sprintf("unknown model %q", d.Model),
+			Fix: "choose --desired supervised, detached or absent"})
 	}
 	return b.finish(d.Model)
 }
@@ -175,6 +180,9 @@ func (b *builder) holderBlockers() {
 				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe (kill %d), or move %s to another port; then run again", h.Pid, h.Pid, what)
 			}
 			b.block(bl)
+		case VerdictDetached, VerdictOrphan, VerdictUnit, VerdictStaleUnit:
+			// The box's own: stopped by the plan, kept in the unit, or
+			// left to the stale unit's step (staleHolderBlockers).
 		}
 	}
 	b.staleHolderBlockers()
@@ -363,7 +371,9 @@ func (b *builder) removePidfiles(keep func(state.Pidfile) bool, keepPortFile boo
 		case state.PidReused:
 			st.Reason = fmt.Sprintf("pid %d is now a different process (%s); the process the file named is gone and pid %d is left alone", pf.Pid, pf.Reason, pf.Pid)
 			st.Pid = 0 // nothing to wait for: the named process is gone
-		default:
+		case state.PidUnknown:
+			continue // pidfileBlockers blocks on it; never removed
+		case state.PidInvalid:
 			st.Reason = fmt.Sprintf("the file names no process (%s)", cmp.Or(pf.Reason, "not a pid"))
 			st.Pid = 0
 		}
@@ -441,7 +451,7 @@ func (b *builder) staleUnits() {
 // otherScopeFix is the exact command that disables a stale unit of the
 // scope this run does not manage.
 func otherScopeFix(su state.StaleUnit, user string) string {
-	if su.Scope == "user" {
+	if su.Scope == string(spec.ScopeUser) {
 		return fmt.Sprintf("systemctl --user -M %s@ disable --now %s", cmp.Or(user, "<user>"), su.Name)
 	}
 	return "sudo systemctl disable --now " + su.Name
@@ -475,6 +485,8 @@ func (b *builder) unitWanted() (unitfile.Location, string, error) {
 		goos = "darwin"
 	case spec.ManagerSystemd:
 		goos = "linux"
+	case spec.ManagerAuto:
+		// The platform observed.
 	}
 	loc, err := unitfile.Locate(goos, w.d)
 	if err != nil {
@@ -500,16 +512,20 @@ func (b *builder) managerBlocker(why string) {
 		return
 	}
 	fix := "run on a box with systemd (Linux) or launchd (macOS), or choose --desired detached"
-	switch {
-	case strings.Contains(u.Problem, "user manager"):
+	switch u.Reach {
+	case state.NoUserManager:
 		fix = fmt.Sprintf("log in as %s once, or enable linger as root: loginctl enable-linger %s", b.w.d.User.Name, b.w.d.User.Name)
-	case u.Manager == string(spec.ManagerLaunchd) && strings.Contains(u.Problem, "domain"):
+	case state.NoDomain:
 		// Over SSH there is no gui/<uid> domain, and launchd refuses the
 		// hub's agent in user/<uid> (error 134): it would start only at the
 		// next desktop login anyway.
 		fix = fmt.Sprintf("log in to %s's desktop session (or Screen Sharing) so that %s exists, then run again; or choose --desired detached", b.w.d.User.Name, cmp.Or(u.Scope, "the gui domain"))
-	case u.Manager == string(spec.ManagerLaunchd) && b.w.s.GOOS != "darwin":
-		fix = "launchd exists only on macOS: run this on the Mac, or use --manager systemd here"
+	case state.OtherPlatform, state.NoManager, state.NoSystemManager, state.Unanswered, state.ObserverFailed, state.Reached:
+		if u.Manager == spec.ManagerLaunchd && b.w.s.GOOS != "darwin" {
+			fix = "launchd exists only on macOS: run this on the Mac, or use --manager systemd here"
+		}
+	default:
+		panic(fmt.Sprintf("reconcile: unknown manager reach %q", u.Reach))
 	}
 	b.block(Blocker{Reason: fmt.Sprintf("%s: %s", why, cmp.Or(u.Problem, "no service manager")), Fix: fix})
 }

@@ -198,7 +198,7 @@ func (b *builder) dropInBlockers(starting bool) {
 	}
 	u := b.w.s.Unit
 	user := ""
-	if u.Scope == "user" {
+	if u.Scope == string(spec.ScopeUser) {
 		user = "--user "
 	}
 	for _, di := range u.DropIns {

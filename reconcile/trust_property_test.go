@@ -350,6 +350,8 @@ func tpGen(t *rapid.T) *tpBox {
 	safeParents := func() []int { // a trap's or cwd-only's parent: never evidence
 		out := []int{1, 9999}
 		for _, q := range b.order {
+			// A set of kinds, not a dispatch.
+			//exhaustive:ignore
 			switch b.procs[q].kind {
 			case tpSelf, tpParent, tpAncestor, tpStranger, tpTrap:
 				out = append(out, q)
@@ -421,6 +423,8 @@ func tpGen(t *rapid.T) *tpBox {
 	trapPids := ofKind(tpTrap)
 	var protectedPids []int
 	for _, q := range b.order {
+		// A set of kinds, not a dispatch.
+		//exhaustive:ignore
 		switch b.procs[q].kind {
 		case tpInit, tpSelf, tpParent, tpAncestor, tpStranger:
 			protectedPids = append(protectedPids, q)

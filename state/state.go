@@ -224,12 +224,14 @@ func (p Process) Zombie() bool { return p.State == "Z" || p.State == "X" }
 
 // Unit is the hub unit, as a file and as the manager sees it.
 type Unit struct {
-	// Manager is "systemd", "launchd" or "" when none applies.
-	Manager string `json:"manager"`
+	// Manager is systemd, launchd or "" when none applies.
+	Manager spec.Manager `json:"manager"`
 	// Available is whether the manager could be asked; Problem says why not
-	// (for example "user manager unreachable: …").
+	// (for example "user manager unreachable: …") and Reach which kind of
+	// why it is.
 	Available bool   `json:"available"`
 	Problem   string `json:"problem,omitempty"`
+	Reach     Reach  `json:"reach,omitempty"`
 	// Scope is "user" or "system" (systemd) or the launchd domain ("gui/501").
 	Scope string `json:"scope"`
 	// Name is "parachute-hub.service" or "computer.parachute.hub".
@@ -269,6 +271,22 @@ type Unit struct {
 	// succeed, so it is not a reason to call a person.
 	Transient bool `json:"transient,omitempty"`
 }
+
+// Reach is why the hub unit's manager could not be asked, as a closed set
+// a plan can act on (Unit.Problem is the text for people).
+type Reach string
+
+// Reach kinds, in the JSON contract's spelling.
+const (
+	Reached         Reach = ""                  // the manager answered
+	NoManager       Reach = "no-manager"        // the platform has no service manager, or none is configured
+	OtherPlatform   Reach = "other-platform"    // the manager asked for exists only on another platform
+	NoUserManager   Reach = "no-user-manager"   // systemd: the user's manager does not run (no session, linger off)
+	NoSystemManager Reach = "no-system-manager" // systemd: the system manager does not run (not PID 1)
+	NoDomain        Reach = "no-domain"         // launchd: the user's gui domain does not exist (no desktop login)
+	Unanswered      Reach = "unanswered"        // the manager exists, but the conversation with it failed
+	ObserverFailed  Reach = "observer-failed"   // the unit observer itself failed
+)
 
 // UnitFile is a unit or plist on disk.
 type UnitFile struct {

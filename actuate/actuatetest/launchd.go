@@ -22,9 +22,6 @@ import (
 	"github.com/parachute/reconcile/unitfile"
 )
 
-// ManagerLaunchd is World.Manager for a Mac.
-const ManagerLaunchd = "launchd"
-
 // NewMac returns an empty Mac: the user op (uid 501, home /Users/op), the hub
 // command under /Users/op/.bun, the LaunchAgent computer.parachute.hub not
 // installed. Set Launchctl (launchdtest.New) before taking a Snapshot.
@@ -33,7 +30,7 @@ func NewMac(home string, hubPort int, modules []spec.Module) *World {
 	// The systemd unit table keeps one inert entry under the hub's name (the
 	// systemd part of Snapshot reads it); launchd's jobs are Launchctl's.
 	delete(w.units, w.UnitName)
-	w.Manager = ManagerLaunchd
+	w.Manager = spec.ManagerLaunchd
 	w.User = spec.User{Name: "op", UID: 501, Home: "/Users/op"}
 	w.HubArgv = []string{"/Users/op/.bun/bin/bun", "/Users/op/.bun/install/global/node_modules/@openparachute/hub/src/cli.ts", "serve"}
 	w.UnitName = unitfile.LaunchdLabel
@@ -157,7 +154,7 @@ func (w *World) observeLaunchd() launchdView {
 	if w.Launchctl == nil {
 		return launchdView{err: fmt.Errorf("no launchctl: set World.Launchctl")}
 	}
-	q := observe.UnitQuery{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName, Path: w.UnitPath,
+	q := observe.UnitQuery{Manager: spec.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName, Path: w.UnitPath,
 		StaleShorts: unitfile.StaleShorts(), User: w.User}
 	ctx := context.Background()
 	rep, err := observe.LaunchdUnits{Launchctl: w.Launchctl}.ObserveUnit(ctx, q)
@@ -175,8 +172,8 @@ func (w *World) fillLaunchd(s *state.Snapshot, v launchdView, ref map[int]bool) 
 	s.GOOS, s.GOARCH = "darwin", "arm64"
 	s.Linger, s.StaleUnits = nil, []state.StaleUnit{}
 	if v.err != nil {
-		s.Unit = state.Unit{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
-			File: state.UnitFile{Path: w.UnitPath}, Problem: v.err.Error()}
+		s.Unit = state.Unit{Manager: spec.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
+			File: state.UnitFile{Path: w.UnitPath}, Problem: v.err.Error(), Reach: state.ObserverFailed}
 		return
 	}
 	s.Unit = v.rep.Unit
@@ -194,7 +191,7 @@ func (w *World) fillLaunchd(s *state.Snapshot, v launchdView, ref map[int]bool) 
 		byName[st.Name] = st
 	}
 	for _, short := range unitfile.StaleShorts() {
-		label, ok := unitfile.StaleUnitName(unitfile.ManagerLaunchd, short)
+		label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
 		if !ok {
 			continue
 		}

@@ -85,11 +85,11 @@ type World struct {
 	// ManagerDown makes the manager unreachable.
 	ManagerDown bool
 	// Manager is the service manager Snapshot reports: "" (systemd, the
-	// units above) or ManagerLaunchd (a Mac, see NewMac), whose jobs
+	// units above) or spec.ManagerLaunchd (a Mac, see NewMac), whose jobs
 	// Launchctl knows.
-	Manager string
+	Manager spec.Manager
 	// Launchctl is the Mac's launchctl (launchdtest.Launchctl), asked by
-	// Snapshot when Manager is ManagerLaunchd.
+	// Snapshot when Manager is spec.ManagerLaunchd.
 	Launchctl observe.Launchctl
 
 	now      time.Time
@@ -694,7 +694,7 @@ func (w *World) declared() []int {
 // Snapshot observes the world the way observe does on a real box.
 func (w *World) Snapshot() state.Snapshot {
 	var mac launchdView
-	if w.Manager == ManagerLaunchd {
+	if w.Manager == spec.ManagerLaunchd {
 		// Before the lock: the fake launchctl looks at the world's processes.
 		mac = w.observeLaunchd()
 	}
@@ -771,10 +771,10 @@ func (w *World) Snapshot() state.Snapshot {
 	}
 	// The hub unit.
 	u := w.units[w.UnitName]
-	s.Unit = state.Unit{Manager: "systemd", Available: !w.ManagerDown, Scope: "user", Name: w.UnitName,
+	s.Unit = state.Unit{Manager: spec.ManagerSystemd, Available: !w.ManagerDown, Scope: string(spec.ScopeUser), Name: w.UnitName,
 		File: state.UnitFile{Path: w.UnitPath}}
 	if w.ManagerDown {
-		s.Unit.Problem = "user manager unreachable: /run/user/1000/bus does not exist"
+		s.Unit.Problem, s.Unit.Reach = "user manager unreachable: /run/user/1000/bus does not exist", state.NoUserManager
 	}
 	if f, ok := w.files[w.UnitPath]; ok {
 		s.Unit.File.Exists, s.Unit.File.Content, s.Unit.File.Symlink = true, string(f.data), f.symlink
@@ -808,7 +808,7 @@ func (w *World) Snapshot() state.Snapshot {
 	for _, name := range names {
 		su := w.units[name]
 		short := strings.TrimSuffix(strings.TrimPrefix(name, "parachute-"), ".service")
-		st := state.StaleUnit{Name: name, Short: short, Scope: "user", LoadState: "loaded", ActiveState: cmp.Or(su.Active, "inactive"),
+		st := state.StaleUnit{Name: name, Short: short, Scope: string(spec.ScopeUser), LoadState: "loaded", ActiveState: cmp.Or(su.Active, "inactive"),
 			UnitFileState: "disabled", MainPID: su.MainPID, ControlGroup: su.Cgroup, Manageable: true}
 		if len(su.Argv) > 0 {
 			st.ExecStart = [][]string{su.Argv}
@@ -818,7 +818,7 @@ func (w *World) Snapshot() state.Snapshot {
 		}
 		s.StaleUnits = append(s.StaleUnits, st)
 	}
-	if w.Manager == ManagerLaunchd {
+	if w.Manager == spec.ManagerLaunchd {
 		// A Mac: launchd's view replaces the systemd one above.
 		w.fillLaunchd(&s, mac, ref)
 	}

@@ -315,6 +315,7 @@ func planExit(p reconcile.Plan) int {
 		return ExitBlocked
 	case reconcile.OutcomeFailed:
 		return ExitFailed
+	case reconcile.OutcomeChanges, reconcile.OutcomePending:
 	}
 	return ExitChanges
 }

@@ -8,12 +8,8 @@ import (
 	"strings"
 
 	godbus "github.com/godbus/dbus/v5"
-)
 
-// Scopes a manager can be dialled in.
-const (
-	ScopeSystem = "system"
-	ScopeUser   = "user"
+	"github.com/parachute/reconcile/spec"
 )
 
 // Well-known socket paths.
@@ -79,7 +75,7 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 	}
 	var manager, hint string
 	switch scope {
-	case ScopeSystem:
+	case string(spec.ScopeSystem):
 		manager, hint = "system", "is systemd running as PID 1?"
 		if uid == 0 {
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemPrivateSocket, Socket: SystemPrivateSocket, Private: true})
@@ -87,7 +83,7 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 		if !fromEnv("DBUS_SYSTEM_BUS_ADDRESS") {
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemBusSocket, Socket: SystemBusSocket})
 		}
-	case ScopeUser:
+	case string(spec.ScopeUser):
 		// The environment may be another user's (`su bob` without `-`
 		// keeps alice's XDG_RUNTIME_DIR and bus address): a path under
 		// /run/user/<N> with N other than uid is provably not ours and is
