@@ -240,6 +240,40 @@ type stopTarget struct {
 // those keep() spares. Holders in a group that is signalled as a whole are
 // folded into the group's step.
 func (b *builder) collectStops(keep func(pid int) bool) {
+	targets := b.stopTargets(keep)
+	b.w.foldGroups(targets)
+	var pids []int
+	for pid := range targets {
+		pids = append(pids, pid)
+	}
+	// Hub first, then by pid: deterministic and readable.
+	sort.Slice(pids, func(i, j int) bool {
+		if hi, hj := targets[pids[i]].hub, targets[pids[j]].hub; hi != hj {
+			return hi
+		}
+		return pids[i] < pids[j]
+	})
+	for _, pid := range pids {
+		t := targets[pid]
+		sort.Ints(t.ports)
+		who := fmt.Sprintf("pid %d", t.pid)
+		if t.pgid > 0 {
+			who = fmt.Sprintf("pid %d, group %d", t.pid, t.pgid)
+		}
+		reason := fmt.Sprintf("%s (%s): %s", t.what, who, t.evidence)
+		if len(t.ports) > 0 {
+			reason += "; holds " + portList(t.ports)
+		}
+		reason += b.stopWhy
+		b.stops = append(b.stops, Step{Action: Stop, Target: t.what, Reason: reason, Pid: t.pid, Pgid: t.pgid, StartTicks: t.start})
+	}
+}
+
+// stopTargets are the processes collectStops stops, by pid: every live
+// pidfile process whose claim holds, and every detached or orphan holder
+// of a declared port, unless protected, spared by keep, inside the hub
+// unit or inside a stale unit.
+func (b *builder) stopTargets(keep func(pid int) bool) map[int]*stopTarget {
 	w := b.w
 	targets := map[int]*stopTarget{}
 	portsOf := map[int][]int{}
@@ -288,7 +322,12 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 		addTarget(h.Pid, what, h.Evidence, h.Owner == "hub")
 	}
-	// Fold members of a group that is signalled as a whole into it.
+	return targets
+}
+
+// foldGroups folds members of a group that is signalled as a whole into
+// its leader's target.
+func (w *world) foldGroups(targets map[int]*stopTarget) {
 	var pids []int
 	for pid := range targets {
 		pids = append(pids, pid)
@@ -303,31 +342,6 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 				delete(targets, pid)
 			}
 		}
-	}
-	pids = pids[:0]
-	for pid := range targets {
-		pids = append(pids, pid)
-	}
-	// Hub first, then by pid: deterministic and readable.
-	sort.Slice(pids, func(i, j int) bool {
-		if hi, hj := targets[pids[i]].hub, targets[pids[j]].hub; hi != hj {
-			return hi
-		}
-		return pids[i] < pids[j]
-	})
-	for _, pid := range pids {
-		t := targets[pid]
-		sort.Ints(t.ports)
-		who := fmt.Sprintf("pid %d", t.pid)
-		if t.pgid > 0 {
-			who = fmt.Sprintf("pid %d, group %d", t.pid, t.pgid)
-		}
-		reason := fmt.Sprintf("%s (%s): %s", t.what, who, t.evidence)
-		if len(t.ports) > 0 {
-			reason += "; holds " + portList(t.ports)
-		}
-		reason += b.stopWhy
-		b.stops = append(b.stops, Step{Action: Stop, Target: t.what, Reason: reason, Pid: t.pid, Pgid: t.pgid, StartTicks: t.start})
 	}
 }
 
