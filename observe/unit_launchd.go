@@ -121,40 +121,47 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	}
 
 	for _, short := range q.StaleShorts {
-		label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
-		if !ok {
-			continue
-		}
-		var onDisk bool
-		var execStart [][]string
-		if q.Path != "" {
-			f, problem := readUnitFile(filepath.Join(filepath.Dir(q.Path), label+".plist"), nil)
-			rep.Problems = appendNonEmpty(rep.Problems, problem)
-			onDisk = f.Exists
-			if argv := unitfile.ProgramArguments([]byte(f.Content)); len(argv) > 0 {
-				execStart = [][]string{argv}
-			}
-		}
-		st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk), ExecStart: execStart}
-		loaded := false
-		if u.Available {
-			sr := l.print(ctx, q.Scope+"/"+label)
-			switch {
-			case sr.problem != "":
-				rep.Problems = append(rep.Problems, "stale agent "+label+": "+sr.problem)
-			case sr.loaded:
-				loaded = true
-				st.LoadState, st.ActiveState, st.MainPID = "loaded", launchdActive(sr.job), sr.job.PID
-				if len(sr.job.Arguments) > 0 {
-					st.ExecStart = [][]string{sr.job.Arguments} // what launchd loaded
-				}
-			}
-		}
-		if loaded || onDisk {
+		if st, ok := l.staleAgent(ctx, q, short, fileState, u.Available, &rep); ok {
 			rep.Stale = append(rep.Stale, st)
 		}
 	}
 	return rep, nil
+}
+
+// staleAgent is the per-module agent of short in q's domain, and whether
+// it exists (launchd has it loaded, or its plist is beside the hub's).
+// launchd is asked only when it answered about the hub (asked).
+func (l LaunchdUnits) staleAgent(ctx context.Context, q UnitQuery, short string, fileState func(string, bool) string, asked bool, rep *UnitReport) (StaleUnit, bool) {
+	label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
+	if !ok {
+		return StaleUnit{}, false
+	}
+	var onDisk bool
+	var execStart [][]string
+	if q.Path != "" {
+		f, problem := readUnitFile(filepath.Join(filepath.Dir(q.Path), label+".plist"), nil)
+		rep.Problems = appendNonEmpty(rep.Problems, problem)
+		onDisk = f.Exists
+		if argv := unitfile.ProgramArguments([]byte(f.Content)); len(argv) > 0 {
+			execStart = [][]string{argv}
+		}
+	}
+	st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk), ExecStart: execStart}
+	loaded := false
+	if asked {
+		sr := l.print(ctx, q.Scope+"/"+label)
+		switch {
+		case sr.problem != "":
+			rep.Problems = append(rep.Problems, "stale agent "+label+": "+sr.problem)
+		case sr.loaded:
+			loaded = true
+			st.LoadState, st.ActiveState, st.MainPID = "loaded", launchdActive(sr.job), sr.job.PID
+			if len(sr.job.Arguments) > 0 {
+				st.ExecStart = [][]string{sr.job.Arguments} // what launchd loaded
+			}
+		}
+	}
+	return st, loaded || onDisk
 }
 
 // launchdActive maps a loaded job to a systemd-like ActiveState, as the

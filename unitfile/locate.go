@@ -118,23 +118,33 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 	}
 
 	if loc.Manager == spec.ManagerLaunchd {
-		if d.Scope == spec.ScopeSystem {
-			return loc, fmt.Errorf("locate hub unit: scope system is not supported with launchd (the hub is a per-user LaunchAgent)")
-		}
-		loc.Scope = "gui/" + strconv.Itoa(d.User.UID)
-		loc.Name = LaunchdLabel
-		loc.Path = filepath.Join(home, LaunchAgentsDir, LaunchdLabel+".plist")
-		loc.Root = home
-		for _, short := range StaleShorts() {
-			name, ok := StaleUnitName(spec.ManagerLaunchd, short)
-			if !ok {
-				continue
-			}
-			loc.Stale = append(loc.Stale, StaleName{Short: short, Name: name, Path: filepath.Join(home, LaunchAgentsDir, name+".plist")})
-		}
-		return loc, nil
+		return locateLaunchd(loc, d, home)
 	}
+	return locateSystemd(loc, d, home), nil
+}
 
+// locateLaunchd places the hub's LaunchAgent in the user's gui domain.
+func locateLaunchd(loc Location, d spec.Desired, home string) (Location, error) {
+	if d.Scope == spec.ScopeSystem {
+		return loc, fmt.Errorf("locate hub unit: scope system is not supported with launchd (the hub is a per-user LaunchAgent)")
+	}
+	loc.Scope = "gui/" + strconv.Itoa(d.User.UID)
+	loc.Name = LaunchdLabel
+	loc.Path = filepath.Join(home, LaunchAgentsDir, LaunchdLabel+".plist")
+	loc.Root = home
+	for _, short := range StaleShorts() {
+		name, ok := StaleUnitName(spec.ManagerLaunchd, short)
+		if !ok {
+			continue
+		}
+		loc.Stale = append(loc.Stale, StaleName{Short: short, Name: name, Path: filepath.Join(home, LaunchAgentsDir, name+".plist")})
+	}
+	return loc, nil
+}
+
+// locateSystemd places the hub unit in the user's or the system's unit
+// directory, and names the other scope's.
+func locateSystemd(loc Location, d spec.Desired, home string) Location {
 	loc.Scope = string(spec.ScopeUser)
 	if d.Scope == spec.ScopeSystem || (d.Scope != spec.ScopeUser && d.User.UID == 0) {
 		loc.Scope = string(spec.ScopeSystem)
@@ -167,7 +177,7 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 		}
 		loc.Stale = append(loc.Stale, sn)
 	}
-	return loc, nil
+	return loc
 }
 
 // StaleShorts are the module shorts whose per-module units are looked for:

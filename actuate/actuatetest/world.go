@@ -700,12 +700,26 @@ func (w *World) Snapshot() state.Snapshot {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := state.Snapshot{
+	s := &state.Snapshot{
 		Taken: w.now, GOOS: "linux", GOARCH: "amd64", Home: w.Home, User: w.User, Self: w.Self, Parent: 99,
 		HubPort: w.HubPort, Modules: w.Modules, Skipped: []spec.SkippedRow{},
 	}
-	ref := map[int]bool{}
-	// Ports, once each, hub first.
+	ref := map[int]bool{} // the pids the snapshot shows
+	w.snapPorts(s, ref)
+	w.snapPidfiles(s, ref)
+	w.snapUnit(s, ref)
+	w.snapStaleUnits(s)
+	if w.Manager == spec.ManagerLaunchd {
+		// A Mac: launchd's view replaces the systemd one above.
+		w.fillLaunchd(s, mac, ref)
+	}
+	w.snapHealth(s)
+	w.snapProcesses(s, ref)
+	return *s
+}
+
+// snapPorts records each declared port once, hub first, with its holder.
+func (w *World) snapPorts(s *state.Snapshot, ref map[int]bool) {
 	seen := map[int]bool{}
 	addPort := func(port int, owner, short string) {
 		if seen[port] {
@@ -727,7 +741,10 @@ func (w *World) Snapshot() state.Snapshot {
 	for _, m := range w.Modules {
 		addPort(m.Port, m.Name, m.Short)
 	}
-	// Pidfiles, checked like observe checks them.
+}
+
+// snapPidfiles records the pidfiles, checked like observe checks them.
+func (w *World) snapPidfiles(s *state.Snapshot, ref map[int]bool) {
 	var paths []string
 	for path := range w.files {
 		if strings.HasSuffix(path, ".pid") {
@@ -769,7 +786,10 @@ func (w *World) Snapshot() state.Snapshot {
 		port, _ := strconv.Atoi(strings.TrimSpace(string(f.data)))
 		s.HubPortFile = &state.PortFile{Path: spec.HubPortPath(w.Home), Port: port}
 	}
-	// The hub unit.
+}
+
+// snapUnit records the hub unit as systemd would show it, and linger.
+func (w *World) snapUnit(s *state.Snapshot, ref map[int]bool) {
 	u := w.units[w.UnitName]
 	s.Unit = state.Unit{Manager: spec.ManagerSystemd, Available: !w.ManagerDown, Scope: string(spec.ScopeUser), Name: w.UnitName,
 		File: state.UnitFile{Path: w.UnitPath}}
@@ -797,7 +817,10 @@ func (w *World) Snapshot() state.Snapshot {
 	}
 	linger := w.Linger
 	s.Linger = &linger
-	// Stale module units.
+}
+
+// snapStaleUnits records every unit but the hub's as a stale module unit.
+func (w *World) snapStaleUnits(s *state.Snapshot) {
 	var names []string
 	for name := range w.units {
 		if name != w.UnitName {
@@ -818,11 +841,10 @@ func (w *World) Snapshot() state.Snapshot {
 		}
 		s.StaleUnits = append(s.StaleUnits, st)
 	}
-	if w.Manager == spec.ManagerLaunchd {
-		// A Mac: launchd's view replaces the systemd one above.
-		w.fillLaunchd(&s, mac, ref)
-	}
-	// Health.
+}
+
+// snapHealth records who answers /health on the hub port.
+func (w *World) snapHealth(s *state.Snapshot) {
 	s.Health = state.Health{URL: fmt.Sprintf("http://127.0.0.1:%d/health", w.HubPort)}
 	if h := w.holder(w.HubPort); h != nil && w.isHub(h) {
 		s.Health.Status, s.Health.OK, s.Health.Service, s.Health.AnsweredBy = 200, true, "parachute-hub", h.Pid
@@ -831,8 +853,11 @@ func (w *World) Snapshot() state.Snapshot {
 	} else {
 		s.Health.Error = "connection refused"
 	}
-	// Processes: every referenced one with its ancestors, and always the
-	// reconciler and its parent, as observe records them.
+}
+
+// snapProcesses records every referenced process with its ancestors,
+// and always the reconciler and its parent, as observe records them.
+func (w *World) snapProcesses(s *state.Snapshot, ref map[int]bool) {
 	ref[w.Self], ref[99] = true, true
 	for pid := range ref {
 		for cur := pid; cur > 1; {
@@ -855,7 +880,6 @@ func (w *World) Snapshot() state.Snapshot {
 		}
 		s.Processes = append(s.Processes, op)
 	}
-	return s
 }
 
 func (w *World) descends(p *Proc, root int) bool {
