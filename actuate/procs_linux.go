@@ -26,8 +26,8 @@ func (p OSProcesses) root() string {
 }
 
 // Identity implements Processes from /proc/PID/stat and /proc/PID/cgroup,
-// parsed by observe's parsers. A zombie is gone, and so is a process being
-// reaped (its stat answers ESRCH instead of ENOENT).
+// parsed by internal/procfs as observe parses them. A zombie is gone, and so
+// is a process being reaped (its stat answers ESRCH instead of ENOENT).
 func (p OSProcesses) Identity(pid int) (Identity, error) {
 	dir := filepath.Join(p.root(), strconv.Itoa(pid))
 	data, err := os.ReadFile(filepath.Join(dir, "stat"))
