@@ -3,7 +3,7 @@
 #   make demo    lay out the example box (detached era) and converge it under a
 #                private systemd, then roll it back (root; falls back to --plan)
 #   make test    everything CI runs: vet (gofmt, go mod tidy -diff, go vet,
-#                staticcheck), unit, property and CLI script tests,
+#                staticcheck, exhaustive, funclen), unit, property and CLI script tests,
 #                the darwin cross-build, and the end-to-end suite against a
 #                real systemd booted in private namespaces (root)
 #   make bench   benchmarks and the written report in bench/REPORT.md
@@ -31,14 +31,17 @@ vet:
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) tool exhaustive ./...
+	$(GO) run ./internal/tools/funclen -max 80 -allow internal/tools/funclen/allow.txt
 
-# staticcheck is built for this machine (go tool -n prints its path) and
+# staticcheck and exhaustive are built for this machine (go tool -n prints its path) and
 # analyses the darwin build: `GOOS=darwin go tool staticcheck` would build
 # a darwin binary it cannot run.
 darwin:
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	GOOS=darwin GOARCH=arm64 $$($(GO) tool -n staticcheck) ./...
+	GOOS=darwin GOARCH=arm64 $$($(GO) tool -n exhaustive) ./...
 
 test-unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)

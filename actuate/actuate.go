@@ -11,7 +11,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 )
@@ -187,11 +186,15 @@ func (e *StepError) Unwrap() error { return e.Err }
 // Apply carries out plan's steps in order and stops at the first failure. It
 // never re-plans: the next run observes afresh and resumes. A blocked plan
 // is refused whole. It returns the steps that completed.
-func (a *Actuator) Apply(ctx context.Context, plan reconcile.Plan, snap observe.Snapshot) ([]reconcile.Step, error) {
+//
+// The plan is the whole contract: every decision the steps need (whether to
+// reload, which file to start, who belongs to the unit) was made by the
+// planner and travels in the steps.
+func (a *Actuator) Apply(ctx context.Context, plan reconcile.Plan) ([]reconcile.Step, error) {
 	if plan.Outcome == reconcile.OutcomeBlocked {
 		return nil, errors.New("the plan is blocked; nothing applied")
 	}
-	r := &run{a: a, snap: snap, unitCgroup: snap.Unit.ControlGroup, unitMain: snap.Unit.MainPID, launchd: snap.Unit.Manager == "launchd"}
+	r := &run{a: a}
 	var done []reconcile.Step
 	steps := plan.Steps
 	for i := 0; i < len(steps); {
@@ -261,13 +264,12 @@ func (a *Actuator) emitProgress(st reconcile.Step, progress string) {
 
 // run is one Apply call's state.
 type run struct {
-	a    *Actuator
-	snap observe.Snapshot
-	// unitCgroup and unitMain describe who belongs to the hub unit, from
-	// the snapshot and refreshed after the unit starts.
-	unitCgroup string
-	unitMain   int
-	launchd    bool
+	a *Actuator
+	// members describes who belongs to the hub unit: from the wait steps,
+	// refreshed from the manager after the unit starts.
+	members reconcile.Members
+	// asked is set once the manager has answered who belongs to the unit.
+	asked bool
 	// detachedPid is the hub started by start-detached in this run.
 	detachedPid int
 	// portDeadline is shared by every wait-port-free of the run: one
@@ -286,7 +288,7 @@ func (r *run) do(ctx context.Context, st reconcile.Step) error {
 		return r.withUnits(func(u Units) error { return retry(ctx, func() error { return u.Stop(ctx, st.Unit) }) })
 	case reconcile.StartUnit:
 		return r.withUnits(func(u Units) error {
-			if err := retry(ctx, func() error { return u.Start(ctx, st.Unit, r.unitPath()) }); err != nil {
+			if err := retry(ctx, func() error { return u.Start(ctx, st.Unit, st.Path) }); err != nil {
 				// The unit file stays on disk: the next run starts it
 				// again (the upstream deletes it and strands the box).
 				return err
@@ -311,6 +313,9 @@ func (r *run) do(ctx context.Context, st reconcile.Step) error {
 		return r.startDetached(st)
 	case reconcile.WaitModules:
 		return r.waitModules(ctx, st)
+	case reconcile.Stop, reconcile.WaitPortFree:
+		// Apply runs these in batches (one grace period, one deadline).
+		return fmt.Errorf("%s must be applied with its batch", st.Action)
 	}
 	return fmt.Errorf("unknown step kind %q", st.Action)
 }
@@ -322,8 +327,6 @@ func (r *run) withUnits(f func(Units) error) error {
 	return f(r.a.Units)
 }
 
-func (r *run) unitPath() string { return r.snap.Unit.File.Path }
-
 func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 	a := r.a
 	// The hub's log: StandardOutput=append: and launchd's StandardOutPath
@@ -334,8 +337,7 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 			return err
 		}
 	}
-	changed, err := a.Files.WriteFile(st.Under, st.Path, []byte(st.Content), 0o644)
-	if err != nil {
+	if _, err := a.Files.WriteFile(st.Under, st.Path, []byte(st.Content), 0o644); err != nil {
 		return err
 	}
 	return r.withUnits(func(u Units) error {
@@ -344,11 +346,8 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 				return err
 			}
 		}
-		// A manager that has the unit loaded must re-read the file; one
-		// that does not will read it when the unit is first started.
-		uu := r.snap.Unit
-		loaded := uu.LoadState != "" && uu.LoadState != "not-found"
-		if (changed && loaded) || uu.NeedDaemonReload {
+		// The planner decided whether the manager must re-read the file.
+		if st.Reload {
 			return retry(ctx, func() error { return u.Reload(ctx) })
 		}
 		return nil

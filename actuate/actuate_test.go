@@ -57,7 +57,7 @@ func TestOneGracePeriodForAllStops(t *testing.T) {
 	p := reconcile.Compute(d, w.Snapshot())
 	a, events := newActuator(w, d)
 	t0 := w.Now()
-	if _, err := a.Apply(context.Background(), p, w.Snapshot()); err != nil {
+	if _, err := a.Apply(context.Background(), p); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	took := w.Now().Sub(t0)
@@ -105,7 +105,7 @@ func TestReusedPidBetweenPlanAndApplyIsNotSignalled(t *testing.T) {
 		}
 	}
 	a, _ := newActuator(w, d)
-	_, _ = a.Apply(context.Background(), p, snap)
+	_, _ = a.Apply(context.Background(), p)
 	if _, ok := w.Proc(pid); !ok {
 		t.Fatal("a pid whose start time changed was signalled")
 	}
@@ -117,7 +117,7 @@ func TestFailedStartKeepsUnitFile(t *testing.T) {
 	p := reconcile.Compute(d, w.Snapshot())
 	w.FailNext("start", errors.New("job result failed"))
 	a, events := newActuator(w, d)
-	done, err := a.Apply(context.Background(), p, w.Snapshot())
+	done, err := a.Apply(context.Background(), p)
 	var se *actuate.StepError
 	if !errors.As(err, &se) || se.Step.Action != reconcile.StartUnit {
 		t.Fatalf("want a start-unit StepError, got %v", err)
@@ -134,7 +134,7 @@ func TestFailedStartKeepsUnitFile(t *testing.T) {
 	}
 	// The next run resumes: it starts the unit and converges.
 	p2 := reconcile.Compute(d, w.Snapshot())
-	if _, err := a.Apply(context.Background(), p2, w.Snapshot()); err != nil {
+	if _, err := a.Apply(context.Background(), p2); err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
 	if !reconcile.Compute(d, w.Snapshot()).Converged {
@@ -152,7 +152,7 @@ func TestPortWaitsShareOneDeadline(t *testing.T) {
 	w.Spawn(actuatetest.Proc{Argv: []string{"y"}, Ports: []int{1943}, Unreadable: true})
 	a, _ := newActuator(w, d)
 	t0 := w.Now()
-	_, err := a.Apply(context.Background(), p, w.Snapshot())
+	_, err := a.Apply(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), ":1940") {
 		t.Fatalf("want :1940 stuck, got %v", err)
 	}
@@ -173,7 +173,7 @@ func TestBlockedPlanIsRefused(t *testing.T) {
 		t.Fatalf("outcome %s", p.Outcome)
 	}
 	a, events := newActuator(w, d)
-	if _, err := a.Apply(context.Background(), p, w.Snapshot()); err == nil {
+	if _, err := a.Apply(context.Background(), p); err == nil {
 		t.Fatal("a blocked plan was applied")
 	}
 	if len(*events) != 0 {
@@ -200,7 +200,7 @@ func TestHealthMustComeFromTheUnit(t *testing.T) {
 	}
 	p.Steps = steps
 	w.Spawn(actuatetest.Proc{Argv: append([]string(nil), w.HubArgv...), Ports: []int{1939}})
-	_, err := a.Apply(context.Background(), p, w.Snapshot())
+	_, err := a.Apply(context.Background(), p)
 	if err == nil {
 		t.Fatal("apply succeeded although the unit's hub never answered")
 	}

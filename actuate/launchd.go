@@ -15,7 +15,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/launchctl"
 )
 
 // Launchctl runs launchctl with args and returns its standard output,
@@ -196,12 +196,12 @@ func (u *LaunchdUnits) newError(args []string, code int, stderr string) *Launchc
 
 // print asks launchd about one job: loaded is false (and err nil) when the
 // domain has no such job.
-func (u *LaunchdUnits) print(ctx context.Context, target string) (job observe.LaunchdJob, loaded bool, err error) {
+func (u *LaunchdUnits) print(ctx context.Context, target string) (job launchctl.Job, loaded bool, err error) {
 	out, _, err := u.run(ctx, "print", target)
 	var le *LaunchctlError
 	switch {
 	case err == nil:
-		return observe.ParseLaunchctlPrint(out), true, nil
+		return launchctl.ParsePrint(out), true, nil
 	case errors.As(err, &le) && le.noDomain():
 		return job, false, u.noGUI(le)
 	case errors.As(err, &le) && le.notLoaded():
@@ -302,7 +302,7 @@ func (u *LaunchdUnits) bootstrap(ctx context.Context, label, path string) error 
 // launchd respawn it every ThrottleInterval, failing the same way).
 func (u *LaunchdUnits) verifyRunning(ctx context.Context, label string) error {
 	target := u.target(label)
-	var last observe.LaunchdJob
+	var last launchctl.Job
 	var failed *JobFailedError
 	err := u.poll(ctx, func() (bool, error) {
 		job, loaded, err := u.print(ctx, target)
@@ -383,13 +383,13 @@ func (t *clockTimer) Stop() {}
 func (t *clockTimer) C() <-chan time.Time { return t.c }
 
 // jobFailed: not running, and its last exit was non-zero.
-func jobFailed(j observe.LaunchdJob) bool {
+func jobFailed(j launchctl.Job) bool {
 	return j.PID == 0 && j.LastExitKnown && j.LastExitCode != 0
 }
 
 // jobState describes a job for people: "running (pid 812)",
 // "spawn scheduled, last exit code 78".
-func jobState(j observe.LaunchdJob) string {
+func jobState(j launchctl.Job) string {
 	s := cmp.Or(j.State, "state unknown")
 	if j.PID > 0 {
 		s += fmt.Sprintf(" (pid %d)", j.PID)

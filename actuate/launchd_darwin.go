@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/launchctl"
 )
 
 // ExecLaunchctl is Launchctl on the real machine: it runs Path
@@ -30,5 +30,5 @@ func (e ExecLaunchctl) Run(ctx context.Context, args ...string) (string, string,
 			return "", "", -1, fmt.Errorf("refusing to run the real launchctl %s under go test (set PARACHUTE_ALLOW_REAL_LAUNCHCTL=1 to allow)", args[0])
 		}
 	}
-	return observe.ExecLaunchctl{Path: e.Path}.Run(ctx, args...)
+	return launchctl.Exec{Path: e.Path}.Run(ctx, args...)
 }

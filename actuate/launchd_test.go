@@ -82,8 +82,10 @@ func (m *mac) reconcileOnce(t *testing.T, model spec.Model) outcome {
 		return outcome{code: 0, plan: p, final: p}
 	case reconcile.OutcomeBlocked:
 		return outcome{code: 3, plan: p, final: p}
+	case reconcile.OutcomeChanges, reconcile.OutcomePending, reconcile.OutcomeFailed:
+		// Applied below.
 	}
-	_, err := m.actuator().Apply(context.Background(), p, snap)
+	_, err := m.actuator().Apply(context.Background(), p)
 	final := reconcile.Compute(d, m.w.Snapshot())
 	o := outcome{code: 1, err: err, plan: p, final: final}
 	switch {

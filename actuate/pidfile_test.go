@@ -52,7 +52,7 @@ func TestRemovePidfileKeepsFileWhenProcessUnreadable(t *testing.T) {
 	d := desired(w, spec.Absent)
 	a, _ := newActuator(w, d)
 	a.Procs = unreadableProcs{World: w, pid: pid}
-	_, err := a.Apply(context.Background(), plan, w.Snapshot())
+	_, err := a.Apply(context.Background(), plan)
 	if _, ok := w.File(path); !ok {
 		t.Errorf("the pidfile of live pid %d was deleted although its identity could not be read (apply error: %v)", pid, err)
 	}

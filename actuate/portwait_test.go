@@ -72,7 +72,7 @@ func TestPortWaitsAreOneLookPerPoll(t *testing.T) {
 			startUnitAt = w.Now()
 		}
 	}
-	if _, err := a.Apply(context.Background(), p, w.Snapshot()); err != nil {
+	if _, err := a.Apply(context.Background(), p); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	if clock.exited.IsZero() {
@@ -111,7 +111,7 @@ func TestPortWaitLookFails(t *testing.T) {
 	p := reconcile.Compute(d, w.Snapshot())
 	w.FailNext("holders", fmt.Errorf("sock_diag: no such file"))
 	a, _ := newActuator(w, d)
-	_, err := a.Apply(context.Background(), p, w.Snapshot())
+	_, err := a.Apply(context.Background(), p)
 	se, ok := err.(*actuate.StepError)
 	if !ok || se.Step.Action != reconcile.WaitPortFree {
 		t.Fatalf("apply: %v, want the first wait-port-free to fail", err)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/procfs"
 )
 
 // OSProcesses is Processes on the running system. ProcRoot is /proc unless
@@ -26,8 +26,8 @@ func (p OSProcesses) root() string {
 }
 
 // Identity implements Processes from /proc/PID/stat and /proc/PID/cgroup,
-// parsed by observe's parsers. A zombie is gone, and so is a process being
-// reaped (its stat answers ESRCH instead of ENOENT).
+// parsed by internal/procfs as observe parses them. A zombie is gone, and so
+// is a process being reaped (its stat answers ESRCH instead of ENOENT).
 func (p OSProcesses) Identity(pid int) (Identity, error) {
 	dir := filepath.Join(p.root(), strconv.Itoa(pid))
 	data, err := os.ReadFile(filepath.Join(dir, "stat"))
@@ -37,7 +37,7 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("read pid %d: %w", pid, err)
 	}
-	st, err := observe.ParseStat(data)
+	st, err := procfs.ParseStat(data)
 	if err != nil {
 		return Identity{}, fmt.Errorf("read pid %d: %w", pid, err)
 	}
@@ -46,7 +46,7 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 	}
 	id := Identity{StartTicks: st.StartTicks, PPid: st.PPid, Pgid: st.Pgid}
 	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-		id.Cgroup = observe.ParseCgroup(cg)
+		id.Cgroup = procfs.ParseCgroup(cg)
 	}
 	return id, nil
 }

@@ -6,12 +6,30 @@ import (
 	"path/filepath"
 
 	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/state"
 )
+
+// SystemdManager is what SystemdUnits asks of one systemd manager: the
+// run's D-Bus connection (internal/sdbus), or a fake in tests. Every job
+// method waits for the job and returns its result ("done", "failed", …).
+type SystemdManager interface {
+	UnitProps(ctx context.Context, name string) (state.UnitProps, error)
+	Reload(ctx context.Context) error
+	Start(ctx context.Context, name string) (result string, err error)
+	Restart(ctx context.Context, name string) (result string, err error)
+	Stop(ctx context.Context, name string) error
+	ResetFailed(ctx context.Context, name string) error
+	EnableFiles(ctx context.Context, files []string) error
+	Disable(ctx context.Context, names []string) error
+}
+
+var _ SystemdManager = (*sdbus.Conn)(nil)
 
 // SystemdUnits is Units over one systemd manager's D-Bus API (the system
 // manager for a system unit, the user's manager for a user unit).
 type SystemdUnits struct {
-	Conn *sdbus.Conn
+	// Manager is the manager's connection.
+	Manager SystemdManager
 	// UID is the user whose linger EnableLinger turns on.
 	UID int
 	// Getenv reads the environment (bus addresses).
@@ -23,7 +41,7 @@ type SystemdUnits struct {
 var _ Units = (*SystemdUnits)(nil)
 
 // Reload implements Units (daemon-reload). D-Bus errors are retried.
-func (u *SystemdUnits) Reload(ctx context.Context) error { return u.Conn.Reload(ctx) }
+func (u *SystemdUnits) Reload(ctx context.Context) error { return u.Manager.Reload(ctx) }
 
 // EnableLinger implements Units through logind.
 func (u *SystemdUnits) EnableLinger(ctx context.Context, _ string) error {
@@ -41,17 +59,17 @@ func (u *SystemdUnits) EnableLinger(ctx context.Context, _ string) error {
 // reports the unit not enabled afterwards — it had it loaded — is the
 // reload paid, so that the next observation sees the truth.
 func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
-	start := u.Conn.Start
-	if p, err := u.Conn.UnitProps(ctx, name); err == nil {
+	start := u.Manager.Start
+	if p, err := u.Manager.UnitProps(ctx, name); err == nil {
 		switch {
 		case p.ActiveState == "failed":
-			if err := u.Conn.ResetFailed(ctx, name); err != nil {
+			if err := u.Manager.ResetFailed(ctx, name); err != nil {
 				return err
 			}
 		case p.SubState == "auto-restart":
 			// A crash loop: the rewritten unit applies now, not when the
 			// restart timer fires.
-			start = u.Conn.Restart
+			start = u.Manager.Restart
 		}
 	}
 	// Start first, enable second: the links are not needed to start, and
@@ -64,10 +82,10 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 		}
 		return err
 	}
-	if err := u.Conn.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
+	if err := u.Manager.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
 		return err
 	}
-	p, err := u.Conn.UnitProps(ctx, name)
+	p, err := u.Manager.UnitProps(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -75,27 +93,27 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 	case "enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "static", "indirect", "generated":
 		return nil
 	}
-	return u.Conn.Reload(ctx)
+	return u.Manager.Reload(ctx)
 }
 
 // Stop implements Units: stop (the manager ends the whole control group),
 // disable, and clear a failed state so nothing of the unit lingers.
 func (u *SystemdUnits) Stop(ctx context.Context, name string) error {
-	if err := u.Conn.Stop(ctx, name); err != nil {
+	if err := u.Manager.Stop(ctx, name); err != nil {
 		return err
 	}
-	p, err := u.Conn.UnitProps(ctx, name)
+	p, err := u.Manager.UnitProps(ctx, name)
 	if err != nil {
 		return err
 	}
 	switch p.UnitFileState {
 	case "enabled", "enabled-runtime", "linked", "linked-runtime", "alias":
-		if err := u.Conn.Disable(ctx, []string{name}); err != nil {
+		if err := u.Manager.Disable(ctx, []string{name}); err != nil {
 			return err
 		}
 	}
 	if p.ActiveState == "failed" {
-		return u.Conn.ResetFailed(ctx, name)
+		return u.Manager.ResetFailed(ctx, name)
 	}
 	return nil
 }
@@ -106,7 +124,7 @@ func (u *SystemdUnits) Unload(context.Context, string) error { return nil }
 
 // Owner implements Units from the unit's ControlGroup and MainPID.
 func (u *SystemdUnits) Owner(ctx context.Context, name string) (Ownership, error) {
-	p, err := u.Conn.UnitProps(ctx, name)
+	p, err := u.Manager.UnitProps(ctx, name)
 	if err != nil {
 		return Ownership{}, err
 	}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 )
@@ -166,17 +166,24 @@ func (r *run) inUnit(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	if r.launchd {
-		return r.descends(pid, r.unitMain)
+	m := r.members
+	switch m.Manager {
+	case spec.ManagerLaunchd:
+		return r.descends(pid, m.MainPID)
+	case spec.ManagerSystemd:
+	case spec.ManagerAuto, "":
+		// No manager observed: cgroup membership is all there is to go by.
+	default:
+		panic(fmt.Sprintf("actuate: unknown service manager %q in a plan", m.Manager))
 	}
-	if r.unitCgroup == "" {
+	if m.ControlGroup == "" {
 		return false
 	}
 	id, err := r.a.Procs.Identity(pid)
 	if err != nil {
 		return false
 	}
-	return observe.InCgroup(id.Cgroup, r.unitCgroup)
+	return procfs.InCgroup(id.Cgroup, m.ControlGroup)
 }
 
 // waitPortsFree waits until no process outside the hub unit holds the port
@@ -191,6 +198,7 @@ func (r *run) waitPortsFree(ctx context.Context, steps []reconcile.Step) ([]reco
 	if r.portDeadline.IsZero() {
 		r.portDeadline = a.Clock.Now().Add(a.Timeouts.PortFree)
 	}
+	r.adopt(steps[0].Members)
 	t0 := a.Clock.Now()
 	for _, st := range steps {
 		a.emit("step-start", st, nil, 0)
@@ -270,6 +278,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 	deadline := a.Clock.Now().Add(a.Timeouts.Healthy)
 	// A wait-healthy without a unit is for the detached hub.
 	detached := st.Unit == ""
+	r.adopt(st.Members)
 	var last string
 	for n := 0; ; n++ {
 		var ownerErr error
@@ -278,7 +287,8 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			if err != nil {
 				ownerErr = err
 			} else {
-				r.unitCgroup, r.unitMain = cmp.Or(own.ControlGroup, r.unitCgroup), own.MainPID
+				r.members.ControlGroup, r.members.MainPID = cmp.Or(own.ControlGroup, r.members.ControlGroup), own.MainPID
+				r.asked = true
 				if own.Failed {
 					return Permanent(fmt.Errorf("the hub unit failed while starting: %s", own.State))
 				}
@@ -290,7 +300,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			last = err.Error()
 		case !ok:
 			last = "/health did not answer 2xx"
-		case detached && r.inTree(by, r.detachedPid):
+		case detached && r.descends(by, cmp.Or(r.detachedPid, st.Pid)):
 			return nil
 		case !detached && r.inUnit(by):
 			return nil
@@ -309,17 +319,12 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 	}
 }
 
-// inTree reports whether pid is root or descends from it.
-func (r *run) inTree(pid, root int) bool {
-	if root <= 0 {
-		// A detached hub we did not start this run: the pidfile's.
-		for _, pf := range r.snap.Pidfiles {
-			if pf.Service == "hub" {
-				root = pf.Pid
-			}
-		}
+// adopt takes the unit's members as a step saw them, unless the run has
+// already asked the manager (its answer is newer than the plan).
+func (r *run) adopt(m *reconcile.Members) {
+	if m != nil && !r.asked {
+		r.members = *m
 	}
-	return r.descends(pid, root)
 }
 
 // descends reports whether pid is root or one of its descendants, walking

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parachute/reconcile/internal/procfs"
 )
 
 // lsofSocket is one open listening socket of one process, as lsof lists it.
@@ -182,12 +184,12 @@ type darwinProc struct {
 // darwinStat converts a kern.proc row. StartTicks on darwin is the start
 // time in microseconds since the epoch, the unit actuate's darwin Identity
 // uses too: it identifies the process as Linux's ticks since boot do.
-func darwinStat(p darwinProc, sid int) Stat {
+func darwinStat(p darwinProc, sid int) procfs.Stat {
 	state := map[int8]string{1: "I", 2: "R", 3: "S", 4: "T", 5: "Z"}[p.Stat]
 	if state == "" {
 		state = "?"
 	}
-	return Stat{Pid: p.Pid, Comm: p.Comm, State: state, PPid: p.PPid, Pgid: p.Pgid, Sid: sid,
+	return procfs.Stat{Pid: p.Pid, Comm: p.Comm, State: state, PPid: p.PPid, Pgid: p.Pgid, Sid: sid,
 		StartTicks: uint64(p.Start.UnixMicro())}
 }
 

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // dropInDirs are the directories systemd reads drop-ins of name from in
@@ -14,7 +16,7 @@ import (
 // moment the unit is written.
 func dropInDirs(scope, name, userHome, runtimeDir string) []string {
 	var bases []string
-	if scope == "user" {
+	if scope == string(spec.ScopeUser) {
 		if userHome != "" {
 			bases = append(bases, filepath.Join(userHome, ".config/systemd/user.control"))
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os/exec"
 	"time"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // Journalctl is SystemdUnits.Journal over journalctl(1): the last n
@@ -17,7 +19,7 @@ func Journalctl(ctx context.Context, scope, unit string, n int) ([]string, error
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	args := []string{"--no-pager", "--quiet", "--output=cat", fmt.Sprintf("--lines=%d", n)}
-	if scope == "user" {
+	if scope == string(spec.ScopeUser) {
 		args = append(args, "--user")
 	}
 	args = append(args, "--unit="+unit)

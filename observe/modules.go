@@ -21,33 +21,6 @@ import (
 	"github.com/parachute/reconcile/spec"
 )
 
-// IdleModule is what the box says about a declared module that was not
-// listening when observed: whether the hub can start it at all, and what
-// the hub's supervisor last logged about it. Modules that listen are not
-// listed (their Port entry says who holds them).
-type IdleModule struct {
-	Name  string `json:"name"`
-	Short string `json:"short"`
-	Port  int    `json:"port"`
-	// StartCmd is the command the hub's supervisor runs for the module,
-	// resolved as the supervisor resolves it; empty when none resolves.
-	StartCmd []string `json:"startCmd,omitempty"`
-	// Unstartable says why the hub can never start the module as the box
-	// stands ("" when it can): no start command resolves.
-	Unstartable string `json:"unstartable,omitempty"`
-	// Missing says that the command's program is on no directory the hub's
-	// PATH is likely to hold. The PATH is inferred, not read from the hub,
-	// so this counts only once the module stays silent past the bound.
-	Missing string `json:"missing,omitempty"`
-	// LastLog is the supervisor's last line about the module in the hub's
-	// log ("" when the log's tail has none).
-	LastLog string `json:"lastLog,omitempty"`
-	// GivenUp is true when that line is the supervisor's give-up ("crashed
-	// 3x within 60000ms — giving up."): it will not restart the module
-	// until the hub restarts or someone starts it.
-	GivenUp bool `json:"givenUp,omitempty"`
-}
-
 // hubLogTail bounds how much of hub/logs/hub.log is read: enough for the
 // supervisor's lines about a few dozen modules, never the whole file.
 const hubLogTail = 64 << 10

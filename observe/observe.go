@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -98,8 +99,8 @@ type UnitObserver interface {
 
 // UnitQuery says which unit to observe and where its files are.
 type UnitQuery struct {
-	// Manager is "systemd", "launchd" or "" when the platform has none.
-	Manager string
+	// Manager is systemd, launchd or "" when the platform has none.
+	Manager spec.Manager
 	// Scope is "user"/"system" (systemd) or the launchd domain ("gui/501").
 	Scope string
 	// Name is the unit name or launchd label.
@@ -174,7 +175,7 @@ type walkResult struct {
 	unreadableFds []int
 }
 
-func fromStat(st Stat) Process {
+func fromStat(st procfs.Stat) Process {
 	return Process{Pid: st.Pid, PPid: st.PPid, Pgid: st.Pgid, Sid: st.Sid, StartTicks: st.StartTicks, State: st.State, Kernel: st.KernelThread, Argv: []string{}}
 }
 
@@ -200,25 +201,8 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		return Snapshot{}, fmt.Errorf("observe: %w", err)
 	}
 	env := o.Env.withDefaults()
-	hubPort := d.HubPort
-	if hubPort == 0 {
-		hubPort = spec.DefaultHubPort
-	}
-	snap := Snapshot{
-		Taken:    env.Now(),
-		GOOS:     env.GOOS,
-		GOARCH:   env.GOARCH,
-		Home:     d.Home,
-		User:     d.User,
-		Owner:    d.Owner,
-		Self:     env.Self,
-		Parent:   env.Parent,
-		HubPort:  hubPort,
-		Modules:  nonNil(d.Manifest.Modules),
-		Skipped:  nonNil(d.Manifest.Skipped),
-		Ports:    declaredPorts(hubPort, d.Manifest.Modules),
-		Pidfiles: []Pidfile{},
-	}
+	snap := newSnapshot(env, d)
+	hubPort := snap.HubPort
 
 	cands, portFile, problems := readPidfiles(d.Home, d)
 	snap.HubPortFile = portFile
@@ -239,20 +223,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	if err != nil {
 		snap.Problems = append(snap.Problems, fmt.Sprintf("start times unknown: %v", err))
 	}
-
-	wantPort := map[uint16]bool{}
-	for _, p := range snap.Ports {
-		wantPort[uint16(p.Port)] = true
-	}
-	sc := scanPorts(pr, wantPort, hc.client, uint16(hubPort))
-	if sc.ownerless(os.Geteuid()) {
-		// A listener nobody visibly holds is usually an instant: a process
-		// exiting (its fd table already gone) or a fork before its exec.
-		// Look once more before reporting "held, owner unknown", which
-		// blocks the plan.
-		time.Sleep(20 * time.Millisecond)
-		sc = scanPorts(pr, wantPort, hc.client, uint16(hubPort))
-	}
+	sc := scanDeclared(pr, snap.Ports, hc, uint16(hubPort))
 	hc.close() // the walk is done: the server side has been seen
 	snap.Problems = append(snap.Problems, sc.problems...)
 	w, walkErr := sc.w, sc.walkErr
@@ -266,69 +237,10 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	holders := fillListeners(&snap, sc.listeners, w, len(sc.problems) > 0)
 	snap.Health.AnsweredBy = answeredByOf(snap.Ports, hubPort, w.owners[sc.serverInode], treeParent(w.tree))
 
-	// Pidfiles: judge each against the process its pid names now.
-	procs := map[int]*Process{}
-	cache := map[int]string{}
-	load := func(pid int) *Process {
-		if p, ok := procs[pid]; ok {
-			return p
-		}
-		var p *Process
-		if st, ok := w.tree[pid]; ok {
-			proc := fromStat(st)
-			proc.Started = startedAt(btime, st.StartTicks, env.ClockTicks)
-			pr.details(&proc)
-			proc.User = lookupUser(env, cache, proc)
-			p = &proc
-		} else if err, ok := w.unreadableStat[pid]; ok {
-			p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
-			snap.Problems = append(snap.Problems, fmt.Sprintf("process %d: %v", pid, err))
-		} else if walkErr != nil {
-			// No process table: whether pid lives is unknown, not "dead".
-			p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
-		}
-		procs[pid] = p
-		return p
-	}
-	var seeds []int
-	for _, c := range cands {
-		pf := c.judge(c.pid(load))
-		snap.Pidfiles = append(snap.Pidfiles, pf)
-		if pf.State == PidLive || pf.State == PidUnknown {
-			if p := procs[pf.Pid]; p != nil && pf.State == PidLive {
-				// A claim's corroboration: does it carry this box's home?
-				if h, ok := pr.envHome(pf.Pid); ok {
-					p.EnvHome = h
-				} else {
-					p.Unreadable = append(p.Unreadable, "environ")
-				}
-			}
-			seeds = append(seeds, pf.Pid)
-		} else if pf.Pid > 0 && procs[pf.Pid] != nil {
-			// A reused pid (or a zombie) is shown with its ancestors, as a
-			// holder is: who is it now? Its group and children are not ours.
-			holders = append(holders, pf.Pid)
-		}
-	}
-	var extra []int
-	if snap.Unit.MainPID > 0 {
-		extra = append(extra, snap.Unit.MainPID)
-	}
-	if snap.Health.AnsweredBy > 0 {
-		extra = append(extra, snap.Health.AnsweredBy)
-	}
-	// The reconciler and every ancestor: the planner must see them and
-	// their groups to keep them out of every signal.
-	snap.Ancestors = w.tree.ancestors(env.Self)
-	extra = append(extra, env.Self)
-	extra = append(extra, snap.Ancestors...)
-	snap.Processes = []Process{}
-	for _, pid := range w.tree.relevant(holders, seeds, extra) {
-		if p := load(pid); p != nil {
-			p.Unreadable = sortedUnique(p.Unreadable)
-			snap.Processes = append(snap.Processes, *p)
-		}
-	}
+	ld := &processLoader{env: env, pr: pr, w: w, walkErr: walkErr, btime: btime, snap: &snap,
+		procs: map[int]*Process{}, users: map[int]string{}}
+	seeds, holders := ld.judgePidfiles(cands, holders)
+	ld.keepRelevant(holders, seeds)
 	slices.SortFunc(snap.Pidfiles, func(a, b Pidfile) int { return strings.Compare(a.Path, b.Path) })
 	observeModules(d, &snap)
 	snap.Problems = sortedUnique(snap.Problems)
@@ -336,6 +248,138 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 		return Snapshot{}, fmt.Errorf("observe: %w", err)
 	}
 	return snap, nil
+}
+
+// newSnapshot is the snapshot before anything is read: the platform, the
+// box as the spec declares it, and the declared ports.
+func newSnapshot(env Env, d spec.Desired) Snapshot {
+	hubPort := d.HubPort
+	if hubPort == 0 {
+		hubPort = spec.DefaultHubPort
+	}
+	return Snapshot{
+		Taken:    env.Now(),
+		GOOS:     env.GOOS,
+		GOARCH:   env.GOARCH,
+		Home:     d.Home,
+		User:     d.User,
+		Owner:    d.Owner,
+		Self:     env.Self,
+		Parent:   env.Parent,
+		HubPort:  hubPort,
+		Modules:  nonNil(d.Manifest.Modules),
+		Skipped:  nonNil(d.Manifest.Skipped),
+		Ports:    declaredPorts(hubPort, d.Manifest.Modules),
+		Pidfiles: []Pidfile{},
+	}
+}
+
+// scanDeclared looks for the holders of every declared port, twice when
+// the first look finds a listener nobody visibly holds.
+func scanDeclared(pr procReader, ports []Port, hc *healthConn, hubPort uint16) portScan {
+	wantPort := map[uint16]bool{}
+	for _, p := range ports {
+		wantPort[uint16(p.Port)] = true
+	}
+	sc := scanPorts(pr, wantPort, hc.client, hubPort)
+	if sc.ownerless(os.Geteuid()) {
+		// A listener nobody visibly holds is usually an instant: a process
+		// exiting (its fd table already gone) or a fork before its exec.
+		// Look once more before reporting "held, owner unknown", which
+		// blocks the plan.
+		time.Sleep(20 * time.Millisecond)
+		sc = scanPorts(pr, wantPort, hc.client, hubPort)
+	}
+	return sc
+}
+
+// processLoader reads the processes a snapshot refers to, each once, from
+// the walk's process table.
+type processLoader struct {
+	env     Env
+	pr      procReader
+	w       walkResult
+	walkErr error
+	btime   time.Time
+	snap    *Snapshot
+	procs   map[int]*Process
+	users   map[int]string // uid → name
+}
+
+// load returns pid as the snapshot records it; nil when the walk saw no
+// such process.
+func (ld *processLoader) load(pid int) *Process {
+	if p, ok := ld.procs[pid]; ok {
+		return p
+	}
+	var p *Process
+	if st, ok := ld.w.tree[pid]; ok {
+		proc := fromStat(st)
+		proc.Started = startedAt(ld.btime, st.StartTicks, ld.env.ClockTicks)
+		ld.pr.details(&proc)
+		proc.User = lookupUser(ld.env, ld.users, proc)
+		p = &proc
+	} else if err, ok := ld.w.unreadableStat[pid]; ok {
+		p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
+		ld.snap.Problems = append(ld.snap.Problems, fmt.Sprintf("process %d: %v", pid, err))
+	} else if ld.walkErr != nil {
+		// No process table: whether pid lives is unknown, not "dead".
+		p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
+	}
+	ld.procs[pid] = p
+	return p
+}
+
+// judgePidfiles judges each pidfile against the process its pid names now
+// and records it. It returns the pids whose trees the snapshot keeps
+// (live or unknown claims) and holders with every reused pid added.
+func (ld *processLoader) judgePidfiles(cands []pidfileCandidate, holders []int) (seeds, _ []int) {
+	for _, c := range cands {
+		pf := c.judge(c.pid(ld.load))
+		ld.snap.Pidfiles = append(ld.snap.Pidfiles, pf)
+		if pf.State == PidLive || pf.State == PidUnknown {
+			if p := ld.procs[pf.Pid]; p != nil && pf.State == PidLive {
+				// A claim's corroboration: does it carry this box's home?
+				if h, ok := ld.pr.envHome(pf.Pid); ok {
+					p.EnvHome = h
+				} else {
+					p.Unreadable = append(p.Unreadable, "environ")
+				}
+			}
+			seeds = append(seeds, pf.Pid)
+		} else if pf.Pid > 0 && ld.procs[pf.Pid] != nil {
+			// A reused pid (or a zombie) is shown with its ancestors, as a
+			// holder is: who is it now? Its group and children are not ours.
+			holders = append(holders, pf.Pid)
+		}
+	}
+	return seeds, holders
+}
+
+// keepRelevant records the snapshot's processes: port holders and their
+// ancestors, pidfile processes with their group and descendants, the
+// unit's main pid, who answered /health, and the reconciler with every
+// ancestor (the planner must see them and their groups to keep them out of
+// every signal).
+func (ld *processLoader) keepRelevant(holders, seeds []int) {
+	snap := ld.snap
+	var extra []int
+	if snap.Unit.MainPID > 0 {
+		extra = append(extra, snap.Unit.MainPID)
+	}
+	if snap.Health.AnsweredBy > 0 {
+		extra = append(extra, snap.Health.AnsweredBy)
+	}
+	snap.Ancestors = ld.w.tree.ancestors(ld.env.Self)
+	extra = append(extra, ld.env.Self)
+	extra = append(extra, snap.Ancestors...)
+	snap.Processes = []Process{}
+	for _, pid := range ld.w.tree.relevant(holders, seeds, extra) {
+		if p := ld.load(pid); p != nil {
+			p.Unreadable = sortedUnique(p.Unreadable)
+			snap.Processes = append(snap.Processes, *p)
+		}
+	}
 }
 
 // portScan is one look at the sockets and the one walk over /proc that
@@ -508,13 +552,13 @@ func (o *Observer) observeUnit(ctx context.Context, d spec.Desired, snap *Snapsh
 	located := Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}
 	if o.Units == nil {
 		snap.Unit = located
-		snap.Unit.Problem = "no service manager observer"
+		snap.Unit.Problem, snap.Unit.Reach = "no service manager observer", NoManager
 		return
 	}
 	rep, err := o.Units.ObserveUnit(ctx, q)
 	if err != nil {
 		snap.Unit = located
-		snap.Unit.Problem = err.Error()
+		snap.Unit.Problem, snap.Unit.Reach = err.Error(), ObserverFailed
 		snap.Problems = append(snap.Problems, fmt.Sprintf("hub unit %s: %v", q.Name, err))
 		return
 	}

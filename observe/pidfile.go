@@ -173,6 +173,7 @@ func (c pidfileCandidate) judge(p *Process) Pidfile {
 	case pidTooLarge:
 		pf.State, pf.Reason = PidDead, "the number is larger than any pid: no such process"
 		return pf
+	case pidOK:
 	}
 	switch {
 	case p == nil:

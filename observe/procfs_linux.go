@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/parachute/reconcile/internal/procfs"
 )
 
 // procFS reads a /proc tree rooted at root (normally "/proc"; tests pass a
@@ -257,7 +259,7 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 			}
 			continue // exited since the directory was listed
 		}
-		st, err := ParseStat(data)
+		st, err := procfs.ParseStat(data)
 		if err != nil {
 			res.unreadableStat[pid] = err
 			continue
@@ -359,12 +361,12 @@ func openat(dirFd int, path string, flags int) (int, error) {
 	}
 }
 
-func (p *procFS) stat(pid int) (Stat, error) {
+func (p *procFS) stat(pid int) (procfs.Stat, error) {
 	data, err := p.read(filepath.Join(p.root, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return Stat{}, err
+		return procfs.Stat{}, err
 	}
-	return ParseStat(data)
+	return procfs.ParseStat(data)
 }
 
 // details fills what the walk did not read: uid, argv, exe, cwd and cgroup.
@@ -396,7 +398,7 @@ func (p *procFS) details(proc *Process) {
 	if data, err := p.read(dir + "/cgroup"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "cgroup")
 	} else {
-		proc.Cgroup = ParseCgroup(data)
+		proc.Cgroup = procfs.ParseCgroup(data)
 	}
 }
 

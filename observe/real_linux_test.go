@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/procfs"
 
+	procparse "github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/spec"
 )
 
@@ -136,7 +137,7 @@ func TestObserveRealChild(t *testing.T) {
 			t.Errorf("Started = %v, oracle %v", got.Started, start)
 		}
 	}
-	if own, _ := os.ReadFile("/proc/self/cgroup"); got.Cgroup != ParseCgroup(own) || got.Cgroup == "" {
+	if own, _ := os.ReadFile("/proc/self/cgroup"); got.Cgroup != procparse.ParseCgroup(own) || got.Cgroup == "" {
 		t.Errorf("cgroup = %q, want ours %q", got.Cgroup, own)
 	}
 	if !slices.Equal(self.Argv, os.Args) {

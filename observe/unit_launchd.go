@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/parachute/reconcile/internal/launchctl"
+	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -28,120 +29,23 @@ type LaunchdUnits struct {
 
 var _ UnitObserver = LaunchdUnits{}
 
-// LaunchdJob is what `launchctl print <domain>/<label>` says about a loaded
-// job (top-level keys only; nested blocks are skipped except arguments).
-type LaunchdJob struct {
-	// State is launchd's word: "running", "waiting", "not running",
-	// "spawn scheduled", "exited", …
-	State string `json:"state"`
-	// PID is the job's process, 0 when not running.
-	PID int `json:"pid,omitempty"`
-	// LastExitCode is the last exit status; LastExitKnown is false for
-	// "(never exited)" or when the line is missing.
-	LastExitCode  int  `json:"lastExitCode,omitempty"`
-	LastExitKnown bool `json:"lastExitKnown,omitempty"`
-	// Path is the plist launchd loaded the job from.
-	Path string `json:"path,omitempty"`
-	// Program and Arguments are what launchd runs.
-	Program   string   `json:"program,omitempty"`
-	Arguments []string `json:"arguments,omitempty"`
-}
-
-// ParseLaunchctlPrint reads the output of `launchctl print
-// <domain>/<label>`: "key = value" lines of the job's top-level block, the
-// arguments block, a last exit code that may read "78: EX_CONFIG" or
-// "(never exited)". It never fails; keys it does not know are ignored.
-func ParseLaunchctlPrint(out string) LaunchdJob {
-	var j LaunchdJob
-	depth := 0
-	inArgs := false
-	for _, raw := range strings.Split(out, "\n") {
-		line := strings.TrimSpace(raw)
-		if line == "" {
-			continue
-		}
-		if line == "}" {
-			if depth == 2 && inArgs {
-				inArgs = false
-			}
-			if depth > 0 {
-				depth--
-			}
-			continue
-		}
-		key, val, hasEq := strings.Cut(line, " = ")
-		if strings.HasSuffix(line, "{") {
-			if depth == 1 && hasEq && key == "arguments" {
-				inArgs = true
-			}
-			depth++
-			continue
-		}
-		if depth == 2 && inArgs {
-			j.Arguments = append(j.Arguments, line)
-			continue
-		}
-		if depth > 1 || !hasEq {
-			continue
-		}
-		// depth 1 is the job's block; depth 0 happens when only the body
-		// was printed (no "label = {" header).
-		switch key {
-		case "state":
-			j.State = val
-		case "pid":
-			j.PID, _ = strconv.Atoi(val)
-		case "path":
-			j.Path = val
-		case "program":
-			j.Program = val
-		case "last exit code":
-			num, _, _ := strings.Cut(val, ":")
-			if n, err := strconv.Atoi(strings.TrimSpace(num)); err == nil {
-				j.LastExitCode, j.LastExitKnown = n, true
-			}
-		}
-	}
-	return j
-}
-
-// ParseLaunchctlDisabled reads `launchctl print-disabled <domain>`: lines
-// `"label" => disabled|enabled` (macOS 11 and later) or `=> true|false`
-// (older, where true means disabled). It returns label → disabled.
-func ParseLaunchctlDisabled(out string) map[string]bool {
-	m := map[string]bool{}
-	for _, raw := range strings.Split(out, "\n") {
-		label, state, ok := strings.Cut(strings.TrimSpace(raw), "=>")
-		if !ok {
-			continue
-		}
-		label = strings.Trim(strings.TrimSpace(label), `"`)
-		switch strings.TrimSpace(state) {
-		case "disabled", "true":
-			m[label] = true
-		case "enabled", "false":
-			m[label] = false
-		}
-	}
-	return m
-}
-
 // printResult classifies one `launchctl print` run.
 type printResult struct {
 	loaded bool
-	job    LaunchdJob
+	job    launchctl.Job
 	// problem is set when launchd could not be asked (no such domain, an
-	// unexpected failure); loaded is then unknown.
+	// unexpected failure), reach which kind it is; loaded is then unknown.
 	problem string
+	reach   Reach
 }
 
 func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 	out, errOut, code, err := l.Launchctl.Run(ctx, "print", target)
 	if err != nil {
-		return printResult{problem: fmt.Sprintf("launchctl print %s: %v", target, err)}
+		return printResult{problem: fmt.Sprintf("launchctl print %s: %v", target, err), reach: Unanswered}
 	}
 	if code == 0 {
-		return printResult{loaded: true, job: ParseLaunchctlPrint(out)}
+		return printResult{loaded: true, job: launchctl.ParsePrint(out)}
 	}
 	msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(errOut+"\n"+out), "Bad request."))
 	msg = strings.Join(strings.Fields(msg), " ")
@@ -154,9 +58,9 @@ func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 		if i := strings.LastIndex(target, "/"); i > 0 {
 			domain = target[:i]
 		}
-		return printResult{problem: fmt.Sprintf("launchd domain %s unavailable (no GUI login session for this user?): %s", domain, msg)}
+		return printResult{problem: fmt.Sprintf("launchd domain %s unavailable (no GUI login session for this user?): %s", domain, msg), reach: NoDomain}
 	}
-	return printResult{problem: fmt.Sprintf("launchctl print %s: exit %d: %s", target, code, msg)}
+	return printResult{problem: fmt.Sprintf("launchctl print %s: exit %d: %s", target, code, msg), reach: Unanswered}
 }
 
 // ObserveUnit implements UnitObserver. A domain that cannot be asked (no GUI
@@ -169,12 +73,12 @@ func (l LaunchdUnits) print(ctx context.Context, target string) printResult {
 func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
 	var rep UnitReport
 	u := &rep.Unit
-	u.Manager, u.Scope, u.Name = unitfile.ManagerLaunchd, q.Scope, q.Name
+	u.Manager, u.Scope, u.Name = spec.ManagerLaunchd, q.Scope, q.Name
 	var problem string
 	u.File, problem = readUnitFile(q.Path, func(b []byte) error { _, err := unitfile.ParseLaunchd(b); return err })
 	rep.Problems = appendNonEmpty(rep.Problems, problem)
 	if l.Launchctl == nil {
-		u.Problem = "no launchctl configured"
+		u.Problem, u.Reach = "no launchctl configured", NoManager
 		return rep, nil
 	}
 
@@ -186,7 +90,7 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	case code != 0:
 		rep.Problems = append(rep.Problems, fmt.Sprintf("launchctl print-disabled %s: exit %d: %s", q.Scope, code, strings.TrimSpace(errOut)))
 	default:
-		disabled = ParseLaunchctlDisabled(out)
+		disabled = launchctl.ParseDisabled(out)
 	}
 	fileState := func(label string, plistExists bool) string {
 		switch {
@@ -200,7 +104,7 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 
 	r := l.print(ctx, q.Scope+"/"+q.Name)
 	if r.problem != "" {
-		u.Problem = r.problem
+		u.Problem, u.Reach = r.problem, r.reach
 	} else {
 		u.Available = true
 		u.UnitFileState = fileState(q.Name, u.File.Exists)
@@ -217,45 +121,52 @@ func (l LaunchdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	}
 
 	for _, short := range q.StaleShorts {
-		label, ok := unitfile.StaleUnitName(unitfile.ManagerLaunchd, short)
-		if !ok {
-			continue
-		}
-		var onDisk bool
-		var execStart [][]string
-		if q.Path != "" {
-			f, problem := readUnitFile(filepath.Join(filepath.Dir(q.Path), label+".plist"), nil)
-			rep.Problems = appendNonEmpty(rep.Problems, problem)
-			onDisk = f.Exists
-			if argv := unitfile.ProgramArguments([]byte(f.Content)); len(argv) > 0 {
-				execStart = [][]string{argv}
-			}
-		}
-		st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk), ExecStart: execStart}
-		loaded := false
-		if u.Available {
-			sr := l.print(ctx, q.Scope+"/"+label)
-			switch {
-			case sr.problem != "":
-				rep.Problems = append(rep.Problems, "stale agent "+label+": "+sr.problem)
-			case sr.loaded:
-				loaded = true
-				st.LoadState, st.ActiveState, st.MainPID = "loaded", launchdActive(sr.job), sr.job.PID
-				if len(sr.job.Arguments) > 0 {
-					st.ExecStart = [][]string{sr.job.Arguments} // what launchd loaded
-				}
-			}
-		}
-		if loaded || onDisk {
+		if st, ok := l.staleAgent(ctx, q, short, fileState, u.Available, &rep); ok {
 			rep.Stale = append(rep.Stale, st)
 		}
 	}
 	return rep, nil
 }
 
+// staleAgent is the per-module agent of short in q's domain, and whether
+// it exists (launchd has it loaded, or its plist is beside the hub's).
+// launchd is asked only when it answered about the hub (asked).
+func (l LaunchdUnits) staleAgent(ctx context.Context, q UnitQuery, short string, fileState func(string, bool) string, asked bool, rep *UnitReport) (StaleUnit, bool) {
+	label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
+	if !ok {
+		return StaleUnit{}, false
+	}
+	var onDisk bool
+	var execStart [][]string
+	if q.Path != "" {
+		f, problem := readUnitFile(filepath.Join(filepath.Dir(q.Path), label+".plist"), nil)
+		rep.Problems = appendNonEmpty(rep.Problems, problem)
+		onDisk = f.Exists
+		if argv := unitfile.ProgramArguments([]byte(f.Content)); len(argv) > 0 {
+			execStart = [][]string{argv}
+		}
+	}
+	st := StaleUnit{Name: label, Short: short, Scope: q.Scope, Manageable: true, UnitFileState: fileState(label, onDisk), ExecStart: execStart}
+	loaded := false
+	if asked {
+		sr := l.print(ctx, q.Scope+"/"+label)
+		switch {
+		case sr.problem != "":
+			rep.Problems = append(rep.Problems, "stale agent "+label+": "+sr.problem)
+		case sr.loaded:
+			loaded = true
+			st.LoadState, st.ActiveState, st.MainPID = "loaded", launchdActive(sr.job), sr.job.PID
+			if len(sr.job.Arguments) > 0 {
+				st.ExecStart = [][]string{sr.job.Arguments} // what launchd loaded
+			}
+		}
+	}
+	return st, loaded || onDisk
+}
+
 // launchdActive maps a loaded job to a systemd-like ActiveState, as the
 // hub's queryHubUnitState does.
-func launchdActive(j LaunchdJob) string {
+func launchdActive(j launchctl.Job) string {
 	switch {
 	case j.State == "running" || j.PID > 0:
 		return "active"

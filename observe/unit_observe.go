@@ -36,17 +36,19 @@ var _ UnitObserver = Managers{}
 func (m Managers) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
 	var o UnitObserver
 	switch q.Manager {
-	case unitfile.ManagerSystemd:
+	case spec.ManagerSystemd:
 		o = m.Systemd
-	case unitfile.ManagerLaunchd:
+	case spec.ManagerLaunchd:
 		o = m.Launchd
+	case spec.ManagerAuto:
+		// LocateUnit resolves auto: a query still saying so has no manager.
 	}
 	if o == nil {
 		rep := UnitReport{Unit: Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}}
 		if q.Manager == "" {
-			rep.Unit.Problem = fmt.Sprintf("no service manager (systemd/launchd) on %s", m.GOOS)
+			rep.Unit.Problem, rep.Unit.Reach = fmt.Sprintf("no service manager (systemd/launchd) on %s", m.GOOS), NoManager
 		} else {
-			rep.Unit.Problem = fmt.Sprintf("service manager %s cannot be asked from %s", q.Manager, m.GOOS)
+			rep.Unit.Problem, rep.Unit.Reach = fmt.Sprintf("service manager %s cannot be asked from %s", q.Manager, m.GOOS), OtherPlatform
 		}
 		if q.Path != "" {
 			f, problem := readUnitFile(q.Path, nil)

@@ -8,13 +8,15 @@ import (
 	"strconv"
 
 	"github.com/parachute/reconcile/internal/sdbus"
+	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
 // SystemdManager is what the systemd unit observer reads from a manager
-// connection (*sdbus.Conn, or sdbustest.Manager in tests).
+// connection (an sdbus connection, or sdbustest.Manager in tests).
 type SystemdManager interface {
-	UnitProps(ctx context.Context, name string) (sdbus.Props, error)
+	UnitProps(ctx context.Context, name string) (state.UnitProps, error)
 	Close()
 }
 
@@ -51,48 +53,16 @@ var _ UnitObserver = SystemdUnits{}
 func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport, error) {
 	var rep UnitReport
 	u := &rep.Unit
-	u.Manager, u.Scope, u.Name = unitfile.ManagerSystemd, q.Scope, q.Name
+	u.Manager, u.Scope, u.Name = spec.ManagerSystemd, q.Scope, q.Name
 	var problem string
 	u.File, problem = readUnitFile(q.Path, parseSystemd)
 	rep.Problems = appendNonEmpty(rep.Problems, problem)
 
-	var mgr SystemdManager
-	if s.Dial == nil {
-		u.Problem = "no systemd connection configured"
-	} else if m, err := s.Dial(ctx, q.Scope, q.User.UID); err != nil {
-		u.Problem = err.Error()
-		var missing *sdbus.MissingError
-		u.Transient = !errors.As(err, &missing)
-	} else {
-		mgr = m
-		defer mgr.Close()
-	}
+	mgr := s.dial(ctx, q, u)
 	if mgr != nil {
-		p, err := mgr.UnitProps(ctx, q.Name)
-		if err != nil {
-			u.Problem = fmt.Sprintf("%s manager did not answer: %v", q.Scope, err)
-			u.Transient = true
+		defer mgr.Close()
+		if !s.readHub(ctx, mgr, q, &rep) {
 			mgr = nil // asking again about stale units would only repeat it
-		} else {
-			u.Available = true
-			u.LoadState, u.ActiveState, u.SubState, u.UnitFileState = p.LoadState, p.ActiveState, p.SubState, p.UnitFileState
-			u.MainPID, u.ControlGroup, u.NeedDaemonReload = p.MainPID, p.ControlGroup, p.NeedDaemonReload
-			u.Result, u.ExecMainCode, u.ExecMainStatus, u.NRestarts = p.Result, p.ExecMainCode, p.ExecMainStatus, p.NRestarts
-			if s.Journal != nil && (u.ActiveState == "failed" || u.SubState == "auto-restart" || (p.Result != "" && p.Result != "success")) {
-				lines, err := s.Journal(ctx, q.Scope, q.Name, journalLines)
-				if err != nil {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("journal of %s: %v", q.Name, err))
-				}
-				u.Journal = lines
-			}
-			if p.FragmentPath != "" && p.FragmentPath != q.Path {
-				u.FragmentPath = p.FragmentPath
-			}
-			for _, path := range p.DropInPaths {
-				f, problem := readUnitFile(path, nil)
-				rep.Problems = appendNonEmpty(rep.Problems, problem)
-				u.DropIns = append(u.DropIns, f)
-			}
 		}
 	}
 	if q.Path != "" {
@@ -104,11 +74,6 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 		u.DropIns, problems = scanDropIns(dirs, u.DropIns)
 		rep.Problems = append(rep.Problems, problems...)
 	}
-
-	otherScope := unitfile.ScopeSystem
-	if q.Scope == unitfile.ScopeSystem {
-		otherScope = unitfile.ScopeUser
-	}
 	if q.OtherPath != "" {
 		f, problem := readUnitFile(q.OtherPath, parseSystemd)
 		rep.Problems = appendNonEmpty(rep.Problems, problem)
@@ -116,58 +81,124 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			rep.OtherScope = &f
 		}
 	}
+	s.staleUnits(ctx, mgr, q, &rep)
+	if q.Scope == string(spec.ScopeUser) && q.User.Name != "" && s.Linger != nil {
+		on, err := s.Linger(ctx, q.User.Name)
+		if err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		} else {
+			rep.Linger = &on
+		}
+	}
+	return rep, nil
+}
 
+// dial connects to q's manager; nil (with u's Problem and Reach saying
+// why) when it cannot.
+func (s SystemdUnits) dial(ctx context.Context, q UnitQuery, u *Unit) SystemdManager {
+	if s.Dial == nil {
+		u.Problem, u.Reach = "no systemd connection configured", NoManager
+		return nil
+	}
+	m, err := s.Dial(ctx, q.Scope, q.User.UID)
+	if err == nil {
+		return m
+	}
+	u.Problem = err.Error()
+	var missing *sdbus.MissingError
+	u.Transient = !errors.As(err, &missing)
+	switch {
+	case u.Transient:
+		u.Reach = Unanswered
+	case q.Scope == string(spec.ScopeUser):
+		u.Reach = NoUserManager
+	default:
+		u.Reach = NoSystemManager
+	}
+	return nil
+}
+
+// readHub fills rep.Unit from the manager's view of the hub unit; false
+// when the manager did not answer.
+func (s SystemdUnits) readHub(ctx context.Context, mgr SystemdManager, q UnitQuery, rep *UnitReport) bool {
+	u := &rep.Unit
+	p, err := mgr.UnitProps(ctx, q.Name)
+	if err != nil {
+		u.Problem = fmt.Sprintf("%s manager did not answer: %v", q.Scope, err)
+		u.Transient, u.Reach = true, Unanswered
+		return false
+	}
+	u.Available = true
+	u.LoadState, u.ActiveState, u.SubState, u.UnitFileState = p.LoadState, p.ActiveState, p.SubState, p.UnitFileState
+	u.MainPID, u.ControlGroup, u.NeedDaemonReload = p.MainPID, p.ControlGroup, p.NeedDaemonReload
+	u.Result, u.ExecMainCode, u.ExecMainStatus, u.NRestarts = p.Result, p.ExecMainCode, p.ExecMainStatus, p.NRestarts
+	if s.Journal != nil && (u.ActiveState == "failed" || u.SubState == "auto-restart" || (p.Result != "" && p.Result != "success")) {
+		lines, err := s.Journal(ctx, q.Scope, q.Name, journalLines)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("journal of %s: %v", q.Name, err))
+		}
+		u.Journal = lines
+	}
+	if p.FragmentPath != "" && p.FragmentPath != q.Path {
+		u.FragmentPath = p.FragmentPath
+	}
+	for _, path := range p.DropInPaths {
+		f, problem := readUnitFile(path, nil)
+		rep.Problems = appendNonEmpty(rep.Problems, problem)
+		u.DropIns = append(u.DropIns, f)
+	}
+	return true
+}
+
+// staleNames are the systemd unit names of q's stale shorts.
+func staleNames(q UnitQuery) []string {
+	var names []string
+	for _, short := range q.StaleShorts {
+		if name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// loadStates asks mgr for the LoadState of every name in one round trip
+// when it can list by names; nil otherwise.
+func loadStates(ctx context.Context, mgr SystemdManager, names []string) map[string]string {
+	bl, ok := mgr.(interface {
+		LoadStates(context.Context, []string) (map[string]string, error)
+	})
+	if !ok || mgr == nil || len(names) == 0 {
+		return nil
+	}
+	ls, err := bl.LoadStates(ctx, names)
+	if err != nil {
+		return nil
+	}
+	return ls
+}
+
+// staleUnits reports each of q's stale module units that our scope's
+// manager knows or whose file is in our unit directory, and the other
+// scope's, read only.
+func (s SystemdUnits) staleUnits(ctx context.Context, mgr SystemdManager, q UnitQuery, rep *UnitReport) {
+	otherScope := string(spec.ScopeSystem)
+	if q.Scope == string(spec.ScopeSystem) {
+		otherScope = string(spec.ScopeUser)
+	}
 	// One round trip for every candidate's LoadState when the manager can
 	// list by names; then full properties only for the ones it knows.
-	var loadStates map[string]string
-	if bl, ok := mgr.(interface {
-		LoadStates(context.Context, []string) (map[string]string, error)
-	}); ok && mgr != nil {
-		var names []string
-		for _, short := range q.StaleShorts {
-			if name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short); ok {
-				names = append(names, name)
-			}
-		}
-		if len(names) > 0 {
-			if ls, err := bl.LoadStates(ctx, names); err == nil {
-				loadStates = ls
-			}
-		}
+	var states map[string]string
+	if mgr != nil {
+		states = loadStates(ctx, mgr, staleNames(q))
 	}
 	otherView := s.otherScope(ctx, q)
 	defer otherView.close()
 	for _, short := range q.StaleShorts {
-		name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short)
+		name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short)
 		if !ok {
 			continue
 		}
-		var onDisk bool
-		st := StaleUnit{Name: name, Short: short, Scope: q.Scope, Manageable: true}
-		if q.Path != "" {
-			var f UnitFile
-			f, problem = readUnitFile(filepath.Join(filepath.Dir(q.Path), name), nil)
-			rep.Problems = appendNonEmpty(rep.Problems, problem)
-			onDisk = f.Exists
-			st.ExecStart = unitfile.ExecStarts([]byte(f.Content))
-		}
-		known := false
-		if ls, listed := loadStates[name]; listed && (ls == "not-found" || ls == "") {
-			// Known not to exist: no need to ask again.
-		} else if mgr != nil {
-			p, err := mgr.UnitProps(ctx, name)
-			if err != nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("stale unit %s: %v", name, err))
-			} else if p.LoadState != "not-found" && p.LoadState != "" {
-				known = true
-				st.LoadState, st.ActiveState, st.UnitFileState = p.LoadState, p.ActiveState, p.UnitFileState
-				st.MainPID, st.ControlGroup = p.MainPID, p.ControlGroup
-				if len(p.ExecStart) > 0 {
-					st.ExecStart = p.ExecStart // what the manager loaded, drop-ins included
-				}
-			}
-		}
-		if known || onDisk {
+		if st, ok := s.ourStale(ctx, mgr, states, q, name, short, rep); ok {
 			rep.Stale = append(rep.Stale, st)
 		}
 		if q.OtherPath != "" {
@@ -181,16 +212,36 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			}
 		}
 	}
+}
 
-	if q.Scope == unitfile.ScopeUser && q.User.Name != "" && s.Linger != nil {
-		on, err := s.Linger(ctx, q.User.Name)
+// ourStale is the stale unit name in our own scope, and whether it exists
+// (the manager knows it, or its file is on disk).
+func (s SystemdUnits) ourStale(ctx context.Context, mgr SystemdManager, states map[string]string, q UnitQuery, name, short string, rep *UnitReport) (StaleUnit, bool) {
+	var onDisk bool
+	st := StaleUnit{Name: name, Short: short, Scope: q.Scope, Manageable: true}
+	if q.Path != "" {
+		f, problem := readUnitFile(filepath.Join(filepath.Dir(q.Path), name), nil)
+		rep.Problems = appendNonEmpty(rep.Problems, problem)
+		onDisk = f.Exists
+		st.ExecStart = unitfile.ExecStarts([]byte(f.Content))
+	}
+	known := false
+	if ls, listed := states[name]; listed && (ls == "not-found" || ls == "") {
+		// Known not to exist: no need to ask again.
+	} else if mgr != nil {
+		p, err := mgr.UnitProps(ctx, name)
 		if err != nil {
-			rep.Problems = append(rep.Problems, err.Error())
-		} else {
-			rep.Linger = &on
+			rep.Problems = append(rep.Problems, fmt.Sprintf("stale unit %s: %v", name, err))
+		} else if p.LoadState != "not-found" && p.LoadState != "" {
+			known = true
+			st.LoadState, st.ActiveState, st.UnitFileState = p.LoadState, p.ActiveState, p.UnitFileState
+			st.MainPID, st.ControlGroup = p.MainPID, p.ControlGroup
+			if len(p.ExecStart) > 0 {
+				st.ExecStart = p.ExecStart // what the manager loaded, drop-ins included
+			}
 		}
 	}
-	return rep, nil
+	return st, known || onDisk
 }
 
 // otherView is the other scope's manager, asked read-only about stale
@@ -204,10 +255,10 @@ type otherView struct {
 // otherScope dials the system manager for a user-scope run; the zero view
 // (nothing known) when that is not the case or the manager cannot be asked.
 func (s SystemdUnits) otherScope(ctx context.Context, q UnitQuery) otherView {
-	if q.Scope != unitfile.ScopeUser || s.Dial == nil {
+	if q.Scope != string(spec.ScopeUser) || s.Dial == nil {
 		return otherView{}
 	}
-	m, err := s.Dial(ctx, unitfile.ScopeSystem, q.User.UID)
+	m, err := s.Dial(ctx, string(spec.ScopeSystem), q.User.UID)
 	if err != nil {
 		return otherView{}
 	}
@@ -217,7 +268,7 @@ func (s SystemdUnits) otherScope(ctx context.Context, q UnitQuery) otherView {
 	}); ok {
 		var names []string
 		for _, short := range q.StaleShorts {
-			if name, ok := unitfile.StaleUnitName(unitfile.ManagerSystemd, short); ok {
+			if name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short); ok {
 				names = append(names, name)
 			}
 		}

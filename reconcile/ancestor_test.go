@@ -3,8 +3,8 @@ package reconcile_test
 import (
 	"testing"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/state"
 )
 
 // TestAncestorRunsNotMentions: a process on a module's port whose parent
@@ -26,8 +26,8 @@ func TestAncestorRunsNotMentions(t *testing.T) {
 			s.Pidfiles = nil
 			uid := tpAccounts[0].uid
 			s.Processes = append(s.Processes[:3],
-				observe.Process{Pid: 4100, PPid: 1, Pgid: 4100, Sid: 4100, UID: uid, Argv: tc.parent, Cwd: "/"},
-				observe.Process{Pid: 4101, PPid: 4100, Pgid: 4101, Sid: 4100, UID: uid, Argv: []string{"/usr/bin/python3", "-m", "http.server", "1940"}, Cwd: "/"})
+				state.Process{Pid: 4100, PPid: 1, Pgid: 4100, Sid: 4100, UID: uid, Argv: tc.parent, Cwd: "/"},
+				state.Process{Pid: 4101, PPid: 4100, Pgid: 4101, Sid: 4100, UID: uid, Argv: []string{"/usr/bin/python3", "-m", "http.server", "1940"}, Cwd: "/"})
 			s.Ports[1].Listeners[0].Pids = []int{4101}
 			p := reconcile.Compute(d, s)
 			stopped := false

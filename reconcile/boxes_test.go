@@ -8,9 +8,9 @@ import (
 
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/actuate/actuatetest"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 const home = "/home/op/.parachute"
@@ -70,7 +70,7 @@ func converge(w *actuatetest.World, d spec.Desired, n int) (reconcile.Plan, erro
 		if p.Outcome == reconcile.OutcomeConverged || p.Outcome == reconcile.OutcomeBlocked {
 			return p, nil
 		}
-		if _, err := actuator(w).Apply(context.Background(), p, snap); err != nil {
+		if _, err := actuator(w).Apply(context.Background(), p); err != nil {
 			return p, err
 		}
 	}
@@ -82,7 +82,7 @@ type crash struct{}
 
 // applyCrashing applies the plan and "kills" the run when the event for
 // step n of kind ev is emitted (before the step acts, for step-start).
-func applyCrashing(w *actuatetest.World, p reconcile.Plan, snap observe.Snapshot, n int, ev string) (crashed bool) {
+func applyCrashing(w *actuatetest.World, p reconcile.Plan, snap state.Snapshot, n int, ev string) (crashed bool) {
 	a := actuator(w)
 	a.Events = func(e actuate.Event) {
 		if e.N == n && e.Event == ev {
@@ -97,7 +97,7 @@ func applyCrashing(w *actuatetest.World, p reconcile.Plan, snap observe.Snapshot
 			crashed = true
 		}
 	}()
-	_, _ = a.Apply(context.Background(), p, snap)
+	_, _ = a.Apply(context.Background(), p)
 	return false
 }
 

@@ -5,16 +5,17 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // world indexes a Snapshot for the planner's questions. It is built once per
 // Plan call and never mutated afterwards.
 type world struct {
 	d     spec.Desired
-	s     observe.Snapshot
-	procs map[int]observe.Process
+	s     state.Snapshot
+	procs map[int]state.Process
 	// fileClaims is the verdict on each live pidfile's claim (claimOf),
 	// by path; claims the same by pid, where a pid several files name is
 	// the box's when any of their claims stands (the others are stale).
@@ -30,8 +31,8 @@ type world struct {
 	launchd bool
 }
 
-func newWorld(d spec.Desired, s observe.Snapshot) *world {
-	w := &world{d: d, s: s, procs: make(map[int]observe.Process, len(s.Processes)),
+func newWorld(d spec.Desired, s state.Snapshot) *world {
+	w := &world{d: d, s: s, procs: make(map[int]state.Process, len(s.Processes)),
 		fileClaims: map[string]claim{}, claims: map[int]claim{}}
 	for _, p := range s.Processes {
 		w.procs[p.Pid] = p
@@ -49,7 +50,7 @@ func newWorld(d spec.Desired, s observe.Snapshot) *world {
 		}
 	}
 	for _, pf := range s.Pidfiles {
-		if pf.State != observe.PidLive || pf.Pid <= 0 {
+		if pf.State != state.PidLive || pf.Pid <= 0 {
 			continue
 		}
 		c := w.claimOf(pf)
@@ -58,7 +59,7 @@ func newWorld(d spec.Desired, s observe.Snapshot) *world {
 			w.claims[pf.Pid] = c
 		}
 	}
-	w.launchd = s.Unit.Manager == "launchd"
+	w.launchd = s.Unit.Manager == spec.ManagerLaunchd
 	return w
 }
 
@@ -80,7 +81,7 @@ func (w *world) ancestors(pid int) []int {
 }
 
 // inCgroup reports whether the process lives in cgroup cg or below it.
-func inCgroup(p observe.Process, cg string) bool { return observe.InCgroup(p.Cgroup, cg) }
+func inCgroup(p state.Process, cg string) bool { return procfs.InCgroup(p.Cgroup, cg) }
 
 // unitOwned reports whether pid belongs to the hub unit: inside its control
 // group (systemd) or in the job's process tree (launchd).
@@ -108,10 +109,10 @@ func (w *world) unitOwned(pid int) bool {
 }
 
 // staleUnitOf returns the stale module unit whose cgroup holds pid.
-func (w *world) staleUnitOf(pid int) (observe.StaleUnit, bool) {
+func (w *world) staleUnitOf(pid int) (state.StaleUnit, bool) {
 	p, ok := w.procs[pid]
 	if !ok {
-		return observe.StaleUnit{}, false
+		return state.StaleUnit{}, false
 	}
 	for _, su := range w.s.StaleUnits {
 		if !w.ourStale[[2]string{su.Name, su.Scope}] {
@@ -121,7 +122,7 @@ func (w *world) staleUnitOf(pid int) (observe.StaleUnit, bool) {
 			return su, true
 		}
 	}
-	return observe.StaleUnit{}, false
+	return state.StaleUnit{}, false
 }
 
 // ownerMarkers returns the attribution markers for the owner of port: the
@@ -143,7 +144,7 @@ func (w *world) ownerMarkers(port int) []spec.Marker {
 
 // ownsPort reports whether the process of pidfile pf may hold port: the hub
 // any declared port (it supervises the modules), a module its own.
-func (w *world) ownsPort(pf observe.Pidfile, port int) bool {
+func (w *world) ownsPort(pf state.Pidfile, port int) bool {
 	if pf.Service == "hub" {
 		return true
 	}
@@ -219,7 +220,7 @@ func (w *world) unitEvidence(pid int) string {
 	return fmt.Sprintf("pid %d runs in %s's control group %s", pid, w.s.Unit.Name, w.s.Unit.ControlGroup)
 }
 
-func userOf(p observe.Process) string {
+func userOf(p state.Process) string {
 	if p.User != "" {
 		return p.User
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -206,7 +207,7 @@ func TestDarwinStaleAgents(t *testing.T) {
 	agent("agent", 1945, false)
 	lc.Run(context.Background(), "disable", "gui/501/computer.parachute.agent")
 	snap := w.Snapshot()
-	got := map[string]observe.StaleUnit{}
+	got := map[string]state.StaleUnit{}
 	for _, su := range snap.StaleUnits {
 		got[su.Name] = su
 	}
@@ -298,7 +299,7 @@ func TestLaunchdManagerOnLinuxPreviews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap.Unit, snap.StaleUnits, snap.Linger = rep.Unit, []observe.StaleUnit{}, nil
+	snap.Unit, snap.StaleUnits, snap.Linger = rep.Unit, []state.StaleUnit{}, nil
 	d := desired(w, spec.Supervised)
 	d.Manager = spec.ManagerLaunchd
 	p := reconcile.Compute(d, snap)

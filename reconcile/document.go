@@ -1,6 +1,6 @@
 package reconcile
 
-import "github.com/parachute/reconcile/observe"
+import "github.com/parachute/reconcile/state"
 
 // Document is the JSON document `parachute reconcile --output json` prints:
 // the plan (or, after applying, the plan of the verifying observation) with
@@ -24,13 +24,13 @@ type Document struct {
 	Notes    []string  `json:"notes,omitempty"`
 	// Modules is each module's state under the running hub; Failure why
 	// the box failed (outcome failed, or a failed run's verification).
-	Modules  []ModuleReport   `json:"modules,omitempty"`
-	Failure  *Failure         `json:"failure,omitempty"`
-	Snapshot observe.Snapshot `json:"snapshot"`
+	Modules  []ModuleReport `json:"modules,omitempty"`
+	Failure  *Failure       `json:"failure,omitempty"`
+	Snapshot state.Snapshot `json:"snapshot"`
 }
 
 // NewDocument wraps a plan and the snapshot it came from.
-func NewDocument(p Plan, s observe.Snapshot) Document {
+func NewDocument(p Plan, s state.Snapshot) Document {
 	return Document{
 		Schema: Schema, Desired: string(p.Desired), Converged: p.Converged, Outcome: p.Outcome,
 		Steps: p.Steps, Blockers: p.Blockers, Holders: p.Holders, Notes: p.Notes,

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -63,7 +63,7 @@ var launchPlaces = []string{"cron.service", "crond.service", "anacron.service", 
 
 // claim is the planner's verdict on one live pidfile.
 type claim struct {
-	pf observe.Pidfile
+	pf state.Pidfile
 	// ok is whether the pid is the box's.
 	ok bool
 	// check is the check that decided, why says how, in a sentence.
@@ -118,7 +118,7 @@ func (w *world) ownerName() string {
 // foreignService returns the service unit whose control group holds p when
 // it is somebody else's service (not the hub unit, not a launch place), or
 // "".
-func foreignService(p observe.Process) string {
+func foreignService(p state.Process) string {
 	unit := ""
 	for _, c := range strings.Split(p.Cgroup, "/") {
 		if strings.HasSuffix(c, ".service") || strings.HasSuffix(c, ".scope") {
@@ -138,7 +138,7 @@ func foreignService(p observe.Process) string {
 
 // rowMarkers returns the markers and declared ports of the row a pidfile
 // belongs to: the hub's command and ports (hubPorts), or the module's.
-func (w *world) rowMarkers(pf observe.Pidfile) ([]spec.Marker, []int) {
+func (w *world) rowMarkers(pf state.Pidfile) ([]spec.Marker, []int) {
 	if pf.Service == "hub" {
 		return w.d.HubMarkers(), w.hubPorts()
 	}
@@ -166,7 +166,7 @@ func (w *world) hubPorts() []int {
 
 // attributes finds one of markers in p (argv, exe, and cwd for markers that
 // allow it), ignoring markers that are never evidence for this box.
-func (w *world) attributes(markers []spec.Marker, p observe.Process) (spec.Match, bool) {
+func (w *world) attributes(markers []spec.Marker, p state.Process) (spec.Match, bool) {
 	return spec.Attributes(markers, w.d.Home, p.Argv, p.Exe, p.Cwd)
 }
 
@@ -194,7 +194,7 @@ func (w *world) holdsPort(pid int, ports []int) (int, bool) {
 // holding the row's port, or by carrying this box's PARACHUTE_HOME. A row
 // without markers gets no shortcut, and inside another service's control
 // group only a marker counts.
-func (w *world) claimOf(pf observe.Pidfile) claim {
+func (w *world) claimOf(pf state.Pidfile) claim {
 	c := claim{pf: pf}
 	p, ok := w.procs[pf.Pid]
 	if !ok {
@@ -327,7 +327,7 @@ func (w *world) mayGroupSignal(pgid int) bool {
 // one (rule 6): its short is in the hub's catalogue of every era, and what
 // it runs names that module. A unit whose command is unknown, or runs
 // something else, is not the box's.
-func (w *world) staleUnitOurs(su observe.StaleUnit) (bool, string) {
+func (w *world) staleUnitOurs(su state.StaleUnit) (bool, string) {
 	if !slices.Contains(unitfile.KnownShorts, su.Short) {
 		return false, fmt.Sprintf("%s is not named after a module of the hub's catalogue", su.Name)
 	}
@@ -370,10 +370,10 @@ func portsOrNone(ports []int) string {
 	return portList(ports)
 }
 
-// argvShort is argv for a message (observe.CommandLine), at most 200
+// argvShort is argv for a message (state.CommandLine), at most 200
 // bytes.
 func argvShort(argv []string) string {
-	s := observe.CommandLine(argv)
+	s := state.CommandLine(argv)
 	if len(s) > 200 {
 		s = strings.ToValidUTF8(s[:200], "") + "…" // never half a rune
 	}

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/parachute/reconcile/actuate/actuatetest"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // TestOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled: an
@@ -48,7 +48,7 @@ func TestOrphanGroupHoldingTheReconcilerIsNeverGroupSignalled(t *testing.T) {
 		}
 	}
 	if p.Outcome != reconcile.OutcomeBlocked {
-		_, _ = actuator(w).Apply(context.Background(), p, snap)
+		_, _ = actuator(w).Apply(context.Background(), p)
 		for _, v := range w.Violations {
 			if strings.Contains(v, fmt.Sprintf("protected pid %d", self)) {
 				t.Errorf("applying the plan: %s", v)
@@ -120,7 +120,7 @@ func TestOtherScopeHubUnitIsNotKilledAsAnOrphan(t *testing.T) {
 		w := actuatetest.New(home, 1939, threeModules)
 		sysHub := w.Spawn(actuatetest.Proc{Argv: append([]string(nil), w.HubArgv...), Cgroup: "/system.slice/parachute-hub.service", Ports: []int{w.HubPort}})
 		snap := w.Snapshot()
-		snap.OtherScope = &observe.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
+		snap.OtherScope = &state.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
 		p := reconcile.Compute(desired(w, m), snap)
 		for _, st := range p.Steps {
 			if st.Action == reconcile.Stop && (st.Pid == sysHub || st.Pgid == sysHub) {

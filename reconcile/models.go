@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -19,8 +19,7 @@ const logFile = "hub/logs/hub.log"
 
 // supervised plans the move to one hub unit that boots the modules.
 func (b *builder) supervised() {
-	w := b.w
-	s, u := w.s, w.s.Unit
+	u := b.w.s.Unit
 	loc, content, renderErr := b.unitWanted()
 
 	b.trustBlockers()
@@ -33,33 +32,82 @@ func (b *builder) supervised() {
 	}
 	b.otherScopeBlocker()
 
-	hubHeldByUnit, hubHeldByOthers := false, false
-	for _, h := range b.holders {
-		if h.Port != s.HubPort {
-			continue
-		}
-		if h.Verdict == VerdictUnit {
-			hubHeldByUnit = true
-		} else {
-			hubHeldByOthers = true
-		}
-	}
-	healthyFromUnit := s.Health.OK && s.Health.AnsweredBy > 0 && w.unitOwned(s.Health.AnsweredBy)
-	active := u.ActiveState == "active"
-	// A unit in auto-restart is not starting: its hub exited and the
-	// manager will run it again, and again — a crash loop, which a changed
-	// unit must interrupt at once rather than wait out.
-	crashLoop := u.ActiveState == "activating" && u.SubState == "auto-restart"
-	starting := (u.ActiveState == "activating" && !crashLoop) || u.ActiveState == "reloading"
-	// The unit must be (re)started unless it is running or starting, or when
-	// something else holds its port (then it is crash-looping on the bind).
-	realStart := !(active || starting) || hubHeldByOthers
-	// An active unit that is not enabled only needs enabling (start-unit
-	// on an active unit starts nothing): its file is not rewritten, since
-	// the running hub would keep the old one.
-	needStart := realStart || (active && !isEnabledish(u.UnitFileState))
+	h := b.hubUnitState()
 
 	// 1. The unit file: written before anything is stopped.
+	needWrite := b.unitFile(loc, content, renderErr, h)
+
+	if h.crashLoop && !needWrite && !h.heldByOthers && u.Available {
+		// Nothing this run would change touches why the hub exits:
+		// restarting it once more would only add to the loop. Say why.
+		b.failure = b.unitFailure(fmt.Sprintf("the hub unit %s crash-loops (%s): the hub exits soon after it starts, and the manager restarts it", loc.Name, u.ActiveState+"/"+u.SubState))
+		h.realStart, h.needStart = false, false
+	}
+	b.dropInBlockers(h.realStart)
+
+	// 2-4. Stale units, then every detached process and orphan, then pidfiles.
+	b.staleUnits()
+	b.collectStops(func(int) bool { return false })
+	b.removePidfiles(func(state.Pidfile) bool { return false }, false)
+
+	// 5. Ports, start, health.
+	b.startAndWait(loc, h)
+
+	// Modules: reported, never acted on (the hub's supervisor starts
+	// them; we never spawn one or restart the unit for one).
+	if h.active && h.heldByUnit && h.healthyFromUnit {
+		b.modules = b.moduleReports(b.w.unitOwned, b.w.processStarted(u.MainPID))
+	}
+}
+
+// hubUnit is what the supervised plan concludes about the hub unit and
+// its port before it chooses any step.
+type hubUnit struct {
+	heldByUnit, heldByOthers bool // who holds the hub port
+	healthyFromUnit          bool // /health answered 2xx from inside the unit
+	active                   bool
+	// crashLoop is a unit in auto-restart: not starting, but its hub
+	// exited and the manager will run it again, and again — a loop a
+	// changed unit must interrupt at once rather than wait out.
+	crashLoop bool
+	starting  bool
+	// realStart: the unit must be (re)started — it neither runs nor
+	// starts, or something else holds its port (then it is crash-looping
+	// on the bind). needStart also covers an active unit that is not
+	// enabled: start-unit on it only enables it, and its file is not
+	// rewritten, since the running hub would keep the old one.
+	realStart, needStart bool
+}
+
+func (b *builder) hubUnitState() hubUnit {
+	w := b.w
+	s, u := w.s, w.s.Unit
+	var h hubUnit
+	for _, hd := range b.holders {
+		if hd.Port != s.HubPort {
+			continue
+		}
+		if hd.Verdict == VerdictUnit {
+			h.heldByUnit = true
+		} else {
+			h.heldByOthers = true
+		}
+	}
+	h.healthyFromUnit = s.Health.OK && s.Health.AnsweredBy > 0 && w.unitOwned(s.Health.AnsweredBy)
+	h.active = u.ActiveState == "active"
+	h.crashLoop = u.ActiveState == "activating" && u.SubState == "auto-restart"
+	h.starting = (u.ActiveState == "activating" && !h.crashLoop) || u.ActiveState == "reloading"
+	h.realStart = !(h.active || h.starting) || h.heldByOthers
+	h.needStart = h.realStart || (h.active && !isEnabledish(u.UnitFileState))
+	return h
+}
+
+// unitFile plans the write-unit step (or the blocker that prevents it) and
+// the notes about the file on disk; it reports whether the file must be
+// written.
+func (b *builder) unitFile(loc unitfile.Location, content string, renderErr error, h hubUnit) bool {
+	w := b.w
+	s, u := w.s, w.s.Unit
 	var diffs []string
 	if u.File.Exists && renderErr == nil {
 		var err error
@@ -67,17 +115,40 @@ func (b *builder) supervised() {
 			diffs = []string{"the file does not parse: " + err.Error()}
 		}
 	}
-	userUnit := loc.Manager == string(spec.ManagerSystemd) && loc.Scope == string(spec.ScopeUser)
+	userUnit := loc.Manager == spec.ManagerSystemd && loc.Scope == string(spec.ScopeUser)
 	lingerOff := userUnit && s.Linger != nil && !*s.Linger
 	if userUnit && s.Linger == nil {
 		b.note("linger of %s is unknown; without it the hub stops at logout (loginctl enable-linger %s)", w.d.User.Name, w.d.User.Name)
 	}
-	needWrite := !u.File.Exists || lingerOff || (realStart && (len(diffs) > 0 || u.NeedDaemonReload))
-	if needWrite || needStart {
+	needWrite := !u.File.Exists || lingerOff || (h.realStart && (len(diffs) > 0 || u.NeedDaemonReload))
+	if needWrite || h.needStart {
 		// write-unit creates the hub's log; the manager appends to it
 		// once the unit starts.
 		b.linkBlockers(logFile)
 	}
+	b.unitDriftNotes(diffs, h.realStart)
+	if !needWrite {
+		return false
+	}
+	switch {
+	case renderErr != nil:
+		b.block(Blocker{Reason: "cannot render the hub unit: " + renderErr.Error(),
+			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
+	case u.File.Symlink != "":
+		b.block(Blocker{Reason: fmt.Sprintf("%s is a symlink to %s; parachute never writes through a link it did not create", u.File.Path, u.File.Symlink),
+			Fix: fmt.Sprintf("remove the link (rm %s) and run again", u.File.Path)})
+	default:
+		b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: b.writeReason(diffs, lingerOff),
+			Path: loc.Path, Under: loc.Root, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name),
+			Reload: needsReload(u, content), Dir: w.d.Home, Log: unitfile.LogPath(w.d.Home)})
+	}
+	return true
+}
+
+// unitDriftNotes reports what differs between the unit the manager runs
+// and the one parachute writes, when this run does not rewrite it.
+func (b *builder) unitDriftNotes(diffs []string, realStart bool) {
+	u := b.w.s.Unit
 	if u.File.Exists && len(diffs) > 0 && !realStart {
 		// A hand-edited unit under a running hub: overwriting would revert
 		// the edit and applying it would need a restart. Report, do not act.
@@ -96,76 +167,52 @@ func (b *builder) supervised() {
 	if u.File.Exists && u.NeedDaemonReload && !realStart && len(diffs) == 0 {
 		b.note("the service manager has not reloaded %s since it changed; it applies at the next restart", u.File.Path)
 	}
-	if needWrite {
-		switch {
-		case renderErr != nil:
-			b.block(Blocker{Reason: "cannot render the hub unit: " + renderErr.Error(),
-				Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
-		case u.File.Symlink != "":
-			b.block(Blocker{Reason: fmt.Sprintf("%s is a symlink to %s; parachute never writes through a link it did not create", u.File.Path, u.File.Symlink),
-				Fix: fmt.Sprintf("remove the link (rm %s) and run again", u.File.Path)})
-		default:
-			reason := "the hub unit is not installed; it is written (not started) before anything is stopped, so an interrupted run resumes"
-			if u.File.Exists {
-				switch {
-				case len(diffs) > 0:
-					reason = "the unit on disk differs: " + strings.Join(diffs, "; ")
-				case u.NeedDaemonReload:
-					reason = "the service manager has not loaded the file on disk (daemon-reload)"
-				default:
-					reason = "linger is off for " + w.d.User.Name + ": without it the user manager, and the hub, stop at logout and do not start at boot"
-				}
-			} else if lingerOff {
-				reason += "; linger is enabled so the user manager runs without a login"
-			}
-			b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: reason,
-				Path: loc.Path, Under: loc.Root, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name),
-				Dir: w.d.Home, Log: unitfile.LogPath(w.d.Home)})
-		}
-	}
+}
 
-	if crashLoop && !needWrite && !hubHeldByOthers && u.Available {
-		// Nothing this run would change touches why the hub exits:
-		// restarting it once more would only add to the loop. Say why.
-		b.failure = b.unitFailure(fmt.Sprintf("the hub unit %s crash-loops (%s): the hub exits soon after it starts, and the manager restarts it", loc.Name, u.ActiveState+"/"+u.SubState))
-		realStart, needStart = false, false
-	}
-	b.dropInBlockers(realStart)
-
-	// 2-4. Stale units, then every detached process and orphan, then pidfiles.
-	b.staleUnits()
-	b.collectStops(func(int) bool { return false })
-	b.removePidfiles(func(observe.Pidfile) bool { return false }, false)
-
-	// 5. Ports, start, health.
+// writeReason says why write-unit writes the file.
+func (b *builder) writeReason(diffs []string, lingerOff bool) string {
+	u := b.w.s.Unit
+	reason := "the hub unit is not installed; it is written (not started) before anything is stopped, so an interrupted run resumes"
 	switch {
-	case starting && !hubHeldByOthers:
+	case !u.File.Exists && lingerOff:
+		reason += "; linger is enabled so the user manager runs without a login"
+	case !u.File.Exists:
+	case len(diffs) > 0:
+		reason = "the unit on disk differs: " + strings.Join(diffs, "; ")
+	case u.NeedDaemonReload:
+		reason = "the service manager has not loaded the file on disk (daemon-reload)"
+	default:
+		reason = "linger is off for " + b.w.d.User.Name + ": without it the user manager, and the hub, stop at logout and do not start at boot"
+	}
+	return reason
+}
+
+// startAndWait plans the waits for free ports, the start and the health
+// check of the supervised model.
+func (b *builder) startAndWait(loc unitfile.Location, h hubUnit) {
+	s, u := b.w.s, b.w.s.Unit
+	switch {
+	case h.starting && !h.heldByOthers:
 		// The unit is starting: nothing destructive against it or its
 		// children; wait for it.
 		b.pendingOnly = true
 		b.waitStopped()
 		b.healthy = append(b.healthy, b.waitHealthy("the hub unit is "+u.ActiveState+"; waiting for it to answer"))
-	case needStart:
-		b.waitPorts(b.w.s.Ports, "must be free of processes outside the hub unit before it starts")
+	case h.needStart:
+		b.waitPorts(s.Ports, "must be free of processes outside the hub unit before it starts")
 		b.start = append(b.start, Step{Action: StartUnit, Target: "hub unit " + loc.Name, Unit: loc.Name, Scope: loc.Scope,
-			Reason: b.startReason()})
+			Path: u.File.Path, Reason: b.startReason()})
 		b.healthy = append(b.healthy, b.waitHealthy("the hub must answer /health from inside the unit"))
-		if realStart {
+		if h.realStart {
 			b.healthy = append(b.healthy, b.waitModules()...)
 		}
 	case b.failure != nil:
 		b.waitStopped()
 	default:
 		b.waitStopped()
-		if !healthyFromUnit || len(b.stops) > 0 || !hubHeldByUnit {
-			b.healthy = append(b.healthy, b.waitHealthy(healthWhy(s.Health, hubHeldByUnit)))
+		if !h.healthyFromUnit || len(b.stops) > 0 || !h.heldByUnit {
+			b.healthy = append(b.healthy, b.waitHealthy(healthWhy(s.Health, h.heldByUnit)))
 		}
-	}
-
-	// Modules: reported, never acted on (the hub's supervisor starts
-	// them; we never spawn one or restart the unit for one).
-	if active && hubHeldByUnit && healthyFromUnit {
-		b.modules = b.moduleReports(w.unitOwned, w.processStarted(u.MainPID))
 	}
 }
 
@@ -190,7 +237,7 @@ func (b *builder) startReason() string {
 	}
 }
 
-func healthWhy(h observe.Health, held bool) string {
+func healthWhy(h state.Health, held bool) string {
 	switch {
 	case !held:
 		return "the hub unit is active but not listening yet"
@@ -204,7 +251,7 @@ func healthWhy(h observe.Health, held bool) string {
 // waitStopped waits for the ports whose holders the plan stops.
 func (b *builder) waitStopped() {
 	stopped := b.stoppedPorts()
-	var ports []observe.Port
+	var ports []state.Port
 	for _, p := range b.w.s.Ports {
 		if stopped[p.Port] {
 			ports = append(ports, p)
@@ -216,11 +263,34 @@ func (b *builder) waitStopped() {
 // waitHealthy waits for /health from the hub the model wants: the unit's
 // (Unit set) or the detached one (Unit empty).
 func (b *builder) waitHealthy(reason string) Step {
-	st := Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason}
+	st := Step{Action: WaitHealthy, Target: "hub on :" + strconv.Itoa(b.w.s.HubPort), Port: b.w.s.HubPort, Reason: reason,
+		Members: b.w.members()}
 	if b.w.d.Model == spec.Supervised {
 		st.Unit, st.Scope = cmp.Or(b.w.s.Unit.Name, unitfile.SystemdName), b.w.s.Unit.Scope
+	} else {
+		// A hub the run does not start itself is hub.pid's.
+		for _, pf := range b.w.s.Pidfiles {
+			if pf.Service == "hub" {
+				st.Pid = pf.Pid
+			}
+		}
 	}
 	return st
+}
+
+// members is who belongs to the hub unit as observed.
+func (w *world) members() *Members {
+	u := w.s.Unit
+	return &Members{Manager: u.Manager, ControlGroup: u.ControlGroup, MainPID: u.MainPID}
+}
+
+// needsReload reports whether writing want over the unit as observed
+// leaves the manager with a stale view: it has the unit loaded and the
+// file changes, or it never loaded the file on disk.
+func needsReload(u state.Unit, want string) bool {
+	loaded := u.LoadState != "" && u.LoadState != "not-found"
+	changed := !u.File.Exists || u.File.Content != want
+	return (changed && loaded) || u.NeedDaemonReload
 }
 
 // unitSteps plans the hub unit's removal, why being the reason steps give:
@@ -266,9 +336,9 @@ func (b *builder) detached() {
 
 	// Is our detached hub already up? hub.pid live, every listener on the
 	// hub port is it or its descendant, and /health came from one of those.
-	var hub *observe.Pidfile
+	var hub *state.Pidfile
 	for i, pf := range s.Pidfiles {
-		if pf.Service == "hub" && pf.State == observe.PidLive {
+		if pf.Service == "hub" && pf.State == state.PidLive {
 			hub = &s.Pidfiles[i]
 		}
 	}
@@ -308,7 +378,7 @@ func (b *builder) detached() {
 	b.unitSteps("the detached model runs the hub without a service manager")
 	b.staleUnits()
 	b.collectStops(func(pid int) bool { return running && isHubTree(pid) })
-	b.removePidfiles(func(pf observe.Pidfile) bool { return running && hub != nil && pf.Path == hub.Path }, running)
+	b.removePidfiles(func(pf state.Pidfile) bool { return running && hub != nil && pf.Path == hub.Path }, running)
 	if running {
 		b.waitStopped()
 		if s.HubPortFile == nil || s.HubPortFile.Port != s.HubPort {
@@ -373,7 +443,7 @@ func (b *builder) absent() {
 	b.unitSteps("the absent model leaves nothing installed")
 	b.staleUnits()
 	b.collectStops(func(int) bool { return false })
-	b.removePidfiles(func(observe.Pidfile) bool { return false }, false)
+	b.removePidfiles(func(state.Pidfile) bool { return false }, false)
 	b.waitStopped()
 	for _, h := range b.holders {
 		if h.Verdict == VerdictForeign || h.Verdict == VerdictUnknown {

@@ -1,6 +1,10 @@
 package reconcile
 
-import "github.com/parachute/reconcile/spec"
+import (
+	"slices"
+
+	"github.com/parachute/reconcile/spec"
+)
 
 // Schema is the version of the JSON document `parachute reconcile` prints.
 const Schema = "parachute.reconcile/v1"
@@ -23,6 +27,14 @@ const (
 	WaitModules   Action = "wait-modules"   // wait, bounded, for every module the hub can start to answer its health path
 )
 
+// actions is every step kind, in the order a plan lists them.
+var actions = []Action{WriteUnit, StopUnit, RemoveUnit, DisableUnit, Stop, RemovePidfile, WaitPortFree,
+	StartUnit, StartDetached, WaitHealthy, WaitModules}
+
+// Actions returns every step kind, in the order a plan lists them (a
+// summary that counts steps by kind reads in that order).
+func Actions() []Action { return slices.Clone(actions) }
+
 // Step is one ordered change. Fields beyond N, Action, Target and Reason are
 // set only for the kinds that need them.
 type Step struct {
@@ -36,13 +48,17 @@ type Step struct {
 
 	// Pid, Pgid and StartTicks identify a process for stop: the actuator
 	// checks StartTicks again just before signalling. Pgid is set when the
-	// whole group is signalled (the pid leads it).
+	// whole group is signalled (the pid leads it). For remove-pidfile, Pid
+	// is the process that must be gone first; for a detached wait-healthy,
+	// the hub hub.pid named when observed, whose tree must answer unless
+	// the run starts a new one.
 	Pid        int    `json:"pid,omitempty"`
 	Pgid       int    `json:"pgid,omitempty"`
 	StartTicks uint64 `json:"startTicks,omitempty"`
 	// Port is the port for wait-port-free (and the hub port for wait-healthy).
 	Port int `json:"port,omitempty"`
-	// Path is the file for write-unit, remove-unit and remove-pidfile.
+	// Path is the file for write-unit, start-unit, remove-unit and
+	// remove-pidfile (start-unit: the unit file the manager loads).
 	Path string `json:"path,omitempty"`
 	// Under is the directory Path is reached from without following a
 	// symlink at any component (the unit directory's base, or the box's
@@ -57,6 +73,15 @@ type Step struct {
 	// Linger asks write-unit to enable linger for User (systemd user units).
 	Linger bool   `json:"linger,omitempty"`
 	User   string `json:"user,omitempty"`
+	// Reload asks write-unit to have the manager re-read its unit files
+	// afterwards (systemd daemon-reload): the manager has the unit loaded
+	// and the file changes, or it has not loaded the file on disk yet. A
+	// fresh install needs none: the manager reads the file at the start.
+	Reload bool `json:"reload,omitempty"`
+	// Members is who belonged to the hub unit when the world was observed,
+	// for wait-port-free and wait-healthy: a holder inside the unit is the
+	// unit's, not a leftover. wait-healthy refreshes it from the manager.
+	Members *Members `json:"members,omitempty"`
 	// Argv, Env, Dir and Log describe start-detached. Dir is the box's
 	// home, below which Log, Pidfile and PortFile lie; write-unit also
 	// carries Dir and Log: it creates the hub's log before the manager
@@ -72,6 +97,15 @@ type Step struct {
 	// to answer its health path, be found unstartable or given up on (Log
 	// is the hub's log, where the supervisor says so).
 	Modules []spec.Module `json:"modules,omitempty"`
+}
+
+// Members says which processes belong to the hub unit: under systemd
+// those in its control group, under launchd the job's main process and its
+// descendants.
+type Members struct {
+	Manager      spec.Manager `json:"manager,omitempty"`
+	ControlGroup string       `json:"controlGroup,omitempty"`
+	MainPID      int          `json:"mainPID,omitempty"`
 }
 
 // ModuleState is what a declared module is doing under a running hub.

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -24,7 +24,7 @@ import (
 // the hub starts. When a blocker exists the plan stops nothing at all (it
 // may still show the write-unit step, as a preview; the actuator applies
 // nothing from a blocked plan).
-func Compute(d spec.Desired, s observe.Snapshot) Plan {
+func Compute(d spec.Desired, s state.Snapshot) Plan {
 	b := &builder{w: newWorld(d, s)}
 	b.holders = b.w.classify()
 	switch d.Model {
@@ -34,9 +34,14 @@ func Compute(d spec.Desired, s observe.Snapshot) Plan {
 	case spec.Absent:
 		b.stopWhy = "; the absent model leaves nothing running"
 		b.absent()
-	default:
+	case spec.Supervised:
 		b.stopWhy = "; nothing may run outside the hub unit, which starts once every port is free"
 		b.supervised()
+	default:
+		// spec refuses any other model; a Desired built elsewhere is
+		// refused here rather than planned as one of the three.
+		b.block(Blocker{Reason: fmt.Sprintf("unknown model %q", d.Model),
+			Fix: "choose --desired supervised, detached or absent"})
 	}
 	return b.finish(d.Model)
 }
@@ -175,6 +180,9 @@ func (b *builder) holderBlockers() {
 				bl.Fix = fmt.Sprintf("stop pid %d yourself if it is safe (kill %d), or move %s to another port; then run again", h.Pid, h.Pid, what)
 			}
 			b.block(bl)
+		case VerdictDetached, VerdictOrphan, VerdictUnit, VerdictStaleUnit:
+			// The box's own: stopped by the plan, kept in the unit, or
+			// left to the stale unit's step (staleHolderBlockers).
 		}
 	}
 	b.staleHolderBlockers()
@@ -209,7 +217,7 @@ func (b *builder) staleHolderBlockers() {
 // it may be ours, and we must not guess.
 func (b *builder) pidfileBlockers() {
 	for _, pf := range b.w.s.Pidfiles {
-		if pf.State == observe.PidUnknown {
+		if pf.State == state.PidUnknown {
 			b.block(Blocker{Pid: pf.Pid, Verdict: VerdictUnknown,
 				Reason: fmt.Sprintf("%s names live pid %d, which cannot be inspected: %s", pf.Path, pf.Pid, pf.Reason),
 				Fix:    fmt.Sprintf("run as the user that owns pid %d (or root); if it is not part of the box, delete %s", pf.Pid, pf.Path)})
@@ -232,6 +240,40 @@ type stopTarget struct {
 // those keep() spares. Holders in a group that is signalled as a whole are
 // folded into the group's step.
 func (b *builder) collectStops(keep func(pid int) bool) {
+	targets := b.stopTargets(keep)
+	b.w.foldGroups(targets)
+	var pids []int
+	for pid := range targets {
+		pids = append(pids, pid)
+	}
+	// Hub first, then by pid: deterministic and readable.
+	sort.Slice(pids, func(i, j int) bool {
+		if hi, hj := targets[pids[i]].hub, targets[pids[j]].hub; hi != hj {
+			return hi
+		}
+		return pids[i] < pids[j]
+	})
+	for _, pid := range pids {
+		t := targets[pid]
+		sort.Ints(t.ports)
+		who := fmt.Sprintf("pid %d", t.pid)
+		if t.pgid > 0 {
+			who = fmt.Sprintf("pid %d, group %d", t.pid, t.pgid)
+		}
+		reason := fmt.Sprintf("%s (%s): %s", t.what, who, t.evidence)
+		if len(t.ports) > 0 {
+			reason += "; holds " + portList(t.ports)
+		}
+		reason += b.stopWhy
+		b.stops = append(b.stops, Step{Action: Stop, Target: t.what, Reason: reason, Pid: t.pid, Pgid: t.pgid, StartTicks: t.start})
+	}
+}
+
+// stopTargets are the processes collectStops stops, by pid: every live
+// pidfile process whose claim holds, and every detached or orphan holder
+// of a declared port, unless protected, spared by keep, inside the hub
+// unit or inside a stale unit.
+func (b *builder) stopTargets(keep func(pid int) bool) map[int]*stopTarget {
 	w := b.w
 	targets := map[int]*stopTarget{}
 	portsOf := map[int][]int{}
@@ -280,7 +322,12 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 		}
 		addTarget(h.Pid, what, h.Evidence, h.Owner == "hub")
 	}
-	// Fold members of a group that is signalled as a whole into it.
+	return targets
+}
+
+// foldGroups folds members of a group that is signalled as a whole into
+// its leader's target.
+func (w *world) foldGroups(targets map[int]*stopTarget) {
 	var pids []int
 	for pid := range targets {
 		pids = append(pids, pid)
@@ -296,31 +343,6 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 			}
 		}
 	}
-	pids = pids[:0]
-	for pid := range targets {
-		pids = append(pids, pid)
-	}
-	// Hub first, then by pid: deterministic and readable.
-	sort.Slice(pids, func(i, j int) bool {
-		if hi, hj := targets[pids[i]].hub, targets[pids[j]].hub; hi != hj {
-			return hi
-		}
-		return pids[i] < pids[j]
-	})
-	for _, pid := range pids {
-		t := targets[pid]
-		sort.Ints(t.ports)
-		who := fmt.Sprintf("pid %d", t.pid)
-		if t.pgid > 0 {
-			who = fmt.Sprintf("pid %d, group %d", t.pid, t.pgid)
-		}
-		reason := fmt.Sprintf("%s (%s): %s", t.what, who, t.evidence)
-		if len(t.ports) > 0 {
-			reason += "; holds " + portList(t.ports)
-		}
-		reason += b.stopWhy
-		b.stops = append(b.stops, Step{Action: Stop, Target: t.what, Reason: reason, Pid: t.pid, Pgid: t.pgid, StartTicks: t.start})
-	}
 }
 
 // removePidfiles adds a remove-pidfile step for every pidfile except those
@@ -330,13 +352,13 @@ func (b *builder) collectStops(keep func(pid int) bool) {
 // and removed, its pid left alone, with the check that failed in the
 // step's reason. hub.port goes last, after the waits: only once the port it
 // records is free.
-func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile bool) {
+func (b *builder) removePidfiles(keep func(state.Pidfile) bool, keepPortFile bool) {
 	keepPort := keepPortFile
 	for _, pf := range b.w.s.Pidfiles {
-		if keep(pf) || pf.State == observe.PidUnknown {
+		if keep(pf) || pf.State == state.PidUnknown {
 			continue
 		}
-		if pf.State == observe.PidLive && b.w.unitOwned(pf.Pid) {
+		if pf.State == state.PidLive && b.w.unitOwned(pf.Pid) {
 			// The unit's own process wrote it (a hub-server.ts command
 			// writes hub.pid and hub.port itself): not a detached leftover.
 			if pf.Service == "hub" {
@@ -346,7 +368,7 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 		}
 		st := Step{Action: RemovePidfile, Target: pidfileTarget(pf), Path: pf.Path, Under: b.w.d.Home, Pid: pf.Pid}
 		switch pf.State {
-		case observe.PidLive:
+		case state.PidLive:
 			if c := b.w.fileClaims[pf.Path]; !c.ok {
 				// The box's process would have passed: the one the file
 				// named is gone, and the file with it. The pid is never
@@ -357,13 +379,15 @@ func (b *builder) removePidfiles(keep func(observe.Pidfile) bool, keepPortFile b
 			}
 			st.StartTicks = b.w.procs[pf.Pid].StartTicks
 			st.Reason = fmt.Sprintf("pid %d is being stopped; its pidfile goes with it", pf.Pid)
-		case observe.PidDead:
+		case state.PidDead:
 			st.Reason = fmt.Sprintf("pid %d is no longer running", pf.Pid)
 			st.Pid = 0 // gone when observed; a new process with that pid is not its
-		case observe.PidReused:
+		case state.PidReused:
 			st.Reason = fmt.Sprintf("pid %d is now a different process (%s); the process the file named is gone and pid %d is left alone", pf.Pid, pf.Reason, pf.Pid)
 			st.Pid = 0 // nothing to wait for: the named process is gone
-		default:
+		case state.PidUnknown:
+			continue // pidfileBlockers blocks on it; never removed
+		case state.PidInvalid:
 			st.Reason = fmt.Sprintf("the file names no process (%s)", cmp.Or(pf.Reason, "not a pid"))
 			st.Pid = 0
 		}
@@ -392,7 +416,7 @@ func (b *builder) stoppedPorts() map[int]bool {
 	return stopped
 }
 
-func pidfileTarget(pf observe.Pidfile) string {
+func pidfileTarget(pf state.Pidfile) string {
 	if pf.Service == "hub" {
 		return "hub pidfile"
 	}
@@ -402,14 +426,14 @@ func pidfileTarget(pf observe.Pidfile) string {
 // waitPorts adds wait-port-free for each port in ports. A port only
 // hub.port records is waited for only when the plan stops its holder: it
 // is no port of the box's, and a stranger may have it now.
-func (b *builder) waitPorts(ports []observe.Port, why string) {
+func (b *builder) waitPorts(ports []state.Port, why string) {
 	stopped := b.stoppedPorts()
 	for _, p := range ports {
 		if p.Recorded && !stopped[p.Port] {
 			continue
 		}
 		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
-			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why)})
+			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why), Members: b.w.members()})
 	}
 }
 
@@ -440,8 +464,8 @@ func (b *builder) staleUnits() {
 
 // otherScopeFix is the exact command that disables a stale unit of the
 // scope this run does not manage.
-func otherScopeFix(su observe.StaleUnit, user string) string {
-	if su.Scope == "user" {
+func otherScopeFix(su state.StaleUnit, user string) string {
+	if su.Scope == string(spec.ScopeUser) {
 		return fmt.Sprintf("systemctl --user -M %s@ disable --now %s", cmp.Or(user, "<user>"), su.Name)
 	}
 	return "sudo systemctl disable --now " + su.Name
@@ -475,6 +499,8 @@ func (b *builder) unitWanted() (unitfile.Location, string, error) {
 		goos = "darwin"
 	case spec.ManagerSystemd:
 		goos = "linux"
+	case spec.ManagerAuto:
+		// The platform observed.
 	}
 	loc, err := unitfile.Locate(goos, w.d)
 	if err != nil {
@@ -500,16 +526,20 @@ func (b *builder) managerBlocker(why string) {
 		return
 	}
 	fix := "run on a box with systemd (Linux) or launchd (macOS), or choose --desired detached"
-	switch {
-	case strings.Contains(u.Problem, "user manager"):
+	switch u.Reach {
+	case state.NoUserManager:
 		fix = fmt.Sprintf("log in as %s once, or enable linger as root: loginctl enable-linger %s", b.w.d.User.Name, b.w.d.User.Name)
-	case u.Manager == string(spec.ManagerLaunchd) && strings.Contains(u.Problem, "domain"):
+	case state.NoDomain:
 		// Over SSH there is no gui/<uid> domain, and launchd refuses the
 		// hub's agent in user/<uid> (error 134): it would start only at the
 		// next desktop login anyway.
 		fix = fmt.Sprintf("log in to %s's desktop session (or Screen Sharing) so that %s exists, then run again; or choose --desired detached", b.w.d.User.Name, cmp.Or(u.Scope, "the gui domain"))
-	case u.Manager == string(spec.ManagerLaunchd) && b.w.s.GOOS != "darwin":
-		fix = "launchd exists only on macOS: run this on the Mac, or use --manager systemd here"
+	case state.OtherPlatform, state.NoManager, state.NoSystemManager, state.Unanswered, state.ObserverFailed, state.Reached:
+		if u.Manager == spec.ManagerLaunchd && b.w.s.GOOS != "darwin" {
+			fix = "launchd exists only on macOS: run this on the Mac, or use --manager systemd here"
+		}
+	default:
+		panic(fmt.Sprintf("reconcile: unknown manager reach %q", u.Reach))
 	}
 	b.block(Blocker{Reason: fmt.Sprintf("%s: %s", why, cmp.Or(u.Problem, "no service manager")), Fix: fix})
 }

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/parachute/reconcile/actuate/actuatetest"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 func actions(p reconcile.Plan) []string {
@@ -183,7 +183,7 @@ func TestSupervisedConvergesInOneRun(t *testing.T) {
 	pids := detachedEra(w)
 	d := desired(w, spec.Supervised)
 	p := reconcile.Compute(d, w.Snapshot())
-	if _, err := actuator(w).Apply(t.Context(), p, w.Snapshot()); err != nil {
+	if _, err := actuator(w).Apply(t.Context(), p); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	after := reconcile.Compute(d, w.Snapshot())
@@ -335,7 +335,7 @@ func TestSameInputSamePlan(t *testing.T) {
 func TestHubUnitInTheOtherScopeBlocksSupervised(t *testing.T) {
 	w := actuatetest.New(home, 1939, threeModules)
 	snap := w.Snapshot()
-	snap.OtherScope = &observe.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
+	snap.OtherScope = &state.UnitFile{Path: "/etc/systemd/system/parachute-hub.service", Exists: true}
 	p := reconcile.Compute(desired(w, spec.Supervised), snap)
 	if p.Outcome != reconcile.OutcomeBlocked || !strings.Contains(p.Blockers[0].Reason, "other scope") {
 		t.Fatalf("outcome %s, blockers %+v", p.Outcome, p.Blockers)

@@ -157,6 +157,8 @@ func TestPlanSafetyProperties(t *testing.T) {
 		firstStop, firstWrite := -1, -1
 		waited := map[int]bool{}
 		for i, st := range p.Steps {
+			// The properties are about these kinds only.
+			//exhaustive:ignore
 			switch st.Action {
 			case reconcile.Stop:
 				if firstStop < 0 {

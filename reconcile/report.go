@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -20,11 +20,11 @@ import (
 // restarts it".
 func (b *builder) moduleReports(inHub func(pid int) bool, started time.Time) []ModuleReport {
 	s := b.w.s
-	idle := map[string]observe.IdleModule{}
+	idle := map[string]state.IdleModule{}
 	for _, im := range s.Idle {
 		idle[im.Name] = im
 	}
-	listeners := map[int][]observe.Listener{}
+	listeners := map[int][]state.Listener{}
 	for _, p := range s.Ports {
 		listeners[p.Port] = p.Listeners
 	}
@@ -70,7 +70,7 @@ func (b *builder) moduleReports(inHub func(pid int) bool, started time.Time) []M
 
 // listening judges a module whose port has listeners: up when one of them
 // is the hub's, else down with who holds the port instead.
-func (b *builder) listening(port int, ls []observe.Listener, inHub func(int) bool) (ModuleState, string) {
+func (b *builder) listening(port int, ls []state.Listener, inHub func(int) bool) (ModuleState, string) {
 	var others []string
 	for _, l := range ls {
 		for _, pid := range l.Pids {
@@ -152,7 +152,7 @@ func (b *builder) homeBlocker() {
 }
 
 // managerAccount is the manager's own words on how the hub last ended.
-func managerAccount(u observe.Unit) string {
+func managerAccount(u state.Unit) string {
 	var parts []string
 	if u.Result != "" {
 		parts = append(parts, "Result="+u.Result)
@@ -198,7 +198,7 @@ func (b *builder) dropInBlockers(starting bool) {
 	}
 	u := b.w.s.Unit
 	user := ""
-	if u.Scope == "user" {
+	if u.Scope == string(spec.ScopeUser) {
 		user = "--user "
 	}
 	for _, di := range u.DropIns {

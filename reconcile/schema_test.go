@@ -82,7 +82,7 @@ func TestDocumentsMatchSchema(t *testing.T) {
 	var events []actuate.Event
 	a := actuator(w)
 	a.Events = func(ev actuate.Event) { events = append(events, ev) }
-	applied, err := a.Apply(context.Background(), changes, snap)
+	applied, err := a.Apply(context.Background(), changes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,9 +32,10 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/procfs"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // tpKind is what the generator made a process to be.
@@ -54,7 +55,7 @@ const (
 
 // tpProc is one generated process and what it is.
 type tpProc struct {
-	p    observe.Process
+	p    state.Process
 	kind tpKind
 	// row is the index into tpBox.rows of a genuine or cwd-only process's
 	// row, -1 for the hub.
@@ -86,7 +87,7 @@ type tpCmd struct {
 
 type tpBox struct {
 	d        spec.Desired
-	s        observe.Snapshot
+	s        state.Snapshot
 	owner    int
 	userHome string
 	hubPkg   string
@@ -302,7 +303,7 @@ func tpGen(t *rapid.T) *tpBox {
 		return rapid.SampledFrom(all).Draw(t, label)
 	}
 	cmdProc := func(c tpCmd, kind tpKind, uid, ppid int) *tpProc {
-		return &tpProc{kind: kind, row: -1, why: c.why, p: observe.Process{PPid: ppid, UID: uid, Argv: c.argv, Exe: c.exe, Cwd: c.cwd}}
+		return &tpProc{kind: kind, row: -1, why: c.why, p: state.Process{PPid: ppid, UID: uid, Argv: c.argv, Exe: c.exe, Cwd: c.cwd}}
 	}
 	// Pid 1: systemd, or in a container the hub itself (as the owner, too).
 	initCmd := rapid.SampledFrom([]tpCmd{
@@ -313,9 +314,9 @@ func tpGen(t *rapid.T) *tpBox {
 	initProc := cmdProc(initCmd, tpInit, rapid.SampledFrom([]int{0, acct.uid}).Draw(t, "init-uid"), 0)
 	initProc.p.Pid, initProc.p.Pgid, initProc.p.Sid, initProc.p.Cgroup = 1, 1, 1, "/init.scope"
 	add(initProc)
-	add(&tpProc{kind: tpKernel, row: -1, p: observe.Process{Pid: 2, UID: 0, Kernel: true}})
-	add(&tpProc{kind: tpKernel, row: -1, p: observe.Process{Pid: 3, PPid: 2, UID: 0, Kernel: true}})
-	add(&tpProc{kind: tpKernel, row: -1, p: observe.Process{Pid: 4, PPid: 2, UID: 0, Kernel: true, Argv: []string{"lockd"}}})
+	add(&tpProc{kind: tpKernel, row: -1, p: state.Process{Pid: 2, UID: 0, Kernel: true}})
+	add(&tpProc{kind: tpKernel, row: -1, p: state.Process{Pid: 3, PPid: 2, UID: 0, Kernel: true}})
+	add(&tpProc{kind: tpKernel, row: -1, p: state.Process{Pid: 4, PPid: 2, UID: 0, Kernel: true, Argv: []string{"lockd"}}})
 
 	// The reconciler's line: ancestors from the top, its parent, itself.
 	var chain []int
@@ -349,6 +350,8 @@ func tpGen(t *rapid.T) *tpBox {
 	safeParents := func() []int { // a trap's or cwd-only's parent: never evidence
 		out := []int{1, 9999}
 		for _, q := range b.order {
+			// A set of kinds, not a dispatch.
+			//exhaustive:ignore
 			switch b.procs[q].kind {
 			case tpSelf, tpParent, tpAncestor, tpStranger, tpTrap:
 				out = append(out, q)
@@ -420,6 +423,8 @@ func tpGen(t *rapid.T) *tpBox {
 	trapPids := ofKind(tpTrap)
 	var protectedPids []int
 	for _, q := range b.order {
+		// A set of kinds, not a dispatch.
+		//exhaustive:ignore
 		switch b.procs[q].kind {
 		case tpInit, tpSelf, tpParent, tpAncestor, tpStranger:
 			protectedPids = append(protectedPids, q)
@@ -430,7 +435,7 @@ func tpGen(t *rapid.T) *tpBox {
 	// another genuine one, a protected one, a gone pid, or (for a row with
 	// no marker only) a trap.
 	taken := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	var pidfiles []observe.Pidfile
+	var pidfiles []state.Pidfile
 	for r := -1; r < len(b.rows); r++ {
 		if rapid.IntRange(0, 9).Draw(t, "pidfile") < 3 {
 			continue
@@ -456,20 +461,20 @@ func tpGen(t *rapid.T) *tpBox {
 			}
 		}
 		cat := rapid.SampledFrom(cats).Draw(t, "pidfile-names")
-		pf := observe.Pidfile{Service: service, Module: module, Path: spec.PidfilePath(home, service),
+		pf := state.Pidfile{Service: service, Module: module, Path: spec.PidfilePath(home, service),
 			Pid: rapid.SampledFrom(cands[cat]).Draw(t, "pidfile-pid"), ModTime: taken}
 		named := pf.Pid
 		switch s := rapid.IntRange(0, 19).Draw(t, "pidfile-state"); {
 		case s < 13:
-			pf.State = observe.PidLive
+			pf.State = state.PidLive
 		case s < 15:
-			pf.State, pf.Reason = observe.PidReused, "started after the file was written"
+			pf.State, pf.Reason = state.PidReused, "started after the file was written"
 		case s < 17:
-			pf.State = observe.PidDead
+			pf.State = state.PidDead
 		case s < 19:
-			pf.State, pf.Pid, pf.Reason = observe.PidInvalid, 0, "not a pid"
+			pf.State, pf.Pid, pf.Reason = state.PidInvalid, 0, "not a pid"
 		default:
-			pf.State, pf.Reason = observe.PidUnknown, "permission denied"
+			pf.State, pf.Reason = state.PidUnknown, "permission denied"
 		}
 		if rapid.IntRange(0, 9).Draw(t, "pidfile-untrusted") == 0 {
 			pf.Untrusted = home + "/" + service + "/run is writable by group (mode 0775)"
@@ -526,24 +531,24 @@ func tpGen(t *rapid.T) *tpBox {
 	}
 
 	// hub.port and the ports.
-	ports := []observe.Port{{Port: 1939, Owner: "hub", Short: "hub"}}
+	ports := []state.Port{{Port: 1939, Owner: "hub", Short: "hub"}}
 	for _, r := range b.rows {
-		ports = append(ports, observe.Port{Port: r.mod.Port, Owner: r.mod.Name, Short: r.mod.Short})
+		ports = append(ports, state.Port{Port: r.mod.Port, Owner: r.mod.Name, Short: r.mod.Short})
 	}
-	var hubPortFile *observe.PortFile
+	var hubPortFile *state.PortFile
 	switch rapid.IntRange(0, 3).Draw(t, "hub.port") {
 	case 1:
-		hubPortFile = &observe.PortFile{Path: spec.HubPortPath(home), Port: 1939}
+		hubPortFile = &state.PortFile{Path: spec.HubPortPath(home), Port: 1939}
 	case 2:
-		hubPortFile = &observe.PortFile{Path: spec.HubPortPath(home), Port: 1950}
+		hubPortFile = &state.PortFile{Path: spec.HubPortPath(home), Port: 1950}
 	case 3:
-		hubPortFile = &observe.PortFile{Path: spec.HubPortPath(home)}
+		hubPortFile = &state.PortFile{Path: spec.HubPortPath(home)}
 	}
 	if hubPortFile != nil && rapid.IntRange(0, 5).Draw(t, "hub.port-untrusted") == 0 {
 		hubPortFile.Untrusted = home + "/hub/run is writable by others (mode 0777)"
 	}
 	if hubPortFile != nil && hubPortFile.Untrusted == "" && hubPortFile.Port == 1950 {
-		ports = append(ports, observe.Port{Port: 1950, Owner: "hub", Short: "hub", Recorded: true})
+		ports = append(ports, state.Port{Port: 1950, Owner: "hub", Short: "hub", Recorded: true})
 	}
 	inode := uint64(20000)
 	for i := range ports {
@@ -596,7 +601,7 @@ func tpGen(t *rapid.T) *tpBox {
 		}
 		for n := rapid.IntRange(1, 2).Draw(t, "listeners"); n > 0; n-- {
 			inode++
-			l := observe.Listener{Addr: fmt.Sprintf("127.0.0.1:%d", port), Inode: inode}
+			l := state.Listener{Addr: fmt.Sprintf("127.0.0.1:%d", port), Inode: inode}
 			if n == 2 {
 				l.Addr = fmt.Sprintf("[::]:%d", port)
 			}
@@ -624,33 +629,33 @@ func tpGen(t *rapid.T) *tpBox {
 		}
 	}
 
-	unit := observe.Unit{Manager: "systemd", Available: true, Scope: string(scope), Name: "parachute-hub.service",
-		ControlGroup: b.unitCG, File: observe.UnitFile{Path: unitPath}}
+	unit := state.Unit{Manager: "systemd", Available: true, Scope: string(scope), Name: "parachute-hub.service",
+		ControlGroup: b.unitCG, File: state.UnitFile{Path: unitPath}}
 	switch rapid.SampledFrom([]string{"none", "installed", "active", "failed"}).Draw(t, "unit") {
 	case "installed":
 		unit.File.Exists, unit.LoadState, unit.ActiveState, unit.UnitFileState = true, "loaded", "inactive", "disabled"
 	case "active":
 		unit.File.Exists, unit.LoadState, unit.ActiveState, unit.UnitFileState = true, "loaded", "active", "enabled"
 		for _, q := range ofKind(tpGenuine) {
-			if b.procs[q].row < 0 && observe.InCgroup(b.procs[q].p.Cgroup, b.unitCG) {
+			if b.procs[q].row < 0 && procfs.InCgroup(b.procs[q].p.Cgroup, b.unitCG) {
 				unit.MainPID = q
 			}
 		}
 	case "failed":
 		unit.File.Exists, unit.LoadState, unit.ActiveState, unit.UnitFileState = true, "loaded", "failed", "enabled"
 	}
-	health := observe.Health{URL: "http://127.0.0.1:1939/health"}
+	health := state.Health{URL: "http://127.0.0.1:1939/health"}
 	if rapid.Bool().Draw(t, "healthy") {
 		health.Status, health.OK = 200, true
 		health.AnsweredBy = rapid.SampledFrom(append(slices.Clone(b.order), 0)).Draw(t, "answered-by")
 	}
 
-	var procs []observe.Process
+	var procs []state.Process
 	for _, q := range b.order {
 		procs = append(procs, b.procs[q].p)
 	}
 	sort.Slice(procs, func(i, j int) bool { return procs[i].Pid < procs[j].Pid })
-	b.s = observe.Snapshot{
+	b.s = state.Snapshot{
 		Taken: taken, GOOS: "linux", GOARCH: "amd64", Home: home,
 		User: b.d.User, Owner: b.d.Owner,
 		Self: self, Parent: parent, Ancestors: ancestors,
@@ -859,7 +864,7 @@ func TestTrustNeverStopsOnNonEvidence(t *testing.T) {
 // it to hold its row's port.
 func (b *tpBox) genuineDetached(q int, withPort bool) bool {
 	pp := b.procs[q]
-	if pp.kind != tpGenuine || observe.InCgroup(pp.p.Cgroup, b.unitCG) {
+	if pp.kind != tpGenuine || procfs.InCgroup(pp.p.Cgroup, b.unitCG) {
 		return false
 	}
 	if bad, _ := b.protected(q); bad {
@@ -867,7 +872,7 @@ func (b *tpBox) genuineDetached(q int, withPort bool) bool {
 	}
 	named := false
 	for _, pf := range b.s.Pidfiles {
-		if pf.Pid != q || pf.State != observe.PidLive || pf.Untrusted != "" {
+		if pf.Pid != q || pf.State != state.PidLive || pf.Untrusted != "" {
 			continue
 		}
 		if (pp.row < 0 && pf.Service == "hub") || (pp.row >= 0 && pf.Module == b.rows[pp.row].mod.Name) {
@@ -979,7 +984,7 @@ func TestTrustGroupSignal(t *testing.T) {
 // detached vault (pid 4000, argv …/bin/parachute-vault, the owner's,
 // leading its group) named by a live vault.pid and holding :1940; the
 // reconciler is pid 500 under a shell, pid 499.
-func tpFixed(acct tpAccount) (spec.Desired, observe.Snapshot) {
+func tpFixed(acct tpAccount) (spec.Desired, state.Snapshot) {
 	home := acct.home
 	owner := spec.Owner{UID: acct.uid, Name: acct.user, Known: true}
 	user := spec.User{Name: acct.user, UID: acct.uid, Home: acct.userHome}
@@ -988,18 +993,18 @@ func tpFixed(acct tpAccount) (spec.Desired, observe.Snapshot) {
 		HubCommand: []string{acct.userHome + "/.bun/bin/bun", acct.userHome + "/.bun/install/global/node_modules/@openparachute/hub/src/cli.ts", "serve"},
 		Manager:    spec.ManagerSystemd, Scope: spec.ScopeUser, Timeouts: spec.DefaultTimeouts,
 		Manifest: spec.Manifest{Path: home + "/services.json", Exists: true, Modules: mods}, User: user, Owner: owner}
-	s := observe.Snapshot{GOOS: "linux", Home: home, User: user, Owner: owner, Self: 500, Parent: 499, Ancestors: []int{499, 1},
+	s := state.Snapshot{GOOS: "linux", Home: home, User: user, Owner: owner, Self: 500, Parent: 499, Ancestors: []int{499, 1},
 		HubPort: 1939, Modules: mods,
-		Pidfiles: []observe.Pidfile{{Service: "vault", Module: "parachute-vault", Path: spec.PidfilePath(home, "vault"), Pid: 4000, State: observe.PidLive}},
-		Ports: []observe.Port{{Port: 1939, Owner: "hub", Short: "hub"},
-			{Port: 1940, Owner: "parachute-vault", Short: "vault", Listeners: []observe.Listener{{Addr: "127.0.0.1:1940", Inode: 1, UID: acct.uid, Pids: []int{4000}}}}},
-		Processes: []observe.Process{
+		Pidfiles: []state.Pidfile{{Service: "vault", Module: "parachute-vault", Path: spec.PidfilePath(home, "vault"), Pid: 4000, State: state.PidLive}},
+		Ports: []state.Port{{Port: 1939, Owner: "hub", Short: "hub"},
+			{Port: 1940, Owner: "parachute-vault", Short: "vault", Listeners: []state.Listener{{Addr: "127.0.0.1:1940", Inode: 1, UID: acct.uid, Pids: []int{4000}}}}},
+		Processes: []state.Process{
 			{Pid: 1, Pgid: 1, Sid: 1, Argv: []string{"/sbin/init"}},
 			{Pid: 499, PPid: 1, Pgid: 499, Sid: 499, UID: acct.uid, Argv: []string{"/bin/sh", "-c", "parachute reconcile"}, Cwd: home},
 			{Pid: 500, PPid: 499, Pgid: 499, Sid: 499, UID: acct.uid, Argv: []string{"/usr/local/bin/parachute", "reconcile"}, Cwd: home},
 			{Pid: 4000, PPid: 1, Pgid: 4000, Sid: 4000, UID: acct.uid, StartTicks: 77, Argv: []string{acct.userHome + "/.bun/bin/parachute-vault", "serve"}, Cwd: "/"},
 		},
-		Unit: observe.Unit{Manager: "systemd", Available: true, Scope: "user", Name: "parachute-hub.service"},
+		Unit: state.Unit{Manager: "systemd", Available: true, Scope: "user", Name: "parachute-hub.service"},
 	}
 	return d, s
 }
@@ -1036,10 +1041,10 @@ func TestTrustShadowedClaimTable(t *testing.T) {
 			d, s := tpFixed(tpAccounts[0])
 			mods := append(slices.Clone(s.Modules), spec.Module{Name: "my-module", Short: "my-module", Port: 1942})
 			d.Manifest.Modules, s.Modules = mods, mods
-			s.Ports = append(s.Ports, observe.Port{Port: 1942, Owner: "my-module", Short: "my-module"})
+			s.Ports = append(s.Ports, state.Port{Port: 1942, Owner: "my-module", Short: "my-module"})
 			s.Ports[1].Listeners = nil // the vault holds no port
-			s.Pidfiles = append([]observe.Pidfile{{Service: "my-module", Module: "my-module", Path: spec.PidfilePath(d.Home, "my-module"),
-				Pid: 4000, State: observe.PidLive, Untrusted: tc.untrusted}}, s.Pidfiles...)
+			s.Pidfiles = append([]state.Pidfile{{Service: "my-module", Module: "my-module", Path: spec.PidfilePath(d.Home, "my-module"),
+				Pid: 4000, State: state.PidLive, Untrusted: tc.untrusted}}, s.Pidfiles...)
 			p := reconcile.Compute(d, s)
 			stopped := false
 			for _, st := range tpStops(p) {

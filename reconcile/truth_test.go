@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/parachute/reconcile/actuate/actuatetest"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // supervisedBox is a converged supervised box of the three modules.
@@ -25,7 +25,7 @@ func supervisedBox(t *testing.T) (*actuatetest.World, spec.Desired) {
 
 // silence stops the module listening on port (the hub's child) and returns
 // a snapshot taken age after the hub started.
-func silence(t *testing.T, w *actuatetest.World, port int, age time.Duration) observe.Snapshot {
+func silence(t *testing.T, w *actuatetest.World, port int, age time.Duration) state.Snapshot {
 	t.Helper()
 	for _, pid := range w.Pids() {
 		if p, ok := w.Proc(pid); ok && len(p.Ports) == 1 && p.Ports[0] == port {
@@ -87,14 +87,14 @@ func TestModuleStatesUnderRunningHub(t *testing.T) {
 		t.Errorf("vault past the bound = %s, want down", m.State)
 	}
 
-	s.Idle = []observe.IdleModule{{Name: "parachute-vault", Short: "vault", Port: 1940,
+	s.Idle = []state.IdleModule{{Name: "parachute-vault", Short: "vault", Port: 1940,
 		Unstartable: "no startCmd resolvable: /opt/vault/.parachute/module.json does not exist"}}
 	if m := moduleState(t, reconcile.Compute(d, s), "vault"); m.State != reconcile.ModuleUnstartable || !strings.Contains(m.Evidence, "module.json") {
 		t.Errorf("vault without a start command = %s (%s), want unstartable naming module.json", m.State, m.Evidence)
 	}
 
 	giveUp := "[supervisor] vault crashed 3x within 60000ms — giving up."
-	s.Idle = []observe.IdleModule{{Name: "parachute-vault", Short: "vault", Port: 1940, StartCmd: []string{"parachute-vault", "serve"}, LastLog: giveUp, GivenUp: true}}
+	s.Idle = []state.IdleModule{{Name: "parachute-vault", Short: "vault", Port: 1940, StartCmd: []string{"parachute-vault", "serve"}, LastLog: giveUp, GivenUp: true}}
 	m := moduleState(t, reconcile.Compute(d, s), "vault")
 	if m.State != reconcile.ModuleGivenUp || !strings.Contains(m.Evidence, giveUp) {
 		t.Errorf("vault given up on = %s (%s), want given-up with the hub's line", m.State, m.Evidence)
@@ -163,7 +163,7 @@ func TestBreakingDropInBlocksBeforeStops(t *testing.T) {
 	w := actuatetest.New(home, 1939, threeModules)
 	detachedEra(w)
 	s := w.Snapshot()
-	s.Unit.DropIns = []observe.UnitFile{{Path: "/etc/systemd/system/parachute-hub.service.d/override.conf", Exists: true,
+	s.Unit.DropIns = []state.UnitFile{{Path: "/etc/systemd/system/parachute-hub.service.d/override.conf", Exists: true,
 		Content: "[Service]\nExecStartPre=/bin/false\n", Breaks: []string{"ExecStartPre=/bin/false always exits 1"}}}
 	p := reconcile.Compute(desired(w, spec.Supervised), s)
 	if p.Outcome != reconcile.OutcomeBlocked {
@@ -249,7 +249,7 @@ func TestMissingHomeBlocksStarts(t *testing.T) {
 func TestOtherScopeStaleUnitNoted(t *testing.T) {
 	w, d := supervisedBox(t)
 	s := w.Snapshot()
-	s.StaleUnits = append(s.StaleUnits, observe.StaleUnit{Name: "parachute-vault.service", Short: "vault", Scope: "system",
+	s.StaleUnits = append(s.StaleUnits, state.StaleUnit{Name: "parachute-vault.service", Short: "vault", Scope: "system",
 		LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled", Manageable: false,
 		ExecStart: [][]string{{"/usr/local/bin/parachute-vault", "serve"}}})
 	p := reconcile.Compute(d, s)

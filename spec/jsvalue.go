@@ -128,8 +128,10 @@ func describe(v *jsValue) string {
 		return strconv.Quote(s) + " (a string)"
 	case jsArray:
 		return fmt.Sprintf("an array of %d", len(v.arr))
-	default:
+	case jsObject:
 		return "an object"
+	default:
+		panic(fmt.Sprintf("spec: unknown JSON kind %d", v.kind))
 	}
 }
 

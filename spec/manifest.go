@@ -160,8 +160,10 @@ func describeKind(v *jsValue) string {
 		return "a string"
 	case jsArray:
 		return "an array"
-	default:
+	case jsObject:
 		return "an object"
+	default:
+		panic(fmt.Sprintf("spec: unknown JSON kind %d", v.kind))
 	}
 }
 

@@ -49,7 +49,7 @@ type Hub struct {
 func NewHub(goos, goarch string, d spec.Desired, loc Location) Hub {
 	return Hub{
 		Home: d.Home, Port: d.HubPort, Command: d.HubCommand, Env: d.HubEnv, User: d.User,
-		SystemUnit: loc.Manager == ManagerSystemd && loc.Scope == ScopeSystem,
+		SystemUnit: loc.Manager == spec.ManagerSystemd && loc.Scope == string(spec.ScopeSystem),
 		ExtraPath:  d.ExtraPath, GOOS: goos, GOARCH: goarch,
 	}
 }
@@ -57,22 +57,26 @@ func NewHub(goos, goarch string, d spec.Desired, loc Location) Hub {
 // Render renders h for the manager of loc (RenderSystemd or RenderLaunchd).
 func Render(loc Location, h Hub) ([]byte, error) {
 	switch loc.Manager {
-	case ManagerSystemd:
+	case spec.ManagerSystemd:
 		return RenderSystemd(h)
-	case ManagerLaunchd:
+	case spec.ManagerLaunchd:
 		return RenderLaunchd(h)
+	case spec.ManagerAuto:
+		// Locate never leaves auto in a Location: no manager to render for.
 	}
 	return nil, fmt.Errorf("render hub unit: no service manager")
 }
 
 // Compare compares two renderings for manager by meaning (CompareSystemd or
 // CompareLaunchd).
-func Compare(manager string, want, got []byte) ([]string, error) {
+func Compare(manager spec.Manager, want, got []byte) ([]string, error) {
 	switch manager {
-	case ManagerSystemd:
+	case spec.ManagerSystemd:
 		return CompareSystemd(want, got)
-	case ManagerLaunchd:
+	case spec.ManagerLaunchd:
 		return CompareLaunchd(want, got)
+	case spec.ManagerAuto:
+		// Not a manager whose files can be compared.
 	}
 	return nil, fmt.Errorf("compare hub unit: unknown manager %q", manager)
 }

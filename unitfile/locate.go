@@ -25,14 +25,6 @@ const (
 	LaunchAgentsDir = "Library/LaunchAgents"
 )
 
-// Managers and scopes as they appear in a Location.
-const (
-	ManagerSystemd = string(spec.ManagerSystemd)
-	ManagerLaunchd = string(spec.ManagerLaunchd)
-	ScopeUser      = string(spec.ScopeUser)
-	ScopeSystem    = string(spec.ScopeSystem)
-)
-
 // KnownShorts are the module shorts whose per-module autostart units older
 // installs may have left behind: the hub's knownServices() at HEAD (notes,
 // app, vault, scribe, surface) plus the ones earlier releases knew (agent,
@@ -42,8 +34,8 @@ var KnownShorts = []string{"agent", "app", "channel", "notes", "runner", "scribe
 // Location says which service manager runs the hub unit, in which scope,
 // under which name, and where its file lives.
 type Location struct {
-	// Manager is "systemd", "launchd" or "" when the platform has none.
-	Manager string `json:"manager"`
+	// Manager is systemd, launchd or "" when the platform has none.
+	Manager spec.Manager `json:"manager"`
 	// Scope is "user" or "system" for systemd, the launchd domain ("gui/501")
 	// for launchd, "" without a manager.
 	Scope string `json:"scope"`
@@ -90,21 +82,21 @@ type StaleName struct {
 // unknown value) and a missing or relative user home are errors.
 func Locate(goos string, d spec.Desired) (Location, error) {
 	var loc Location
-	native := ""
+	var native spec.Manager
 	switch goos {
 	case "linux":
-		native = ManagerSystemd
+		native = spec.ManagerSystemd
 	case "darwin":
-		native = ManagerLaunchd
+		native = spec.ManagerLaunchd
 	}
 	switch d.Manager {
 	case spec.ManagerAuto, "":
 		loc.Manager = native
 	case spec.ManagerSystemd, spec.ManagerLaunchd:
-		if string(d.Manager) != native {
+		if d.Manager != native {
 			return loc, fmt.Errorf("locate hub unit: manager %s is not available on %s", d.Manager, goos)
 		}
-		loc.Manager = string(d.Manager)
+		loc.Manager = d.Manager
 	default:
 		return loc, fmt.Errorf("locate hub unit: unknown manager %q (want auto, systemd or launchd)", d.Manager)
 	}
@@ -117,7 +109,7 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 		return loc, nil
 	}
 	home := d.User.Home
-	userHomeNeeded := loc.Manager == ManagerLaunchd || d.Scope == spec.ScopeUser || (d.Scope != spec.ScopeSystem && d.User.UID != 0)
+	userHomeNeeded := loc.Manager == spec.ManagerLaunchd || d.Scope == spec.ScopeUser || (d.Scope != spec.ScopeSystem && d.User.UID != 0)
 	if home == "" || !filepath.IsAbs(home) {
 		if userHomeNeeded {
 			return loc, fmt.Errorf("locate hub unit: home directory of user %q is %q, not an absolute path", d.User.Name, home)
@@ -125,47 +117,57 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 		home = "" // a system unit needs no home; the other scope's path is then unknown
 	}
 
-	if loc.Manager == ManagerLaunchd {
-		if d.Scope == spec.ScopeSystem {
-			return loc, fmt.Errorf("locate hub unit: scope system is not supported with launchd (the hub is a per-user LaunchAgent)")
-		}
-		loc.Scope = "gui/" + strconv.Itoa(d.User.UID)
-		loc.Name = LaunchdLabel
-		loc.Path = filepath.Join(home, LaunchAgentsDir, LaunchdLabel+".plist")
-		loc.Root = home
-		for _, short := range StaleShorts() {
-			name, ok := StaleUnitName(ManagerLaunchd, short)
-			if !ok {
-				continue
-			}
-			loc.Stale = append(loc.Stale, StaleName{Short: short, Name: name, Path: filepath.Join(home, LaunchAgentsDir, name+".plist")})
-		}
-		return loc, nil
+	if loc.Manager == spec.ManagerLaunchd {
+		return locateLaunchd(loc, d, home)
 	}
+	return locateSystemd(loc, d, home), nil
+}
 
-	loc.Scope = ScopeUser
+// locateLaunchd places the hub's LaunchAgent in the user's gui domain.
+func locateLaunchd(loc Location, d spec.Desired, home string) (Location, error) {
+	if d.Scope == spec.ScopeSystem {
+		return loc, fmt.Errorf("locate hub unit: scope system is not supported with launchd (the hub is a per-user LaunchAgent)")
+	}
+	loc.Scope = "gui/" + strconv.Itoa(d.User.UID)
+	loc.Name = LaunchdLabel
+	loc.Path = filepath.Join(home, LaunchAgentsDir, LaunchdLabel+".plist")
+	loc.Root = home
+	for _, short := range StaleShorts() {
+		name, ok := StaleUnitName(spec.ManagerLaunchd, short)
+		if !ok {
+			continue
+		}
+		loc.Stale = append(loc.Stale, StaleName{Short: short, Name: name, Path: filepath.Join(home, LaunchAgentsDir, name+".plist")})
+	}
+	return loc, nil
+}
+
+// locateSystemd places the hub unit in the user's or the system's unit
+// directory, and names the other scope's.
+func locateSystemd(loc Location, d spec.Desired, home string) Location {
+	loc.Scope = string(spec.ScopeUser)
 	if d.Scope == spec.ScopeSystem || (d.Scope != spec.ScopeUser && d.User.UID == 0) {
-		loc.Scope = ScopeSystem
+		loc.Scope = string(spec.ScopeSystem)
 	}
-	dirs := map[string]string{ScopeSystem: SystemUnitDir}
+	dirs := map[string]string{string(spec.ScopeSystem): SystemUnitDir}
 	if home != "" {
-		dirs[ScopeUser] = filepath.Join(home, UserUnitDir)
+		dirs[string(spec.ScopeUser)] = filepath.Join(home, UserUnitDir)
 	}
-	loc.OtherScope = ScopeUser
-	if loc.Scope == ScopeUser {
-		loc.OtherScope = ScopeSystem
+	loc.OtherScope = string(spec.ScopeUser)
+	if loc.Scope == string(spec.ScopeUser) {
+		loc.OtherScope = string(spec.ScopeSystem)
 	}
 	loc.Name = SystemdName
 	loc.Path = filepath.Join(dirs[loc.Scope], SystemdName)
 	loc.Root = SystemUnitDir
-	if loc.Scope == ScopeUser {
+	if loc.Scope == string(spec.ScopeUser) {
 		loc.Root = home
 	}
 	if dir := dirs[loc.OtherScope]; dir != "" {
 		loc.OtherPath = filepath.Join(dir, SystemdName)
 	}
 	for _, short := range StaleShorts() {
-		name, ok := StaleUnitName(ManagerSystemd, short)
+		name, ok := StaleUnitName(spec.ManagerSystemd, short)
 		if !ok {
 			continue
 		}
@@ -175,7 +177,7 @@ func Locate(goos string, d spec.Desired) (Location, error) {
 		}
 		loc.Stale = append(loc.Stale, sn)
 	}
-	return loc, nil
+	return loc
 }
 
 // StaleShorts are the module shorts whose per-module units are looked for:
@@ -191,16 +193,18 @@ func StaleShorts() []string { return slices.Clone(KnownShorts) }
 // protected name (the hub's own unit and the cloudflared connector units,
 // docs/upstream-hub.md §5.9), an unknown manager, or a short that cannot be part
 // of a unit name.
-func StaleUnitName(manager, short string) (name string, ok bool) {
+func StaleUnitName(manager spec.Manager, short string) (name string, ok bool) {
 	if !validShort(short) || short == "hub" || short == "cloudflared" ||
 		strings.HasPrefix(short, "cloudflared-") || strings.HasPrefix(short, "cloudflared.") {
 		return "", false
 	}
 	switch manager {
-	case ManagerSystemd:
+	case spec.ManagerSystemd:
 		return "parachute-" + short + ".service", true
-	case ManagerLaunchd:
+	case spec.ManagerLaunchd:
 		return "computer.parachute." + short, true
+	case spec.ManagerAuto:
+		// No manager, so no unit name.
 	}
 	return "", false
 }

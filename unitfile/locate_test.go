@@ -129,7 +129,7 @@ func TestStaleUnitName(t *testing.T) {
 		{"systemd", "-x", ""},
 		{"upstart", "vault", ""},
 	} {
-		got, ok := StaleUnitName(tc.manager, tc.short)
+		got, ok := StaleUnitName(spec.Manager(tc.manager), tc.short)
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("StaleUnitName(%q, %q) = %q, %v; want %q", tc.manager, tc.short, got, ok, tc.want)
 		}

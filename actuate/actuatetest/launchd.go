@@ -15,13 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parachute/reconcile/internal/launchctl"
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
-
-// ManagerLaunchd is World.Manager for a Mac.
-const ManagerLaunchd = "launchd"
 
 // NewMac returns an empty Mac: the user op (uid 501, home /Users/op), the hub
 // command under /Users/op/.bun, the LaunchAgent computer.parachute.hub not
@@ -31,7 +30,7 @@ func NewMac(home string, hubPort int, modules []spec.Module) *World {
 	// The systemd unit table keeps one inert entry under the hub's name (the
 	// systemd part of Snapshot reads it); launchd's jobs are Launchctl's.
 	delete(w.units, w.UnitName)
-	w.Manager = ManagerLaunchd
+	w.Manager = spec.ManagerLaunchd
 	w.User = spec.User{Name: "op", UID: 501, Home: "/Users/op"}
 	w.HubArgv = []string{"/Users/op/.bun/bin/bun", "/Users/op/.bun/install/global/node_modules/@openparachute/hub/src/cli.ts", "serve"}
 	w.UnitName = unitfile.LaunchdLabel
@@ -155,13 +154,13 @@ func (w *World) observeLaunchd() launchdView {
 	if w.Launchctl == nil {
 		return launchdView{err: fmt.Errorf("no launchctl: set World.Launchctl")}
 	}
-	q := observe.UnitQuery{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName, Path: w.UnitPath,
+	q := observe.UnitQuery{Manager: spec.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName, Path: w.UnitPath,
 		StaleShorts: unitfile.StaleShorts(), User: w.User}
 	ctx := context.Background()
 	rep, err := observe.LaunchdUnits{Launchctl: w.Launchctl}.ObserveUnit(ctx, q)
 	v := launchdView{rep: rep, err: err, disabled: map[string]bool{}}
 	if out, _, code, err := w.Launchctl.Run(ctx, "print-disabled", q.Scope); err == nil && code == 0 {
-		v.disabled = observe.ParseLaunchctlDisabled(out)
+		v.disabled = launchctl.ParseDisabled(out)
 	}
 	return v
 }
@@ -169,12 +168,12 @@ func (w *World) observeLaunchd() launchdView {
 // fillLaunchd puts launchd's view into s. The observer reads plists from
 // the real disk, and this world's files live in memory: the file fields,
 // and the file-derived UnitFileState, are filled from the world instead.
-func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool) {
+func (w *World) fillLaunchd(s *state.Snapshot, v launchdView, ref map[int]bool) {
 	s.GOOS, s.GOARCH = "darwin", "arm64"
-	s.Linger, s.StaleUnits = nil, []observe.StaleUnit{}
+	s.Linger, s.StaleUnits = nil, []state.StaleUnit{}
 	if v.err != nil {
-		s.Unit = observe.Unit{Manager: unitfile.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
-			File: observe.UnitFile{Path: w.UnitPath}, Problem: v.err.Error()}
+		s.Unit = state.Unit{Manager: spec.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
+			File: state.UnitFile{Path: w.UnitPath}, Problem: v.err.Error(), Reach: state.ObserverFailed}
 		return
 	}
 	s.Unit = v.rep.Unit
@@ -187,12 +186,12 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 	}
 	s.Problems = append(s.Problems, v.rep.Problems...)
 
-	byName := map[string]observe.StaleUnit{}
+	byName := map[string]state.StaleUnit{}
 	for _, st := range v.rep.Stale {
 		byName[st.Name] = st
 	}
 	for _, short := range unitfile.StaleShorts() {
-		label, ok := unitfile.StaleUnitName(unitfile.ManagerLaunchd, short)
+		label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
 		if !ok {
 			continue
 		}
@@ -202,7 +201,7 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 			continue
 		}
 		if !loaded {
-			st = observe.StaleUnit{Name: label, Short: short, Scope: w.LaunchdDomain(), Manageable: true}
+			st = state.StaleUnit{Name: label, Short: short, Scope: w.LaunchdDomain(), Manageable: true}
 			if argv := unitfile.ProgramArguments([]byte(f.data)); len(argv) > 0 {
 				st.ExecStart = [][]string{argv}
 			}
@@ -230,8 +229,8 @@ func (w *World) fillLaunchd(s *observe.Snapshot, v launchdView, ref map[int]bool
 }
 
 // unitFile is a file of the world as observe reports one.
-func (w *World) unitFile(path string) observe.UnitFile {
-	uf := observe.UnitFile{Path: path}
+func (w *World) unitFile(path string) state.UnitFile {
+	uf := state.UnitFile{Path: path}
 	f, ok := w.files[path]
 	if !ok {
 		return uf

@@ -5,7 +5,7 @@
 // and a clock that only moves when someone sleeps.
 //
 // It implements every interface the actuator consumes and produces the
-// observe.Snapshot the planner reads, so a test can run observe → plan →
+// state.Snapshot the planner reads, so a test can run observe → plan →
 // apply → observe in memory, crash the run at any step, and check the box.
 // Failures are switched on with FailNext; nothing asserts call sequences.
 package actuatetest
@@ -28,6 +28,7 @@ import (
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // Proc is one fake process.
@@ -84,11 +85,11 @@ type World struct {
 	// ManagerDown makes the manager unreachable.
 	ManagerDown bool
 	// Manager is the service manager Snapshot reports: "" (systemd, the
-	// units above) or ManagerLaunchd (a Mac, see NewMac), whose jobs
+	// units above) or spec.ManagerLaunchd (a Mac, see NewMac), whose jobs
 	// Launchctl knows.
-	Manager string
+	Manager spec.Manager
 	// Launchctl is the Mac's launchctl (launchdtest.Launchctl), asked by
-	// Snapshot when Manager is ManagerLaunchd.
+	// Snapshot when Manager is spec.ManagerLaunchd.
 	Launchctl observe.Launchctl
 
 	now      time.Time
@@ -688,32 +689,46 @@ func (w *World) declared() []int {
 	return ports
 }
 
-// ---- observe.Snapshot ----
+// ---- state.Snapshot ----
 
 // Snapshot observes the world the way observe does on a real box.
-func (w *World) Snapshot() observe.Snapshot {
+func (w *World) Snapshot() state.Snapshot {
 	var mac launchdView
-	if w.Manager == ManagerLaunchd {
+	if w.Manager == spec.ManagerLaunchd {
 		// Before the lock: the fake launchctl looks at the world's processes.
 		mac = w.observeLaunchd()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := observe.Snapshot{
+	s := &state.Snapshot{
 		Taken: w.now, GOOS: "linux", GOARCH: "amd64", Home: w.Home, User: w.User, Self: w.Self, Parent: 99,
 		HubPort: w.HubPort, Modules: w.Modules, Skipped: []spec.SkippedRow{},
 	}
-	ref := map[int]bool{}
-	// Ports, once each, hub first.
+	ref := map[int]bool{} // the pids the snapshot shows
+	w.snapPorts(s, ref)
+	w.snapPidfiles(s, ref)
+	w.snapUnit(s, ref)
+	w.snapStaleUnits(s)
+	if w.Manager == spec.ManagerLaunchd {
+		// A Mac: launchd's view replaces the systemd one above.
+		w.fillLaunchd(s, mac, ref)
+	}
+	w.snapHealth(s)
+	w.snapProcesses(s, ref)
+	return *s
+}
+
+// snapPorts records each declared port once, hub first, with its holder.
+func (w *World) snapPorts(s *state.Snapshot, ref map[int]bool) {
 	seen := map[int]bool{}
 	addPort := func(port int, owner, short string) {
 		if seen[port] {
 			return
 		}
 		seen[port] = true
-		p := observe.Port{Port: port, Owner: owner, Short: short, Listeners: []observe.Listener{}}
+		p := state.Port{Port: port, Owner: owner, Short: short, Listeners: []state.Listener{}}
 		if h := w.holder(port); h != nil {
-			l := observe.Listener{Addr: "127.0.0.1:" + strconv.Itoa(port), Inode: uint64(h.Pid)*100 + uint64(port), UID: h.UID}
+			l := state.Listener{Addr: "127.0.0.1:" + strconv.Itoa(port), Inode: uint64(h.Pid)*100 + uint64(port), UID: h.UID}
 			if !h.Unreadable {
 				l.Pids = []int{h.Pid}
 				ref[h.Pid] = true
@@ -726,7 +741,10 @@ func (w *World) Snapshot() observe.Snapshot {
 	for _, m := range w.Modules {
 		addPort(m.Port, m.Name, m.Short)
 	}
-	// Pidfiles, checked like observe checks them.
+}
+
+// snapPidfiles records the pidfiles, checked like observe checks them.
+func (w *World) snapPidfiles(s *state.Snapshot, ref map[int]bool) {
 	var paths []string
 	for path := range w.files {
 		if strings.HasSuffix(path, ".pid") {
@@ -737,7 +755,7 @@ func (w *World) Snapshot() observe.Snapshot {
 	for _, path := range paths {
 		f := w.files[path]
 		service := strings.TrimSuffix(filepath.Base(path), ".pid")
-		pf := observe.Pidfile{Service: service, Path: path, ModTime: f.mtime}
+		pf := state.Pidfile{Service: service, Path: path, ModTime: f.mtime}
 		for _, m := range w.Modules {
 			if m.Short == service {
 				pf.Module = m.Name
@@ -746,15 +764,15 @@ func (w *World) Snapshot() observe.Snapshot {
 		pid, err := strconv.Atoi(strings.TrimSpace(string(f.data)))
 		switch p, ok := w.procs[pid]; {
 		case err != nil || pid <= 0:
-			pf.State, pf.Reason = observe.PidInvalid, "not a pid"
+			pf.State, pf.Reason = state.PidInvalid, "not a pid"
 		case !ok || p.dead:
-			pf.State, pf.Pid = observe.PidDead, pid
+			pf.State, pf.Pid = state.PidDead, pid
 		case p.Start > w.ticks(f.mtime):
-			pf.State, pf.Pid, pf.Reason = observe.PidReused, pid, "started after the file was written"
+			pf.State, pf.Pid, pf.Reason = state.PidReused, pid, "started after the file was written"
 		case !w.ours(p):
-			pf.State, pf.Pid, pf.Reason = observe.PidReused, pid, "its command line is not a parachute one"
+			pf.State, pf.Pid, pf.Reason = state.PidReused, pid, "its command line is not a parachute one"
 		default:
-			pf.State, pf.Pid = observe.PidLive, pid
+			pf.State, pf.Pid = state.PidLive, pid
 			ref[pid] = true
 			for _, q := range w.procs {
 				if !q.dead && (q.Pgid == p.Pid || w.descends(q, pid)) {
@@ -766,14 +784,17 @@ func (w *World) Snapshot() observe.Snapshot {
 	}
 	if f, ok := w.files[spec.HubPortPath(w.Home)]; ok {
 		port, _ := strconv.Atoi(strings.TrimSpace(string(f.data)))
-		s.HubPortFile = &observe.PortFile{Path: spec.HubPortPath(w.Home), Port: port}
+		s.HubPortFile = &state.PortFile{Path: spec.HubPortPath(w.Home), Port: port}
 	}
-	// The hub unit.
+}
+
+// snapUnit records the hub unit as systemd would show it, and linger.
+func (w *World) snapUnit(s *state.Snapshot, ref map[int]bool) {
 	u := w.units[w.UnitName]
-	s.Unit = observe.Unit{Manager: "systemd", Available: !w.ManagerDown, Scope: "user", Name: w.UnitName,
-		File: observe.UnitFile{Path: w.UnitPath}}
+	s.Unit = state.Unit{Manager: spec.ManagerSystemd, Available: !w.ManagerDown, Scope: string(spec.ScopeUser), Name: w.UnitName,
+		File: state.UnitFile{Path: w.UnitPath}}
 	if w.ManagerDown {
-		s.Unit.Problem = "user manager unreachable: /run/user/1000/bus does not exist"
+		s.Unit.Problem, s.Unit.Reach = "user manager unreachable: /run/user/1000/bus does not exist", state.NoUserManager
 	}
 	if f, ok := w.files[w.UnitPath]; ok {
 		s.Unit.File.Exists, s.Unit.File.Content, s.Unit.File.Symlink = true, string(f.data), f.symlink
@@ -796,7 +817,10 @@ func (w *World) Snapshot() observe.Snapshot {
 	}
 	linger := w.Linger
 	s.Linger = &linger
-	// Stale module units.
+}
+
+// snapStaleUnits records every unit but the hub's as a stale module unit.
+func (w *World) snapStaleUnits(s *state.Snapshot) {
 	var names []string
 	for name := range w.units {
 		if name != w.UnitName {
@@ -807,7 +831,7 @@ func (w *World) Snapshot() observe.Snapshot {
 	for _, name := range names {
 		su := w.units[name]
 		short := strings.TrimSuffix(strings.TrimPrefix(name, "parachute-"), ".service")
-		st := observe.StaleUnit{Name: name, Short: short, Scope: "user", LoadState: "loaded", ActiveState: cmp.Or(su.Active, "inactive"),
+		st := state.StaleUnit{Name: name, Short: short, Scope: string(spec.ScopeUser), LoadState: "loaded", ActiveState: cmp.Or(su.Active, "inactive"),
 			UnitFileState: "disabled", MainPID: su.MainPID, ControlGroup: su.Cgroup, Manageable: true}
 		if len(su.Argv) > 0 {
 			st.ExecStart = [][]string{su.Argv}
@@ -817,12 +841,11 @@ func (w *World) Snapshot() observe.Snapshot {
 		}
 		s.StaleUnits = append(s.StaleUnits, st)
 	}
-	if w.Manager == ManagerLaunchd {
-		// A Mac: launchd's view replaces the systemd one above.
-		w.fillLaunchd(&s, mac, ref)
-	}
-	// Health.
-	s.Health = observe.Health{URL: fmt.Sprintf("http://127.0.0.1:%d/health", w.HubPort)}
+}
+
+// snapHealth records who answers /health on the hub port.
+func (w *World) snapHealth(s *state.Snapshot) {
+	s.Health = state.Health{URL: fmt.Sprintf("http://127.0.0.1:%d/health", w.HubPort)}
 	if h := w.holder(w.HubPort); h != nil && w.isHub(h) {
 		s.Health.Status, s.Health.OK, s.Health.Service, s.Health.AnsweredBy = 200, true, "parachute-hub", h.Pid
 	} else if h != nil {
@@ -830,8 +853,11 @@ func (w *World) Snapshot() observe.Snapshot {
 	} else {
 		s.Health.Error = "connection refused"
 	}
-	// Processes: every referenced one with its ancestors, and always the
-	// reconciler and its parent, as observe records them.
+}
+
+// snapProcesses records every referenced process with its ancestors,
+// and always the reconciler and its parent, as observe records them.
+func (w *World) snapProcesses(s *state.Snapshot, ref map[int]bool) {
 	ref[w.Self], ref[99] = true, true
 	for pid := range ref {
 		for cur := pid; cur > 1; {
@@ -847,14 +873,13 @@ func (w *World) Snapshot() observe.Snapshot {
 		if !ref[p.Pid] || p.dead {
 			continue
 		}
-		op := observe.Process{Pid: p.Pid, PPid: p.PPid, Pgid: p.Pgid, Sid: p.Sid, UID: p.UID, StartTicks: p.Start,
+		op := state.Process{Pid: p.Pid, PPid: p.PPid, Pgid: p.Pgid, Sid: p.Sid, UID: p.UID, StartTicks: p.Start,
 			Started: w.boot.Add(time.Duration(p.Start) * 10 * time.Millisecond), Argv: p.Argv, Cgroup: p.Cgroup, State: "S"}
 		if p.Unreadable {
 			op.Argv, op.Unreadable = nil, []string{"argv", "exe", "cwd"}
 		}
 		s.Processes = append(s.Processes, op)
 	}
-	return s
 }
 
 func (w *World) descends(p *Proc, root int) bool {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/parachute/reconcile/actuate/actuatetest"
 	"github.com/parachute/reconcile/actuate/launchdtest"
-	"github.com/parachute/reconcile/observe"
+	"github.com/parachute/reconcile/internal/launchctl"
 	"github.com/parachute/reconcile/spec"
 )
 
@@ -51,7 +51,7 @@ func TestJobLifecycle(t *testing.T) {
 	b := newBox(t)
 	b.run(113, `Could not find service "computer.parachute.vault"`, "print", target)
 	b.run(0, "", "bootstrap", "gui/501", b.path)
-	job := observe.ParseLaunchctlPrint(b.run(0, "", "print", target))
+	job := launchctl.ParsePrint(b.run(0, "", "print", target))
 	if job.State != "running" || job.PID == 0 || job.Path != b.path || job.LastExitKnown {
 		t.Fatalf("after bootstrap: %+v", job)
 	}
@@ -62,11 +62,11 @@ func TestJobLifecycle(t *testing.T) {
 
 	// kickstart -k replaces the process; without -k a running job is left alone.
 	b.run(0, "", "kickstart", target)
-	if again := observe.ParseLaunchctlPrint(b.run(0, "", "print", target)); again.PID != job.PID {
+	if again := launchctl.ParsePrint(b.run(0, "", "print", target)); again.PID != job.PID {
 		t.Errorf("kickstart without -k restarted the job: %d → %d", job.PID, again.PID)
 	}
 	b.run(0, "", "kickstart", "-k", target)
-	second := observe.ParseLaunchctlPrint(b.run(0, "", "print", target))
+	second := launchctl.ParsePrint(b.run(0, "", "print", target))
 	if second.PID == job.PID || b.w.Alive(job.PID) || second.PID == 0 {
 		t.Errorf("kickstart -k: old pid %d (alive %v), new %d", job.PID, b.w.Alive(job.PID), second.PID)
 	}
@@ -77,7 +77,7 @@ func TestJobLifecycle(t *testing.T) {
 	if b.w.Alive(second.PID) {
 		t.Error("bootout left the process running")
 	}
-	if j := observe.ParseLaunchctlPrint(b.run(0, "", "print", target)); j.State != "not running" {
+	if j := launchctl.ParsePrint(b.run(0, "", "print", target)); j.State != "not running" {
 		t.Errorf("label during linger: %+v", j)
 	}
 	b.run(5, "Try re-running the command as root", "bootstrap", "gui/501", b.path)
@@ -93,7 +93,7 @@ func TestKeepAliveThrottle(t *testing.T) {
 	b := newBox(t)
 	b.lc.Break("/Users/op/.bun/bin/parachute-vault", 78)
 	b.run(0, "", "bootstrap", "gui/501", b.path)
-	j := observe.ParseLaunchctlPrint(b.run(0, "", "print", target))
+	j := launchctl.ParsePrint(b.run(0, "", "print", target))
 	if j.PID != 0 || j.State != "spawn scheduled" || !j.LastExitKnown || j.LastExitCode != 78 {
 		t.Fatalf("broken job: %+v", j)
 	}

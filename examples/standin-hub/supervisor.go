@@ -136,6 +136,8 @@ func (s *supervisor) start(ctx context.Context, req request) error {
 		case stateRunning, stateStarting, stateRestarting:
 			s.mu.Unlock()
 			return nil
+		case stateStopped, stateCrashed:
+			// Started again below.
 		}
 		if !isClosed(m.done) {
 			s.mu.Unlock()

@@ -12,7 +12,6 @@ import (
 	"github.com/parachute/reconcile/actuate"
 	"github.com/parachute/reconcile/converge"
 	"github.com/parachute/reconcile/metrics"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
 )
@@ -82,9 +81,11 @@ func (a *applying) attempt(ctx context.Context, n int) (converge.Result, error) 
 		// squatter exits): look again until the deadline.
 		a.why = stuck(p) + "; looking again in"
 		return converge.Result{Requeue: true}, nil
+	case reconcile.OutcomeChanges, reconcile.OutcomePending:
+		// Apply below.
 	}
 	a.view.Attempt(n, p, snap)
-	done, applyErr := a.applyPlan(ctx, p, snap)
+	done, applyErr := a.applyPlan(ctx, p)
 	a.applied = append(a.applied, done...)
 	snap, err = a.observe(ctx)
 	if err != nil {
@@ -101,13 +102,13 @@ func (a *applying) attempt(ctx context.Context, n int) (converge.Result, error) 
 
 // applyPlan applies p. With --until-converged the deadline bounds each
 // apply too: a step cut short leaves the box as resumable as a killed run.
-func (a *applying) applyPlan(ctx context.Context, p reconcile.Plan, snap observe.Snapshot) ([]reconcile.Step, error) {
+func (a *applying) applyPlan(ctx context.Context, p reconcile.Plan) ([]reconcile.Step, error) {
 	if a.opts.until {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, a.deadline)
 		defer cancel()
 	}
-	return a.sys.actuator.Apply(ctx, p, snap)
+	return a.sys.actuator.Apply(ctx, p)
 }
 
 // waiting tells a --verbose run why it waits, and how long.

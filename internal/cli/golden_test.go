@@ -89,7 +89,7 @@ func TestGolden(t *testing.T) {
 	golden(t, "cutover-plan.json", js.Bytes())
 
 	a := &actuate.Actuator{Procs: w, Files: w, Units: w, Ports: w, Health: w, Modules: w, Clock: w, Timeouts: d.Timeouts}
-	applied, err := a.Apply(context.Background(), plan, snap)
+	applied, err := a.Apply(context.Background(), plan)
 	if err != nil {
 		t.Fatal(err)
 	}

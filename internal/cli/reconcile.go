@@ -72,6 +72,7 @@ func planExit(p reconcile.Plan) int {
 		return ExitBlocked
 	case reconcile.OutcomeFailed:
 		return ExitFailed
+	case reconcile.OutcomeChanges, reconcile.OutcomePending:
 	}
 	return ExitChanges
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/state"
 )
 
 // renderPlan prints a plan the way a person reads it: one summary line, the
@@ -69,6 +70,9 @@ func renderSteps(w io.Writer, steps []reconcile.Step, indent string) {
 			pf(w, "%s→ %s >> %s\n", pad, argvString(st.Argv), st.Log)
 		case reconcile.RemovePidfile, reconcile.RemoveUnit:
 			pf(w, "%s→ %s\n", pad, st.Path)
+		case reconcile.Stop, reconcile.DisableUnit, reconcile.WaitPortFree, reconcile.StartUnit,
+			reconcile.WaitHealthy, reconcile.StopUnit, reconcile.WaitModules:
+			// The target and reason say it all.
 		}
 	}
 }
@@ -80,6 +84,9 @@ func stepTarget(st reconcile.Step) string {
 			return fmt.Sprintf("%s (pid %d, group %d)", st.Target, st.Pid, st.Pgid)
 		}
 		return fmt.Sprintf("%s (pid %d)", st.Target, st.Pid)
+	case reconcile.WriteUnit, reconcile.RemovePidfile, reconcile.DisableUnit, reconcile.WaitPortFree,
+		reconcile.StartUnit, reconcile.WaitHealthy, reconcile.StopUnit, reconcile.RemoveUnit,
+		reconcile.StartDetached, reconcile.WaitModules:
 	}
 	return st.Target
 }
@@ -94,13 +101,14 @@ func summary(p reconcile.Plan) string {
 		return fmt.Sprintf("parachute: the hub unit is starting; %d %s to confirm it is %s.", len(p.Steps), plural(len(p.Steps), "wait", "waits"), p.Desired)
 	case reconcile.OutcomeFailed:
 		return fmt.Sprintf("parachute: failed — the box is not %s, and no step can make it so now (see below).", p.Desired)
+	case reconcile.OutcomeChanges:
 	}
 	counts := map[reconcile.Action]int{}
 	for _, st := range p.Steps {
 		counts[st.Action]++
 	}
 	var parts []string
-	for _, a := range []reconcile.Action{reconcile.WriteUnit, reconcile.StopUnit, reconcile.RemoveUnit, reconcile.DisableUnit, reconcile.Stop, reconcile.RemovePidfile, reconcile.WaitPortFree, reconcile.StartUnit, reconcile.StartDetached, reconcile.WaitHealthy, reconcile.WaitModules} {
+	for _, a := range reconcile.Actions() {
 		if n := counts[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, a))
 		}
@@ -231,7 +239,7 @@ func argvString(argv []string) string {
 	if len(argv) == 0 {
 		return "(command line unavailable)"
 	}
-	return observe.CommandLine(argv)
+	return state.CommandLine(argv)
 }
 
 func portOrDash(p int) string {
@@ -265,6 +273,7 @@ func renderModules(w io.Writer, mods []reconcile.ModuleReport) {
 			mark = marks().ok
 		case reconcile.ModuleBooting:
 			mark = marks().wait
+		case reconcile.ModuleUnstartable, reconcile.ModuleGivenUp, reconcile.ModuleDown:
 		}
 		pf(w, "  %s %-*s :%-5d %s — %s\n", mark, width, m.Short, m.Port, string(m.State), m.Evidence)
 	}

@@ -98,7 +98,7 @@ func (l *lazyUnits) get(ctx context.Context) (*actuate.SystemdUnits, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &actuate.SystemdUnits{Conn: c, UID: l.uid, Getenv: os.Getenv, LogHint: l.log}, nil
+	return &actuate.SystemdUnits{Manager: c, UID: l.uid, Getenv: os.Getenv, LogHint: l.log}, nil
 }
 
 func (l *lazyUnits) Reload(ctx context.Context) error {

@@ -85,7 +85,7 @@ func placeTimer(d spec.Desired) (timerPlace, error) {
 	if err != nil {
 		return timerPlace{}, err
 	}
-	if loc.Manager != unitfile.ManagerSystemd {
+	if loc.Manager != spec.ManagerSystemd {
 		return timerPlace{}, fmt.Errorf("the timer is a systemd timer; this box's manager is %s", loc.Manager)
 	}
 	return timerPlace{scope: loc.Scope, dir: filepath.Dir(loc.Path), root: loc.Root}, nil
@@ -137,7 +137,7 @@ func runTimerInstall(ctx context.Context, inv *invocation) int {
 		pf(inv.stderr, "parachute timer install: %v\n", err)
 		return ExitBlocked
 	}
-	svc, tim, err := unitfile.RenderTimer(unitfile.Timer{Argv: argv, Home: d.Home, SystemUnit: place.scope == unitfile.ScopeSystem, RandomizedDelay: inv.opts.delay})
+	svc, tim, err := unitfile.RenderTimer(unitfile.Timer{Argv: argv, Home: d.Home, SystemUnit: place.scope == string(spec.ScopeSystem), RandomizedDelay: inv.opts.delay})
 	if err != nil {
 		pf(inv.stderr, "parachute timer install: %v\n", err)
 		return ExitBlocked
@@ -175,13 +175,4 @@ func runTimerRemove(ctx context.Context, inv *invocation) int {
 		pf(inv.stdout, "not installed: no %s in %s (%s scope)\n", unitfile.TimerName, place.dir, place.scope)
 	}
 	return ExitConverged
-}
-
-// relTo is path relative to root, for the boxfs calls.
-func relTo(root, path string) (string, error) {
-	rel, err := filepath.Rel(root, path)
-	if err != nil || !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("%s is not below %s", path, root)
-	}
-	return rel, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -127,4 +128,13 @@ func dialTimer(ctx context.Context, inv *invocation, scope string, uid int) (*sd
 		return nil, ExitFailed
 	}
 	return conn, ExitConverged
+}
+
+// relTo is path relative to root, for the boxfs calls.
+func relTo(root, path string) (string, error) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%s is not below %s", path, root)
+	}
+	return rel, nil
 }

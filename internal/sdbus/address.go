@@ -8,12 +8,8 @@ import (
 	"strings"
 
 	godbus "github.com/godbus/dbus/v5"
-)
 
-// Scopes a manager can be dialled in.
-const (
-	ScopeSystem = "system"
-	ScopeUser   = "user"
+	"github.com/parachute/reconcile/spec"
 )
 
 // Well-known socket paths.
@@ -64,58 +60,34 @@ type Endpoint struct {
 func Endpoints(scope string, uid int, getenv func(string) string, exists func(string) bool) ([]Endpoint, error) {
 	var out, candidates []Endpoint
 	var ignored error // an environment address with nothing we may dial
-	fromEnv := func(name string) bool {
+	// fromEnv is the endpoints of the address in the environment variable
+	// name; false when it has none we may dial.
+	fromEnv := func(name string) ([]Endpoint, bool) {
 		v := getenv(name)
 		if v == "" {
-			return false
+			return nil, false
 		}
 		es, err := parseAddress(v)
 		if err != nil {
 			ignored = fmt.Errorf("%s ignored: %w", name, err)
-			return false
+			return nil, false
 		}
-		candidates = append(candidates, es...)
-		return true
+		return es, true
 	}
 	var manager, hint string
 	switch scope {
-	case ScopeSystem:
+	case string(spec.ScopeSystem):
 		manager, hint = "system", "is systemd running as PID 1?"
 		if uid == 0 {
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemPrivateSocket, Socket: SystemPrivateSocket, Private: true})
 		}
-		if !fromEnv("DBUS_SYSTEM_BUS_ADDRESS") {
+		if es, ok := fromEnv("DBUS_SYSTEM_BUS_ADDRESS"); ok {
+			candidates = append(candidates, es...)
+		} else {
 			candidates = append(candidates, Endpoint{Address: "unix:path=" + SystemBusSocket, Socket: SystemBusSocket})
 		}
-	case ScopeUser:
-		// The environment may be another user's (`su bob` without `-`
-		// keeps alice's XDG_RUNTIME_DIR and bus address): a path under
-		// /run/user/<N> with N other than uid is provably not ours and is
-		// passed over; /run/user/<uid> is always tried last.
-		own := filepath.Join(RuntimeDirBase, strconv.Itoa(uid))
-		runtime := getenv("XDG_RUNTIME_DIR")
-		if runtime == "" || !filepath.IsAbs(runtime) || othersRuntime(runtime, uid) {
-			runtime = own
-		}
-		private := filepath.Join(runtime, "systemd", "private")
-		candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(private), Socket: private, Private: true})
-		envBus := fromEnv("DBUS_SESSION_BUS_ADDRESS")
-		kept := candidates[:0]
-		for _, e := range candidates {
-			if !othersRuntime(e.Socket, uid) {
-				kept = append(kept, e)
-			}
-		}
-		candidates = kept
-		if !envBus || len(candidates) == 1 {
-			bus := filepath.Join(runtime, "bus")
-			candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(bus), Socket: bus})
-		}
-		if runtime != own {
-			for _, p := range []string{filepath.Join(own, "bus"), filepath.Join(own, "systemd", "private")} {
-				candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(p), Socket: p, Private: strings.HasSuffix(p, "private")})
-			}
-		}
+	case string(spec.ScopeUser):
+		candidates = userCandidates(candidates, uid, getenv, fromEnv)
 		who := getenv("USER")
 		if who == "" {
 			who = getenv("LOGNAME")
@@ -149,6 +121,43 @@ func Endpoints(scope string, uid int, getenv func(string) string, exists func(st
 		msg += "; " + ignored.Error()
 	}
 	return nil, &MissingError{msg: msg}
+}
+
+// userCandidates appends the user manager's endpoints for uid to
+// candidates: the private socket and the bus under the runtime directory,
+// the session bus address from the environment (fromEnv), and
+// /run/user/<uid>'s own when the runtime directory is elsewhere. The
+// environment may be another user's (`su bob` without `-` keeps alice's
+// XDG_RUNTIME_DIR and bus address): a path under /run/user/<N> with N other
+// than uid is provably not ours and is passed over; /run/user/<uid> is
+// always tried last.
+func userCandidates(candidates []Endpoint, uid int, getenv func(string) string, fromEnv func(string) ([]Endpoint, bool)) []Endpoint {
+	own := filepath.Join(RuntimeDirBase, strconv.Itoa(uid))
+	runtime := getenv("XDG_RUNTIME_DIR")
+	if runtime == "" || !filepath.IsAbs(runtime) || othersRuntime(runtime, uid) {
+		runtime = own
+	}
+	private := filepath.Join(runtime, "systemd", "private")
+	candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(private), Socket: private, Private: true})
+	envEndpoints, envBus := fromEnv("DBUS_SESSION_BUS_ADDRESS")
+	candidates = append(candidates, envEndpoints...)
+	kept := candidates[:0]
+	for _, e := range candidates {
+		if !othersRuntime(e.Socket, uid) {
+			kept = append(kept, e)
+		}
+	}
+	candidates = kept
+	if !envBus || len(candidates) == 1 {
+		bus := filepath.Join(runtime, "bus")
+		candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(bus), Socket: bus})
+	}
+	if runtime != own {
+		for _, p := range []string{filepath.Join(own, "bus"), filepath.Join(own, "systemd", "private")} {
+			candidates = append(candidates, Endpoint{Address: "unix:path=" + godbus.EscapeBusAddressValue(p), Socket: p, Private: strings.HasSuffix(p, "private")})
+		}
+	}
+	return candidates
 }
 
 // MissingError is Endpoints' (and Dial's) error when no socket of the

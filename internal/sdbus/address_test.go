@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // TestMain checks that no connection goroutine outlives its test.
@@ -98,7 +100,7 @@ func TestEndpoints(t *testing.T) {
 
 func TestDialNoSocket(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Dial(context.Background(), ScopeUser, 4242, env("XDG_RUNTIME_DIR", dir, "USER", "op"))
+	_, err := Dial(context.Background(), string(spec.ScopeUser), 4242, env("XDG_RUNTIME_DIR", dir, "USER", "op"))
 	want := "user manager unreachable: " + filepath.Join(dir, "bus") + " does not exist (no user session and linger off? run `loginctl enable-linger op`)"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)

@@ -10,6 +10,8 @@ import (
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
+
+	"github.com/parachute/reconcile/state"
 )
 
 // Conn is a connection to one systemd manager. It is safe for concurrent
@@ -20,40 +22,9 @@ type Conn struct {
 	endpoint Endpoint
 }
 
-// Props are the properties of one unit as its manager sees it.
-type Props struct {
-	// LoadState is loaded, not-found, bad-setting, error or masked.
-	LoadState string `json:"loadState"`
-	// ActiveState is active, reloading, inactive, failed, activating or deactivating.
-	ActiveState string `json:"activeState"`
-	// SubState is the unit type's finer state (running, dead, exited, …).
-	SubState string `json:"subState"`
-	// UnitFileState is enabled, disabled, static, masked, linked, … or "".
-	UnitFileState string `json:"unitFileState"`
-	// MainPID is the service's main process, 0 when none (services only).
-	MainPID int `json:"mainPID"`
-	// ControlGroup is the unit's cgroup path, "" when it has none (services only).
-	ControlGroup string `json:"controlGroup"`
-	// NeedDaemonReload is true when the unit file changed since it was loaded.
-	NeedDaemonReload bool `json:"needDaemonReload"`
-	// FragmentPath is the unit file the manager loaded, "" when none.
-	FragmentPath string `json:"fragmentPath"`
-	// DropInPaths are the drop-in files the manager applied on top of it.
-	DropInPaths []string `json:"dropInPaths,omitempty"`
-	// Result is why the service last stopped (success, exit-code, signal,
-	// start-limit-hit, …; services only).
-	Result string `json:"result"`
-	// ExecMainCode and ExecMainStatus are how the main process last ended
-	// (code 1 exited, 2 killed, 3 dumped; status the exit status or the
-	// signal number); NRestarts is how often Restart= restarted it since
-	// the unit was last started by hand (services only).
-	ExecMainCode   int `json:"execMainCode,omitempty"`
-	ExecMainStatus int `json:"execMainStatus,omitempty"`
-	NRestarts      int `json:"nRestarts,omitempty"`
-	// ExecStart is the argv of each of the service's ExecStart= commands,
-	// as the manager loaded them (drop-ins included; services only).
-	ExecStart [][]string `json:"execStart,omitempty"`
-}
+// Props are the properties of one unit as its manager sees it: state's
+// UnitProps, so that the observer's interface names no type of this package.
+type Props = state.UnitProps
 
 // Dial connects to the manager of scope ("system" or "user") for uid, trying
 // the Endpoints in order and returning the last error when none answers.

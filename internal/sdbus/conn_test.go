@@ -14,6 +14,8 @@ import (
 	"time"
 
 	godbus "github.com/godbus/dbus/v5"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // busConfig is a private bus daemon that anyone on this machine may own
@@ -250,12 +252,12 @@ func TestConnOverARealBus(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, ScopeUser, os.Getuid(), env("DBUS_SESSION_BUS_ADDRESS", "unix:path="+godbus.EscapeBusAddressValue(sock), "XDG_RUNTIME_DIR", t.TempDir()))
+	c, err := Dial(ctx, string(spec.ScopeUser), os.Getuid(), env("DBUS_SESSION_BUS_ADDRESS", "unix:path="+godbus.EscapeBusAddressValue(sock), "XDG_RUNTIME_DIR", t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Scope() != ScopeUser || c.Endpoint().Socket != sock || c.Endpoint().Private {
+	if c.Scope() != string(spec.ScopeUser) || c.Endpoint().Socket != sock || c.Endpoint().Private {
 		t.Errorf("connected to %+v (%s)", c.Endpoint(), c.Scope())
 	}
 
@@ -326,7 +328,7 @@ func TestDialBusWithoutSystemd(t *testing.T) {
 	sock := startBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, ScopeUser, os.Getuid(), env("DBUS_SESSION_BUS_ADDRESS", "unix:path="+sock))
+	c, err := Dial(ctx, string(spec.ScopeUser), os.Getuid(), env("DBUS_SESSION_BUS_ADDRESS", "unix:path="+sock))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	godbus "github.com/godbus/dbus/v5"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // LingerDir is where logind keeps one empty file per user with linger on.
@@ -51,7 +53,7 @@ func LingerIn(dir, user string) (bool, error) {
 // without a password on stock systems; otherwise root must. getenv reads
 // DBUS_SYSTEM_BUS_ADDRESS. Enabling it again is harmless.
 func EnableLinger(ctx context.Context, uid int, getenv func(string) string) error {
-	eps, err := Endpoints(ScopeSystem, -1, getenv, socketExists) // -1: the bus, never systemd's private socket
+	eps, err := Endpoints(string(spec.ScopeSystem), -1, getenv, socketExists) // -1: the bus, never systemd's private socket
 	if err != nil {
 		return fmt.Errorf("enable linger for uid %d: %w", uid, err)
 	}

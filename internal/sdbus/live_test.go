@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // liveEnv gates the tests that drive a real systemd: they run only when
@@ -40,10 +42,10 @@ func TestLiveConn(t *testing.T) {
 	requireLive(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	scope, dir, wanted := ScopeSystem, "/etc/systemd/system", "multi-user.target"
+	scope, dir, wanted := string(spec.ScopeSystem), "/etc/systemd/system", "multi-user.target"
 	if os.Geteuid() != 0 {
 		home, _ := os.UserHomeDir()
-		scope, dir, wanted = ScopeUser, filepath.Join(home, ".config/systemd/user"), "default.target"
+		scope, dir, wanted = string(spec.ScopeUser), filepath.Join(home, ".config/systemd/user"), "default.target"
 	}
 	t0 := time.Now()
 	c, err := Dial(ctx, scope, os.Geteuid(), os.Getenv)
@@ -169,7 +171,7 @@ func TestLiveDialFromCron(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, ScopeUser, os.Geteuid(), func(string) string { return "" })
+	c, err := Dial(ctx, string(spec.ScopeUser), os.Geteuid(), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	godbus "github.com/godbus/dbus/v5"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // A Conn is one connection to the bus, not go-systemd's two (one for
@@ -38,7 +40,7 @@ func TestDialOpensOneConnection(t *testing.T) {
 		return n
 	}
 	before := clients()
-	c, err := Dial(ctx, ScopeUser, os.Getuid(), env("DBUS_SESSION_BUS_ADDRESS", addr, "XDG_RUNTIME_DIR", t.TempDir()))
+	c, err := Dial(ctx, string(spec.ScopeUser), os.Getuid(), env("DBUS_SESSION_BUS_ADDRESS", addr, "XDG_RUNTIME_DIR", t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,12 @@ package sdbus
 import (
 	"strings"
 	"testing"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // TestUserEndpointsNeverAnotherUsersRuntimeDir pins a defect in
-// Endpoints (address.go, ScopeUser): $XDG_RUNTIME_DIR and
+// Endpoints (address.go, the user scope): $XDG_RUNTIME_DIR and
 // $DBUS_SESSION_BUS_ADDRESS are trusted whoever they belong to. `su bob`
 // (no dash) from alice's desktop session keeps alice's
 // XDG_RUNTIME_DIR=/run/user/1000 and her bus address, so a run as uid 1001
@@ -26,7 +28,7 @@ func TestUserEndpointsNeverAnotherUsersRuntimeDir(t *testing.T) {
 	)
 	exists := files("/run/user/1000/bus", "/run/user/1000/systemd/private",
 		"/run/user/1001/bus", "/run/user/1001/systemd/private")
-	eps, err := Endpoints(ScopeUser, 1001, getenv, exists)
+	eps, err := Endpoints(string(spec.ScopeUser), 1001, getenv, exists)
 	if err != nil {
 		t.Fatalf("Endpoints: %v", err)
 	}

@@ -1,4 +1,4 @@
-package observe
+package state
 
 import (
 	"strconv"
@@ -224,12 +224,14 @@ func (p Process) Zombie() bool { return p.State == "Z" || p.State == "X" }
 
 // Unit is the hub unit, as a file and as the manager sees it.
 type Unit struct {
-	// Manager is "systemd", "launchd" or "" when none applies.
-	Manager string `json:"manager"`
+	// Manager is systemd, launchd or "" when none applies.
+	Manager spec.Manager `json:"manager"`
 	// Available is whether the manager could be asked; Problem says why not
-	// (for example "user manager unreachable: …").
+	// (for example "user manager unreachable: …") and Reach which kind of
+	// why it is.
 	Available bool   `json:"available"`
 	Problem   string `json:"problem,omitempty"`
+	Reach     Reach  `json:"reach,omitempty"`
 	// Scope is "user" or "system" (systemd) or the launchd domain ("gui/501").
 	Scope string `json:"scope"`
 	// Name is "parachute-hub.service" or "computer.parachute.hub".
@@ -269,6 +271,22 @@ type Unit struct {
 	// succeed, so it is not a reason to call a person.
 	Transient bool `json:"transient,omitempty"`
 }
+
+// Reach is why the hub unit's manager could not be asked, as a closed set
+// a plan can act on (Unit.Problem is the text for people).
+type Reach string
+
+// Reach kinds, in the JSON contract's spelling.
+const (
+	Reached         Reach = ""                  // the manager answered
+	NoManager       Reach = "no-manager"        // the platform has no service manager, or none is configured
+	OtherPlatform   Reach = "other-platform"    // the manager asked for exists only on another platform
+	NoUserManager   Reach = "no-user-manager"   // systemd: the user's manager does not run (no session, linger off)
+	NoSystemManager Reach = "no-system-manager" // systemd: the system manager does not run (not PID 1)
+	NoDomain        Reach = "no-domain"         // launchd: the user's gui domain does not exist (no desktop login)
+	Unanswered      Reach = "unanswered"        // the manager exists, but the conversation with it failed
+	ObserverFailed  Reach = "observer-failed"   // the unit observer itself failed
+)
 
 // UnitFile is a unit or plist on disk.
 type UnitFile struct {
@@ -324,4 +342,67 @@ type Health struct {
 	// from when a fork shares it), else the owner of the listener that could
 	// accept 127.0.0.1; 0 when it cannot be told.
 	AnsweredBy int `json:"answeredBy,omitempty"`
+}
+
+// IdleModule is what the box says about a declared module that was not
+// listening when observed: whether the hub can start it at all, and what
+// the hub's supervisor last logged about it. Modules that listen are not
+// listed (their Port entry says who holds them).
+type IdleModule struct {
+	Name  string `json:"name"`
+	Short string `json:"short"`
+	Port  int    `json:"port"`
+	// StartCmd is the command the hub's supervisor runs for the module,
+	// resolved as the supervisor resolves it; empty when none resolves.
+	StartCmd []string `json:"startCmd,omitempty"`
+	// Unstartable says why the hub can never start the module as the box
+	// stands ("" when it can): no start command resolves.
+	Unstartable string `json:"unstartable,omitempty"`
+	// Missing says that the command's program is on no directory the hub's
+	// PATH is likely to hold. The PATH is inferred, not read from the hub,
+	// so this counts only once the module stays silent past the bound.
+	Missing string `json:"missing,omitempty"`
+	// LastLog is the supervisor's last line about the module in the hub's
+	// log ("" when the log's tail has none).
+	LastLog string `json:"lastLog,omitempty"`
+	// GivenUp is true when that line is the supervisor's give-up ("crashed
+	// 3x within 60000ms — giving up."): it will not restart the module
+	// until the hub restarts or someone starts it.
+	GivenUp bool `json:"givenUp,omitempty"`
+}
+
+// UnitProps are the properties of one systemd unit as its manager sees
+// it, read over D-Bus: what the observer turns into a Unit or StaleUnit.
+type UnitProps struct {
+	// LoadState is loaded, not-found, bad-setting, error or masked.
+	LoadState string `json:"loadState"`
+	// ActiveState is active, reloading, inactive, failed, activating or deactivating.
+	ActiveState string `json:"activeState"`
+	// SubState is the unit type's finer state (running, dead, exited, …).
+	SubState string `json:"subState"`
+	// UnitFileState is enabled, disabled, static, masked, linked, … or "".
+	UnitFileState string `json:"unitFileState"`
+	// MainPID is the service's main process, 0 when none (services only).
+	MainPID int `json:"mainPID"`
+	// ControlGroup is the unit's cgroup path, "" when it has none (services only).
+	ControlGroup string `json:"controlGroup"`
+	// NeedDaemonReload is true when the unit file changed since it was loaded.
+	NeedDaemonReload bool `json:"needDaemonReload"`
+	// FragmentPath is the unit file the manager loaded, "" when none.
+	FragmentPath string `json:"fragmentPath"`
+	// DropInPaths are the drop-in files the manager applied on top of it.
+	DropInPaths []string `json:"dropInPaths,omitempty"`
+	// Result is why the service last stopped (success, exit-code, signal,
+	// start-limit-hit, …; services only).
+	Result string `json:"result"`
+	// ExecMainCode and ExecMainStatus are how the main process last ended
+	// (code 1 exited, 2 killed, 3 dumped; status the exit status or the
+	// signal number); NRestarts is how often Restart= restarted it since
+	// the unit was last started by hand (services only).
+	ExecMainCode   int `json:"execMainCode,omitempty"`
+	ExecMainStatus int `json:"execMainStatus,omitempty"`
+	NRestarts      int `json:"nRestarts,omitempty"`
+	// ExecStart is the argv of each of the service's ExecStart= commands,
+	// as the manager loaded them (drop-ins included; services only).
+	ExecStart [][]string `json:"execStart,omitempty"`
 }
