@@ -50,7 +50,8 @@ trap 'if [ $ok = 1 ]; then rm -rf "$work"; else echo "run.sh: failed; kept $work
 export GOFLAGS=-buildvcs=false
 echo "run.sh: building into $work/bin" >&2
 for pkg in ./cmd/parachute ./examples/standin-hub ./examples/standin-module ./examples/layout ./bench/cutoverbench; do
-	go build -o "$work/bin/$(basename "$pkg")" "$pkg"
+	# static, as `make build` builds parachute
+	CGO_ENABLED=0 go build -o "$work/bin/$(basename "$pkg")" "$pkg"
 done
 
 when=$(date -u +'%Y-%m-%d %H:%M UTC')
