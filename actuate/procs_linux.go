@@ -54,18 +54,6 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 // groupHasLive reports whether any non-zombie process is in group pgid. An
 // unreadable /proc answers true: unknown is never dead.
 func (p OSProcesses) groupHasLive(pgid int) bool {
-	entries, err := os.ReadDir(p.root())
-	if err != nil {
-		return true
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if id, err := p.Identity(pid); err == nil && id.Pgid == pgid {
-			return true
-		}
-	}
-	return false
+	live, err := observe.GroupHasLive(p.root(), pgid)
+	return live || err != nil
 }

@@ -474,7 +474,8 @@ func portNames(ports []int) string {
 // returns whether it answered 2xx and which pid answered, exactly as
 // Snapshot.Health.AnsweredBy (0 when unknown: the server side of our
 // connection and the listener are each held by several processes, or by
-// none visible), for the actuator's health waits (actuate.Health). The
+// none visible; always 0 for an answer other than 2xx), for the actuator's
+// health waits (actuate.Health). The
 // error is for no answer at all (refused, timeout, not HTTP).
 func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answeredBy int, err error) {
 	env := o.Env.withDefaults()
@@ -482,6 +483,10 @@ func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answered
 	defer hc.close()
 	if h.Status == 0 {
 		return false, 0, errors.New(h.Error)
+	}
+	if !h.OK {
+		// Nobody waits on who answered a non-2xx; the walk is what costs.
+		return false, 0, nil
 	}
 	sc := scanPorts(newProcReader(env), map[uint16]bool{uint16(port): true}, hc.client, uint16(port))
 	hc.close()
