@@ -34,6 +34,7 @@ import (
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/parachute/reconcile/e2e/sandbox"
+	"github.com/parachute/reconcile/reconcile"
 )
 
 // Pair is one side-by-side measurement: our command, then the tool's, run
@@ -60,6 +61,10 @@ type ScaleCutover struct {
 	Cutover time.Duration `json:"cutover"`
 	Events  []Event       `json:"events"`
 	Applied int           `json:"applied"`
+	// ModulesUp counts the modules the cutover's document reports up (the
+	// hub boots them one after another; wait-modules waits for them, at
+	// most timeouts.modules).
+	ModulesUp int `json:"modulesUp"`
 	// RSS are the peak resident sets (KiB) of the parachute runs on the box:
 	// plan, cutover, absent (the teardown), and each observe.
 	PlanRSS    int64 `json:"planRSS"`
@@ -80,7 +85,10 @@ type ScaleResult struct {
 	NoopSystem []Pair          `json:"noopSystem"`
 	Observe100 []Pair          `json:"observe100"`
 	Cutover10  []time.Duration `json:"cutover10"`
-	Cutover500 []ScaleCutover  `json:"cutover500"`
+	// Cutover10WaitModules is the wait-modules part of each ten-module
+	// cutover (from its step events).
+	Cutover10WaitModules []time.Duration `json:"cutover10WaitModules"`
+	Cutover500           []ScaleCutover  `json:"cutover500"`
 	// ProcessesNoop is how many processes /proc showed during the no-op runs.
 	ProcessesNoop int `json:"processesNoop"`
 }
@@ -315,11 +323,13 @@ func scaleRun(ctx context.Context, cfg scaleConfig, log io.Writer) (ScaleResult,
 		if err != nil {
 			return r, err
 		}
-		d, _, doc, err := c10.reconcile(ctx, 0, "--desired", "supervised")
+		d, evs, doc, err := c10.reconcile(ctx, 0, "--desired", "supervised")
 		if err != nil || !doc.Converged {
 			return r, fmt.Errorf("ten-module cutover: converged %t: %v", doc.Converged, err)
 		}
+		parts, _, _ := phases(evs, d)
 		r.Cutover10 = append(r.Cutover10, d)
+		r.Cutover10WaitModules = append(r.Cutover10WaitModules, parts[string(reconcile.WaitModules)])
 		if _, _, _, err := c10.reconcile(ctx, 0, "--desired", "absent"); err != nil {
 			return r, fmt.Errorf("remove the ten-module box: %w", err)
 		}
@@ -366,6 +376,11 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 		return c, fmt.Errorf("cutover: converged %t: %v", doc.Converged, err)
 	}
 	c.Cutover, c.Events, c.Applied, c.CutoverRSS = d, evs, len(doc.Applied), b.lastRSS
+	for _, m := range doc.Modules {
+		if m.State == reconcile.ModuleUp {
+			c.ModulesUp++
+		}
+	}
 	if err := b.ownedByUnit(ctx, conn, b.hubPort); err != nil {
 		return c, fmt.Errorf("after the cutover: %w", err)
 	}
