@@ -286,24 +286,26 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	return res, nil
 }
 
-// GroupHasLive reports whether any process of group pgid in the /proc tree
-// at procRoot ("/proc") is alive, that is neither a zombie nor being reaped.
-// It reads each process's stat once, relative to the tree's descriptor, and
-// stops at the first live member: the actuator asks it while a stopped
-// group's members exit, among thousands of unrelated processes. The error is
-// for a process table that cannot be read (the caller counts that as alive).
-func GroupHasLive(procRoot string, pgid int) (bool, error) {
+// LiveGroups returns the process groups of the /proc tree at procRoot
+// ("/proc") that have a live member, that is one neither a zombie nor being
+// reaped: one read of each process's stat, relative to the tree's
+// descriptor. The actuator asks it while stopped groups' members exit, among
+// thousands of unrelated processes: one walk answers for every group. The
+// error is for a process table that cannot be read (the caller counts that
+// as alive).
+func LiveGroups(procRoot string) (map[int]bool, error) {
 	p := newProcFS(procRoot)
 	d, err := os.Open(p.root)
 	if err != nil {
-		return false, fmt.Errorf("read process table: %w", err)
+		return nil, fmt.Errorf("read process table: %w", err)
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return false, fmt.Errorf("read process table %s: %w", p.root, err)
+		return nil, fmt.Errorf("read process table %s: %w", p.root, err)
 	}
 	rootFd := int(d.Fd())
+	live := map[int]bool{}
 	for _, name := range names {
 		if name == "" || name[0] < '1' || name[0] > '9' {
 			continue
@@ -313,11 +315,11 @@ func GroupHasLive(procRoot string, pgid int) (bool, error) {
 			continue // exited since listed (or hidden: not a member we can see)
 		}
 		st, err := ParseStat(data)
-		if err == nil && st.Pgid == pgid && st.State != "Z" && st.State != "X" {
-			return true, nil
+		if err == nil && st.State != "Z" && st.State != "X" {
+			live[st.Pgid] = true
 		}
 	}
-	return false, nil
+	return live, nil
 }
 
 // readStatAt reads <root>/<pid>/stat relative to the root's descriptor. The

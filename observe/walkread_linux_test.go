@@ -60,9 +60,9 @@ func TestFdNameIsTheDecimalName(t *testing.T) {
 	}
 }
 
-// GroupHasLive sees a live member of a group, not a zombie one, and nothing
+// LiveGroups sees a live member of a group, not a zombie one, and nothing
 // of a group that does not exist.
-func TestGroupHasLiveSeesLiveMembersNotZombies(t *testing.T) {
+func TestLiveGroupsSeesLiveMembersNotZombies(t *testing.T) {
 	cmd := exec.Command("sleep", "60")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -70,7 +70,7 @@ func TestGroupHasLiveSeesLiveMembersNotZombies(t *testing.T) {
 	}
 	pid := cmd.Process.Pid
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if live, err := GroupHasLive("/proc", pid); err != nil || !live {
+	if live, err := LiveGroups("/proc"); err != nil || !live[pid] {
 		t.Fatalf("group %d of a running sleep: live %v, err %v", pid, live, err)
 	}
 	// Killed and not yet reaped: a zombie, which is not alive.
@@ -91,13 +91,13 @@ func TestGroupHasLiveSeesLiveMembersNotZombies(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if live, err := GroupHasLive("/proc", pid); err != nil || live {
+	if live, err := LiveGroups("/proc"); err != nil || live[pid] {
 		t.Fatalf("group %d of a zombie: live %v, err %v", pid, live, err)
 	}
-	if live, err := GroupHasLive("/proc", 1<<30); err != nil || live {
-		t.Fatalf("a group that cannot exist: live %v, err %v", live, err)
+	if live, err := LiveGroups("/proc"); err != nil || live[1<<30] || !live[syscall.Getpgrp()] {
+		t.Fatalf("a group that cannot exist is live, or ours is not: err %v", err)
 	}
-	if _, err := GroupHasLive(t.TempDir()+"/none", 1); err == nil {
+	if _, err := LiveGroups(t.TempDir() + "/none"); err == nil {
 		t.Fatal("a missing process table: no error")
 	}
 }
