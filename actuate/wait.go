@@ -284,7 +284,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 				}
 			}
 		}
-		ok, by, err := a.Health.Probe(ctx, st.Port)
+		ok, by, err := r.probeHealth(ctx, st.Port, detached)
 		switch {
 		case err != nil:
 			last = err.Error()
@@ -307,6 +307,15 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			return err
 		}
 	}
+}
+
+// probeHealth is Health.Probe, through ProbeIn when the answer must come
+// from a systemd unit whose control group is known.
+func (r *run) probeHealth(ctx context.Context, port int, detached bool) (bool, int, error) {
+	if sh, ok := r.a.Health.(ScopedHealth); ok && !detached && !r.launchd && r.unitCgroup != "" {
+		return sh.ProbeIn(ctx, port, r.unitCgroup)
+	}
+	return r.a.Health.Probe(ctx, port)
 }
 
 // inTree reports whether pid is root or descends from it.

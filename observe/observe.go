@@ -488,13 +488,19 @@ func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answered
 		// Nobody waits on who answered a non-2xx; the walk is what costs.
 		return false, 0, nil
 	}
+	return true, answeredByWalk(env, port, hc), nil
+}
+
+// answeredByWalk is who answered hc's request to port, from one walk over
+// every process; it closes hc once the walk has seen the server side.
+func answeredByWalk(env Env, port int, hc *healthConn) int {
 	sc := scanPorts(newProcReader(env), map[uint16]bool{uint16(port): true}, hc.client, uint16(port))
 	hc.close()
 	ports := []Port{{Port: port}}
 	for _, s := range sc.listeners {
 		ports[0].Listeners = append(ports[0].Listeners, Listener{Pids: sc.w.owners[s.Inode]})
 	}
-	return h.OK, answeredByOf(ports, port, sc.w.owners[sc.serverInode], treeParent(sc.w.tree)), nil
+	return answeredByOf(ports, port, sc.w.owners[sc.serverInode], treeParent(sc.w.tree))
 }
 
 // observeUnit fills the unit fields through o.Units.
