@@ -68,50 +68,69 @@ func answeredInCgroup(env Env, port int, hc *healthConn, cgroup string) int {
 // cgroupDir is the directory of cgroup in the mounted cgroup file system
 // that /proc/PID/cgroup paths are read from (ParseCgroup): the unified (v2)
 // hierarchy, else systemd's named v1 hierarchy, as /proc/self/mountinfo
-// shows them. A mount of a subtree (root other than "/") is allowed when
-// cgroup lies below it.
+// shows them. A hierarchy can be mounted more than once, and a mount can
+// show a subtree or, across a cgroup namespace, a root outside ours ("/..",
+// as in the e2e sandbox): the first mount whose root is "/" or lies above
+// cgroup is the one.
 func cgroupDir(cgroup string) (string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	var v2, named mountEntry
+	var v2, named []mountEntry
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
 		m, ok := parseMountinfo(sc.Bytes())
 		switch {
 		case !ok:
-		case m.fstype == "cgroup2" && v2.point == "":
-			v2 = m
-		case m.fstype == "cgroup" && named.point == "" && hasOption(m.super, "name=systemd"):
-			named = m
+		case m.fstype == "cgroup2":
+			v2 = append(v2, m)
+		case m.fstype == "cgroup" && hasOption(m.super, "name=systemd"):
+			named = append(named, m)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	m := v2
-	if m.point == "" {
-		m = named
+	mounts := v2
+	if len(mounts) == 0 {
+		mounts = named
 	}
-	if m.point == "" {
-		return "", errors.New("no cgroup file system mounted")
+	for _, m := range mounts {
+		if dir, ok := dirUnder(m, cgroup); ok {
+			return dir, nil
+		}
 	}
-	rel := cgroup
-	if m.root != "/" {
-		r, ok := strings.CutPrefix(cgroup, strings.TrimSuffix(m.root, "/")+"/")
+	return "", errors.New("no mounted cgroup file system shows " + cgroup)
+}
+
+// dirUnder is cgroup's directory below mount m, when m shows it.
+func dirUnder(m mountEntry, cgroup string) (string, bool) {
+	// A root outside our cgroup namespace ("/..") or a path that climbs
+	// is not cgroup's: Clean would hide both.
+	if hasDotDot(m.root) || hasDotDot(cgroup) {
+		return "", false
+	}
+	rel := filepath.Clean(cgroup)
+	if root := filepath.Clean(m.root); root != "/" {
+		r, ok := strings.CutPrefix(rel, root+"/")
 		if !ok {
-			return "", errors.New("cgroup outside the mounted subtree")
+			return "", false
 		}
 		rel = "/" + r
 	}
-	dir := filepath.Join(m.point, filepath.Clean(rel))
-	if !strings.HasPrefix(dir, filepath.Clean(m.point)) {
-		return "", errors.New("cgroup path leaves the mount")
+	return filepath.Join(m.point, rel), true
+}
+
+func hasDotDot(path string) bool {
+	for e := range strings.SplitSeq(path, "/") {
+		if e == ".." {
+			return true
+		}
 	}
-	return dir, nil
+	return false
 }
 
 type mountEntry struct{ root, point, fstype, super string }

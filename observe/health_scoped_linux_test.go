@@ -83,6 +83,23 @@ func TestParseMountinfoFindsCgroupMounts(t *testing.T) {
 			t.Errorf("parseMountinfo(%q) = %+v, %v; want %+v, %v", c.line, got, ok, c.want, c.ok)
 		}
 	}
+	for _, c := range []struct {
+		m      mountEntry
+		cgroup string
+		dir    string
+		ok     bool
+	}{
+		{mountEntry{root: "/", point: "/sys/fs/cgroup"}, "/system.slice/parachute-hub.service", "/sys/fs/cgroup/system.slice/parachute-hub.service", true},
+		{mountEntry{root: "/..", point: "/sys/fs/cgroup/unified"}, "/system.slice/parachute-hub.service", "", false},
+		{mountEntry{root: "/user.slice", point: "/mnt/cg"}, "/user.slice/user-1000.slice/x.service", "/mnt/cg/user-1000.slice/x.service", true},
+		{mountEntry{root: "/user.slice", point: "/mnt/cg"}, "/system.slice/x.service", "", false},
+		{mountEntry{root: "/", point: "/sys/fs/cgroup"}, "/a/../../etc", "", false},
+	} {
+		dir, ok := dirUnder(c.m, c.cgroup)
+		if dir != c.dir || ok != c.ok {
+			t.Errorf("dirUnder(%+v, %q) = %q, %v; want %q, %v", c.m, c.cgroup, dir, ok, c.dir, c.ok)
+		}
+	}
 	if !hasOption("rw,name=systemd", "name=systemd") || hasOption("rw,name=systemdx", "name=systemd") {
 		t.Error("hasOption")
 	}
