@@ -15,8 +15,11 @@ BIN     := $(CURDIR)/bin
 
 all: build
 
+# parachute is built static (CGO_ENABLED=0): no dynamic loader at start-up,
+# which cron pays every minute, and os/user reads /etc/passwd in Go instead
+# of a cgo getpwuid_r on its own thread (bench/README.md, issue 11).
 build:
-	$(GO) build -buildvcs=auto -o $(BIN)/parachute ./cmd/parachute
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN)/parachute ./cmd/parachute
 
 examples:
 	$(GO) build -o $(BIN)/standin-hub ./examples/standin-hub

@@ -114,6 +114,15 @@ type Health interface {
 	Probe(ctx context.Context, port int) (ok bool, answeredBy int, err error)
 }
 
+// ScopedHealth is a Health that can look for the answering pid among the
+// processes of one control group only (cheap while the hub forks hundreds
+// of modules); wait-healthy uses it for a systemd unit whose group it knows.
+type ScopedHealth interface {
+	Health
+	// ProbeIn is Probe, answeredBy sought in cgroup first.
+	ProbeIn(ctx context.Context, port int, cgroup string) (ok bool, answeredBy int, err error)
+}
+
 // Modules tells how the modules a freshly started hub boots are doing.
 type Modules interface {
 	// Booted returns, for each of mods in order, whether it is done

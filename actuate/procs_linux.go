@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/parachute/reconcile/internal/procfs"
 )
@@ -26,9 +28,14 @@ func (p OSProcesses) root() string {
 }
 
 // Identity implements Processes from /proc/PID/stat and /proc/PID/cgroup,
-// parsed by internal/procfs as observe parses them. A zombie is gone, and so
-// is a process being reaped (its stat answers ESRCH instead of ENOENT).
+// parsed by internal/procfs as observe parses them. A zombie is gone, and so is a process being
+// reaped (its stat answers ESRCH instead of ENOENT). A pid kill(pid, 0)
+// answers ESRCH for is gone without reading anything: the stop waits ask
+// this of every process they signalled, on every poll.
 func (p OSProcesses) Identity(pid int) (Identity, error) {
+	if pid > 0 && syscall.Kill(pid, 0) == syscall.ESRCH {
+		return Identity{}, ErrGone
+	}
 	dir := filepath.Join(p.root(), strconv.Itoa(pid))
 	data, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
@@ -51,21 +58,37 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 	return id, nil
 }
 
+// liveGroups is the last walk's answer to "which groups have a live
+// member", kept for liveGroupsFresh: when a stop's processes exit at once,
+// every group whose leader is a zombie asks, and each used to be its own
+// walk over thousands of processes. A cached "live" can only be stale
+// towards waiting one more poll. A cached "not live" stays true: a group
+// gains a live member by a fork of a live member (there was none) or by a
+// setpgid into it, which nothing of a stopped module does.
+var liveGroups struct {
+	sync.Mutex
+	root string
+	at   time.Time
+	live map[int]bool
+}
+
+// liveGroupsFresh is about one poll of the stop waits (actuate polls every
+// 5 to 20 ms).
+const liveGroupsFresh = 10 * time.Millisecond
+
 // groupHasLive reports whether any non-zombie process is in group pgid. An
 // unreadable /proc answers true: unknown is never dead.
 func (p OSProcesses) groupHasLive(pgid int) bool {
-	entries, err := os.ReadDir(p.root())
-	if err != nil {
-		return true
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	lg := &liveGroups
+	lg.Lock()
+	defer lg.Unlock()
+	if lg.live == nil || lg.root != p.root() || time.Since(lg.at) > liveGroupsFresh {
+		live, err := procfs.LiveGroups(p.root())
 		if err != nil {
-			continue
-		}
-		if id, err := p.Identity(pid); err == nil && id.Pgid == pgid {
+			lg.live = nil
 			return true
 		}
+		lg.root, lg.at, lg.live = p.root(), time.Now(), live
 	}
-	return false
+	return lg.live[pgid]
 }

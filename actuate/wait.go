@@ -294,7 +294,7 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 				}
 			}
 		}
-		ok, by, err := a.Health.Probe(ctx, st.Port)
+		ok, by, err := r.probeHealth(ctx, st.Port, detached)
 		switch {
 		case err != nil:
 			last = err.Error()
@@ -317,6 +317,16 @@ func (r *run) waitHealthy(ctx context.Context, st reconcile.Step) error {
 			return err
 		}
 	}
+}
+
+// probeHealth is Health.Probe, through ProbeIn when the answer must come
+// from a systemd unit whose control group is known.
+func (r *run) probeHealth(ctx context.Context, port int, detached bool) (bool, int, error) {
+	m := r.members
+	if sh, ok := r.a.Health.(ScopedHealth); ok && !detached && m.Manager != spec.ManagerLaunchd && m.ControlGroup != "" {
+		return sh.ProbeIn(ctx, port, m.ControlGroup)
+	}
+	return r.a.Health.Probe(ctx, port)
 }
 
 // adopt takes the unit's members as a step saw them, unless the run has

@@ -50,7 +50,8 @@ trap 'if [ $ok = 1 ]; then rm -rf "$work"; else echo "run.sh: failed; kept $work
 export GOFLAGS=-buildvcs=false
 echo "run.sh: building into $work/bin" >&2
 for pkg in ./cmd/parachute ./examples/standin-hub ./examples/standin-module ./examples/layout ./bench/cutoverbench; do
-	go build -o "$work/bin/$(basename "$pkg")" "$pkg"
+	# static, as `make build` builds parachute
+	CGO_ENABLED=0 go build -o "$work/bin/$(basename "$pkg")" "$pkg"
 done
 
 when=$(date -u +'%Y-%m-%d %H:%M UTC')
@@ -201,13 +202,16 @@ and 500 modules against one `ss -Hltnp`, and per run a ten-module cutover
 and the cutover of 500 modules beside its physical limit; then, as a user
 of the sandbox, the no-op on a user unit against `systemctl --user
 is-active`. Every figure is a whole process, exec to exit; peak RSS is the
-child's `ru_maxrss`. Raw figures: `bench/REPORT.scale.json`.
+child's `ru_maxrss`. Every figure, one JSON object per line (a cutover's
+step events summarised into the time and steps of each part):
+`bench/REPORT.scale.jsonl`.
 
 EOF
 	cat "$work/scale.md"
 } >"$work/REPORT.md"
 mv "$work/REPORT.md" bench/REPORT.md
 cp "$work/cutover.json" bench/REPORT.runs.json
-cp "$work/scale.json" bench/REPORT.scale.json
+cp "$work/scale.json" bench/REPORT.scale.jsonl
+rm -f bench/REPORT.scale.json # the raw events (45,000 lines) are no longer committed
 ok=1
 echo "run.sh: wrote bench/REPORT.md (${took} s)" >&2

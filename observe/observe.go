@@ -518,7 +518,8 @@ func portNames(ports []int) string {
 // returns whether it answered 2xx and which pid answered, exactly as
 // Snapshot.Health.AnsweredBy (0 when unknown: the server side of our
 // connection and the listener are each held by several processes, or by
-// none visible), for the actuator's health waits (actuate.Health). The
+// none visible; always 0 for an answer other than 2xx), for the actuator's
+// health waits (actuate.Health). The
 // error is for no answer at all (refused, timeout, not HTTP).
 func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answeredBy int, err error) {
 	env := o.Env.withDefaults()
@@ -527,13 +528,23 @@ func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answered
 	if h.Status == 0 {
 		return false, 0, errors.New(h.Error)
 	}
+	if !h.OK {
+		// Nobody waits on who answered a non-2xx; the walk is what costs.
+		return false, 0, nil
+	}
+	return true, answeredByWalk(env, port, hc), nil
+}
+
+// answeredByWalk is who answered hc's request to port, from one walk over
+// every process; it closes hc once the walk has seen the server side.
+func answeredByWalk(env Env, port int, hc *healthConn) int {
 	sc := scanPorts(newProcReader(env), map[uint16]bool{uint16(port): true}, hc.client, uint16(port))
 	hc.close()
 	ports := []Port{{Port: port}}
 	for _, s := range sc.listeners {
 		ports[0].Listeners = append(ports[0].Listeners, Listener{Pids: sc.w.owners[s.Inode]})
 	}
-	return h.OK, answeredByOf(ports, port, sc.w.owners[sc.serverInode], treeParent(sc.w.tree)), nil
+	return answeredByOf(ports, port, sc.w.owners[sc.serverInode], treeParent(sc.w.tree))
 }
 
 // observeUnit fills the unit fields through o.Units.

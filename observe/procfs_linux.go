@@ -48,7 +48,18 @@ type procFS struct {
 	buf     []byte
 	link    []byte
 	dirents []byte
+	// fdNames[n] is strconv.Itoa(n) for the fd numbers most processes use.
+	fdNames []string
 }
+
+// fdNames is shared by every procFS: "0" to "255".
+var fdNames = func() []string {
+	s := make([]string, 256)
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
 
 var _ procReader = (*procFS)(nil)
 
@@ -58,7 +69,7 @@ func newProcReader(env Env) procReader {
 
 func newProcFS(root string) *procFS {
 	return &procFS{root: root, netlink: filepath.Clean(root) == "/proc",
-		buf: make([]byte, 64<<10), link: make([]byte, 256), dirents: make([]byte, 8<<10)}
+		buf: make([]byte, 64<<10), link: make([]byte, 256), dirents: make([]byte, 8<<10), fdNames: fdNames}
 }
 
 // read reads a small /proc file into the shared buffer, growing it for large
@@ -248,11 +259,14 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	rootFd := int(d.Fd())
 	res := walkResult{tree: processTree{}, owners: map[uint64][]int{}, unreadableStat: map[int]error{}}
 	for _, name := range names {
+		if name == "" || name[0] < '1' || name[0] > '9' {
+			continue // self, net, sys, …: not a process (and no error to build)
+		}
 		pid, err := strconv.Atoi(name)
 		if err != nil || pid <= 0 {
 			continue
 		}
-		data, err := p.readAt(rootFd, name, "/stat")
+		data, err := p.readStatAt(rootFd, name)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
 				res.unreadableStat[pid] = err // exists, but hidden from us (hidepid, …)
@@ -274,14 +288,69 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	return res, nil
 }
 
-// readAt reads <root>/<pid><suffix> relative to the root's descriptor.
-func (p *procFS) readAt(rootFd int, pid, suffix string) ([]byte, error) {
-	fd, err := openat(rootFd, pid+suffix, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW)
+// readStatAt reads <root>/<pid>/stat relative to the root's descriptor. The
+// kernel prints the whole line on the first read when the buffer holds it
+// (seq_file's single_open), so a short read ending in a newline is the whole
+// file and the read that would return 0 is skipped: one syscall of the few
+// the walk spends per process. Anything else is read to the end as usual.
+func (p *procFS) readStatAt(rootFd int, pid string) ([]byte, error) {
+	path := pid + "/stat"
+	fd, err := openat(rootFd, path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: p.root + "/" + pid + suffix, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: p.root + "/" + path, Err: err}
 	}
 	defer syscall.Close(fd)
-	return p.readFd(fd, pid+suffix)
+	for {
+		n, err := syscall.Read(fd, p.buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: p.root + "/" + path, Err: err}
+		}
+		if n > 0 && n < len(p.buf) && p.buf[n-1] == '\n' {
+			return p.buf[:n], nil
+		}
+		if n == 0 {
+			return p.buf[:0], nil
+		}
+		// Not the whole line at once: read the rest the usual way.
+		rest := n
+		for {
+			if rest == len(p.buf) {
+				p.buf = append(p.buf, make([]byte, len(p.buf))...)
+			}
+			m, err := syscall.Read(fd, p.buf[rest:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, &fs.PathError{Op: "read", Path: p.root + "/" + path, Err: err}
+			}
+			if m == 0 {
+				return p.buf[:rest], nil
+			}
+			rest += m
+		}
+	}
+}
+
+// fdName returns the name of an entry of /proc/PID/fd as a string, from a
+// table of the small fd numbers most processes use: the walk reads one link
+// per fd of every process, and converting each name anew was most of its
+// allocations.
+func (p *procFS) fdName(name []byte) string {
+	n := 0
+	for _, c := range name {
+		if c < '0' || c > '9' || n >= len(p.fdNames) {
+			return string(name)
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n >= len(p.fdNames) || len(name) == 0 || (name[0] == '0' && len(name) > 1) {
+		return string(name)
+	}
+	return p.fdNames[n]
 }
 
 // fds records which of inodes the process's fds point at: one getdents of
@@ -313,7 +382,7 @@ func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, o
 			if len(name) == 0 || name[0] == '.' {
 				continue
 			}
-			m, err := unix.Readlinkat(dirFd, string(name), p.link)
+			m, err := unix.Readlinkat(dirFd, p.fdName(name), p.link)
 			if err != nil || m == len(p.link) {
 				continue // closed since listed, or a long path: not a socket
 			}

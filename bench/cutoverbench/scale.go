@@ -34,6 +34,7 @@ import (
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/parachute/reconcile/e2e/sandbox"
+	"github.com/parachute/reconcile/reconcile"
 )
 
 // Pair is one side-by-side measurement: our command, then the tool's, run
@@ -58,15 +59,19 @@ type ScaleCutover struct {
 	Start time.Duration `json:"start"`
 	// Cutover is `parachute reconcile --desired supervised`, exec to exit.
 	Cutover time.Duration `json:"cutover"`
-	Events  []Event       `json:"events"`
+	Events  []Event       `json:"events,omitempty"`
 	Applied int           `json:"applied"`
+	// ModulesUp counts the modules the cutover's document reports up (the
+	// hub boots them one after another; wait-modules waits for them, at
+	// most timeouts.modules).
+	ModulesUp int `json:"modulesUp"`
 	// RSS are the peak resident sets (KiB) of the parachute runs on the box:
 	// plan, cutover, absent (the teardown), and each observe.
 	PlanRSS    int64 `json:"planRSS"`
 	CutoverRSS int64 `json:"cutoverRSS"`
 	AbsentRSS  int64 `json:"absentRSS"`
 	// Observe are `parachute observe` against `ss -Hltnp` on the detached box.
-	Observe []Pair `json:"observe"`
+	Observe []Pair `json:"observe,omitempty"`
 	// Processes is how many processes /proc showed just before the cutover.
 	Processes int `json:"processes"`
 }
@@ -80,7 +85,10 @@ type ScaleResult struct {
 	NoopSystem []Pair          `json:"noopSystem"`
 	Observe100 []Pair          `json:"observe100"`
 	Cutover10  []time.Duration `json:"cutover10"`
-	Cutover500 []ScaleCutover  `json:"cutover500"`
+	// Cutover10WaitModules is the wait-modules part of each ten-module
+	// cutover (from its step events).
+	Cutover10WaitModules []time.Duration `json:"cutover10WaitModules"`
+	Cutover500           []ScaleCutover  `json:"cutover500"`
 	// ProcessesNoop is how many processes /proc showed during the no-op runs.
 	ProcessesNoop int `json:"processesNoop"`
 }
@@ -315,11 +323,13 @@ func scaleRun(ctx context.Context, cfg scaleConfig, log io.Writer) (ScaleResult,
 		if err != nil {
 			return r, err
 		}
-		d, _, doc, err := c10.reconcile(ctx, 0, "--desired", "supervised")
+		d, evs, doc, err := c10.reconcile(ctx, 0, "--desired", "supervised")
 		if err != nil || !doc.Converged {
 			return r, fmt.Errorf("ten-module cutover: converged %t: %v", doc.Converged, err)
 		}
+		parts, _, _ := phases(evs, d)
 		r.Cutover10 = append(r.Cutover10, d)
+		r.Cutover10WaitModules = append(r.Cutover10WaitModules, parts[string(reconcile.WaitModules)])
 		if _, _, _, err := c10.reconcile(ctx, 0, "--desired", "absent"); err != nil {
 			return r, fmt.Errorf("remove the ten-module box: %w", err)
 		}
@@ -366,6 +376,11 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 		return c, fmt.Errorf("cutover: converged %t: %v", doc.Converged, err)
 	}
 	c.Cutover, c.Events, c.Applied, c.CutoverRSS = d, evs, len(doc.Applied), b.lastRSS
+	for _, m := range doc.Modules {
+		if m.State == reconcile.ModuleUp {
+			c.ModulesUp++
+		}
+	}
 	if err := b.ownedByUnit(ctx, conn, b.hubPort); err != nil {
 		return c, fmt.Errorf("after the cutover: %w", err)
 	}
@@ -420,7 +435,7 @@ func hostScale(args []string, stdout, stderr io.Writer) int {
 	modules := fs.Int("modules", 500, "modules of the large box")
 	nUnrelated := fs.Int("unrelated", 2000, "unrelated processes")
 	trace := fs.String("trace", "", "directory for strace timelines of one no-op and one observe (visible inside the sandbox)")
-	jsonOut := fs.String("json", "", "also write the raw figures to this file")
+	jsonOut := fs.String("json", "", "also write every figure to this file, one JSON object per line")
 	if err := fs.Parse(args); err != nil || *bin == "" || *work == "" {
 		fmt.Fprintln(stderr, "cutoverbench scale: usage: cutoverbench scale -bin DIR -work DIR [-runs N] [-pairs N] [-modules N] [-unrelated N] [-json FILE]")
 		return 64
@@ -432,8 +447,9 @@ func hostScale(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+		var b bytes.Buffer
+		writeScaleLines(&b, res)
+		if err := os.WriteFile(*jsonOut, b.Bytes(), 0o644); err != nil {
 			fmt.Fprintf(stderr, "cutoverbench scale: %v\n", err)
 			return 1
 		}
@@ -512,5 +528,53 @@ func straceRun(ctx context.Context, dir, name string, argv ...string) {
 	}
 	for _, mode := range [][]string{{"-f", "-r", "-T", "-o", filepath.Join(dir, name+".timeline")}, {"-f", "-c", "-o", filepath.Join(dir, name+".summary")}} {
 		_ = exec.CommandContext(ctx, "strace", append(mode, argv...)...).Run()
+	}
+}
+
+// scaleLine is one line of the -json file: a record kind, its run or pair
+// number, and the figures (durations in nanoseconds, RSS in KiB).
+type scaleLine struct {
+	Record string `json:"record"`
+	N      int    `json:"n,omitempty"`
+	*Pair
+	*ScaleCutover
+	Wall          time.Duration            `json:"wall,omitempty"`
+	WaitModules   time.Duration            `json:"waitModules,omitempty"`
+	Parts         map[string]time.Duration `json:"parts,omitempty"`
+	Steps         map[string]int           `json:"steps,omitempty"`
+	Systemd       string                   `json:"systemd,omitempty"`
+	Kernel        string                   `json:"kernel,omitempty"`
+	Unrelated     int                      `json:"unrelated,omitempty"`
+	ProcessesNoop int                      `json:"processesNoop,omitempty"`
+}
+
+// writeScaleLines writes every figure of r as JSON Lines: one object per
+// pair and per cutover, a cutover's step events summarised into the time
+// and the number of steps of each part (what the report reads), so the
+// committed file stays small and diffs line by line.
+func writeScaleLines(w io.Writer, r scaleReport) {
+	enc := json.NewEncoder(w)
+	enc.Encode(scaleLine{Record: "machine", Systemd: r.Systemd, Kernel: r.Kernel, Unrelated: r.Unrelated, ProcessesNoop: r.ProcessesNoop})
+	pairs := func(record string, ps []Pair) {
+		for i := range ps {
+			enc.Encode(scaleLine{Record: record, N: i + 1, Pair: &ps[i]})
+		}
+	}
+	pairs("noop-system", r.NoopSystem)
+	pairs("noop-user", r.NoopUser)
+	pairs("observe-100", r.Observe100)
+	for i, d := range r.Cutover10 {
+		l := scaleLine{Record: "cutover-10", N: i + 1, Wall: d}
+		if i < len(r.Cutover10WaitModules) {
+			l.WaitModules = r.Cutover10WaitModules[i]
+		}
+		enc.Encode(l)
+	}
+	for i := range r.Cutover500 {
+		c := r.Cutover500[i]
+		parts, steps, _ := phases(c.Events, c.Cutover)
+		pairs(fmt.Sprintf("observe-%d-run-%d", c.Modules, i+1), c.Observe)
+		c.Events, c.Observe = nil, nil
+		enc.Encode(scaleLine{Record: fmt.Sprintf("cutover-%d", c.Modules), N: i + 1, ScaleCutover: &c, Parts: parts, Steps: steps})
 	}
 }

@@ -82,6 +82,12 @@ func (h healthProbe) Probe(ctx context.Context, port int) (bool, int, error) {
 	return h.obs.ProbeHealth(ctx, port)
 }
 
+func (h healthProbe) ProbeIn(ctx context.Context, port int, cgroup string) (bool, int, error) {
+	return h.obs.ProbeHealthIn(ctx, port, cgroup)
+}
+
+var _ actuate.ScopedHealth = healthProbe{}
+
 // moduleProbe is actuate.Modules over the observer's module checks.
 type moduleProbe struct{ obs *observe.Observer }
 

@@ -44,12 +44,22 @@ func ParseStat(data []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("parse stat pid: %w", err)
 	}
-	rest := bytes.Fields(data[closing+1:])
-	// rest[0] is field 3 (state); starttime is field 22, so rest[19].
-	if len(rest) < 20 {
-		return Stat{}, fmt.Errorf("parse stat of pid %d: %d fields after comm, want at least 20", pid, len(rest))
+	// rest[0] is field 3 (state); starttime is field 22, so rest[19]. The
+	// walk parses one stat per process: the fields are cut without a slice
+	// per line (bytes.Fields) and the state letter is a constant.
+	var rest [20][]byte
+	nf := 0
+	for f := range statFields(data[closing+1:]) {
+		if nf == len(rest) {
+			break
+		}
+		rest[nf] = f
+		nf++
 	}
-	s := Stat{Pid: pid, Comm: string(data[open+1 : closing]), State: string(rest[0])}
+	if nf < len(rest) {
+		return Stat{}, fmt.Errorf("parse stat of pid %d: %d fields after comm, want at least 20", pid, nf)
+	}
+	s := Stat{Pid: pid, Comm: string(data[open+1 : closing]), State: stateString(rest[0])}
 	ints := []*int{&s.PPid, &s.Pgid, &s.Sid}
 	for i, dst := range ints {
 		v, err := strconv.Atoi(string(rest[1+i]))
@@ -115,4 +125,56 @@ func truncate(b []byte) []byte {
 		return b[:80]
 	}
 	return b
+}
+
+// statFields yields the fields of b as bytes.Fields splits them (ASCII
+// white space; stat has no other).
+func statFields(b []byte) func(yield func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for i := 0; i < len(b); {
+			for i < len(b) && asciiSpace(b[i]) {
+				i++
+			}
+			j := i
+			for j < len(b) && !asciiSpace(b[j]) {
+				j++
+			}
+			if j > i && !yield(b[i:j]) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// stateString is string(b) without an allocation for the one-letter states
+// the kernel prints (fs/proc/array.c task_state_array).
+func stateString(b []byte) string {
+	if len(b) == 1 {
+		switch b[0] {
+		case 'R':
+			return "R"
+		case 'S':
+			return "S"
+		case 'D':
+			return "D"
+		case 'T':
+			return "T"
+		case 't':
+			return "t"
+		case 'X':
+			return "X"
+		case 'Z':
+			return "Z"
+		case 'P':
+			return "P"
+		case 'I':
+			return "I"
+		}
+	}
+	return string(b)
 }
