@@ -21,8 +21,14 @@ type Timer struct {
 	// Argv is the command the service runs: the reconciler's absolute
 	// path, "reconcile", and its flags (--home, --spec, --textfile, --quiet).
 	Argv []string
-	// Home is the box's PARACHUTE_HOME (for the description).
+	// Home is the box's PARACHUTE_HOME (for the description). Empty when
+	// EnvironmentFile names it instead.
 	Home string
+	// EnvironmentFile, when set, is read by the service for its environment
+	// (PARACHUTE_HOME) and may be missing (EnvironmentFile=-): the packaged
+	// units name the box this way, so an administrator edits that file,
+	// not the unit.
+	EnvironmentFile string
 	// SystemUnit is true for the system manager's flavour (root's box),
 	// false for a user manager's.
 	SystemUnit bool
@@ -52,17 +58,31 @@ func RenderTimer(t Timer) (service, timer []byte, err error) {
 	if err := checkText("home", t.Home); err != nil {
 		return nil, nil, fmt.Errorf("render timer: %w", err)
 	}
+	if err := checkText("environment file", t.EnvironmentFile); err != nil {
+		return nil, nil, fmt.Errorf("render timer: %w", err)
+	}
 	desc := "Keep the Parachute box at " + EscapeSpecifiers(t.Home) + " converged"
+	switch {
+	case t.Home == "" && t.EnvironmentFile == "":
+		return nil, nil, fmt.Errorf("render timer: neither a home nor an environment file names the box")
+	case t.Home == "":
+		desc = "Keep the Parachute box of " + EscapeSpecifiers(t.EnvironmentFile) + " converged"
+	}
 	svc := []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", desc),
-		unit.NewUnitOption("Unit", "Documentation", "man:parachute-reconcile(1)"),
+		unit.NewUnitOption("Unit", "Documentation", "man:parachute-reconcile(8)"),
 		unit.NewUnitOption("Service", "Type", "oneshot"),
+	}
+	if t.EnvironmentFile != "" {
+		svc = append(svc, unit.NewUnitOption("Service", "EnvironmentFile", "-"+EscapeSpecifiers(t.EnvironmentFile)))
+	}
+	svc = append(svc,
 		unit.NewUnitOption("Service", "ExecStart", exec),
 		unit.NewUnitOption("Service", "SuccessExitStatus", "75"),
 		unit.NewUnitOption("Service", "TimeoutStartSec", "15min"),
 		unit.NewUnitOption("Service", "StandardOutput", "journal"),
 		unit.NewUnitOption("Service", "StandardError", "journal"),
-	}
+	)
 	boot := "OnStartupSec"
 	wanted := "timers.target"
 	if t.SystemUnit {

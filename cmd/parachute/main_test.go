@@ -23,9 +23,9 @@ import (
 )
 
 // TestMain makes the test binary double as the parachute command inside
-// scripts (testscript re-executes it under that name).
+// scripts, under both of its names (testscript re-executes it under each).
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"parachute": main})
+	testscript.Main(m, map[string]func(){"parachute": main, "parachute-reconcile": main})
 }
 
 // The example box's programs, built once for all scripts.

@@ -29,11 +29,13 @@ const (
 type env struct {
 	stdout, stderr io.Writer
 	clock          actuate.Clock
+	// root is the command table as the invoked name prints it (see table).
+	root *command
 }
 
 // Main runs the parachute command with args (without the program name).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return dispatch(ctx, root, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}})
+	return MainAs(ctx, HubName, args, stdout, stderr)
 }
 
 // dispatch walks the command table from top along args to a runnable
@@ -51,7 +53,7 @@ func dispatch(ctx context.Context, top *command, args []string, e *env) int {
 			fmt.Fprint(e.stdout, c.help())
 			return ExitConverged
 		}
-		if args[0] == "--version" && c == root {
+		if args[0] == "--version" && c == top {
 			fmt.Fprintln(e.stdout, versionLine())
 			return ExitConverged
 		}

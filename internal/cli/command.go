@@ -64,7 +64,13 @@ func (c *command) name() string {
 
 // title prefixes the command's messages: "parachute reconcile".
 func (c *command) title() string {
-	return strings.TrimSpace("parachute " + c.longName())
+	return strings.TrimSpace(c.prog() + " " + c.longName())
+}
+
+// prog is the program name c's usage line starts with: "parachute", or the
+// name a renamed table was made for.
+func (c *command) prog() string {
+	return strings.Fields(c.UsageLine)[0]
 }
 
 func (c *command) lookup(name string) *command {
@@ -98,11 +104,11 @@ func (c *command) run(ctx context.Context, args []string, e *env) int {
 			fmt.Fprint(e.stdout, c.help())
 			return ExitConverged
 		}
-		pf(e.stderr, "%s: %v (see parachute help %s)\n", c.title(), err, c.longName())
+		pf(e.stderr, "%s: %v (see %s help %s)\n", c.title(), err, c.prog(), c.longName())
 		return ExitUsage
 	}
 	if !c.Args && fs.NArg() > 0 {
-		pf(e.stderr, "%s: unexpected argument %q (see parachute help %s)\n", c.title(), fs.Arg(0), c.longName())
+		pf(e.stderr, "%s: unexpected argument %q (see %s help %s)\n", c.title(), fs.Arg(0), c.prog(), c.longName())
 		return ExitUsage
 	}
 	if err := o.check(fs); err != nil {
@@ -144,7 +150,7 @@ func (c *command) writeCommands(b *strings.Builder) {
 	b.WriteString("\n")
 	for _, sub := range c.Commands {
 		pad := strings.Repeat(" ", width-len(sub.longName()))
-		head := "parachute " + sub.longName()
+		head := sub.prog() + " " + sub.longName()
 		line := strings.TrimPrefix(sub.UsageLine, head)
 		b.WriteString(head + pad + strings.ReplaceAll(line, "\n", "\n"+pad) + "\n")
 	}

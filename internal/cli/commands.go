@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -14,7 +15,7 @@ var root = &command{
 }
 
 func init() {
-	root.Commands = []*command{reconcileCmd, observeCmd, timerCmd, versionCmd, helpCmd}
+	root.Commands = []*command{reconcileCmd, observeCmd, timerCmd, versionCmd, completionCmd, manCmd, helpCmd}
 }
 
 const exitCodesText = `Exit codes:
@@ -86,10 +87,10 @@ flags (as parachute <command> --help does).
 // runHelp prints the help of the command its arguments name (the root's
 // without any) to stdout.
 func runHelp(_ context.Context, inv *invocation) int {
-	c := root
+	c := cmp.Or(inv.root, root)
 	for _, name := range inv.fs.Args() {
 		if c = c.lookup(name); c == nil {
-			pf(inv.stderr, "parachute help: unknown command %q (see parachute help)\n", strings.Join(inv.fs.Args(), " "))
+			pf(inv.stderr, "%s: unknown command %q (see %s help)\n", inv.cmd.title(), strings.Join(inv.fs.Args(), " "), inv.cmd.prog())
 			return ExitUsage
 		}
 	}

@@ -35,7 +35,7 @@ func (r *run) planOnly(ctx context.Context) int {
 		return ExitBlocked
 	}
 	p := reconcile.Compute(r.desired, snap)
-	return r.shown(r.view.Plan(p, snap, applyHint(r.args)), planExit(p))
+	return r.shown(r.view.Plan(p, snap, applyHint(r.cmd.title(), r.args)), planExit(p))
 }
 
 // lookFirst observes before the lock is taken when the box's home is not
@@ -77,13 +77,14 @@ func planExit(p reconcile.Plan) int {
 	return ExitChanges
 }
 
-// applyHint is the command that applies what --plan showed.
-func applyHint(args []string) string {
+// applyHint is the command that applies what --plan showed: title is the
+// command as invoked ("parachute reconcile", "parachute-reconcile reconcile").
+func applyHint(title string, args []string) string {
 	var kept []string
 	for _, a := range args {
 		if a != "--plan" {
 			kept = append(kept, a)
 		}
 	}
-	return strings.TrimSpace("parachute reconcile " + strings.Join(kept, " "))
+	return strings.TrimSpace(title + " " + strings.Join(kept, " "))
 }

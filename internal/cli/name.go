@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/parachute/reconcile/actuate"
+)
+
+// The reconciler answers to two names. Installed as "parachute" (beside
+// nothing else, as before releases were packaged) its grammar is
+// "parachute <command> [flags]". Installed as "parachute-reconcile" — the
+// packaged name, which leaves "parachute" to the hub's own CLI — its
+// grammar is "parachute-reconcile [command] [flags]": the commands are the
+// same, and without one it runs reconcile, so "parachute-reconcile --plan"
+// is "parachute-reconcile reconcile --plan" and a bare
+// "parachute-reconcile" converges the box to the default model.
+const (
+	// HubName is the name under which the grammar is "parachute <command>".
+	HubName = "parachute"
+	// Name is the packaged name, whose grammar also takes reconcile's flags
+	// without a command.
+	Name = "parachute-reconcile"
+)
+
+// ProgName is the name a user invoked the binary under, from argv[0]: its
+// base name, without a Windows ".exe".
+func ProgName(argv0 string) string {
+	return strings.TrimSuffix(filepath.Base(argv0), ".exe")
+}
+
+// MainAs runs the reconciler invoked under the program name prog (see
+// ProgName) with args (without the program name). Under HubName it is Main.
+// Under any other name help and usage print that name, and args that are
+// empty or start with a flag (other than -h, --help and --version) run
+// reconcile.
+func MainAs(ctx context.Context, prog string, args []string, stdout, stderr io.Writer) int {
+	top := table(prog)
+	if top != root && defaultsToReconcile(args) {
+		args = append([]string{"reconcile"}, args...)
+	}
+	return dispatch(ctx, top, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top})
+}
+
+// defaultsToReconcile says args name no command, under a name whose grammar
+// makes reconcile the default.
+func defaultsToReconcile(args []string) bool {
+	if len(args) == 0 {
+		return true
+	}
+	switch args[0] {
+	case "-h", "--help", "--version":
+		return false
+	}
+	return strings.HasPrefix(args[0], "-")
+}
+
+// table is the command table as the program prog prints it: the table
+// itself under HubName; under another name a copy whose usage lines and
+// descriptions say prog where they said "parachute", and whose root says
+// that reconcile is the default command.
+func table(prog string) *command {
+	if prog == HubName || prog == "" {
+		return root
+	}
+	top := renamed(root, prog)
+	top.UsageLine = prog + " [command] [flags]"
+	top.Long = "Without a command, " + prog + " runs reconcile:\n  " + prog + " [flags]\nis\n  " +
+		prog + " reconcile [flags]\n\n" + root.Long
+	return top
+}
+
+// hubWords are "parachute" followed by a command or a placeholder in the
+// table's texts: the places a renamed table says its own name.
+var hubWords = regexp.MustCompile(`\bparachute( (?:reconcile|observe|timer|version|help|completion|man|<command>)\b| --version\b|$)`)
+
+// renamed copies c and its commands for the program prog. A usage line's
+// continuation lines stay aligned under the first line's flags.
+func renamed(c *command, prog string) *command {
+	n := *c
+	lines := strings.Split(c.UsageLine, "\n")
+	lines[0] = prog + strings.TrimPrefix(lines[0], HubName)
+	shift := len(prog) - len(HubName)
+	for i := 1; i < len(lines); i++ {
+		if shift >= 0 {
+			lines[i] = strings.Repeat(" ", shift) + lines[i]
+		} else {
+			lines[i] = lines[i][min(-shift, len(lines[i])-len(strings.TrimLeft(lines[i], " "))):]
+		}
+	}
+	n.UsageLine = strings.Join(lines, "\n")
+	n.Long = hubWords.ReplaceAllString(c.Long, prog+"$1")
+	n.Commands = nil
+	for _, sub := range c.Commands {
+		n.Commands = append(n.Commands, renamed(sub, prog))
+	}
+	return &n
+}
