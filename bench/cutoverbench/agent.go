@@ -224,16 +224,7 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 		r.Observe = append(r.Observe, time.Since(t0))
 	}
 
-	if r.StartDBus, r.StartDBusJob, err = b.startLimit(ctx, conn, func(context.Context) error {
-		ch := make(chan string, 1)
-		if _, err := conn.StartUnitContext(ctx, hubUnit, "replace", ch); err != nil {
-			return err
-		}
-		if res := <-ch; res != "done" {
-			return fmt.Errorf("start job %s", res)
-		}
-		return nil
-	}); err != nil {
+	if r.StartDBus, r.StartDBusJob, err = b.startLimit(ctx, conn, startJob(conn)); err != nil {
 		return r, fmt.Errorf("start limit (D-Bus): %w", err)
 	}
 	if r.StartSystemctl, r.StartSystemctlExit, err = b.startLimit(ctx, conn, func(ctx context.Context) error {
@@ -621,4 +612,19 @@ func countProcesses() int {
 		}
 	}
 	return n
+}
+
+// startJob starts the hub unit over D-Bus and waits for its job: what the
+// start limits time.
+func startJob(conn *sddbus.Conn) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ch := make(chan string, 1)
+		if _, err := conn.StartUnitContext(ctx, hubUnit, "replace", ch); err != nil {
+			return err
+		}
+		if res := <-ch; res != "done" {
+			return fmt.Errorf("start job %s", res)
+		}
+		return nil
+	}
 }

@@ -393,16 +393,7 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 	// come after /health.
 	hubOnly := *b
 	hubOnly.modulePorts = nil
-	if c.Start, _, err = hubOnly.startLimit(ctx, conn, func(ctx context.Context) error {
-		ch := make(chan string, 1)
-		if _, err := conn.StartUnitContext(ctx, hubUnit, "replace", ch); err != nil {
-			return err
-		}
-		if res := <-ch; res != "done" {
-			return fmt.Errorf("start job %s", res)
-		}
-		return nil
-	}); err != nil {
+	if c.Start, _, err = hubOnly.startLimit(ctx, conn, startJob(conn)); err != nil {
 		return c, fmt.Errorf("start limit: %w", err)
 	}
 	if _, _, _, err := b.reconcile(ctx, 0, "--desired", "absent"); err != nil {
