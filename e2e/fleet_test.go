@@ -292,8 +292,17 @@ func (b *box) ansiblePlay(t *testing.T, check bool, extra map[string]any) (stats
 	if err := os.MkdirAll(filepath.Join(b.dir, "installed"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The role is copied into the box's work directory: the sandbox sees
+	// that, not necessarily the checkout (a clone under /tmp is hidden by
+	// the sandbox's private /tmp).
+	roles := filepath.Join(b.dir, "roles")
+	if _, err := os.Stat(roles); os.IsNotExist(err) {
+		if err := os.CopyFS(roles, os.DirFS(filepath.Join(root, "deploy", "ansible", "roles"))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tmp := filepath.Join(b.dir, "ansible-tmp")
-	argv := []string{"env", "ANSIBLE_ROLES_PATH=" + filepath.Join(root, "deploy", "ansible", "roles"),
+	argv := []string{"env", "ANSIBLE_ROLES_PATH=" + roles,
 		"ANSIBLE_HOME=" + tmp, "ANSIBLE_LOCAL_TEMP=" + tmp, "ANSIBLE_REMOTE_TEMP=" + tmp, "ANSIBLE_NOCOLOR=1",
 		"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3", "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
 		ap, "-i", "localhost,", "-c", "local", pb}
