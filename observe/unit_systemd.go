@@ -105,10 +105,11 @@ func (s SystemdUnits) dial(ctx context.Context, q UnitQuery, u *Unit) SystemdMan
 		return m
 	}
 	u.Problem = err.Error()
+	// Only a missing socket says the manager is not there; any other
+	// error is a conversation that failed, which a rerun may not meet.
 	var missing *sdbus.MissingError
-	u.Transient = !errors.As(err, &missing)
 	switch {
-	case u.Transient:
+	case !errors.As(err, &missing):
 		u.Reach = Unanswered
 	case q.Scope == string(spec.ScopeUser):
 		u.Reach = NoUserManager
@@ -125,7 +126,7 @@ func (s SystemdUnits) readHub(ctx context.Context, mgr SystemdManager, q UnitQue
 	p, err := mgr.UnitProps(ctx, q.Name)
 	if err != nil {
 		u.Problem = fmt.Sprintf("%s manager did not answer: %v", q.Scope, err)
-		u.Transient, u.Reach = true, Unanswered
+		u.Reach = Unanswered
 		return false
 	}
 	u.Available = true

@@ -521,7 +521,9 @@ func (b *builder) unitDiffs(loc unitfile.Location, want string) ([]string, error
 // managerBlocker blocks when the service manager cannot be asked.
 func (b *builder) managerBlocker(why string) {
 	u := b.w.s.Unit
-	if u.Transient {
+	if u.Reach == state.Unanswered {
+		// The manager is there but the conversation failed: a rerun may
+		// pass, so it is a failure (exit 1), not a person's problem.
 		b.managerFailure(why)
 		return
 	}

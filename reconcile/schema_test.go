@@ -14,6 +14,7 @@ import (
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/state"
 )
 
 // compileSchema loads the v1 JSON Schema from docs/schema.
@@ -103,7 +104,7 @@ func TestDocumentsMatchSchema(t *testing.T) {
 	validate(t, sch, "a blocked plan", reconcile.NewDocument(reconcile.Compute(d, blocked), blocked))
 
 	failed := after
-	failed.Unit.Available, failed.Unit.Transient, failed.Unit.Problem = false, true, "bus gone"
+	failed.Unit.Available, failed.Unit.Reach, failed.Unit.Problem = false, state.Unanswered, "bus gone"
 	fp := reconcile.Compute(d, failed)
 	if fp.Failure == nil {
 		t.Fatal("setup: no failure")

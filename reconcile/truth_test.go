@@ -187,12 +187,12 @@ func TestManagerTransportFailureIsFailedNotBlocked(t *testing.T) {
 	w := actuatetest.New(home, 1939, threeModules)
 	detachedEra(w)
 	s := w.Snapshot()
-	s.Unit.Available, s.Unit.Transient, s.Unit.Problem = false, true, "system manager did not answer: dbus: connection closed by user"
+	s.Unit.Available, s.Unit.Reach, s.Unit.Problem = false, state.Unanswered, "system manager did not answer: dbus: connection closed by user"
 	p := reconcile.Compute(desired(w, spec.Supervised), s)
 	if p.Outcome != reconcile.OutcomeFailed || len(p.Steps) != 0 || len(p.Blockers) != 0 {
 		t.Fatalf("outcome %s steps %v blockers %+v, want failed with nothing to do", p.Outcome, actions(p), p.Blockers)
 	}
-	s.Unit.Transient = false
+	s.Unit.Reach = state.NoSystemManager
 	if p := reconcile.Compute(desired(w, spec.Supervised), s); p.Outcome != reconcile.OutcomeBlocked {
 		t.Errorf("no manager at all: outcome %s, want blocked", p.Outcome)
 	}

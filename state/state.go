@@ -266,10 +266,6 @@ type Unit struct {
 	// Journal is the last lines the manager's journal holds for the unit,
 	// read only when it failed or is restarting. Untrusted text.
 	Journal []string `json:"journal,omitempty"`
-	// Transient is true when the manager exists but the conversation with
-	// it failed (the bus went away, a call timed out): a rerun may well
-	// succeed, so it is not a reason to call a person.
-	Transient bool `json:"transient,omitempty"`
 }
 
 // Reach is why the hub unit's manager could not be asked, as a closed set
