@@ -163,9 +163,9 @@ func SupervisorLine(log []byte, short string) (line string, givenUp bool) {
 	return "", false
 }
 
-// lastLines returns the last n non-empty lines of a log tail, dropping a
+// LastLines returns the last n non-empty lines of a log tail, dropping a
 // first line that the tail cut in half, with invalid UTF-8 replaced.
-func lastLines(tail []byte, n int, cut bool) []string {
+func LastLines(tail []byte, n int, cut bool) []string {
 	text := strings.ToValidUTF8(string(tail), string(utf8.RuneError))
 	lines := strings.Split(text, "\n")
 	if cut && len(lines) > 0 {
@@ -214,7 +214,7 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		snap.Problems = append(snap.Problems, "hub log: "+err.Error())
 	}
-	snap.HubLog = lastLines(tail, hubLogLines, len(tail) == hubLogTail)
+	snap.HubLog = LastLines(tail, hubLogLines, len(tail) == hubLogTail)
 	var dirs []string
 	for _, m := range idle {
 		im := IdleModule{Name: m.Name, Short: m.Short, Port: m.Port}

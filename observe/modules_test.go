@@ -335,9 +335,9 @@ func TestLastLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := lastLines([]byte(tt.tail), tt.n, tt.cut)
+			got := LastLines([]byte(tt.tail), tt.n, tt.cut)
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("lastLines(%q, %d, %v) = %q, want %q", tt.tail, tt.n, tt.cut, got, tt.want)
+				t.Errorf("LastLines(%q, %d, %v) = %q, want %q", tt.tail, tt.n, tt.cut, got, tt.want)
 			}
 		})
 	}
@@ -348,7 +348,7 @@ func TestLastLines(t *testing.T) {
 // replaced" is the function's contract).
 func TestLastLinesTruncatesAtRuneBoundary(t *testing.T) {
 	line := strings.Repeat("日", 200) // 600 bytes; 500 is inside the 167th rune
-	got := lastLines([]byte(line+"\n"), 5, false)
+	got := LastLines([]byte(line+"\n"), 5, false)
 	want := strings.Repeat("日", 166) + "…"
 	if len(got) != 1 {
 		t.Fatalf("lastLines = %q, want one line", got)

@@ -28,14 +28,7 @@ type SystemdUnits struct {
 	Dial func(ctx context.Context, scope string, uid int) (SystemdManager, error)
 	// Linger reports whether user lingers (sdbus.Linger); nil skips linger.
 	Linger func(ctx context.Context, user string) (bool, error)
-	// Journal returns the last n lines the journal holds for unit in
-	// scope (Journalctl); nil skips it. Asked only of a unit that failed
-	// or is restarting.
-	Journal func(ctx context.Context, scope, unit string, n int) ([]string, error)
 }
-
-// journalLines is how many of the unit's last journal lines a failure shows.
-const journalLines = 10
 
 var _ UnitObserver = SystemdUnits{}
 
@@ -133,13 +126,6 @@ func (s SystemdUnits) readHub(ctx context.Context, mgr SystemdManager, q UnitQue
 	u.LoadState, u.ActiveState, u.SubState, u.UnitFileState = p.LoadState, p.ActiveState, p.SubState, p.UnitFileState
 	u.MainPID, u.ControlGroup, u.NeedDaemonReload = p.MainPID, p.ControlGroup, p.NeedDaemonReload
 	u.Result, u.ExecMainCode, u.ExecMainStatus, u.NRestarts = p.Result, p.ExecMainCode, p.ExecMainStatus, p.NRestarts
-	if s.Journal != nil && (u.ActiveState == "failed" || u.SubState == "auto-restart" || (p.Result != "" && p.Result != "success")) {
-		lines, err := s.Journal(ctx, q.Scope, q.Name, journalLines)
-		if err != nil {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("journal of %s: %v", q.Name, err))
-		}
-		u.Journal = lines
-	}
 	if p.FragmentPath != "" && p.FragmentPath != q.Path {
 		u.FragmentPath = p.FragmentPath
 	}

@@ -36,6 +36,9 @@ func prepare(inv *invocation) (*run, int) {
 // read.
 func (r *run) observe(ctx context.Context) (observe.Snapshot, error) {
 	snap, err := r.sys.observer.Observe(ctx, r.desired)
+	if err == nil {
+		r.withJournal(ctx, &snap)
+	}
 	if err == nil && r.opts.verbose {
 		for _, p := range snap.Problems {
 			pf(r.stderr, "%s: observe: %s\n", r.cmd.title(), p)

@@ -69,8 +69,7 @@ func (p *platform) unitObserver() observe.UnitObserver {
 			}
 			return keepOpen{c}, nil
 		},
-		Linger:  sdbus.Linger,
-		Journal: observe.Journalctl,
+		Linger: sdbus.Linger,
 	}}
 }
 
