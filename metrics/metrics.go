@@ -9,16 +9,17 @@
 package metrics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/reconcile"
 )
 
@@ -48,6 +49,9 @@ var outcomes = []reconcile.Outcome{reconcile.OutcomeConverged, reconcile.Outcome
 // moduleStates are every module state, for the same reason.
 var moduleStates = []reconcile.ModuleState{reconcile.ModuleUp, reconcile.ModuleBooting,
 	reconcile.ModuleUnstartable, reconcile.ModuleGivenUp, reconcile.ModuleDown}
+
+// maxTextfile bounds the read of the previous file: ours is a few KiB.
+const maxTextfile = 1 << 20
 
 // lastConverged is the one series carried over from the previous file.
 const lastConverged = "parachute_reconcile_last_converged_timestamp_seconds"
@@ -107,16 +111,17 @@ func WriteTextfile(path string, r Run) error {
 // file at path: 0 when there is none. A file that does not parse is not an
 // error (it is replaced); one that cannot be read is.
 func previousConverged(path, home string) (float64, error) {
-	f, err := os.Open(path)
+	// Bounded, non-blocking, and never through a FIFO or device: the
+	// directory is node_exporter's, not ours.
+	data, _, err := boxfs.ReadFile(path, maxTextfile, nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("metrics: read %s: %w", path, err)
 	}
-	defer f.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(f)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(data))
 	if err != nil {
 		return 0, nil
 	}

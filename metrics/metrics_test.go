@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,5 +72,25 @@ func TestNeverConvergedHasNoTimestamp(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if strings.Contains(string(data), lastConverged) {
 		t.Errorf("a box never converged has a last-converged time:\n%s", data)
+	}
+}
+
+// A FIFO (or anything but a regular file) where the previous file should be
+// is refused at once, not read: the run must not hang on node_exporter's
+// directory.
+func TestPreviousFileIsNotAFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.prom")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- WriteTextfile(path, Run{Home: "/h", Desired: "supervised", Finished: time.Unix(5, 0)}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a FIFO at the textfile path was accepted")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WriteTextfile blocked on a FIFO")
 	}
 }
