@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -91,6 +92,15 @@ func placeTimer(d spec.Desired) (timerPlace, error) {
 	return timerPlace{scope: loc.Scope, dir: filepath.Dir(loc.Path), root: loc.Root}, nil
 }
 
+// trustedTimerProgram refuses a program the timer would run as owner when
+// anyone but owner or root could replace it or a directory on its way.
+func trustedTimerProgram(path string, owner int) error {
+	if err := boxfs.CheckTrusted(path, owner); err != nil {
+		return fmt.Errorf("the timer would run %s every minute, which cannot be trusted: %w; install the binary where only its owner or root can change it (e.g. /usr/local/bin, mode 0755)", path, err)
+	}
+	return nil
+}
+
 // timerArgv is the command the service runs: this binary by its absolute
 // path, and the flags that name the box.
 func timerArgv(inv *invocation, d spec.Desired) ([]string, error) {
@@ -100,6 +110,12 @@ func timerArgv(inv *invocation, d spec.Desired) ([]string, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot tell this binary's path: %w", err)
+	}
+	// The timer runs this file every minute as the box's owner (root for
+	// root's box): someone else who could replace it, or a directory on
+	// the way to it, would run code as that user (trust model rule 1).
+	if err := trustedTimerProgram(self, d.Owner.UID); err != nil {
+		return nil, err
 	}
 	argv := []string{self, "reconcile", "--home", d.Home, "--quiet"}
 	if inv.opts.spec != "" {
