@@ -143,7 +143,7 @@ func missingDependency(program string) string {
 // within 60000ms — giving up."); lines a module prints itself start
 // "[vault] " and are not the supervisor's.
 func SupervisorLine(log []byte, short string) (line string, givenUp bool) {
-	prefix := "[supervisor] " + short
+	prefix := []byte("[supervisor] " + short)
 	for len(log) > 0 {
 		i := bytes.LastIndexByte(log[:len(log)-1], '\n')
 		l := log[i+1:]
@@ -151,13 +151,16 @@ func SupervisorLine(log []byte, short string) (line string, givenUp bool) {
 		if i < 0 {
 			log = nil
 		}
-		s := strings.TrimRight(string(l), "\r\n")
-		if !strings.HasPrefix(s, prefix) {
+		// Compared as bytes: only the one line returned becomes a string
+		// (the tail is scanned once per idle module, on every poll).
+		l = bytes.TrimRight(l, "\r\n")
+		if !bytes.HasPrefix(l, prefix) {
 			continue
 		}
-		if rest := s[len(prefix):]; rest == "" || (rest[0] != ' ' && rest[0] != ':') {
+		if rest := l[len(prefix):]; len(rest) == 0 || (rest[0] != ' ' && rest[0] != ':') {
 			continue // "[supervisor] vaultx …" is another module's
 		}
+		s := string(l)
 		return s, strings.Contains(s, "— giving up") || strings.Contains(s, "giving up.")
 	}
 	return "", false
