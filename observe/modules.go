@@ -178,11 +178,7 @@ func LastLines(tail []byte, n int, cut bool) []string {
 	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
 		if l := strings.TrimRight(lines[i], "\r"); strings.TrimSpace(l) != "" {
 			if len(l) > 500 {
-				cut := 500
-				for cut > 0 && !utf8.RuneStart(l[cut]) {
-					cut--
-				}
-				l = l[:cut] + "…"
+				l = spec.CutAtRune(l, 500) + "…"
 			}
 			out = append(out, l)
 		}

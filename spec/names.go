@@ -139,11 +139,21 @@ func ShownName(name string) string {
 	if len(name) <= max {
 		return strconv.Quote(name)
 	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(CutAtRune(name, max)), len(name))
+}
+
+// CutAtRune is s cut to at most max bytes, at a rune boundary: what every
+// message that shortens a string from the box uses, so that no cut leaves
+// half a character.
+func CutAtRune(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
 	cut := max
-	for cut > 0 && !utf8.RuneStart(name[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(name[:cut]), len(name))
+	return s[:cut]
 }
 
 // unsafeShort says why short cannot name a directory under PARACHUTE_HOME

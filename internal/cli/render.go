@@ -11,6 +11,7 @@ import (
 
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/state"
 )
 
@@ -313,11 +314,7 @@ func shortName(name string) string {
 	if len(name) <= max {
 		return name
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(name[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", name[:cut], len(name))
+	return fmt.Sprintf("%s… (%d bytes)", spec.CutAtRune(name, max), len(name))
 }
 
 // pf is fmt.Fprintf for text meant for a terminal: every string argument
