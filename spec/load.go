@@ -107,10 +107,7 @@ func Load(opts Options) (Desired, error) {
 	if d.Home, d.HomeFrom, err = desiredHome(opts, file, w); err != nil {
 		return Desired{}, err
 	}
-	d.Owner = homeOwner(d.Home, opts.User, opts.LookupUser)
-	if _, err := os.Stat(d.Home); errors.Is(err, fs.ErrNotExist) {
-		d.HomeMissing = true
-	}
+	d.Owner, d.HomeMissing = homeOwner(d.Home, opts.User, opts.LookupUser)
 	if d.Manifest, err = ReadManifest(filepath.Join(d.Home, "services.json"), d.Owner.UID, 0); err != nil {
 		return Desired{}, err
 	}
@@ -203,16 +200,19 @@ func desiredHome(opts Options, file File, w world) (home, from string, err error
 // homeOwner is the owner of home (following a link at home itself: the
 // operator chose the path). A home that does not exist yet belongs to the
 // invoking user, who would create it.
-func homeOwner(home string, u User, lookup func(int) (string, error)) Owner {
+//
+// missing is true when home does not exist (any other stat error is not
+// "missing": the run then finds out what is wrong when it reads).
+func homeOwner(home string, u User, lookup func(int) (string, error)) (o Owner, missing bool) {
 	fi, err := os.Stat(home)
 	if err != nil {
-		return Owner{UID: u.UID, Name: u.Name}
+		return Owner{UID: u.UID, Name: u.Name}, errors.Is(err, fs.ErrNotExist)
 	}
 	uid, ok := fileUID(fi)
 	if !ok {
-		return Owner{UID: u.UID, Name: u.Name}
+		return Owner{UID: u.UID, Name: u.Name}, false
 	}
-	o := Owner{UID: uid, Known: true}
+	o = Owner{UID: uid, Known: true}
 	if uid == u.UID {
 		o.Name = u.Name
 	} else {
@@ -221,7 +221,7 @@ func homeOwner(home string, u User, lookup func(int) (string, error)) Owner {
 		}
 		o.Name, _ = lookup(uid)
 	}
-	return o
+	return o, false
 }
 
 // untrustedInputs checks, as sshd's StrictModes does, every file the run
