@@ -178,25 +178,42 @@ func (s SystemdUnits) staleUnits(ctx context.Context, mgr SystemdManager, q Unit
 	if mgr != nil {
 		states = loadStates(ctx, mgr, staleNames(q))
 	}
-	otherView := s.otherScope(ctx, q)
-	defer otherView.close()
+	// In order, per short: our scope's unit, then the other scope's.
+	type entry struct {
+		st     StaleUnit
+		other  bool // the other scope's, still to be asked about
+		onDisk bool
+	}
+	var entries []entry
+	anyOnDisk := false
 	for _, short := range q.StaleShorts {
 		name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short)
 		if !ok {
 			continue
 		}
 		if st, ok := s.ourStale(ctx, mgr, states, q, name, short, rep); ok {
-			rep.Stale = append(rep.Stale, st)
+			entries = append(entries, entry{st: st, onDisk: true})
 		}
 		if q.OtherPath != "" {
 			other, problem := readUnitFile(filepath.Join(filepath.Dir(q.OtherPath), name), nil)
 			rep.Problems = appendNonEmpty(rep.Problems, problem)
-			st := StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false,
-				ExecStart: unitfile.ExecStarts([]byte(other.Content))}
-			known := otherView.fill(ctx, &st)
-			if other.Exists || known {
-				rep.Stale = append(rep.Stale, st)
-			}
+			entries = append(entries, entry{StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false,
+				ExecStart: unitfile.ExecStarts([]byte(other.Content))}, true, other.Exists})
+			anyOnDisk = anyOnDisk || other.Exists
+		}
+	}
+	// The other scope's manager is asked (read only) only when one of
+	// those units is on disk in its directory, where an install puts them:
+	// a user's converged tick does not open a second bus connection for
+	// nothing.
+	var view otherView
+	if anyOnDisk {
+		view = s.otherScope(ctx, q)
+		defer view.close()
+	}
+	for _, e := range entries {
+		if known := e.other && view.fill(ctx, &e.st); e.onDisk || known {
+			rep.Stale = append(rep.Stale, e.st)
 		}
 	}
 }
