@@ -1,13 +1,10 @@
 package observe
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
@@ -38,9 +35,9 @@ func (h *healthConn) close() {
 // connection is returned open; the caller closes it after the walk.
 // AnsweredBy is left for the caller, who knows the sockets.
 //
-// The request is written by hand rather than through an http.Client so the
-// connection's lifetime is ours: a client would pool it or close it as the
-// server's headers say.
+// The request is written by hand (httpGet) rather than through an
+// http.Client so the connection's lifetime is ours: a client would pool it
+// or close it as the server's headers say.
 func checkHealth(ctx context.Context, env Env, port int) (Health, *healthConn) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	url := "http://" + addr + "/health"
@@ -65,26 +62,14 @@ func checkHealth(ctx context.Context, env Env, port int) (Health, *healthConn) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
+	ans, err := httpGet(conn, addr, "/health", "Accept: application/json\r\n", maxHealthBody)
+	if ans.Status == 0 {
 		h.Error = fmt.Sprintf("GET %s: %v", url, err)
 		return h, hc
 	}
-	req.Header.Set("User-Agent", "parachute-reconcile")
-	req.Header.Set("Accept", "application/json")
-	if err := req.Write(conn); err != nil {
-		h.Error = fmt.Sprintf("GET %s: %v", url, err)
-		return h, hc
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		h.Error = fmt.Sprintf("GET %s: %v", url, err)
-		return h, hc
-	}
-	defer resp.Body.Close()
-	h.Status = resp.StatusCode
-	h.OK = resp.StatusCode >= 200 && resp.StatusCode < 300
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
+	h.Status = ans.Status
+	h.OK = ans.Status >= 200 && ans.Status < 300
+	body := ans.Body
 	if err != nil {
 		h.Error = fmt.Sprintf("GET %s: read body: %v", url, err)
 	}

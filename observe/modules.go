@@ -1,14 +1,12 @@
 package observe
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -297,18 +295,6 @@ func probeModule(ctx context.Context, env Env, m spec.Module) int {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("User-Agent", "parachute-reconcile")
-	if req.Write(conn) != nil {
-		return 0
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	ans, _ := httpGet(conn, addr, path, "", 0)
+	return ans.Status
 }

@@ -105,6 +105,9 @@ type scaleConfig struct {
 	// trace, when set, is a directory for syscall timelines (strace) of
 	// one no-op run and one observe of the large box.
 	trace string
+	// noopOnly stops after the no-op figures: a quick loop for work on
+	// the cron tick's cost.
+	noopOnly bool
 }
 
 func scaleFlags(name string, args []string, stderr io.Writer) (scaleConfig, bool) {
@@ -118,6 +121,7 @@ func scaleFlags(name string, args []string, stderr io.Writer) (scaleConfig, bool
 	fs.IntVar(&c.modules, "modules", 500, "modules of the large box")
 	fs.IntVar(&c.unrelated, "unrelated", 2000, "unrelated processes")
 	fs.StringVar(&c.trace, "trace", "", "directory for strace timelines of one no-op and one observe")
+	fs.BoolVar(&c.noopOnly, "noop-only", false, "time the no-op pairs only")
 	if err := fs.Parse(args); err != nil || c.bin == "" || c.dir == "" || c.runs < 1 || c.pairs < 1 || c.modules < 11 {
 		fmt.Fprintf(stderr, "cutoverbench %s: usage: -bin DIR -dir DIR [-runs N] [-pairs N] [-modules N] [-unrelated N]\n", name)
 		return c, false
@@ -298,6 +302,9 @@ func scaleRun(ctx context.Context, cfg scaleConfig, log io.Writer) (ScaleResult,
 		return r, err
 	}
 	fmt.Fprintf(log, "no-op (system): %d pairs\n", len(r.NoopSystem))
+	if cfg.noopOnly {
+		return r, nil
+	}
 
 	stop, err := unrelated(cfg.unrelated)
 	if err != nil {
@@ -427,12 +434,13 @@ func hostScale(args []string, stdout, stderr io.Writer) int {
 	nUnrelated := fs.Int("unrelated", 2000, "unrelated processes")
 	trace := fs.String("trace", "", "directory for strace timelines of one no-op and one observe (visible inside the sandbox)")
 	jsonOut := fs.String("json", "", "also write every figure to this file, one JSON object per line")
+	noopOnly := fs.Bool("noop-only", false, "time the no-op pairs only (system and user), for a quick look at the cron tick")
 	if err := fs.Parse(args); err != nil || *bin == "" || *work == "" {
 		fmt.Fprintln(stderr, "cutoverbench scale: usage: cutoverbench scale -bin DIR -work DIR [-runs N] [-pairs N] [-modules N] [-unrelated N] [-json FILE]")
 		return 64
 	}
 	res, err := scaleHost(*bin, *work, []string{"-runs", strconv.Itoa(*runs), "-pairs", strconv.Itoa(*pairs),
-		"-modules", strconv.Itoa(*modules), "-unrelated", strconv.Itoa(*nUnrelated), "-trace", *trace}, stderr)
+		"-modules", strconv.Itoa(*modules), "-unrelated", strconv.Itoa(*nUnrelated), "-trace", *trace, "-noop-only=" + strconv.FormatBool(*noopOnly)}, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutoverbench scale: %v\n", err)
 		return 1

@@ -60,6 +60,9 @@ func renderScale(w io.Writer, r scaleReport) {
 			row.tool, ms(t.med), ms(t.min), ms(t.max), ratio, noopRatio, verdict(ratio > 0 && ratio <= noopRatio))
 	}
 
+	if len(r.Observe100) == 0 && len(r.Cutover500) == 0 {
+		return // -noop-only
+	}
 	fmt.Fprintf(w, "\n### Whole-process `parachute observe` against one `ss -Hltnp`\n\n")
 	fmt.Fprintln(w, "Each module is its own process holding its port (a detached box laid out by `examples/layout`); each pair is `parachute observe --spec spec.yaml --output json` then `ss -Hltnp`.")
 	fmt.Fprintln(w)

@@ -30,6 +30,18 @@ type command struct {
 	Run func(ctx context.Context, inv *invocation) int
 	// Commands are the commands of a group, in the order help lists them.
 	Commands []*command
+	// shownAs is the program name Long is shown under when it is not
+	// HubName (see renamed); long() applies it.
+	shownAs string
+}
+
+// long is the description as shown: Long with the program's own name
+// where the text names the hub's.
+func (c *command) long() string {
+	if c.shownAs == "" {
+		return c.Long
+	}
+	return hubWords().ReplaceAllString(c.Long, c.shownAs+"$1")
 }
 
 // An invocation is one command being run: its parsed flags, the arguments
@@ -127,8 +139,8 @@ func (c *command) help() string {
 	if c.Run == nil {
 		c.writeCommands(&b)
 	}
-	if c.Long != "" {
-		b.WriteString("\n" + c.Long)
+	if long := c.long(); long != "" {
+		b.WriteString("\n" + long)
 	}
 	if fs := c.flagSet(&options{}); fs.HasFlags() {
 		b.WriteString("\nFlags:\n" + fs.FlagUsages())

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 )
@@ -66,14 +67,15 @@ type compFlag struct {
 }
 
 // enumFlag finds "--flag a|b|c" in usage lines: the closed sets of values.
-var enumFlag = regexp.MustCompile(`--([a-z][a-z-]*) ([a-z]+(?:\|[a-z]+)+)`)
+// Compiled on first use: only completions need it.
+var enumFlag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`--([a-z][a-z-]*) ([a-z]+(?:\|[a-z]+)+)`) })
 
 // compTree is the table under the packaged name as completions need it.
 func compTree() *compNode {
 	top := table(Name)
 	enums := map[string][]string{}
 	for _, c := range flatten(top) {
-		for _, m := range enumFlag.FindAllStringSubmatch(c.UsageLine, -1) {
+		for _, m := range enumFlag().FindAllStringSubmatch(c.UsageLine, -1) {
 			enums[m[1]] = strings.Split(m[2], "|")
 		}
 	}

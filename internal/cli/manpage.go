@@ -69,7 +69,7 @@ command passes over this binary.
 		if c.Run == nil {
 			b.WriteString(roffText(c.Short + ": " + strings.Join(names(c.Commands), ", ") + ".\n"))
 		}
-		b.WriteString(roffText(strings.TrimSuffix(c.Long, exitCodesText)))
+		b.WriteString(roffText(strings.TrimSuffix(c.long(), exitCodesText)))
 		writeManFlags(&b, c)
 	}
 	b.WriteString(".SH \"EXIT STATUS\"\n" + roffText(strings.TrimPrefix(exitCodesText, "Exit codes:\n")))
