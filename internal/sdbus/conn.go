@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
@@ -16,10 +17,19 @@ import (
 
 // Conn is a connection to one systemd manager. It is safe for concurrent
 // use. Close it when done.
+//
+// Reads (UnitProps, LoadStates) go straight over godbus, several calls in
+// flight at once; go-systemd's connection, whose job tracking the changes
+// need, is set up on the first change, so a run that only looks pays for
+// neither its signal subscription nor its dispatcher.
 type Conn struct {
-	c        *sddbus.Conn
+	raw      *godbus.Conn
 	scope    string
 	endpoint Endpoint
+
+	sdOnce sync.Once
+	sd     *sddbus.Conn
+	sdErr  error
 }
 
 // Props are the properties of one unit as its manager sees it: state's
@@ -39,46 +49,38 @@ func Dial(ctx context.Context, scope string, uid int, getenv func(string) string
 	}
 	var errs []error
 	for _, ep := range eps {
-		c, err := sddbus.NewConnection(once(func() (*godbus.Conn, error) { return dialEndpoint(ctx, ep) }))
+		c, err := dialEndpoint(ctx, ep)
 		if err == nil {
-			return &Conn{c: c, scope: scope, endpoint: ep}, nil
+			return &Conn{raw: c, scope: scope, endpoint: ep}, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep.Address, err))
 	}
 	return nil, fmt.Errorf("%s manager unreachable: %w", scope, errors.Join(errs...))
 }
 
-// once makes go-systemd's NewConnection, which dials twice (one
-// connection for method calls, one only for signals), share one
-// connection for both: a second dial, authentication and, on a bus, Hello
-// cost as much as everything else a no-op run asks. godbus delivers
-// signals and replies on the same connection, and closes it once.
-func once(dial func() (*godbus.Conn, error)) func() (*godbus.Conn, error) {
+// dialEndpoint opens, authenticates and (on a bus) registers one connection.
+// A socket file is dialled with the one-round-trip handshake (handshake.go);
+// an abstract address goes through godbus's own dialogue.
+func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
 	var conn *godbus.Conn
-	return func() (*godbus.Conn, error) {
-		if conn != nil {
-			return conn, nil
-		}
-		c, err := dial()
+	if ep.Socket != "" {
+		c, err := dialFast(ctx, ep.Socket, os.Geteuid())
 		if err != nil {
 			return nil, err
 		}
 		conn = c
-		return conn, nil
-	}
-}
-
-// dialEndpoint opens, authenticates and (on a bus) registers one connection.
-func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
-	conn, err := godbus.Dial(ep.Address, godbus.WithContext(ctx))
-	if err != nil {
-		return nil, err
-	}
-	// EXTERNAL with the numeric uid, as go-systemd does: no user name
-	// lookup, and the kernel vouches for it (SO_PEERCRED).
-	if err := conn.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(os.Geteuid()))}); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("authenticate: %w", err)
+	} else {
+		c, err := godbus.Dial(ep.Address, godbus.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		// EXTERNAL with the numeric uid, as go-systemd does: no user name
+		// lookup, and the kernel vouches for it (SO_PEERCRED).
+		if err := c.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(os.Geteuid()))}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+		conn = c
 	}
 	if !ep.Private {
 		if err := conn.Hello(); err != nil {
@@ -89,6 +91,17 @@ func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
 	return conn, nil
 }
 
+// manager is go-systemd's connection over the same socket, made on first
+// use. go-systemd dials twice (one connection for calls, one for signals);
+// both are this one: godbus delivers replies and signals on one connection
+// and closes it once.
+func (c *Conn) manager() (*sddbus.Conn, error) {
+	c.sdOnce.Do(func() {
+		c.sd, c.sdErr = sddbus.NewConnection(func() (*godbus.Conn, error) { return c.raw, nil })
+	})
+	return c.sd, c.sdErr
+}
+
 // Scope is the scope the connection was dialled for.
 func (c *Conn) Scope() string { return c.scope }
 
@@ -97,46 +110,104 @@ func (c *Conn) Endpoint() Endpoint { return c.endpoint }
 
 // Connected reports whether the connection still stands (a dbus-daemon
 // that restarted leaves it closed for good: dial again).
-func (c *Conn) Connected() bool { return c.c.Connected() }
+func (c *Conn) Connected() bool { return c.raw.Connected() }
 
 // Close closes the connection.
-func (c *Conn) Close() { c.c.Close() }
+func (c *Conn) Close() { c.raw.Close() }
+
+const (
+	systemdDest   = "org.freedesktop.systemd1"
+	systemdPath   = godbus.ObjectPath("/org/freedesktop/systemd1")
+	unitIface     = "org.freedesktop.systemd1.Unit"
+	serviceIface  = "org.freedesktop.systemd1.Service"
+	propertiesGet = "org.freedesktop.DBus.Properties.Get"
+)
+
+// unitProps are the properties UnitProps reads; required ones fail the
+// read when the manager does not answer them, the others (newer than some
+// managers, NRestarts since 235) are left zero.
+var unitProps = []struct {
+	iface, name string
+	required    bool
+}{
+	{unitIface, "LoadState", true}, {unitIface, "ActiveState", true}, {unitIface, "SubState", true},
+	{unitIface, "UnitFileState", false}, {unitIface, "FragmentPath", true}, {unitIface, "NeedDaemonReload", true},
+	{unitIface, "DropInPaths", true},
+	{serviceIface, "MainPID", true}, {serviceIface, "ControlGroup", true}, {serviceIface, "Result", false},
+	{serviceIface, "ExecMainCode", false}, {serviceIface, "ExecMainStatus", false}, {serviceIface, "NRestarts", false},
+	{serviceIface, "ExecStart", false},
+}
 
 // UnitProps reads the properties of unit name. A unit the manager does not
 // know is not an error: its LoadState is "not-found" (systemd loads units
 // on demand when asked about them).
+//
+// Each property is one Get, all of them sent before the first answer is
+// read: one round trip, and the manager computes only what is asked (a
+// GetAll of the Service interface is some 200 properties, 11 KB).
 func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
-	u, err := c.c.GetUnitPropertiesContext(ctx, name)
-	if err != nil {
-		return Props{}, fmt.Errorf("read unit %s: %w", name, err)
+	obj := c.raw.Object(systemdDest, godbus.ObjectPath("/org/freedesktop/systemd1/unit/"+sddbus.PathBusEscape(name)))
+	service := strings.HasSuffix(name, ".service")
+	calls := make([]*godbus.Call, len(unitProps))
+	for i, p := range unitProps {
+		if p.iface == serviceIface && !service {
+			continue
+		}
+		calls[i] = obj.GoWithContext(ctx, propertiesGet, 0, make(chan *godbus.Call, 1), p.iface, p.name)
+	}
+	vals := make(map[string]any, len(unitProps))
+	var failed error
+	for i, call := range calls {
+		if call == nil {
+			continue
+		}
+		<-call.Done
+		var v godbus.Variant
+		if err := call.Store(&v); err != nil {
+			if unitProps[i].required && failed == nil {
+				failed = fmt.Errorf("read unit %s: %s: %w", name, unitProps[i].name, err)
+			}
+			continue
+		}
+		vals[unitProps[i].name] = v.Value()
 	}
 	p := Props{
-		LoadState:        str(u["LoadState"]),
-		ActiveState:      str(u["ActiveState"]),
-		SubState:         str(u["SubState"]),
-		UnitFileState:    str(u["UnitFileState"]),
-		FragmentPath:     str(u["FragmentPath"]),
-		NeedDaemonReload: u["NeedDaemonReload"] == true,
+		LoadState:        str(vals["LoadState"]),
+		ActiveState:      str(vals["ActiveState"]),
+		SubState:         str(vals["SubState"]),
+		UnitFileState:    str(vals["UnitFileState"]),
+		FragmentPath:     str(vals["FragmentPath"]),
+		NeedDaemonReload: vals["NeedDaemonReload"] == true,
 	}
-	if d, ok := u["DropInPaths"].([]string); ok {
+	if failed != nil && p.LoadState != "not-found" {
+		// A unit that does not exist has no service properties worth
+		// failing over; anything else unanswered is an error.
+		return Props{}, failed
+	}
+	if d, ok := vals["DropInPaths"].([]string); ok && len(d) > 0 {
 		p.DropInPaths = d
 	}
-	if strings.HasSuffix(name, ".service") && p.LoadState != "not-found" {
-		s, err := c.c.GetUnitTypePropertiesContext(ctx, name, "Service")
-		if err != nil {
-			return Props{}, fmt.Errorf("read service %s: %w", name, err)
-		}
-		if pid, ok := s["MainPID"].(uint32); ok {
+	if service && p.LoadState != "not-found" {
+		if pid, ok := vals["MainPID"].(uint32); ok {
 			p.MainPID = int(pid)
 		}
-		p.ControlGroup = str(s["ControlGroup"])
-		p.Result = str(s["Result"])
-		p.ExecMainCode = intProp(s["ExecMainCode"])
-		p.ExecMainStatus = intProp(s["ExecMainStatus"])
-		p.NRestarts = intProp(s["NRestarts"])
-		p.ExecStart = execStart(s["ExecStart"])
+		p.ControlGroup = str(vals["ControlGroup"])
+		p.Result = str(vals["Result"])
+		p.ExecMainCode = intProp(vals["ExecMainCode"])
+		p.ExecMainStatus = intProp(vals["ExecMainStatus"])
+		p.NRestarts = intProp(vals["NRestarts"])
+		p.ExecStart = execStart(vals["ExecStart"])
 	}
 	return p, nil
+}
+
+// listedUnit is one entry of ListUnitsByNames, a(ssssssouso).
+type listedUnit struct {
+	Name, Description, LoadState, ActiveState, SubState, Followed string
+	Path                                                          godbus.ObjectPath
+	JobID                                                         uint32
+	JobType                                                       string
+	JobPath                                                       godbus.ObjectPath
 }
 
 // LoadStates asks for the LoadState of every unit in names in one call
@@ -144,7 +215,8 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 // manager has no file for. It is how an observation checks a dozen possible
 // stale units for the price of one round trip.
 func (c *Conn) LoadStates(ctx context.Context, names []string) (map[string]string, error) {
-	st, err := c.c.ListUnitsByNamesContext(ctx, names)
+	var st []listedUnit
+	err := c.raw.Object(systemdDest, systemdPath).CallWithContext(ctx, "org.freedesktop.systemd1.Manager.ListUnitsByNames", 0, names).Store(&st)
 	if err != nil {
 		return nil, fmt.Errorf("list units %s: %w", strings.Join(names, ", "), err)
 	}
@@ -179,7 +251,11 @@ func str(v any) string {
 // Reload is `systemctl daemon-reload`: the manager rereads every unit file.
 // It returns once the reload is done.
 func (c *Conn) Reload(ctx context.Context) error {
-	if err := c.c.ReloadContext(ctx); err != nil {
+	m, err := c.manager()
+	if err == nil {
+		err = m.ReloadContext(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("daemon-reload %s manager: %w", c.scope, err)
 	}
 	return nil
@@ -188,8 +264,8 @@ func (c *Conn) Reload(ctx context.Context) error {
 // Enable is `systemctl enable NAMES…`: it links the units into the targets
 // their [Install] sections name, then reloads the manager as systemctl does.
 func (c *Conn) Enable(ctx context.Context, names []string) error {
-	if _, _, err := c.c.EnableUnitFilesContext(ctx, names, false, false); err != nil {
-		return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
+	if err := c.EnableFiles(ctx, names); err != nil {
+		return err
 	}
 	return c.Reload(ctx)
 }
@@ -198,7 +274,11 @@ func (c *Conn) Enable(ctx context.Context, names []string) error {
 // only. A unit the manager has not loaded yet reads them when it loads; one
 // it has loaded keeps reporting its old UnitFileState until a Reload.
 func (c *Conn) EnableFiles(ctx context.Context, names []string) error {
-	if _, _, err := c.c.EnableUnitFilesContext(ctx, names, false, false); err != nil {
+	m, err := c.manager()
+	if err == nil {
+		_, _, err = m.EnableUnitFilesContext(ctx, names, false, false)
+	}
+	if err != nil {
 		return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
 	}
 	return nil
@@ -207,7 +287,11 @@ func (c *Conn) EnableFiles(ctx context.Context, names []string) error {
 // Disable is `systemctl disable NAMES…`: it removes the units' install
 // links, then reloads the manager as systemctl does. It does not stop them.
 func (c *Conn) Disable(ctx context.Context, names []string) error {
-	if _, err := c.c.DisableUnitFilesContext(ctx, names, false); err != nil {
+	m, err := c.manager()
+	if err == nil {
+		_, err = m.DisableUnitFilesContext(ctx, names, false)
+	}
+	if err != nil {
 		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
 	}
 	return c.Reload(ctx)
@@ -218,38 +302,46 @@ func (c *Conn) Disable(ctx context.Context, names []string) error {
 // dependency, skipped) is also an error naming the unit. For a
 // Type=simple service "done" means forked, not healthy.
 func (c *Conn) Start(ctx context.Context, name string) (string, error) {
-	return c.job(ctx, "start", name, c.c.StartUnitContext)
+	return c.job(ctx, "start", name, (*sddbus.Conn).StartUnitContext)
 }
 
 // Restart restarts unit name (mode "replace") and waits for its job, as
 // Start does. A start job on a unit waiting to restart (auto-restart) only
 // waits for the restart timer; a restart job runs it now.
 func (c *Conn) Restart(ctx context.Context, name string) (string, error) {
-	return c.job(ctx, "restart", name, c.c.RestartUnitContext)
+	return c.job(ctx, "restart", name, (*sddbus.Conn).RestartUnitContext)
 }
 
 // Stop stops unit name (mode "replace") and waits for its job; any result
 // but "done" is an error naming the unit.
 func (c *Conn) Stop(ctx context.Context, name string) error {
-	_, err := c.job(ctx, "stop", name, c.c.StopUnitContext)
+	_, err := c.job(ctx, "stop", name, (*sddbus.Conn).StopUnitContext)
 	return err
 }
 
 // ResetFailed is `systemctl reset-failed NAME`: it clears the failed state
 // and the start-limit counter. It is not a job: it returns at once.
 func (c *Conn) ResetFailed(ctx context.Context, name string) error {
-	if err := c.c.ResetFailedUnitContext(ctx, name); err != nil {
+	m, err := c.manager()
+	if err == nil {
+		err = m.ResetFailedUnitContext(ctx, name)
+	}
+	if err != nil {
 		return fmt.Errorf("reset-failed %s: %w", name, err)
 	}
 	return nil
 }
 
 // job queues a start or stop job and waits for its result or ctx.
-func (c *Conn) job(ctx context.Context, verb, name string, queue func(context.Context, string, string, chan<- string) (int, error)) (string, error) {
+func (c *Conn) job(ctx context.Context, verb, name string, queue func(*sddbus.Conn, context.Context, string, string, chan<- string) (int, error)) (string, error) {
+	m, err := c.manager()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", verb, name, err)
+	}
 	// Buffered: go-systemd delivers the result while holding its job lock,
 	// so it must never block, even after we stopped waiting.
 	ch := make(chan string, 1)
-	if _, err := queue(ctx, name, "replace", ch); err != nil {
+	if _, err := queue(m, ctx, name, "replace", ch); err != nil {
 		return "", fmt.Errorf("%s %s: %w", verb, name, err)
 	}
 	select {

@@ -90,6 +90,17 @@ type unitObject struct {
 	name string
 }
 
+// Get is org.freedesktop.DBus.Properties.Get on a unit object: systemd's
+// UnknownProperty for a property the unit's interface does not have.
+func (u unitObject) Get(iface, name string) (godbus.Variant, *godbus.Error) {
+	all, _ := u.GetAll(iface)
+	v, ok := all[name]
+	if !ok {
+		return godbus.Variant{}, godbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"Unknown property " + name})
+	}
+	return v, nil
+}
+
 // GetAll is org.freedesktop.DBus.Properties.GetAll on a unit object.
 func (u unitObject) GetAll(iface string) (map[string]godbus.Variant, *godbus.Error) {
 	u.f.mu.Lock()
@@ -99,7 +110,10 @@ func (u unitObject) GetAll(iface string) (map[string]godbus.Variant, *godbus.Err
 		props = map[string]any{"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead", "UnitFileState": "",
 			"NeedDaemonReload": false, "FragmentPath": "", "MainPID": uint32(0), "ControlGroup": "", "Result": "success"}
 	}
-	unitKeys := []string{"LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload", "FragmentPath"}
+	if _, ok := props["DropInPaths"]; !ok {
+		props["DropInPaths"] = []string{}
+	}
+	unitKeys := []string{"LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload", "FragmentPath", "DropInPaths"}
 	serviceKeys := []string{"MainPID", "ControlGroup", "Result"}
 	keys := unitKeys
 	if iface == "org.freedesktop.systemd1.Service" {
