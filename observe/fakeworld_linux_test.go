@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parachute/reconcile/internal/fakeproc"
 	"github.com/parachute/reconcile/spec"
 )
 
@@ -57,23 +58,15 @@ func fakeProc(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for pid, l := range fakeLinks {
-		dir := filepath.Join(root, fmt.Sprint(pid))
-		if pid != 700 {
-			if err := os.Mkdir(filepath.Join(dir, "fd"), 0o755); err != nil {
-				t.Fatal(err)
-			}
+		fds := l.fds
+		if fds == nil && pid != 700 {
+			fds = []string{}
 		}
-		for i, target := range l.fds {
-			mustSymlink(t, target, filepath.Join(dir, "fd", fmt.Sprint(i)))
-		}
-		if l.exe != "" {
-			mustSymlink(t, l.exe, filepath.Join(dir, "exe"))
-		}
-		if l.cwd != "" {
-			mustSymlink(t, l.cwd, filepath.Join(dir, "cwd"))
+		if err := fakeproc.Links(root, pid, fds, l.exe, l.cwd); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "700", "fd"), []byte("not a directory\n"), 0o600); err != nil {
+	if err := fakeproc.HideFdDir(root, 700); err != nil {
 		t.Fatal(err)
 	}
 	return root

@@ -51,6 +51,9 @@ type Env struct {
 	ClockTicks int64
 	// HealthTimeout bounds GET /health (1.5 s, as the hub's own probe).
 	HealthTimeout time.Duration
+	// Geteuid is the reconciler's effective uid (os.Geteuid): which
+	// sockets it should see the holders of.
+	Geteuid func() int
 }
 
 // DefaultEnv is the real machine's Env.
@@ -86,6 +89,9 @@ func (e Env) withDefaults() Env {
 	}
 	if e.HealthTimeout == 0 {
 		e.HealthTimeout = defaultHealthTimeout
+	}
+	if e.Geteuid == nil {
+		e.Geteuid = os.Geteuid
 	}
 	return e
 }
@@ -223,7 +229,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	if err != nil {
 		snap.Problems = append(snap.Problems, fmt.Sprintf("start times unknown: %v", err))
 	}
-	sc := scanDeclared(pr, snap.Ports, hc, uint16(hubPort))
+	sc := scanDeclared(pr, snap.Ports, hc, uint16(hubPort), env.Geteuid())
 	hc.close() // the walk is done: the server side has been seen
 	snap.Problems = append(snap.Problems, sc.problems...)
 	w, walkErr := sc.w, sc.walkErr
@@ -276,13 +282,13 @@ func newSnapshot(env Env, d spec.Desired) Snapshot {
 
 // scanDeclared looks for the holders of every declared port, twice when
 // the first look finds a listener nobody visibly holds.
-func scanDeclared(pr procReader, ports []Port, hc *healthConn, hubPort uint16) portScan {
+func scanDeclared(pr procReader, ports []Port, hc *healthConn, hubPort uint16, euid int) portScan {
 	wantPort := map[uint16]bool{}
 	for _, p := range ports {
 		wantPort[uint16(p.Port)] = true
 	}
 	sc := scanPorts(pr, wantPort, hc.client, hubPort)
-	if sc.ownerless(os.Geteuid()) {
+	if sc.ownerless(euid) {
 		// A listener nobody visibly holds is usually an instant: a process
 		// exiting (its fd table already gone) or a fork before its exec.
 		// Look once more before reporting "held, owner unknown", which

@@ -74,7 +74,7 @@ func genWorld(t *rapid.T) *actuatetest.World {
 	}
 	for _, p := range ports {
 		pidfile := filepath.Join(home, p.short, "run", p.short+".pid")
-		if w.Snapshot().Ports[indexPort(w, p.port)].Listeners != nil && len(w.Snapshot().Ports[indexPort(w, p.port)].Listeners) > 0 {
+		if pids, unknown, _ := w.Holders(p.port); len(pids)+unknown > 0 {
 			continue // the unit's hub already holds it
 		}
 		kind := rapid.SampledFrom(holders).Draw(t, fmt.Sprintf("holder-%d", p.port))
@@ -114,15 +114,6 @@ func genWorld(t *rapid.T) *actuatetest.World {
 		}
 	}
 	return w
-}
-
-func indexPort(w *actuatetest.World, port int) int {
-	for i, p := range w.Snapshot().Ports {
-		if p.Port == port {
-			return i
-		}
-	}
-	return 0
 }
 
 // renderedUnit is the unit file the planner writes for w.

@@ -8,17 +8,12 @@ package actuatetest
 // is what `launchctl print` would have shown.
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/parachute/reconcile/internal/launchctl"
-	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
-	"github.com/parachute/reconcile/state"
 	"github.com/parachute/reconcile/unitfile"
 )
 
@@ -139,107 +134,4 @@ func (w *World) ModTime(path string) (time.Time, bool) {
 	defer w.mu.Unlock()
 	f, ok := w.files[path]
 	return f.mtime, ok
-}
-
-// launchdView is what Snapshot learns from launchd before it takes the
-// world's lock (the fake launchctl locks the world to look at processes).
-type launchdView struct {
-	rep      observe.UnitReport
-	disabled map[string]bool
-	err      error
-}
-
-// observeLaunchd runs the real observer's launchd code against w.Launchctl.
-func (w *World) observeLaunchd() launchdView {
-	if w.Launchctl == nil {
-		return launchdView{err: fmt.Errorf("no launchctl: set World.Launchctl")}
-	}
-	q := observe.UnitQuery{Manager: spec.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName, Path: w.UnitPath,
-		StaleShorts: unitfile.StaleShorts(), User: w.User}
-	ctx := context.Background()
-	rep, err := observe.LaunchdUnits{Launchctl: w.Launchctl}.ObserveUnit(ctx, q)
-	v := launchdView{rep: rep, err: err, disabled: map[string]bool{}}
-	if out, _, code, err := w.Launchctl.Run(ctx, "print-disabled", q.Scope); err == nil && code == 0 {
-		v.disabled = launchctl.ParseDisabled(out)
-	}
-	return v
-}
-
-// fillLaunchd puts launchd's view into s. The observer reads plists from
-// the real disk, and this world's files live in memory: the file fields,
-// and the file-derived UnitFileState, are filled from the world instead.
-func (w *World) fillLaunchd(s *state.Snapshot, v launchdView, ref map[int]bool) {
-	s.GOOS, s.GOARCH = "darwin", "arm64"
-	s.Linger, s.StaleUnits = nil, []state.StaleUnit{}
-	if v.err != nil {
-		s.Unit = state.Unit{Manager: spec.ManagerLaunchd, Scope: w.LaunchdDomain(), Name: w.UnitName,
-			File: state.UnitFile{Path: w.UnitPath}, Problem: v.err.Error(), Reach: state.ObserverFailed}
-		return
-	}
-	s.Unit = v.rep.Unit
-	s.Unit.File = w.unitFile(w.UnitPath)
-	if s.Unit.Available && s.Unit.UnitFileState == "" && s.Unit.File.Exists {
-		s.Unit.UnitFileState = "enabled"
-	}
-	if s.Unit.MainPID > 0 {
-		ref[s.Unit.MainPID] = true
-	}
-	s.Problems = append(s.Problems, v.rep.Problems...)
-
-	byName := map[string]state.StaleUnit{}
-	for _, st := range v.rep.Stale {
-		byName[st.Name] = st
-	}
-	for _, short := range unitfile.StaleShorts() {
-		label, ok := unitfile.StaleUnitName(spec.ManagerLaunchd, short)
-		if !ok {
-			continue
-		}
-		f, onDisk := w.files[w.AgentPath(label)]
-		st, loaded := byName[label]
-		if !loaded && !onDisk {
-			continue
-		}
-		if !loaded {
-			st = state.StaleUnit{Name: label, Short: short, Scope: w.LaunchdDomain(), Manageable: true}
-			if argv := unitfile.ProgramArguments([]byte(f.data)); len(argv) > 0 {
-				st.ExecStart = [][]string{argv}
-			}
-		}
-		switch {
-		case v.disabled[label]:
-			st.UnitFileState = "disabled"
-		case onDisk:
-			st.UnitFileState = "enabled"
-		}
-		byName[label] = st
-	}
-	names := make([]string, 0, len(byName))
-	for name := range byName {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		st := byName[name]
-		if st.MainPID > 0 {
-			ref[st.MainPID] = true
-		}
-		s.StaleUnits = append(s.StaleUnits, st)
-	}
-}
-
-// unitFile is a file of the world as observe reports one.
-func (w *World) unitFile(path string) state.UnitFile {
-	uf := state.UnitFile{Path: path}
-	f, ok := w.files[path]
-	if !ok {
-		return uf
-	}
-	uf.Exists, uf.Content, uf.Symlink = true, string(f.data), f.symlink
-	if f.symlink == "" && strings.HasSuffix(path, ".plist") {
-		if _, err := unitfile.ParseLaunchd(f.data); err != nil {
-			uf.ParseError = err.Error()
-		}
-	}
-	return uf
 }

@@ -1,22 +1,44 @@
 // Package actuatetest is a working, in-memory Parachute box for tests: a
-// process table with groups, sessions, start times and signals; listening
-// ports with exclusive binds; files; a service manager with units, control
-// groups and job results; a hub that answers /health and boots its modules;
-// and a clock that only moves when someone sleeps.
+// process table with groups, sessions, start times, environments and
+// signals; listening ports with exclusive binds; files; a service manager
+// with units, control groups and job results; a hub that answers /health
+// and boots its modules; and a clock that only moves when someone sleeps.
 //
-// It implements every interface the actuator consumes and produces the
-// state.Snapshot the planner reads, so a test can run observe → plan →
-// apply → observe in memory, crash the run at any step, and check the box.
-// Failures are switched on with FailNext; nothing asserts call sequences.
+// It implements every interface the actuator consumes, and Snapshot
+// observes it with the real observer (observe.Observer), so a test can run
+// observe → plan → apply → observe, crash the run at any step, and check
+// the box. Failures are switched on with FailNext; nothing asserts call
+// sequences.
+//
+// The world judges nothing the observer judges (which pidfile is live,
+// who holds a port, who answered /health, which processes matter): it only
+// shows itself through the observer's seams. Snapshot writes the process
+// table as a fake /proc (internal/fakeproc: stat, status, cmdline, environ,
+// cgroup, the fd links of every listening socket and of the server side of
+// the health connection, /proc/net/tcp), the files under the box's home
+// (pidfiles, hub.port, the hub's log, links) with their modification times,
+// and the modules' programs in the user's ~/.bun/bin, all under one
+// temporary directory (on tmpfs when it can) that is removed before it
+// returns; the hub answers the observer's health connection in memory; the
+// world's service manager answers about units as systemd would over D-Bus
+// (and launchd through the real observer's launchd code and the fake
+// launchctl). The observer sees the home and the user's home at their
+// place under the temporary directory, owned by whoever runs the tests, so
+// the trust checks pass for root and for a normal user alike, and every
+// path in the snapshot is mapped back to the world's: the world keeps its
+// fixed paths (/home/op/.parachute), tests keep comparing them, and no
+// World needs closing. The cost is writing the tree on every Snapshot
+// (about 2 ms on tmpfs). The observer's Linux reader is the one that reads
+// a fake /proc, so Snapshot runs on Linux only (a Mac world is observed
+// through it too, labelled darwin).
 package actuatetest
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +50,6 @@ import (
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/reconcile"
 	"github.com/parachute/reconcile/spec"
-	"github.com/parachute/reconcile/state"
 )
 
 // Proc is one fake process.
@@ -37,7 +58,13 @@ type Proc struct {
 	Start                uint64
 	UID                  int
 	Argv                 []string
-	Cgroup               string
+	// Exe is the program's path (argv[0] when absolute, else /usr/bin/ and
+	// its base, when empty); Cwd its working directory ("/" when empty);
+	// Env its environment ("NAME=value" each), what /proc/PID/environ
+	// shows.
+	Exe, Cwd string
+	Env      []string
+	Cgroup   string
 	// Ports the process listens on.
 	Ports []int
 	// IgnoreTERM makes SIGTERM a no-op; SlowExit delays the exit after
@@ -45,7 +72,8 @@ type Proc struct {
 	IgnoreTERM bool
 	SlowExit   time.Duration
 	// Unreadable hides the process's details (another user's process seen
-	// by a non-root reconciler).
+	// by a non-root reconciler): its open files, so nobody visibly holds
+	// its sockets, its argv, environment, exe and cwd.
 	Unreadable bool
 	termAt     time.Time
 	dead       bool
@@ -332,7 +360,9 @@ func (w *World) advance(d time.Duration) {
 // startHubUnit starts the hub in the unit's control group: active when it
 // binds, failed when the port is taken.
 func (w *World) startHubUnit(u *Unit) {
-	pid := w.spawn(Proc{Argv: append([]string(nil), w.HubArgv...), Cgroup: u.Cgroup})
+	// The environment the unit the planner writes gives the hub.
+	env := []string{"PARACHUTE_HOME=" + w.Home, "PORT=" + strconv.Itoa(w.HubPort)}
+	pid := w.spawn(Proc{Argv: append([]string(nil), w.HubArgv...), Cgroup: u.Cgroup, Env: env})
 	hub := w.procs[pid]
 	w.bootHub(hub)
 	if hub.dead {
@@ -436,7 +466,7 @@ func (w *World) StartDetached(argv, env []string, dir, log string) (int, error) 
 	if err := w.fail("start-detached"); err != nil {
 		return 0, err
 	}
-	pid := w.spawn(Proc{Argv: append([]string(nil), argv...), PPid: 1, Sid: -1})
+	pid := w.spawn(Proc{Argv: append([]string(nil), argv...), PPid: 1, Sid: -1, Cwd: dir, Env: append([]string(nil), env...)})
 	p := w.procs[pid]
 	p.Sid = pid
 	w.bootHub(p)
@@ -459,7 +489,10 @@ func (w *World) bootHub(p *Proc) {
 		if w.holder(m.Port) != nil {
 			continue // the real supervisor reports port_squatter and moves on
 		}
-		w.spawn(Proc{PPid: p.Pid, Argv: []string{"/opt/mods/" + m.Name + "/bin/" + m.Name, "serve"}, Cgroup: p.Cgroup, Ports: []int{m.Port}})
+		// A module inherits the hub's environment, as the supervisor's
+		// spawn does (with the module's own PORT).
+		env := append(slices.DeleteFunc(slices.Clone(p.Env), func(kv string) bool { return strings.HasPrefix(kv, "PORT=") }), "PORT="+strconv.Itoa(m.Port))
+		w.spawn(Proc{PPid: p.Pid, Argv: []string{"/opt/mods/" + m.Name + "/bin/" + m.Name, "serve"}, Cgroup: p.Cgroup, Ports: []int{m.Port}, Env: env})
 	}
 }
 
@@ -689,199 +722,6 @@ func (w *World) declared() []int {
 	return ports
 }
 
-// ---- state.Snapshot ----
-
-// Snapshot observes the world the way observe does on a real box.
-func (w *World) Snapshot() state.Snapshot {
-	var mac launchdView
-	if w.Manager == spec.ManagerLaunchd {
-		// Before the lock: the fake launchctl looks at the world's processes.
-		mac = w.observeLaunchd()
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := &state.Snapshot{
-		Taken: w.now, GOOS: "linux", GOARCH: "amd64", Home: w.Home, User: w.User, Self: w.Self, Parent: 99,
-		HubPort: w.HubPort, Modules: w.Modules, Skipped: []spec.SkippedRow{},
-	}
-	ref := map[int]bool{} // the pids the snapshot shows
-	w.snapPorts(s, ref)
-	w.snapPidfiles(s, ref)
-	w.snapUnit(s, ref)
-	w.snapStaleUnits(s)
-	if w.Manager == spec.ManagerLaunchd {
-		// A Mac: launchd's view replaces the systemd one above.
-		w.fillLaunchd(s, mac, ref)
-	}
-	w.snapHealth(s)
-	w.snapProcesses(s, ref)
-	return *s
-}
-
-// snapPorts records each declared port once, hub first, with its holder.
-func (w *World) snapPorts(s *state.Snapshot, ref map[int]bool) {
-	seen := map[int]bool{}
-	addPort := func(port int, owner, short string) {
-		if seen[port] {
-			return
-		}
-		seen[port] = true
-		p := state.Port{Port: port, Owner: owner, Short: short, Listeners: []state.Listener{}}
-		if h := w.holder(port); h != nil {
-			l := state.Listener{Addr: "127.0.0.1:" + strconv.Itoa(port), Inode: uint64(h.Pid)*100 + uint64(port), UID: h.UID}
-			if !h.Unreadable {
-				l.Pids = []int{h.Pid}
-				ref[h.Pid] = true
-			}
-			p.Listeners = append(p.Listeners, l)
-		}
-		s.Ports = append(s.Ports, p)
-	}
-	addPort(w.HubPort, "hub", "hub")
-	for _, m := range w.Modules {
-		addPort(m.Port, m.Name, m.Short)
-	}
-}
-
-// snapPidfiles records the pidfiles, checked like observe checks them.
-func (w *World) snapPidfiles(s *state.Snapshot, ref map[int]bool) {
-	var paths []string
-	for path := range w.files {
-		if strings.HasSuffix(path, ".pid") {
-			paths = append(paths, path)
-		}
-	}
-	sort.Strings(paths)
-	for _, path := range paths {
-		f := w.files[path]
-		service := strings.TrimSuffix(filepath.Base(path), ".pid")
-		pf := state.Pidfile{Service: service, Path: path, ModTime: f.mtime}
-		for _, m := range w.Modules {
-			if m.Short == service {
-				pf.Module = m.Name
-			}
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(f.data)))
-		switch p, ok := w.procs[pid]; {
-		case err != nil || pid <= 0:
-			pf.State, pf.Reason = state.PidInvalid, "not a pid"
-		case !ok || p.dead:
-			pf.State, pf.Pid = state.PidDead, pid
-		case p.Start > w.ticks(f.mtime):
-			pf.State, pf.Pid, pf.Reason = state.PidReused, pid, "started after the file was written"
-		case !w.ours(p):
-			pf.State, pf.Pid, pf.Reason = state.PidReused, pid, "its command line is not a parachute one"
-		default:
-			pf.State, pf.Pid = state.PidLive, pid
-			ref[pid] = true
-			for _, q := range w.procs {
-				if !q.dead && (q.Pgid == p.Pid || w.descends(q, pid)) {
-					ref[q.Pid] = true
-				}
-			}
-		}
-		s.Pidfiles = append(s.Pidfiles, pf)
-	}
-	if f, ok := w.files[spec.HubPortPath(w.Home)]; ok {
-		port, _ := strconv.Atoi(strings.TrimSpace(string(f.data)))
-		s.HubPortFile = &state.PortFile{Path: spec.HubPortPath(w.Home), Port: port}
-	}
-}
-
-// snapUnit records the hub unit as systemd would show it, and linger.
-func (w *World) snapUnit(s *state.Snapshot, ref map[int]bool) {
-	u := w.units[w.UnitName]
-	s.Unit = state.Unit{Manager: spec.ManagerSystemd, Available: !w.ManagerDown, Scope: string(spec.ScopeUser), Name: w.UnitName,
-		File: state.UnitFile{Path: w.UnitPath}}
-	if w.ManagerDown {
-		s.Unit.Problem, s.Unit.Reach = "user manager unreachable: /run/user/1000/bus does not exist", state.NoUserManager
-	}
-	if f, ok := w.files[w.UnitPath]; ok {
-		s.Unit.File.Exists, s.Unit.File.Content, s.Unit.File.Symlink = true, string(f.data), f.symlink
-	}
-	if !w.ManagerDown {
-		if s.Unit.File.Exists {
-			s.Unit.LoadState = "loaded"
-			s.Unit.UnitFileState = "disabled"
-			if u.Enabled {
-				s.Unit.UnitFileState = "enabled"
-			}
-		} else {
-			s.Unit.LoadState = "not-found"
-		}
-		s.Unit.ActiveState = cmp.Or(u.Active, "inactive")
-		s.Unit.MainPID, s.Unit.ControlGroup = u.MainPID, u.Cgroup
-		if u.MainPID > 0 {
-			ref[u.MainPID] = true
-		}
-	}
-	linger := w.Linger
-	s.Linger = &linger
-}
-
-// snapStaleUnits records every unit but the hub's as a stale module unit.
-func (w *World) snapStaleUnits(s *state.Snapshot) {
-	var names []string
-	for name := range w.units {
-		if name != w.UnitName {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		su := w.units[name]
-		short := strings.TrimSuffix(strings.TrimPrefix(name, "parachute-"), ".service")
-		st := state.StaleUnit{Name: name, Short: short, Scope: string(spec.ScopeUser), LoadState: "loaded", ActiveState: cmp.Or(su.Active, "inactive"),
-			UnitFileState: "disabled", MainPID: su.MainPID, ControlGroup: su.Cgroup, Manageable: true}
-		if len(su.Argv) > 0 {
-			st.ExecStart = [][]string{su.Argv}
-		}
-		if su.Enabled {
-			st.UnitFileState = "enabled"
-		}
-		s.StaleUnits = append(s.StaleUnits, st)
-	}
-}
-
-// snapHealth records who answers /health on the hub port.
-func (w *World) snapHealth(s *state.Snapshot) {
-	s.Health = state.Health{URL: fmt.Sprintf("http://127.0.0.1:%d/health", w.HubPort)}
-	if h := w.holder(w.HubPort); h != nil && w.isHub(h) {
-		s.Health.Status, s.Health.OK, s.Health.Service, s.Health.AnsweredBy = 200, true, "parachute-hub", h.Pid
-	} else if h != nil {
-		s.Health.Status, s.Health.AnsweredBy = 404, h.Pid
-	} else {
-		s.Health.Error = "connection refused"
-	}
-}
-
-// snapProcesses records every referenced process with its ancestors,
-// and always the reconciler and its parent, as observe records them.
-func (w *World) snapProcesses(s *state.Snapshot, ref map[int]bool) {
-	ref[w.Self], ref[99] = true, true
-	for pid := range ref {
-		for cur := pid; cur > 1; {
-			p, ok := w.procs[cur]
-			if !ok {
-				break
-			}
-			ref[cur] = true
-			cur = p.PPid
-		}
-	}
-	for _, p := range w.sortedProcs() {
-		if !ref[p.Pid] || p.dead {
-			continue
-		}
-		op := state.Process{Pid: p.Pid, PPid: p.PPid, Pgid: p.Pgid, Sid: p.Sid, UID: p.UID, StartTicks: p.Start,
-			Started: w.boot.Add(time.Duration(p.Start) * 10 * time.Millisecond), Argv: p.Argv, Cgroup: p.Cgroup, State: "S"}
-		if p.Unreadable {
-			op.Argv, op.Unreadable = nil, []string{"argv", "exe", "cwd"}
-		}
-		s.Processes = append(s.Processes, op)
-	}
-}
-
 func (w *World) descends(p *Proc, root int) bool {
 	for cur, hops := p.PPid, 0; cur > 1 && hops < 64; hops++ {
 		if cur == root {
@@ -894,9 +734,4 @@ func (w *World) descends(p *Proc, root int) bool {
 		cur = q.PPid
 	}
 	return false
-}
-
-// ours is observe's argv check for pidfile processes: the broad needle.
-func (w *World) ours(p *Proc) bool {
-	return strings.Contains(strings.ToLower(strings.Join(p.Argv, " ")), "parachute") || w.isHub(p)
 }
