@@ -191,11 +191,14 @@ func fromStat(st procfs.Stat) Process {
 // error is only for a desired state that cannot be observed at all (no home)
 // or a cancelled ctx.
 //
-// The order matters: the unit first (its MainPID joins the process set), then
-// /health with the connection held open, then the socket tables and the one
-// walk over /proc, so that the walk finds both the listeners' owners and the
-// owner of the server side of our own health connection; only then is the
-// connection closed.
+// The order matters: /health with the connection held open, then the socket
+// tables and the one walk over /proc, so that the walk finds both the
+// listeners' owners and the owner of the server side of our own health
+// connection; only then is the connection closed. The service manager is
+// asked at the same time, on its own goroutine: its answers are round trips
+// to another process, as long as the rest together, and nothing there
+// depends on them until the processes are chosen (the unit's MainPID joins
+// the set).
 func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error) {
 	if d.Home == "" {
 		return Snapshot{}, errors.New("observe: no PARACHUTE_HOME given")
@@ -218,7 +221,8 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	snap.Links = links
 	snap.Problems = append(snap.Problems, problems...)
 
-	o.observeUnit(ctx, d, &snap)
+	unitc := make(chan unitView, 1)
+	go func() { unitc <- o.observeUnit(ctx, d) }()
 
 	health, hc := checkHealth(ctx, env, hubPort)
 	snap.Health = health
@@ -239,6 +243,8 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	// Unreadable fd directories are normal for a non-root user (every other
 	// user's process): they matter only through a declared port whose
 	// listener then has no visible owner, and fillListeners says so there.
+
+	(<-unitc).fill(&snap)
 
 	holders := fillListeners(&snap, sc.listeners, w, len(sc.problems) > 0)
 	snap.Health.AnsweredBy = answeredByOf(snap.Ports, hubPort, w.owners[sc.serverInode], treeParent(w.tree))
@@ -553,8 +559,24 @@ func answeredByWalk(env Env, port int, hc *healthConn) int {
 	return answeredByOf(ports, port, sc.w.owners[sc.serverInode], treeParent(sc.w.tree))
 }
 
-// observeUnit fills the unit fields through o.Units.
-func (o *Observer) observeUnit(ctx context.Context, d spec.Desired, snap *Snapshot) {
+// unitView is what observeUnit saw, for fill to put into the snapshot.
+type unitView struct {
+	unit       Unit
+	otherScope *UnitFile
+	stale      []StaleUnit
+	linger     *bool
+	problems   []string
+}
+
+// fill puts v into snap.
+func (v unitView) fill(snap *Snapshot) {
+	snap.Unit, snap.OtherScope, snap.StaleUnits, snap.Linger = v.unit, v.otherScope, v.stale, v.linger
+	snap.Problems = append(snap.Problems, v.problems...)
+}
+
+// observeUnit reads the hub unit through o.Units. It runs beside the rest
+// of Observe: it touches nothing but its result.
+func (o *Observer) observeUnit(ctx context.Context, d spec.Desired) unitView {
 	var q UnitQuery
 	if o.Locate != nil {
 		q = o.Locate(d)
@@ -565,31 +587,29 @@ func (o *Observer) observeUnit(ctx context.Context, d spec.Desired, snap *Snapsh
 	if q.StaleShorts == nil {
 		q.StaleShorts = staleShorts(d.Manifest.Modules)
 	}
-	snap.StaleUnits = []StaleUnit{}
+	v := unitView{stale: []StaleUnit{}}
 	located := Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}
 	if o.Units == nil {
-		snap.Unit = located
-		snap.Unit.Problem, snap.Unit.Reach = "no service manager observer", NoManager
-		return
+		v.unit = located
+		v.unit.Problem, v.unit.Reach = "no service manager observer", NoManager
+		return v
 	}
 	rep, err := o.Units.ObserveUnit(ctx, q)
 	if err != nil {
-		snap.Unit = located
-		snap.Unit.Problem, snap.Unit.Reach = err.Error(), ObserverFailed
-		snap.Problems = append(snap.Problems, fmt.Sprintf("hub unit %s: %v", q.Name, err))
-		return
+		v.unit = located
+		v.unit.Problem, v.unit.Reach = err.Error(), ObserverFailed
+		v.problems = append(v.problems, fmt.Sprintf("hub unit %s: %v", q.Name, err))
+		return v
 	}
-	snap.Unit = rep.Unit
-	snap.OtherScope = rep.OtherScope
-	snap.StaleUnits = nonNil(rep.Stale)
-	slices.SortFunc(snap.StaleUnits, func(a, b StaleUnit) int {
+	v.unit, v.otherScope, v.linger, v.problems = rep.Unit, rep.OtherScope, rep.Linger, rep.Problems
+	v.stale = nonNil(rep.Stale)
+	slices.SortFunc(v.stale, func(a, b StaleUnit) int {
 		if c := strings.Compare(a.Scope, b.Scope); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	snap.Linger = rep.Linger
-	snap.Problems = append(snap.Problems, rep.Problems...)
+	return v
 }
 
 // staleShorts are the shorts whose per-module units an older install may

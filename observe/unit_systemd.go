@@ -52,8 +52,12 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	rep.Problems = appendNonEmpty(rep.Problems, problem)
 
 	mgr := s.dial(ctx, q, u)
+	var states <-chan map[string]string
 	if mgr != nil {
 		defer mgr.Close()
+		// The stale units' load states are asked for at the same time as
+		// the hub's properties: both are in flight on the one connection.
+		states = loadStatesAsync(ctx, mgr, staleNames(q))
 		if !s.readHub(ctx, mgr, q, &rep) {
 			mgr = nil // asking again about stale units would only repeat it
 		}
@@ -74,7 +78,7 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 			rep.OtherScope = &f
 		}
 	}
-	s.staleUnits(ctx, mgr, q, &rep)
+	s.staleUnits(ctx, mgr, states, q, &rep)
 	if q.Scope == string(spec.ScopeUser) && q.User.Name != "" && s.Linger != nil {
 		on, err := s.Linger(ctx, q.User.Name)
 		if err != nil {
@@ -148,26 +152,32 @@ func staleNames(q UnitQuery) []string {
 	return names
 }
 
-// loadStates asks mgr for the LoadState of every name in one round trip
-// when it can list by names; nil otherwise.
-func loadStates(ctx context.Context, mgr SystemdManager, names []string) map[string]string {
+// loadStatesAsync asks mgr for the LoadState of every name in one round
+// trip when it can list by names, and delivers the answer (nil when it
+// cannot, or on an error) on the channel it returns.
+func loadStatesAsync(ctx context.Context, mgr SystemdManager, names []string) <-chan map[string]string {
+	out := make(chan map[string]string, 1)
 	bl, ok := mgr.(interface {
 		LoadStates(context.Context, []string) (map[string]string, error)
 	})
-	if !ok || mgr == nil || len(names) == 0 {
-		return nil
+	if !ok || len(names) == 0 {
+		out <- nil
+		return out
 	}
-	ls, err := bl.LoadStates(ctx, names)
-	if err != nil {
-		return nil
-	}
-	return ls
+	go func() {
+		ls, err := bl.LoadStates(ctx, names)
+		if err != nil {
+			ls = nil
+		}
+		out <- ls
+	}()
+	return out
 }
 
 // staleUnits reports each of q's stale module units that our scope's
 // manager knows or whose file is in our unit directory, and the other
 // scope's, read only.
-func (s SystemdUnits) staleUnits(ctx context.Context, mgr SystemdManager, q UnitQuery, rep *UnitReport) {
+func (s SystemdUnits) staleUnits(ctx context.Context, mgr SystemdManager, statesc <-chan map[string]string, q UnitQuery, rep *UnitReport) {
 	otherScope := string(spec.ScopeSystem)
 	if q.Scope == string(spec.ScopeSystem) {
 		otherScope = string(spec.ScopeUser)
@@ -175,8 +185,11 @@ func (s SystemdUnits) staleUnits(ctx context.Context, mgr SystemdManager, q Unit
 	// One round trip for every candidate's LoadState when the manager can
 	// list by names; then full properties only for the ones it knows.
 	var states map[string]string
-	if mgr != nil {
-		states = loadStates(ctx, mgr, staleNames(q))
+	if statesc != nil {
+		states = <-statesc
+	}
+	if mgr == nil {
+		states = nil
 	}
 	// In order, per short: our scope's unit, then the other scope's.
 	type entry struct {
