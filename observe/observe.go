@@ -213,6 +213,10 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	snap := newSnapshot(env, d)
 	hubPort := snap.HubPort
 
+	// The manager's answers take longest: ask first (see above).
+	unitc := make(chan unitView, 1)
+	go func() { unitc <- o.observeUnit(ctx, d) }()
+
 	cands, portFile, problems := readPidfiles(d.Home, d)
 	snap.HubPortFile = portFile
 	snap.Problems = append(snap.Problems, problems...)
@@ -220,9 +224,6 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	links, problems := plantedLinks(d.Home)
 	snap.Links = links
 	snap.Problems = append(snap.Problems, problems...)
-
-	unitc := make(chan unitView, 1)
-	go func() { unitc <- o.observeUnit(ctx, d) }()
 
 	health, hc := checkHealth(ctx, env, hubPort)
 	snap.Health = health

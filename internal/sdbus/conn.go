@@ -123,54 +123,42 @@ const (
 	propertiesGet = "org.freedesktop.DBus.Properties.Get"
 )
 
-// unitProps are the properties UnitProps reads; required ones fail the
-// read when the manager does not answer them, the others (newer than some
-// managers, NRestarts since 235) are left zero.
-var unitProps = []struct {
+// A unitProp is one property UnitProps reads; a required one fails the read
+// when the manager does not answer it, the others (newer than some
+// managers: NRestarts since 235) are left zero.
+type unitProp struct {
 	iface, name string
 	required    bool
-}{
-	{unitIface, "LoadState", true}, {unitIface, "ActiveState", true}, {unitIface, "SubState", true},
-	{unitIface, "UnitFileState", false}, {unitIface, "FragmentPath", true}, {unitIface, "NeedDaemonReload", true},
-	{unitIface, "DropInPaths", true},
-	{serviceIface, "MainPID", true}, {serviceIface, "ControlGroup", true}, {serviceIface, "Result", false},
-	{serviceIface, "ExecMainCode", false}, {serviceIface, "ExecMainStatus", false}, {serviceIface, "NRestarts", false},
-	{serviceIface, "ExecStart", false},
 }
+
+// stateProps are read for every unit; outcomeProps, how the last run of
+// its main process ended, only for a unit that is not active and running:
+// a converged box's tick does not ask for them.
+var (
+	stateProps = []unitProp{
+		{unitIface, "LoadState", true}, {unitIface, "ActiveState", true}, {unitIface, "SubState", true},
+		{unitIface, "UnitFileState", false}, {unitIface, "FragmentPath", true}, {unitIface, "NeedDaemonReload", true},
+		{unitIface, "DropInPaths", true},
+		{serviceIface, "MainPID", true}, {serviceIface, "ControlGroup", true}, {serviceIface, "ExecStart", false},
+	}
+	outcomeProps = []unitProp{
+		{serviceIface, "Result", false}, {serviceIface, "ExecMainCode", false}, {serviceIface, "ExecMainStatus", false},
+		{serviceIface, "NRestarts", false},
+	}
+)
 
 // UnitProps reads the properties of unit name. A unit the manager does not
 // know is not an error: its LoadState is "not-found" (systemd loads units
 // on demand when asked about them).
 //
-// Each property is one Get, all of them sent before the first answer is
-// read: one round trip, and the manager computes only what is asked (a
-// GetAll of the Service interface is some 200 properties, 11 KB).
+// Each property is one Get, all of a flight sent before the first answer
+// is read: one round trip (two for a service not active and running), and
+// the manager computes only what is asked (a GetAll of the Service
+// interface is some 200 properties, 11 KB).
 func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 	obj := c.raw.Object(systemdDest, godbus.ObjectPath("/org/freedesktop/systemd1/unit/"+sddbus.PathBusEscape(name)))
 	service := strings.HasSuffix(name, ".service")
-	calls := make([]*godbus.Call, len(unitProps))
-	for i, p := range unitProps {
-		if p.iface == serviceIface && !service {
-			continue
-		}
-		calls[i] = obj.GoWithContext(ctx, propertiesGet, 0, make(chan *godbus.Call, 1), p.iface, p.name)
-	}
-	vals := make(map[string]any, len(unitProps))
-	var failed error
-	for i, call := range calls {
-		if call == nil {
-			continue
-		}
-		<-call.Done
-		var v godbus.Variant
-		if err := call.Store(&v); err != nil {
-			if unitProps[i].required && failed == nil {
-				failed = fmt.Errorf("read unit %s: %s: %w", name, unitProps[i].name, err)
-			}
-			continue
-		}
-		vals[unitProps[i].name] = v.Value()
-	}
+	vals, failed := getProps(ctx, obj, stateProps, service)
 	p := Props{
 		LoadState:        str(vals["LoadState"]),
 		ActiveState:      str(vals["ActiveState"]),
@@ -182,23 +170,57 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 	if failed != nil && p.LoadState != "not-found" {
 		// A unit that does not exist has no service properties worth
 		// failing over; anything else unanswered is an error.
-		return Props{}, failed
+		return Props{}, fmt.Errorf("read unit %s: %w", name, failed)
 	}
 	if d, ok := vals["DropInPaths"].([]string); ok && len(d) > 0 {
 		p.DropInPaths = d
 	}
-	if service && p.LoadState != "not-found" {
-		if pid, ok := vals["MainPID"].(uint32); ok {
-			p.MainPID = int(pid)
-		}
-		p.ControlGroup = str(vals["ControlGroup"])
-		p.Result = str(vals["Result"])
-		p.ExecMainCode = intProp(vals["ExecMainCode"])
-		p.ExecMainStatus = intProp(vals["ExecMainStatus"])
-		p.NRestarts = intProp(vals["NRestarts"])
-		p.ExecStart = execStart(vals["ExecStart"])
+	if !service || p.LoadState == "not-found" {
+		return p, nil
+	}
+	if pid, ok := vals["MainPID"].(uint32); ok {
+		p.MainPID = int(pid)
+	}
+	p.ControlGroup = str(vals["ControlGroup"])
+	p.ExecStart = execStart(vals["ExecStart"])
+	if p.ActiveState != "active" || p.SubState != "running" {
+		out, _ := getProps(ctx, obj, outcomeProps, service)
+		p.Result = str(out["Result"])
+		p.ExecMainCode = intProp(out["ExecMainCode"])
+		p.ExecMainStatus = intProp(out["ExecMainStatus"])
+		p.NRestarts = intProp(out["NRestarts"])
 	}
 	return p, nil
+}
+
+// getProps sends one Get per property in props (the Service ones only for
+// a service), all before reading the first answer, and returns the values
+// by name and the first required one that was not answered.
+func getProps(ctx context.Context, obj godbus.BusObject, props []unitProp, service bool) (map[string]any, error) {
+	calls := make([]*godbus.Call, len(props))
+	for i, p := range props {
+		if p.iface == serviceIface && !service {
+			continue
+		}
+		calls[i] = obj.GoWithContext(ctx, propertiesGet, 0, make(chan *godbus.Call, 1), p.iface, p.name)
+	}
+	vals := make(map[string]any, len(props))
+	var failed error
+	for i, call := range calls {
+		if call == nil {
+			continue
+		}
+		<-call.Done
+		var v godbus.Variant
+		if err := call.Store(&v); err != nil {
+			if props[i].required && failed == nil {
+				failed = fmt.Errorf("%s: %w", props[i].name, err)
+			}
+			continue
+		}
+		vals[props[i].name] = v.Value()
+	}
+	return vals, failed
 }
 
 // listedUnit is one entry of ListUnitsByNames, a(ssssssouso).
