@@ -26,10 +26,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -246,6 +249,12 @@ func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16
 // Everything is opened relative to a directory descriptor (openat,
 // readlinkat on /proc/PID/fd), so the kernel resolves "/proc/PID" once per
 // process, not once per fd.
+//
+// A large process table is split into contiguous runs walked side by side,
+// one goroutine per CPU (at most maxWalkWorkers): the walk is syscalls on
+// /proc, which the kernel serves for different processes in parallel, and
+// on a box of thousands of processes it is most of an observation. The
+// runs are merged in order, so the result is the one a single pass gives.
 func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	d, err := os.Open(p.root)
 	if err != nil {
@@ -257,6 +266,34 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 		return walkResult{}, fmt.Errorf("read process table %s: %w", p.root, err)
 	}
 	rootFd := int(d.Fd())
+	workers := min(runtime.GOMAXPROCS(0), maxWalkWorkers, len(names)/minWalkRun)
+	if workers <= 1 {
+		return p.walkNames(rootFd, names, inodes), nil
+	}
+	parts := make([]walkResult, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		run := names[i*len(names)/workers : (i+1)*len(names)/workers]
+		wp := p
+		if i > 0 {
+			wp = &procFS{root: p.root, netlink: p.netlink, buf: make([]byte, 4<<10), link: make([]byte, 256),
+				dirents: make([]byte, 8<<10), fdNames: fdNames}
+		}
+		wg.Go(func() { parts[i] = wp.walkNames(rootFd, run, inodes) })
+	}
+	wg.Wait()
+	return mergeWalks(parts), nil
+}
+
+// maxWalkWorkers bounds the goroutines of one walk; minWalkRun is the
+// fewest /proc entries worth a goroutine of their own.
+const (
+	maxWalkWorkers = 4
+	minWalkRun     = 256
+)
+
+// walkNames is walk over the /proc entries names.
+func (p *procFS) walkNames(rootFd int, names []string, inodes map[uint64]bool) walkResult {
 	res := walkResult{tree: processTree{}, owners: map[uint64][]int{}, unreadableStat: map[int]error{}}
 	for _, name := range names {
 		if name == "" || name[0] < '1' || name[0] > '9' {
@@ -285,7 +322,22 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 			}
 		}
 	}
-	return res, nil
+	return res
+}
+
+// mergeWalks joins the walks of consecutive runs of the process table, in
+// order: each inode's holders are listed in the order one pass would.
+func mergeWalks(parts []walkResult) walkResult {
+	res := parts[0]
+	for _, part := range parts[1:] {
+		maps.Copy(res.tree, part.tree)
+		maps.Copy(res.unreadableStat, part.unreadableStat)
+		for ino, pids := range part.owners {
+			res.owners[ino] = append(res.owners[ino], pids...)
+		}
+		res.unreadableFds = append(res.unreadableFds, part.unreadableFds...)
+	}
+	return res
 }
 
 // readStatAt reads <root>/<pid>/stat relative to the root's descriptor. The
