@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,10 @@ type ScaleCutover struct {
 	// Start is StartUnit over D-Bus until /health answers 2xx from the
 	// unit, on the converged box after stopping the unit.
 	Start time.Duration `json:"start"`
+	// StartModules is StartUnit until every module port accepts a
+	// connection: the hub boots its modules one after another, and a
+	// cutover that waits for them (wait-modules) cannot end before.
+	StartModules time.Duration `json:"startModules"`
 	// Cutover is `parachute reconcile --desired supervised`, exec to exit.
 	Cutover time.Duration `json:"cutover"`
 	Events  []Event       `json:"events,omitempty"`
@@ -78,6 +83,10 @@ type ScaleCutover struct {
 
 // limit is every process gone plus the unit's start to healthy.
 func (c ScaleCutover) limit() time.Duration { return c.StopProcsGone + c.Start }
+
+// modulesLimit is every process gone plus the unit's start until every
+// module listens: the limit of a cutover that waits for the modules.
+func (c ScaleCutover) modulesLimit() time.Duration { return c.StopProcsGone + c.StartModules }
 
 // ScaleResult is what the root agent measured.
 type ScaleResult struct {
@@ -213,8 +222,8 @@ func noopPairs(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, name str
 		if !doc.Converged || len(doc.Steps) != 0 || len(evs) != 0 {
 			return nil, 0, fmt.Errorf("no-op: converged %t, %d planned, %d events", doc.Converged, len(doc.Steps), len(evs))
 		}
-		p := Pair{Ours: d, OursRSS: b.lastRSS}
-		if p.Tool, _, err = timeCmd(ctx, tool...); err != nil {
+		p := Pair{Ours: d}
+		if p.Tool, err = timeCmd(ctx, tool...); err != nil {
 			return nil, 0, err
 		}
 		pairs = append(pairs, p)
@@ -228,9 +237,9 @@ func noopPairs(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, name str
 	return pairs, procs, nil
 }
 
-// timeCmd runs argv, exec to exit, and returns its wall time and peak RSS
-// (KiB); a non-zero exit is an error.
-func timeCmd(ctx context.Context, argv ...string) (time.Duration, int64, error) {
+// timeCmd runs argv, exec to exit, and returns its wall time; a non-zero
+// exit is an error.
+func timeCmd(ctx context.Context, argv ...string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -238,13 +247,20 @@ func timeCmd(ctx context.Context, argv ...string) (time.Duration, int64, error) 
 	err := cmd.Run()
 	d := time.Since(t0)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out.Bytes()))
+		return 0, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out.Bytes()))
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
+	return d, nil
+}
+
+// peakRSS runs argv once more under GNU time (peakRSSArgv) and returns its
+// peak resident set, KiB: an untimed run, so the wrapper adds nothing to
+// the timed ones.
+func peakRSS(ctx context.Context, dir string, argv ...string) (int64, error) {
+	file := filepath.Join(dir, "rss")
+	if _, err := timeCmd(ctx, peakRSSArgv(file, argv)...); err != nil {
+		return 0, err
 	}
-	return d, rss, nil
+	return readPeakRSS(file), nil
 }
 
 // observePairs times `parachute observe` on b against `ss -Hltnp`.
@@ -253,10 +269,14 @@ func observePairs(ctx context.Context, b *box, n int) ([]Pair, error) {
 	for range n {
 		var p Pair
 		var err error
-		if p.Ours, p.OursRSS, err = timeCmd(ctx, b.parachute, "observe", "--spec", b.spec, "--output", "json"); err != nil {
+		observe := []string{b.parachute, "observe", "--spec", b.spec, "--output", "json"}
+		if p.Ours, err = timeCmd(ctx, observe...); err != nil {
 			return nil, err
 		}
-		if p.Tool, _, err = timeCmd(ctx, "ss", "-Hltnp"); err != nil {
+		if p.Tool, err = timeCmd(ctx, "ss", "-Hltnp"); err != nil {
+			return nil, err
+		}
+		if p.OursRSS, err = peakRSS(ctx, b.cfg.dir, observe...); err != nil {
 			return nil, err
 		}
 		pairs = append(pairs, p)
@@ -373,6 +393,7 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 	if cfg.trace != "" && run == 1 {
 		straceRun(ctx, cfg.trace, "observe-large", b.parachute, "observe", "--spec", b.spec, "--output", "json")
 	}
+	b.measureRSS = true // the runs below are seconds long: time(1)'s exec is noise there
 	if _, _, _, err = b.reconcile(ctx, exitChanges, "--desired", "supervised", "--plan"); err != nil {
 		return c, fmt.Errorf("plan: %w", err)
 	}
@@ -402,6 +423,9 @@ func largeCutover(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, run i
 	hubOnly.modulePorts = nil
 	if c.Start, _, err = hubOnly.startLimit(ctx, conn, startJob(conn)); err != nil {
 		return c, fmt.Errorf("start limit: %w", err)
+	}
+	if c.StartModules, err = b.modulesStartLimit(ctx, conn); err != nil {
+		return c, fmt.Errorf("start limit with the modules: %w", err)
 	}
 	if _, _, _, err := b.reconcile(ctx, 0, "--desired", "absent"); err != nil {
 		return c, fmt.Errorf("remove the box: %w", err)
@@ -576,4 +600,45 @@ func writeScaleLines(w io.Writer, r scaleReport) {
 		c.Events, c.Observe = nil, nil
 		enc.Encode(scaleLine{Record: fmt.Sprintf("cutover-%d", c.Modules), N: i + 1, ScaleCutover: &c, Parts: parts, Steps: steps})
 	}
+}
+
+// modulesStartLimit stops b's unit, waits until every port is free, then
+// times StartUnit until every module port accepts a connection. Modules
+// come up in order, so each poll goes on from the first port not yet up.
+func (b *box) modulesStartLimit(ctx context.Context, conn *sddbus.Conn) (time.Duration, error) {
+	ch := make(chan string, 1)
+	if _, err := conn.StopUnitContext(ctx, hubUnit, "replace", ch); err != nil {
+		return 0, fmt.Errorf("stop %s: %w", hubUnit, err)
+	}
+	if res := <-ch; res != "done" {
+		return 0, fmt.Errorf("stop %s: job %s", hubUnit, res)
+	}
+	if err := waitFor(30*time.Second, func() error {
+		for _, p := range b.ports() {
+			if !portFree(p) {
+				return fmt.Errorf(":%d still held after stopping %s", p, hubUnit)
+			}
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := startJob(conn)(ctx); err != nil {
+		return 0, err
+	}
+	next := 0
+	for next < len(b.modulePorts) {
+		c, err := net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(b.modulePorts[next]), time.Second)
+		if err == nil {
+			c.Close()
+			next++
+			continue
+		}
+		if time.Since(t0) > time.Minute {
+			return 0, fmt.Errorf("%d of %d modules listening a minute after starting %s", next, len(b.modulePorts), hubUnit)
+		}
+		time.Sleep(poll)
+	}
+	return time.Since(t0), nil
 }

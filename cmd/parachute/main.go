@@ -15,18 +15,21 @@ import (
 	"github.com/parachute/reconcile/internal/cli"
 )
 
-// gcPercent is the garbage collector's target unless GOGC says otherwise. A
-// run lives for milliseconds to seconds with a live heap of one or two MiB;
-// at Go's default (100) the heap of a 500-module box doubles to 8 MiB while
-// the JSON document is written, and that is most of the difference between
-// the peak resident set and the binary's own pages. At 50 the peak is 1 to 2
-// MiB lower for the same time (bench/README.md, issue 11); each collection
-// costs well under a millisecond at this heap size.
-const gcPercent = 50
+// memoryLimit is the soft limit on the Go runtime's own memory (heap,
+// stacks, its metadata; not the binary's pages) unless GOMEMLIMIT or GOGC
+// says otherwise. A run lives for milliseconds to seconds: a converged tick
+// allocates a few MiB and, at Go's default target, never collects at all;
+// the JSON document of a 500-module box among thousands of processes is the
+// one thing that grows the heap past 10 MiB, and there the limit makes the
+// collector run and return memory to the system instead of letting the heap
+// double. It replaced a fixed GOGC of 50, which collected on every run
+// without lowering that peak enough (bench/README.md, issue 11). The limit
+// is soft: a run that needs more gets it, with more collections.
+const memoryLimit = 10 << 20
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.MainAs(ctx, cli.ProgName(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr)
