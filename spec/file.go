@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parachute/reconcile/internal/boxfs"
@@ -188,7 +189,7 @@ func syntaxError(path string, data []byte, err error) *InputError {
 		err = err2
 	}
 	return &InputError{Kind: specKind, File: path, Line: yamlErrorLine(err),
-		Problem: "not valid YAML: " + yamlMessageRE.ReplaceAllString(err.Error(), ""),
+		Problem: "not valid YAML: " + yamlMessageRE().ReplaceAllString(err.Error(), ""),
 		Fix:     "repair the YAML near that line (indentation with spaces, a colon after each key)"}
 }
 
@@ -431,7 +432,7 @@ func (fp *fileParser) unknown(e entry, known []string) {
 func (fp *fileParser) value(e entry) (any, bool) {
 	v, err := yamlValue(e.value)
 	if err != nil {
-		fp.fail(e, "not valid YAML: "+yamlMessageRE.ReplaceAllString(err.Error(), ""), "repair the value, or remove its tag")
+		fp.fail(e, "not valid YAML: "+yamlMessageRE().ReplaceAllString(err.Error(), ""), "repair the value, or remove its tag")
 		return nil, false
 	}
 	return v, true
@@ -578,14 +579,24 @@ func (fp *fileParser) command(e entry) []string {
 	return out
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// envName reports whether key is a portable environment variable name:
+// [A-Za-z_][A-Za-z0-9_]*.
+func envName(key string) bool {
+	for i, c := range key {
+		letter := c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return key != ""
+}
 
 // env returns hub.env.
 func (fp *fileParser) env(e entry) map[string]string {
 	out := map[string]string{}
 	fp.mapping(e, func(e entry) {
 		key := e.name()
-		if !envName.MatchString(key) {
+		if !envName(key) {
 			fp.fail(e, fmt.Sprintf("%q is not a valid environment variable name", key), "use letters, digits and underscores, not starting with a digit")
 			return
 		}
@@ -708,14 +719,16 @@ func yamlKind(v any) string {
 	}
 }
 
+// The YAML error patterns are compiled on first use: only a file that does
+// not parse needs them, and every run would pay for compiling them.
 var (
-	yamlLineRE    = regexp.MustCompile(`line (\d+)`)
-	yamlMessageRE = regexp.MustCompile(`^yaml: (line \d+: )?`)
+	yamlLineRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
+	yamlMessageRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (line \d+: )?`) })
 )
 
 // yamlErrorLine extracts the first "line N" from a YAML error, or 0.
 func yamlErrorLine(err error) int {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
+	m := yamlLineRE().FindStringSubmatch(err.Error())
 	if m == nil {
 		return 0
 	}

@@ -195,3 +195,14 @@ func TestLoadFile(t *testing.T) {
 		t.Errorf("missing spec file: %v", err)
 	}
 }
+
+func TestEnvName(t *testing.T) {
+	for key, want := range map[string]bool{
+		"PATH": true, "_x": true, "A1_b": true, "a": true,
+		"": false, "1A": false, "A-B": false, "A B": false, "É": false, "A=B": false, "A\x00": false,
+	} {
+		if got := envName(key); got != want {
+			t.Errorf("envName(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

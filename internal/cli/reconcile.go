@@ -8,7 +8,7 @@ import (
 )
 
 func runReconcile(ctx context.Context, inv *invocation) int {
-	r, code := prepare(inv)
+	r, code := prepare(ctx, inv)
 	if r == nil {
 		return code
 	}

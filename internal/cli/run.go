@@ -18,14 +18,20 @@ type run struct {
 }
 
 // prepare loads the desired state and wires the system. A nil run means
-// the command ends there, with the exit code returned.
-func prepare(inv *invocation) (*run, int) {
+// the command ends there, with the exit code returned. The service
+// manager's connection is started first (platform.predial), to be ready
+// when the observation asks.
+func prepare(ctx context.Context, inv *invocation) (*run, int) {
+	plat := newPlatform()
+	plat.predial(ctx)
 	d, err := loadDesired(inv.opts, inv.fs)
 	if err != nil {
+		plat.close()
 		return nil, inv.loadFailed(err)
 	}
-	sys, err := newSystem(d, inv.clock)
+	sys, err := newSystem(d, inv.clock, plat)
 	if err != nil {
+		plat.close()
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return nil, ExitBlocked
 	}
@@ -57,7 +63,7 @@ func (r *run) shown(err error, code int) int {
 }
 
 func runObserve(ctx context.Context, inv *invocation) int {
-	r, code := prepare(inv)
+	r, code := prepare(ctx, inv)
 	if r == nil {
 		return code
 	}

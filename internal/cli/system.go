@@ -27,10 +27,9 @@ func (s *system) Close() {
 }
 
 // newSystem wires the observer and the actuator for d on this platform.
-func newSystem(d spec.Desired, clock actuate.Clock) (*system, error) {
+func newSystem(d spec.Desired, clock actuate.Clock, plat *platform) (*system, error) {
 	env := observe.DefaultEnv()
 	locate := observe.LocateUnit(goos)
-	plat := newPlatform()
 	obs := &observe.Observer{Env: env, Units: plat.unitObserver(), Locate: func(d spec.Desired) observe.UnitQuery {
 		q := locate(d)
 		// An explicit manager that is not this platform's: name it, so the

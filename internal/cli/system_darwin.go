@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 
 	"github.com/parachute/reconcile/actuate"
@@ -17,6 +18,9 @@ type platform struct{}
 func newPlatform() *platform { return &platform{} }
 
 func (*platform) close() {}
+
+// predial does nothing: launchctl is run per question.
+func (*platform) predial(context.Context) {}
 
 func (*platform) unitObserver() observe.UnitObserver { return observe.NewUnitObserver(os.Getenv) }
 

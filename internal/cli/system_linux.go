@@ -18,44 +18,99 @@ func newProcesses() actuate.Processes { return actuate.OSProcesses{} }
 // platform shares one connection per systemd manager between the observer
 // and the actuator for the whole run (a user-bus dial costs tens of
 // milliseconds), dialled on first use so that a run that changes nothing
-// connects only to observe.
+// connects only to observe — or before, by predial.
 type platform struct {
 	mu    sync.Mutex
-	conns map[string]*sdbus.Conn // by scope and uid
+	conns map[string]*dialing // by scope and uid
 }
 
-func newPlatform() *platform { return &platform{conns: map[string]*sdbus.Conn{}} }
+// dialing is one connection, being dialled until done is closed.
+type dialing struct {
+	done chan struct{}
+	conn *sdbus.Conn
+	err  error
+	// early marks a predial: its failure is not an answer to a caller,
+	// who dials again.
+	early bool
+}
+
+func newPlatform() *platform { return &platform{conns: map[string]*dialing{}} }
+
+// predial starts connecting to the manager a run of this process most
+// likely asks (root's system manager, a user's own), while the run reads
+// its spec and the box: the connection and its handshake take a
+// millisecond or two of the manager's time, which a converged tick would
+// otherwise wait for. A guess that turns out wrong costs an unused
+// connection, closed with the rest; a failure is forgotten.
+func (p *platform) predial(ctx context.Context) {
+	scope, uid := spec.ScopeUser, os.Geteuid()
+	if uid == 0 {
+		scope = spec.ScopeSystem
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.startLocked(ctx, string(scope), uid, true)
+}
+
+// startLocked starts dialling scope/uid unless a dial is there already.
+func (p *platform) startLocked(ctx context.Context, scope string, uid int, early bool) *dialing {
+	key := scope + "/" + strconv.Itoa(uid)
+	if d := p.conns[key]; d != nil {
+		return d
+	}
+	d := &dialing{done: make(chan struct{}), early: early}
+	p.conns[key] = d
+	go func() {
+		defer close(d.done)
+		d.conn, d.err = sdbus.Dial(context.WithoutCancel(ctx), scope, uid, os.Getenv)
+	}()
+	return d
+}
 
 // dial returns the run's connection to the manager of scope for uid; a
 // failed dial is tried again at the next call (the user manager may come up
 // while --until-converged waits).
 func (p *platform) dial(ctx context.Context, scope string, uid int) (*sdbus.Conn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	key := scope + "/" + strconv.Itoa(uid)
-	if c := p.conns[key]; c != nil {
-		if c.Connected() {
-			return c, nil
+	for {
+		p.mu.Lock()
+		d := p.startLocked(ctx, scope, uid, false)
+		p.mu.Unlock()
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		// The bus went away mid-run (dbus-daemon restarted): a closed
-		// connection never comes back, a new one may.
-		c.Close()
-		delete(p.conns, key)
+		if d.err == nil && d.conn.Connected() {
+			return d.conn, nil
+		}
+		// Failed, or the bus went away mid-run (dbus-daemon restarted): a
+		// closed connection never comes back, a new one may.
+		p.mu.Lock()
+		if p.conns[key] == d {
+			delete(p.conns, key)
+		}
+		p.mu.Unlock()
+		if d.conn != nil {
+			d.conn.Close()
+		}
+		if d.err != nil && !d.early {
+			return nil, d.err
+		}
 	}
-	c, err := sdbus.Dial(context.WithoutCancel(ctx), scope, uid, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	p.conns[key] = c
-	return c, nil
 }
 
+// close closes every connection, waiting for one still being dialled.
 func (p *platform) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, c := range p.conns {
-		c.Close()
-		delete(p.conns, k)
+	conns := p.conns
+	p.conns = map[string]*dialing{}
+	p.mu.Unlock()
+	for _, d := range conns {
+		<-d.done
+		if d.conn != nil {
+			d.conn.Close()
+		}
 	}
 }
 
