@@ -45,6 +45,9 @@ type Pair struct {
 	Tool time.Duration `json:"tool"`
 	// OursRSS is the peak resident set of our command, KiB.
 	OursRSS int64 `json:"oursRSS"`
+	// Quiet is the no-op as the timer unit runs it (--quiet, no output on
+	// a converged box), timed right after the tool; 0 elsewhere.
+	Quiet time.Duration `json:"quiet,omitempty"`
 }
 
 // ScaleCutover is one cutover of a large box and its limit.
@@ -224,6 +227,9 @@ func noopPairs(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, name str
 		}
 		p := Pair{Ours: d}
 		if p.Tool, err = timeCmd(ctx, tool...); err != nil {
+			return nil, 0, err
+		}
+		if p.Quiet, err = quietNoop(ctx, b); err != nil {
 			return nil, 0, err
 		}
 		pairs = append(pairs, p)
@@ -641,4 +647,20 @@ func (b *box) modulesStartLimit(ctx context.Context, conn *sddbus.Conn) (time.Du
 		time.Sleep(poll)
 	}
 	return time.Since(t0), nil
+}
+
+// quietNoop times `parachute reconcile --spec S --quiet`, the timer unit's
+// command: on a converged box it changes nothing and prints nothing, and
+// anything printed (or a non-zero exit) is an error here.
+func quietNoop(ctx context.Context, b *box) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, b.parachute, "reconcile", "--spec", b.spec, "--quiet")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	err := cmd.Run()
+	d := time.Since(t0)
+	if err != nil || out.Len() > 0 {
+		return 0, fmt.Errorf("no-op --quiet: %v: %s", err, bytes.TrimSpace(out.Bytes()))
+	}
+	return d, nil
 }
