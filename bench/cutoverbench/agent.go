@@ -177,20 +177,8 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.Plan, _, _, err = b.reconcile(ctx, exitChanges, "--desired", "supervised", "--plan"); err != nil {
-		return r, fmt.Errorf("plan: %w", err)
-	}
-	var doc reconcile.Document
-	if r.Cutover, r.Events, doc, err = b.reconcile(ctx, 0, "--desired", "supervised"); err != nil {
-		return r, fmt.Errorf("cutover: %w", err)
-	}
-	if !doc.Converged || len(doc.Applied) == 0 {
-		return r, fmt.Errorf("cutover: converged %t after %d steps: %s", doc.Converged, len(doc.Applied), doc.Error)
-	}
-	r.Applied = len(doc.Applied)
-	r.LeftPidfiles, _ = filepath.Glob(filepath.Join(b.home, "*", "run", "*.pid"))
-	for i, p := range r.LeftPidfiles {
-		r.LeftPidfiles[i], _ = filepath.Rel(b.home, p)
+	if err := b.cutover(ctx, &r); err != nil {
+		return r, err
 	}
 	fmt.Fprintf(log, "cutover: %v, %d steps\n", r.Cutover, r.Applied)
 
@@ -199,37 +187,90 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 		return r, fmt.Errorf("system bus: %w", err)
 	}
 	defer conn.Close()
+	if err := b.converged(ctx, conn); err != nil {
+		return r, err
+	}
+	r.Processes = countProcesses()
+	if r.Noop, r.Observe, err = b.noopReruns(ctx, cfg.reruns); err != nil {
+		return r, err
+	}
+	if err := b.startLimits(ctx, conn, &r); err != nil {
+		return r, err
+	}
+	fmt.Fprintf(log, "start limit: %v over D-Bus, %v with systemctl\n", r.StartDBus, r.StartSystemctl)
+	r.Reload, err = daemonReloads(ctx, conn, 3)
+	return r, err
+}
+
+// cutover times `--plan` and then the cutover itself on b, and records
+// them, the cutover's step events, its applied steps and the pidfiles it
+// left in r.
+func (b *box) cutover(ctx context.Context, r *Run) error {
+	var err error
+	if r.Plan, _, _, err = b.reconcile(ctx, exitChanges, "--desired", "supervised", "--plan"); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	var doc reconcile.Document
+	if r.Cutover, r.Events, doc, err = b.reconcile(ctx, 0, "--desired", "supervised"); err != nil {
+		return fmt.Errorf("cutover: %w", err)
+	}
+	if !doc.Converged || len(doc.Applied) == 0 {
+		return fmt.Errorf("cutover: converged %t after %d steps: %s", doc.Converged, len(doc.Applied), doc.Error)
+	}
+	r.Applied = len(doc.Applied)
+	r.LeftPidfiles, _ = filepath.Glob(filepath.Join(b.home, "*", "run", "*.pid"))
+	for i, p := range r.LeftPidfiles {
+		r.LeftPidfiles[i], _ = filepath.Rel(b.home, p)
+	}
+	return nil
+}
+
+// converged checks that the cutover left b converged: the hub port held
+// by the unit, every detached process and group gone, and, within 30s,
+// every module port held by the unit.
+func (b *box) converged(ctx context.Context, conn *sddbus.Conn) error {
 	if err := b.ownedByUnit(ctx, conn, b.hubPort); err != nil {
-		return r, fmt.Errorf("after the cutover: %w", err)
+		return fmt.Errorf("after the cutover: %w", err)
 	}
 	for _, p := range append([]started{b.hub}, b.modules...) {
 		if processAlive(p.Pid) || p.Pgid == p.Pid && syscall.Kill(-p.Pgid, 0) == nil {
-			return r, fmt.Errorf("after the cutover: detached %s (pid %d) or its group survived", cmp.Or(p.Short, "hub"), p.Pid)
+			return fmt.Errorf("after the cutover: detached %s (pid %d) or its group survived", cmp.Or(p.Short, "hub"), p.Pid)
 		}
 	}
 	// A converged box is one whose hub has booted every module again.
 	if err := waitFor(30*time.Second, func() error { return b.ownedByUnit(ctx, conn, b.modulePorts...) }); err != nil {
-		return r, fmt.Errorf("modules under the unit: %w", err)
+		return fmt.Errorf("modules under the unit: %w", err)
 	}
-	r.Processes = countProcesses()
-	for range cfg.reruns {
+	return nil
+}
+
+// noopReruns times n no-op reconciles on the converged box b, each
+// followed by one `parachute observe --output json`.
+func (b *box) noopReruns(ctx context.Context, n int) (noop, observe []time.Duration, err error) {
+	for range n {
 		d, evs, doc, err := b.reconcile(ctx, 0)
 		if err != nil {
-			return r, fmt.Errorf("no-op rerun: %w", err)
+			return noop, observe, fmt.Errorf("no-op rerun: %w", err)
 		}
 		if !doc.Converged || len(doc.Applied) != 0 || len(doc.Steps) != 0 || len(evs) != 0 {
-			return r, fmt.Errorf("no-op rerun: converged %t, %d applied, %d planned, %d events", doc.Converged, len(doc.Applied), len(doc.Steps), len(evs))
+			return noop, observe, fmt.Errorf("no-op rerun: converged %t, %d applied, %d planned, %d events", doc.Converged, len(doc.Applied), len(doc.Steps), len(evs))
 		}
-		r.Noop = append(r.Noop, d)
+		noop = append(noop, d)
 		t0 := time.Now()
 		if out, err := exec.CommandContext(ctx, b.parachute, "observe", "--spec", b.spec, "--output", "json").CombinedOutput(); err != nil {
-			return r, fmt.Errorf("parachute observe: %w: %s", err, out)
+			return noop, observe, fmt.Errorf("parachute observe: %w: %s", err, out)
 		}
-		r.Observe = append(r.Observe, time.Since(t0))
+		observe = append(observe, time.Since(t0))
 	}
+	return noop, observe, nil
+}
 
+// startLimits times the start of b's unit until healthy twice, over D-Bus
+// and with `systemctl start`, into r.
+func (b *box) startLimits(ctx context.Context, conn *sddbus.Conn, r *Run) error {
+	var err error
 	if r.StartDBus, r.StartDBusJob, err = b.startLimit(ctx, conn, startJob(conn)); err != nil {
-		return r, fmt.Errorf("start limit (D-Bus): %w", err)
+		return fmt.Errorf("start limit (D-Bus): %w", err)
 	}
 	if r.StartSystemctl, r.StartSystemctlExit, err = b.startLimit(ctx, conn, func(ctx context.Context) error {
 		out, err := exec.CommandContext(ctx, "systemctl", "start", hubUnit).CombinedOutput()
@@ -238,17 +279,22 @@ func oneRun(ctx context.Context, cfg agentConfig, log io.Writer) (Run, error) {
 		}
 		return nil
 	}); err != nil {
-		return r, fmt.Errorf("start limit (systemctl): %w", err)
+		return fmt.Errorf("start limit (systemctl): %w", err)
 	}
-	fmt.Fprintf(log, "start limit: %v over D-Bus, %v with systemctl\n", r.StartDBus, r.StartSystemctl)
-	for range 3 {
+	return nil
+}
+
+// daemonReloads times n daemon-reloads over D-Bus.
+func daemonReloads(ctx context.Context, conn *sddbus.Conn, n int) ([]time.Duration, error) {
+	var ds []time.Duration
+	for range n {
 		t0 := time.Now()
 		if err := conn.ReloadContext(ctx); err != nil {
-			return r, fmt.Errorf("daemon-reload: %w", err)
+			return ds, fmt.Errorf("daemon-reload: %w", err)
 		}
-		r.Reload = append(r.Reload, time.Since(t0))
+		ds = append(ds, time.Since(t0))
 	}
-	return r, nil
+	return ds, nil
 }
 
 // layOut lays out and starts a detached-era box of ten modules in

@@ -141,12 +141,25 @@ func each(runs []Run, f func(Run) time.Duration) []time.Duration {
 
 // render writes the Markdown report of runs.
 func render(w io.Writer, runs []Run) {
-	row := func(what string, s stats) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", what, ms(s.med), ms(s.min), ms(s.max))
-	}
 	cut := summarize(each(runs, func(r Run) time.Duration { return r.Cutover }))
-	lim := summarize(each(runs, Run.limit))
 	over := summarize(each(runs, Run.overhead))
+	renderFigures(w, runs, cut, over)
+	renderTarget(w, runs, over)
+	renderPerRun(w, runs)
+	renderPhases(w, runs, cut)
+	renderOverheadSources(w, runs, over)
+	notes(w, runs)
+}
+
+// statsRow writes one row of the figures table: what, then s.
+func statsRow(w io.Writer, what string, s stats) {
+	fmt.Fprintf(w, "| %s | %s | %s | %s |\n", what, ms(s.med), ms(s.min), ms(s.max))
+}
+
+// renderFigures writes the run count and the table of the median, minimum
+// and maximum of every figure; cut and over are the cutover's and the
+// overhead's stats.
+func renderFigures(w io.Writer, runs []Run, cut, over stats) {
 	var noop []time.Duration
 	for _, r := range runs {
 		noop = append(noop, r.Noop...)
@@ -156,18 +169,23 @@ func render(w io.Writer, runs []Run) {
 	fmt.Fprintf(w, "%d runs, each on a fresh sandbox and a fresh box of ten modules.\n\n", len(runs))
 	fmt.Fprintln(w, "| figure | median | min | max |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|")
-	row("**cutover**: `parachute reconcile --desired supervised`, exec to exit", cut)
-	row("**limit** = stop + start", lim)
-	row("  stop: SIGTERM to every detached process → last declared port free", summarize(each(runs, func(r Run) time.Duration { return r.StopPortsFree })))
-	row("  start: unit start → `/health` 2xx from the unit (the faster of the two below)", summarize(each(runs, Run.startLimit)))
-	row("**overhead** = cutover − limit", over)
-	row("stop, until every signalled process and group is gone", summarize(each(runs, func(r Run) time.Duration { return r.StopProcsGone })))
-	row("start over D-Bus (`StartUnit`) → `/health` 2xx", summarize(each(runs, func(r Run) time.Duration { return r.StartDBus })))
-	row("  of which the start job (until systemd reported it done)", summarize(each(runs, func(r Run) time.Duration { return r.StartDBusJob })))
-	row("start with `systemctl start` → `/health` 2xx", summarize(each(runs, func(r Run) time.Duration { return r.StartSystemctl })))
-	row("  of which `systemctl start` (until it exited)", summarize(each(runs, func(r Run) time.Duration { return r.StartSystemctlExit })))
-	row(fmt.Sprintf("**no-op rerun** on the converged box (%d runs in all, exit 0, zero steps)", noopS.n), noopS)
+	statsRow(w, "**cutover**: `parachute reconcile --desired supervised`, exec to exit", cut)
+	statsRow(w, "**limit** = stop + start", summarize(each(runs, Run.limit)))
+	statsRow(w, "  stop: SIGTERM to every detached process → last declared port free", summarize(each(runs, func(r Run) time.Duration { return r.StopPortsFree })))
+	statsRow(w, "  start: unit start → `/health` 2xx from the unit (the faster of the two below)", summarize(each(runs, Run.startLimit)))
+	statsRow(w, "**overhead** = cutover − limit", over)
+	statsRow(w, "stop, until every signalled process and group is gone", summarize(each(runs, func(r Run) time.Duration { return r.StopProcsGone })))
+	statsRow(w, "start over D-Bus (`StartUnit`) → `/health` 2xx", summarize(each(runs, func(r Run) time.Duration { return r.StartDBus })))
+	statsRow(w, "  of which the start job (until systemd reported it done)", summarize(each(runs, func(r Run) time.Duration { return r.StartDBusJob })))
+	statsRow(w, "start with `systemctl start` → `/health` 2xx", summarize(each(runs, func(r Run) time.Duration { return r.StartSystemctl })))
+	statsRow(w, "  of which `systemctl start` (until it exited)", summarize(each(runs, func(r Run) time.Duration { return r.StartSystemctlExit })))
+	statsRow(w, fmt.Sprintf("**no-op rerun** on the converged box (%d runs in all, exit 0, zero steps)", noopS.n), noopS)
 	fmt.Fprintln(w)
+}
+
+// renderTarget writes the verdict on the overhead's median against target,
+// and what the overhead would be without the wait-healthy step.
+func renderTarget(w io.Writer, runs []Run, over stats) {
 	verdict := "**met**"
 	if over.med > target {
 		verdict = "**missed**"
@@ -185,7 +203,10 @@ func render(w io.Writer, runs []Run) {
 		fmt.Fprintf(w, "Without its wait-healthy step (%s median), the overhead would be %s (median; min %s, max %s), %s the target.\n\n",
 			ms(wh.med), ms(rest.med), ms(rest.min), ms(rest.max), than)
 	}
+}
 
+// renderPerRun writes the table of each run's own figures.
+func renderPerRun(w io.Writer, runs []Run) {
 	fmt.Fprintln(w, "Per run:")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| run | cutover | stop | start (D-Bus / systemctl) | limit | overhead | slowest port | steps | no-op (median) | processes |")
@@ -195,11 +216,23 @@ func render(w io.Writer, runs []Run) {
 			ms(r.StartDBus), ms(r.StartSystemctl), ms(r.limit()), ms(r.overhead()), r.SlowestPort, r.Applied, ms(summarize(r.Noop).med), r.Processes)
 	}
 	fmt.Fprintln(w)
+}
 
-	// Where the cutover's time goes.
-	perPhase := map[string][]time.Duration{}
-	perReported := map[string][]time.Duration{}
-	counts := map[string]int{}
+// phaseFigures are the phases of every run, gathered for renderPhases.
+type phaseFigures struct {
+	// order is phaseOrder, then the actions it does not list in the order
+	// they first appear.
+	order []string
+	// parts are each run's time in a phase; reported the time the run's
+	// step events report for it (see reported).
+	parts, reported map[string][]time.Duration
+	// steps is the most steps of an action in any run.
+	steps map[string]int
+}
+
+// gatherPhases splits every run's cutover into its phases.
+func gatherPhases(runs []Run) phaseFigures {
+	f := phaseFigures{parts: map[string][]time.Duration{}, reported: map[string][]time.Duration{}, steps: map[string]int{}}
 	seen := map[string]bool{}
 	var order []string
 	for _, p := range phaseOrder {
@@ -208,43 +241,54 @@ func render(w io.Writer, runs []Run) {
 	for _, r := range runs {
 		parts, steps, ord := phases(r.Events, r.Cutover)
 		for _, p := range ord {
-			perPhase[p] = append(perPhase[p], parts[p])
+			f.parts[p] = append(f.parts[p], parts[p])
 			if !seen[p] {
 				seen[p] = true
 				order = append(order, p)
 			}
 		}
 		for a, d := range reported(r.Events) {
-			perReported[a] = append(perReported[a], d)
+			f.reported[a] = append(f.reported[a], d)
 		}
 		for a, n := range steps {
-			counts[a] = max(counts[a], n)
+			f.steps[a] = max(f.steps[a], n)
 		}
 	}
-	order = append(slices.Clone(phaseOrder), order...)
+	f.order = append(slices.Clone(phaseOrder), order...)
+	return f
+}
+
+// renderPhases writes the table of where the cutover's time goes, each
+// phase also as a share of cut's median.
+func renderPhases(w io.Writer, runs []Run, cut stats) {
+	f := gatherPhases(runs)
 	fmt.Fprintln(w, "Where the cutover's time goes (from the arrival of its `--output json` step events; the parts add up to the wall time):")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| part | steps | median | min | max | share of median cutover | the step events' own `elapsed` (median) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	for _, p := range order {
-		ds := perPhase[p]
+	for _, p := range f.order {
+		ds := f.parts[p]
 		if len(ds) == 0 {
 			continue
 		}
 		s := summarize(ds)
 		steps := ""
-		if n := counts[p]; n > 0 {
+		if n := f.steps[p]; n > 0 {
 			steps = fmt.Sprint(n)
 		}
 		rep := ""
-		if rs := perReported[p]; len(rs) > 0 {
+		if rs := f.reported[p]; len(rs) > 0 {
 			rep = ms(summarize(rs).med)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f%% | %s |\n", p, steps, ms(s.med), ms(s.min), ms(s.max),
 			100*float64(s.med)/float64(cut.med), rep)
 	}
 	fmt.Fprintln(w)
+}
 
+// renderOverheadSources writes the table of the overhead by source
+// (overheadSources), closed by over, the overhead itself.
+func renderOverheadSources(w io.Writer, runs []Run, over stats) {
 	fmt.Fprintln(w, "The overhead by source (each run's parts minus their limit counterparts; the rows add up to the overhead of that run):")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| source | median | min | max | for reference (median) |")
@@ -260,7 +304,6 @@ func render(w io.Writer, runs []Run) {
 	}
 	fmt.Fprintf(w, "| **overhead** | %s | %s | %s | |\n", ms(over.med), ms(over.min), ms(over.max))
 	fmt.Fprintln(w)
-	notes(w, runs)
 }
 
 // overheadSource is one row of the overhead breakdown.

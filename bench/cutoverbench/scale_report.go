@@ -52,7 +52,28 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 func renderScale(w io.Writer, r scaleReport) {
 	fmt.Fprintf(w, "Inside the sandbox: %s. %d unrelated processes (`sleep`, each its own group) run beside every figure but the no-op ones, which were taken first, on an ordinary process table (%d processes).\n\n",
 		r.Systemd, r.Unrelated, r.ProcessesNoop)
+	renderNoop(w, r)
+	renderQuietNoop(w, r)
+	if len(r.Observe100) == 0 && len(r.Cutover500) == 0 {
+		return // -noop-only
+	}
+	renderObserve(w, r)
+	renderCutover(w, r)
+	renderCutoverVerdicts(w, r)
+	renderPeakRSS(w, r)
+}
 
+// largeModules is the module count of the large cutovers (0 without any).
+func (r scaleReport) largeModules() int {
+	if len(r.Cutover500) > 0 {
+		return r.Cutover500[0].Modules
+	}
+	return 0
+}
+
+// renderNoop writes the table of the no-op reconcile (--output json)
+// against systemctl is-active, for the system unit and the user unit.
+func renderNoop(w io.Writer, r scaleReport) {
 	fmt.Fprintf(w, "### The cron tick: a no-op reconcile on a converged three-module box\n\n")
 	fmt.Fprintf(w, "Each pair is `parachute reconcile --spec spec.yaml --output json` (exit 0, zero steps) followed at once by the tool; medians of %d pairs.\n\n", len(r.NoopSystem))
 	fmt.Fprintln(w, "| unit | `parachute reconcile` (no-op) | tool | tool's time | ratio | target | verdict |")
@@ -69,6 +90,11 @@ func renderScale(w io.Writer, r scaleReport) {
 			row.tool, ms(t.med), ms(t.min), ms(t.max), ratio, noopRatio, verdict(ratio > 0 && ratio <= noopRatio))
 	}
 	fmt.Fprintln(w)
+}
+
+// renderQuietNoop writes the table of the --quiet no-op (as the timer unit
+// runs it) against the same tool runs; a unit without quiet times has no row.
+func renderQuietNoop(w io.Writer, r scaleReport) {
 	fmt.Fprintln(w, "The same pairs, with the no-op as the timer unit runs it (`parachute reconcile --spec spec.yaml --quiet`: exit 0 and no output on a converged box), timed right after the tool:")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| unit | `--quiet` no-op | tool | ratio | target | verdict |")
@@ -90,10 +116,11 @@ func renderScale(w io.Writer, r scaleReport) {
 		ratio := float64(qs.med) / float64(ts.med)
 		fmt.Fprintf(w, "| %s | %s (%s–%s) | %s | %.2f× | ≤ %.1f× | %s |\n", row.name, ms(qs.med), ms(qs.min), ms(qs.max), ms(ts.med), ratio, noopRatio, verdict(ratio <= noopRatio))
 	}
+}
 
-	if len(r.Observe100) == 0 && len(r.Cutover500) == 0 {
-		return // -noop-only
-	}
+// renderObserve writes the table of parachute observe against ss -Hltnp,
+// at 100 modules and on the large boxes.
+func renderObserve(w io.Writer, r scaleReport) {
 	fmt.Fprintf(w, "\n### Whole-process `parachute observe` against one `ss -Hltnp`\n\n")
 	fmt.Fprintln(w, "Each module is its own process holding its port (a detached box laid out by `examples/layout`); each pair is `parachute observe --spec spec.yaml --output json` then `ss -Hltnp`.")
 	fmt.Fprintln(w)
@@ -103,14 +130,10 @@ func renderScale(w io.Writer, r scaleReport) {
 	for _, c := range r.Cutover500 {
 		large = append(large, c.Observe...)
 	}
-	modules := 0
-	if len(r.Cutover500) > 0 {
-		modules = r.Cutover500[0].Modules
-	}
 	for _, row := range []struct {
 		n  int
 		ps []Pair
-	}{{100, r.Observe100}, {modules, large}} {
+	}{{100, r.Observe100}, {r.largeModules(), large}} {
 		o, t, ratio := pairStats(row.ps)
 		var rss int64
 		for _, p := range row.ps {
@@ -119,35 +142,51 @@ func renderScale(w io.Writer, r scaleReport) {
 		fmt.Fprintf(w, "| %d | %d | %s | %s | %.2f× | ≤ %.0f× | %s | %s |\n", row.n, len(row.ps), ms(o.med), ms(t.med), ratio, observeRatio,
 			verdict(ratio > 0 && ratio <= observeRatio), mib(rss))
 	}
+}
 
-	fmt.Fprintf(w, "\n### The cutover of %d modules among %d unrelated processes\n\n", modules, r.Unrelated)
+// tenModule is run i's ten-module cutover and its wait-modules part (0
+// where the run has none).
+func (r scaleReport) tenModule(i int) (cutover, waitModules time.Duration) {
+	if i < len(r.Cutover10) {
+		cutover = r.Cutover10[i]
+	}
+	if i < len(r.Cutover10WaitModules) {
+		waitModules = r.Cutover10WaitModules[i]
+	}
+	return cutover, waitModules
+}
+
+// renderCutover writes the table of each large cutover beside its limit.
+func renderCutover(w io.Writer, r scaleReport) {
+	fmt.Fprintf(w, "\n### The cutover of %d modules among %d unrelated processes\n\n", r.largeModules(), r.Unrelated)
 	fmt.Fprintln(w, "Per run: box A (identical, detached) gets SIGTERM on every process at once, timed until every process and module group is gone (and, for reference, until the last port is free); box B is cut over with `parachute reconcile --desired supervised`, exec to exit; then B's unit is stopped and started over D-Bus (`StartUnit`) until `/health` answers 2xx from the unit. limit = gone + start; overhead = cutover − limit. `wait-port-free` is the time the step events attribute to the port waits. A ten-module cutover among the same processes runs in each run too, for the cost per extra module.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| run | cutover | limit | every process gone | last port free | start → healthy | overhead | wait-port-free | wait-modules (modules up) | cutover − wait-modules | overhead without wait-modules | steps | ten-module cutover (of which wait-modules) | processes |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	var cut, lim, over, ten, cutNW, overNW, tenNW []time.Duration
-	var peak int64
 	for i, c := range r.Cutover500 {
 		parts, _, _ := phases(c.Events, c.Cutover)
-		var d10, wm10 time.Duration
-		if i < len(r.Cutover10) {
-			d10 = r.Cutover10[i]
-		}
-		if i < len(r.Cutover10WaitModules) {
-			wm10 = r.Cutover10WaitModules[i]
-		}
+		d10, wm10 := r.tenModule(i)
 		wm := parts[string(reconcile.WaitModules)]
 		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s (%d of %d) | %s | %s | %d | %s (%s) | %d |\n", i+1, ms(c.Cutover), ms(c.limit()), ms(c.StopProcsGone), ms(c.StopPortsFree),
 			ms(c.Start), ms(c.Cutover-c.limit()), ms(parts[string(reconcile.WaitPortFree)]), ms(wm), c.ModulesUp, c.Modules,
 			ms(c.Cutover-wm), ms(c.Cutover-wm-c.limit()), c.Applied, ms(d10), ms(wm10), c.Processes)
+	}
+}
+
+// renderCutoverVerdicts writes the verdicts on the large cutovers: the
+// overhead and the cost per extra module, with and without wait-modules,
+// and how the port waits query.
+func renderCutoverVerdicts(w io.Writer, r scaleReport) {
+	modules := r.largeModules()
+	var cut, lim, over, cutNW, overNW, tenNW []time.Duration
+	for i, c := range r.Cutover500 {
+		parts, _, _ := phases(c.Events, c.Cutover)
+		d10, wm10 := r.tenModule(i)
+		wm := parts[string(reconcile.WaitModules)]
 		cut, lim, over = append(cut, c.Cutover), append(lim, c.limit()), append(over, c.Cutover-c.limit())
 		cutNW, overNW, tenNW = append(cutNW, c.Cutover-wm), append(overNW, c.Cutover-wm-c.limit()), append(tenNW, d10-wm10)
-		peak = max(peak, c.PlanRSS, c.CutoverRSS, c.AbsentRSS)
-		for _, p := range c.Observe {
-			peak = max(peak, p.OursRSS)
-		}
 	}
-	ten = r.Cutover10
+	ten := r.Cutover10
 	so, s10, sc := summarize(over), summarize(ten), summarize(cut)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Cutover within %s of its limit: median overhead %s (min %s, max %s; cutover %s against a limit of %s): %s.\n",
@@ -163,26 +202,44 @@ func renderScale(w io.Writer, r scaleReport) {
 			ms(sn.med), ms(sn.min), ms(sn.max), verdict(sn.max <= cutoverSlack),
 			ms(snc.med), ms(s10n.med), modules-10, float64((snc.med-s10n.med)/time.Duration(max(modules-10, 1)))/float64(time.Millisecond), verdict((snc.med-s10n.med)/time.Duration(max(modules-10, 1)) <= perModuleBound))
 	}
+	renderModulesLimit(w, r)
+	fmt.Fprintf(w, "- Every wait for free ports is one query for all ports per poll: by construction (`actuate` batches consecutive `wait-port-free` steps into one `Ports.Held` call per poll for every port still held; `observe.Observer.HeldPorts` asks sock_diag once and walks /proc only when a listener is left; `actuate` test `TestPortWaitsAreOneLookPerPoll` counts the looks). Its time is the `wait-port-free` column.\n")
+}
+
+// renderModulesLimit writes the verdict on the large cutovers against the
+// limit of a cutover that waits for the modules, if any run measured it.
+func renderModulesLimit(w io.Writer, r scaleReport) {
 	var overM []time.Duration
 	for _, c := range r.Cutover500 {
 		if c.StartModules > 0 {
 			overM = append(overM, c.Cutover-c.modulesLimit())
 		}
 	}
-	if len(overM) > 0 {
-		sm := summarize(overM)
-		var lm []time.Duration
-		for _, c := range r.Cutover500 {
-			lm = append(lm, c.modulesLimit())
-		}
-		fmt.Fprintf(w, "- With `wait-modules`, against the limit of a cutover that waits for the modules (every process gone + the unit's start until every module listens, measured by stopping and starting the converged unit again: %s median): median overhead %s (min %s, max %s): %s.\n",
-			ms(summarize(lm).med), ms(sm.med), ms(sm.min), ms(sm.max), verdict(sm.max <= cutoverSlack))
+	if len(overM) == 0 {
+		return
 	}
-	fmt.Fprintf(w, "- Every wait for free ports is one query for all ports per poll: by construction (`actuate` batches consecutive `wait-port-free` steps into one `Ports.Held` call per poll for every port still held; `observe.Observer.HeldPorts` asks sock_diag once and walks /proc only when a listener is left; `actuate` test `TestPortWaitsAreOneLookPerPoll` counts the looks). Its time is the `wait-port-free` column.\n")
+	sm := summarize(overM)
+	var lm []time.Duration
+	for _, c := range r.Cutover500 {
+		lm = append(lm, c.modulesLimit())
+	}
+	fmt.Fprintf(w, "- With `wait-modules`, against the limit of a cutover that waits for the modules (every process gone + the unit's start until every module listens, measured by stopping and starting the converged unit again: %s median): median overhead %s (min %s, max %s): %s.\n",
+		ms(summarize(lm).med), ms(sm.med), ms(sm.min), ms(sm.max), verdict(sm.max <= cutoverSlack))
+}
 
+// renderPeakRSS writes the largest peak RSS of any parachute run on the
+// large boxes, and those of run 1.
+func renderPeakRSS(w io.Writer, r scaleReport) {
+	var peak int64
+	for _, c := range r.Cutover500 {
+		peak = max(peak, c.PlanRSS, c.CutoverRSS, c.AbsentRSS)
+		for _, p := range c.Observe {
+			peak = max(peak, p.OursRSS)
+		}
+	}
 	fmt.Fprintf(w, "\n### Peak RSS\n\n")
 	fmt.Fprintf(w, "The largest peak resident set (GNU time's %%M, the run started by fork(2): a Go parent's own rusage of its child includes the parent's high-water mark, see bench/README.md) of any parachute run on the %d-module boxes (observe, `--plan`, the cutover, the removal): %s (target ≤ %s): %s.\n",
-		modules, mib(peak), mib(rssBound), verdict(peak > 0 && peak <= rssBound))
+		r.largeModules(), mib(peak), mib(rssBound), verdict(peak > 0 && peak <= rssBound))
 	var c500 ScaleCutover
 	if len(r.Cutover500) > 0 {
 		c500 = r.Cutover500[0]
