@@ -383,7 +383,7 @@ func TestObserveFakeWorld(t *testing.T) {
 
 	t.Run("deterministic", func(t *testing.T) {
 		dial2, _ := pipeHealth(t, "127.0.0.1:54321", 200, hubBody)
-		o2 := *o
+		o2 := &Observer{Env: o.Env, Units: o.Units, Locate: o.Locate}
 		o2.Env.Dial = dial2
 		again, err := o2.Observe(context.Background(), d)
 		if err != nil {

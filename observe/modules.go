@@ -141,27 +141,44 @@ func missingDependency(program string) string {
 // within 60000ms — giving up."); lines a module prints itself start
 // "[vault] " and are not the supervisor's.
 func SupervisorLine(log []byte, short string) (line string, givenUp bool) {
-	prefix := []byte("[supervisor] " + short)
+	return indexSupervisor(log).line(short)
+}
+
+// supervisorIndex is each module's last supervisor line in a log tail, by
+// short: built in one pass, so that asking about every module of a large
+// box costs one scan of the tail, not one per module (the wait after a
+// start asks on every poll).
+type supervisorIndex map[string]string
+
+// indexSupervisor indexes the "[supervisor] <short> …" lines of log; the
+// short ends at the first space or colon, so that "[supervisor] vaultx …"
+// is vaultx's and never vault's, and a line with nothing after the short
+// is no module's.
+func indexSupervisor(log []byte) supervisorIndex {
+	idx := supervisorIndex{}
+	prefix := []byte("[supervisor] ")
 	for len(log) > 0 {
-		i := bytes.LastIndexByte(log[:len(log)-1], '\n')
-		l := log[i+1:]
-		log = log[:i+1]
-		if i < 0 {
-			log = nil
-		}
-		// Compared as bytes: only the one line returned becomes a string
-		// (the tail is scanned once per idle module, on every poll).
-		l = bytes.TrimRight(l, "\r\n")
-		if !bytes.HasPrefix(l, prefix) {
+		l, rest, _ := bytes.Cut(log, []byte{'\n'})
+		log = rest
+		l = bytes.TrimRight(l, "\r")
+		after, ok := bytes.CutPrefix(l, prefix)
+		if !ok {
 			continue
 		}
-		if rest := l[len(prefix):]; len(rest) == 0 || (rest[0] != ' ' && rest[0] != ':') {
-			continue // "[supervisor] vaultx …" is another module's
+		if end := bytes.IndexAny(after, " :"); end > 0 {
+			idx[string(after[:end])] = string(l) // a later line replaces an earlier one
 		}
-		s := string(l)
-		return s, strings.Contains(s, "— giving up") || strings.Contains(s, "giving up.")
 	}
-	return "", false
+	return idx
+}
+
+// line is short's last supervisor line and whether it is the give-up line.
+func (x supervisorIndex) line(short string) (string, bool) {
+	s, ok := x[short]
+	if !ok {
+		return "", false
+	}
+	return s, strings.Contains(s, "— giving up") || strings.Contains(s, "giving up.")
 }
 
 // LastLines returns the last n non-empty lines of a log tail, dropping a
@@ -213,6 +230,7 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 	}
 	snap.HubLog = LastLines(tail, hubLogLines, len(tail) == hubLogTail)
 	var dirs []string
+	var idx supervisorIndex
 	for _, m := range idle {
 		im := IdleModule{Name: m.Name, Short: m.Short, Port: m.Port}
 		im.StartCmd, im.Unstartable = StartCommand(m)
@@ -224,7 +242,10 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 				im.Missing = missingDependency(im.StartCmd[0])
 			}
 		}
-		im.LastLog, im.GivenUp = SupervisorLine(tail, m.Short)
+		if idx == nil {
+			idx = indexSupervisor(tail)
+		}
+		im.LastLog, im.GivenUp = idx.line(m.Short)
 		snap.Idle = append(snap.Idle, im)
 	}
 }
@@ -250,32 +271,63 @@ const moduleProbeTimeout = 500 * time.Millisecond
 // supervisor gave up on them (from the tail of log, the hub's log, reached
 // from dir without following a link). It is the wait after a start: one
 // call per poll.
+//
+// A poll must stay cheap when hundreds of modules are still booting: it
+// would otherwise take the CPU the hub boots them with. One look at the
+// listening sockets (listeningPorts) says which modules can answer at all,
+// and only those are asked over HTTP; the others are refused without a
+// connection. The hub's log is read and indexed once per poll, and a
+// module's start command is resolved once per Observer (its module.json is
+// read once, not on every poll).
 func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []spec.Module) []ModuleBoot {
 	env := o.Env.withDefaults()
 	out := make([]ModuleBoot, len(mods))
-	var tail []byte
-	tailRead := false
+	ports := make([]int, len(mods))
 	for i, m := range mods {
-		out[i].Status = probeModule(ctx, env, m)
-		if out[i].Status >= 200 && out[i].Status < 300 {
-			out[i].Up = true
-			continue
+		ports[i] = m.Port
+	}
+	listening := listeningPorts(env, ports)
+	var idx supervisorIndex
+	for i, m := range mods {
+		if listening == nil || listening[m.Port] {
+			out[i].Status = probeModule(ctx, env, m)
+			if out[i].Status >= 200 && out[i].Status < 300 {
+				out[i].Up = true
+				continue
+			}
 		}
-		if _, why := StartCommand(m); why != "" {
+		if why := o.unstartable(m); why != "" {
 			out[i].Unstartable = why
 			continue
 		}
-		if !tailRead {
-			tailRead = true
+		if idx == nil {
+			var tail []byte
 			if rel, err := filepath.Rel(dir, log); err == nil && filepath.IsLocal(rel) {
 				tail, _ = boxfs.ReadTailUnder(dir, rel, hubLogTail)
 			}
+			idx = indexSupervisor(tail)
 		}
-		if line, gaveUp := SupervisorLine(tail, m.Short); gaveUp {
+		if line, gaveUp := idx.line(m.Short); gaveUp {
 			out[i].GivenUp = line
 		}
 	}
 	return out
+}
+
+// unstartable is StartCommand's why for m, resolved once per Observer.
+func (o *Observer) unstartable(m spec.Module) string {
+	key := m.Short + "\x00" + m.InstallDir
+	o.startMu.Lock()
+	defer o.startMu.Unlock()
+	if why, ok := o.startWhy[key]; ok {
+		return why
+	}
+	_, why := StartCommand(m)
+	if o.startWhy == nil {
+		o.startWhy = map[string]string{}
+	}
+	o.startWhy[key] = why
+	return why
 }
 
 // probeModule is GET http://127.0.0.1:<port><health>: the status, or 0.

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -713,5 +715,48 @@ func TestObserveModulesReadsLogOnlyWhenTroubled(t *testing.T) {
 				t.Errorf("Problems = %q, want one \"hub log: … not a regular file\"", snap.Problems)
 			}
 		})
+	}
+}
+
+// A poll of many booting modules connects only to the ports that listen:
+// the rest are known down from one look at the socket table, so waiting
+// for hundreds of modules does not take the CPU the hub boots them with.
+// A module's manifest is read once per Observer, not on every poll.
+func TestModulesBootedAsksOnlyListeningPorts(t *testing.T) {
+	upPort, _ := moduleServer(t, "/up/health", http.StatusOK)
+	exe := executableIn(t, "mod-serve")
+	dir := installDir(t, `{"startCmd": ["`+exe+`", "serve"]}`)
+	mods := []spec.Module{{Name: "parachute-up", Short: "up", Port: upPort, Health: "/up/health"}}
+	for i := range 40 {
+		mods = append(mods, spec.Module{Name: fmt.Sprintf("parachute-m%02d", i), Short: fmt.Sprintf("m%02d", i), Port: unusedPort(t), InstallDir: dir})
+	}
+	var dials atomic.Int32
+	o := &Observer{Env: Env{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	box := t.TempDir()
+	got := o.ModulesBooted(context.Background(), box, filepath.Join(box, "hub.log"), mods)
+	if !got[0].Up {
+		t.Errorf("the listening module is not up: %+v", got[0])
+	}
+	for _, b := range got[1:] {
+		if b.Up || b.Status != 0 || b.Unstartable != "" || b.GivenUp != "" {
+			t.Fatalf("a module that does not listen: %+v, want still booting", b)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d connections for 1 listening module among %d", n, len(mods))
+	}
+	// The manifest is not read again: removing it changes nothing for
+	// this Observer (a new one sees it gone).
+	if err := os.Remove(filepath.Join(dir, ".parachute", "module.json")); err != nil {
+		t.Fatal(err)
+	}
+	if again := o.ModulesBooted(context.Background(), box, filepath.Join(box, "hub.log"), mods[1:2]); again[0].Unstartable != "" {
+		t.Errorf("the manifest was read again: %+v", again[0])
+	}
+	if fresh := (&Observer{}).ModulesBooted(context.Background(), box, filepath.Join(box, "hub.log"), mods[1:2]); fresh[0].Unstartable == "" {
+		t.Errorf("a new Observer did not see the manifest gone: %+v", fresh[0])
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parachute/reconcile/internal/procfs"
@@ -146,6 +147,11 @@ type Observer struct {
 	// Locate names the hub unit for a desired state (unitfile.Locate adapted);
 	// nil leaves the unit unnamed.
 	Locate func(spec.Desired) UnitQuery
+
+	// startWhy caches ModulesBooted's start-command verdicts (see
+	// unstartable).
+	startMu  sync.Mutex
+	startWhy map[string]string
 }
 
 // New returns an Observer of env with no unit observer.
