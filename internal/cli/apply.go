@@ -49,7 +49,7 @@ func (r *run) apply(ctx context.Context) int {
 	loop := converge.Loop{Clock: r.clock, Deadline: a.deadline, Waiting: a.waiting}
 	err := loop.Until(ctx, a.attempt)
 	if ee, ok := errors.AsType[*exitError](err); ok {
-		pf(r.stderr, "parachute reconcile: %v\n", ee.err)
+		pf(r.stderr, "%s: %v\n", r.cmd.title(), ee.err)
 		return ee.code
 	}
 	res := a.last
@@ -114,7 +114,7 @@ func (a *applying) applyPlan(ctx context.Context, p reconcile.Plan) ([]reconcile
 // waiting tells a --verbose run why it waits, and how long.
 func (a *applying) waiting(_ int, d time.Duration) {
 	if a.opts.verbose {
-		pf(a.stderr, "parachute reconcile: %s %s\n", a.why, d.Round(time.Millisecond).String())
+		pf(a.stderr, "%s: %s %s\n", a.cmd.title(), a.why, d.Round(time.Millisecond).String())
 	}
 }
 
@@ -142,7 +142,7 @@ func (r *run) finish(res result) int {
 	}
 	if path := r.desired.Textfile; path != "" {
 		if err := metrics.WriteTextfile(path, runMetrics(r.desired, res, code, r.clock.Now())); err != nil {
-			pf(r.stderr, "parachute reconcile: %v\n", err)
+			pf(r.stderr, "%s: %v\n", r.cmd.title(), err)
 		}
 	}
 	if r.opts.quiet && res.Plan.Converged && len(res.Applied) == 0 && res.Err == nil {

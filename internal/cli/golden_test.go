@@ -96,7 +96,7 @@ func TestGolden(t *testing.T) {
 	after := w.Snapshot()
 	res := result{Plan: reconcile.Compute(d, after), Snapshot: after, Applied: applied, Took: 1234 * time.Millisecond}
 	text.Reset()
-	(&textView{stdout: &text, stderr: &text}).Result(res)
+	(&textView{stdout: &text, stderr: &text, title: "parachute reconcile"}).Result(res)
 	golden(t, "cutover-result.txt", text.Bytes())
 	js.Reset()
 	(&jsonView{stdout: &js}).Result(res)

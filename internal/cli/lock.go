@@ -13,10 +13,10 @@ import (
 )
 
 // lock takes <home>/.reconcile.lock. It returns the unlock function, or nil
-// and the exit code.
-func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer) (func(), int) {
+// and the exit code; its messages start with title (the command's).
+func lock(ctx context.Context, title, home string, wait time.Duration, stderr io.Writer) (func(), int) {
 	if err := os.MkdirAll(home, 0o755); err != nil {
-		pf(stderr, "parachute reconcile: create %s: %v\n", home, err)
+		pf(stderr, "%s: create %s: %v\n", title, home, err)
 		return nil, ExitFailed
 	}
 	path := filepath.Join(home, ".reconcile.lock")
@@ -37,13 +37,13 @@ func lock(ctx context.Context, home string, wait time.Duration, stderr io.Writer
 	}
 	switch {
 	case err != nil && lockNeedsPerson(err):
-		pf(stderr, "parachute reconcile: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", esc(path), esc(err.Error()), esc(path))
+		pf(stderr, "%s: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", title, esc(path), esc(err.Error()), esc(path))
 		return nil, ExitBlocked
 	case err != nil:
-		pf(stderr, "parachute reconcile: lock %s: %v\n", esc(path), esc(err.Error()))
+		pf(stderr, "%s: lock %s: %v\n", title, esc(path), esc(err.Error()))
 		return nil, ExitFailed
 	case !ok:
-		pf(stderr, "parachute reconcile: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", path)
+		pf(stderr, "%s: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", title, path)
 		return nil, ExitLocked
 	}
 	return func() { _ = fl.Unlock() }, 0

@@ -28,7 +28,7 @@ func TestLockNeverCreatesThroughSymlink(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(home, ".reconcile.lock")); err != nil {
 		t.Fatal(err)
 	}
-	unlock, code := lock(context.Background(), home, 0, io.Discard)
+	unlock, code := lock(context.Background(), "parachute reconcile", home, 0, io.Discard)
 	if unlock != nil {
 		defer unlock()
 	}

@@ -20,7 +20,7 @@ func TestProgressLine(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	for _, tty := range []bool{true, false} {
 		var out bytes.Buffer
-		v := &textView{stdout: &out, stderr: &out, tty: tty}
+		v := &textView{stdout: &out, stderr: &out, tty: tty, title: "parachute reconcile"}
 		v.Event(actuate.Event{Event: "step-start", N: 17, Action: reconcile.WaitModules, Target: "3 modules"})
 		v.Event(actuate.Event{Event: "step-progress", N: 17, Action: reconcile.WaitModules, Target: "3 modules", Progress: "1 of 3 modules up; waiting for vault"})
 		v.Event(actuate.Event{Event: "step-done", N: 17, Action: reconcile.WaitModules, Target: "3 modules", Elapsed: "1.2s"})

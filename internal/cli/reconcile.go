@@ -19,7 +19,7 @@ func runReconcile(ctx context.Context, inv *invocation) int {
 	if code, done := r.lookFirst(ctx); done {
 		return code
 	}
-	unlock, code := lock(ctx, r.desired.Home, r.opts.wait, r.stderr)
+	unlock, code := lock(ctx, r.cmd.title(), r.desired.Home, r.opts.wait, r.stderr)
 	if unlock == nil {
 		return code
 	}
@@ -31,7 +31,7 @@ func runReconcile(ctx context.Context, inv *invocation) int {
 func (r *run) planOnly(ctx context.Context) int {
 	snap, err := r.observe(ctx)
 	if err != nil {
-		pf(r.stderr, "parachute reconcile: %v\n", err)
+		pf(r.stderr, "%s: %v\n", r.cmd.title(), err)
 		return ExitBlocked
 	}
 	p := reconcile.Compute(r.desired, snap)
@@ -57,7 +57,7 @@ func (r *run) lookFirst(ctx context.Context) (int, bool) {
 		}
 	}
 	if d.Owner.Known {
-		pf(r.stderr, "parachute reconcile: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", d.Home, d.Owner.UID, d.User.UID)
+		pf(r.stderr, "%s: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", r.cmd.title(), d.Home, d.Owner.UID, d.User.UID)
 		return ExitBlocked, true
 	}
 	return 0, false

@@ -35,7 +35,7 @@ func prepare(ctx context.Context, inv *invocation) (*run, int) {
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return nil, ExitBlocked
 	}
-	return &run{invocation: inv, desired: d, sys: sys, view: newView(inv.opts.output, inv.stdout, inv.stderr)}, 0
+	return &run{invocation: inv, desired: d, sys: sys, view: newView(inv.opts.output, inv.cmd.title(), inv.stdout, inv.stderr)}, 0
 }
 
 // observe takes one snapshot; with --verbose it reports what could not be
@@ -56,7 +56,7 @@ func (r *run) observe(ctx context.Context) (observe.Snapshot, error) {
 // shown is code once the view has written, or 1 when it could not.
 func (r *run) shown(err error, code int) int {
 	if err != nil {
-		pf(r.stderr, "parachute: write output: %v\n", err)
+		pf(r.stderr, "%s: write output: %v\n", r.cmd.title(), err)
 		return ExitFailed
 	}
 	return code
@@ -70,7 +70,7 @@ func runObserve(ctx context.Context, inv *invocation) int {
 	defer r.sys.Close()
 	snap, err := r.observe(ctx)
 	if err != nil {
-		pf(r.stderr, "parachute observe: %v\n", err)
+		pf(r.stderr, "%s: %v\n", r.cmd.title(), err)
 		return ExitBlocked
 	}
 	return r.shown(r.view.Snapshot(snap), ExitConverged)

@@ -140,22 +140,22 @@ func runTimerInstall(ctx context.Context, inv *invocation) int {
 		return inv.loadFailed(err)
 	}
 	if d.HomeMissing {
-		pf(inv.stderr, "parachute timer install: PARACHUTE_HOME %s does not exist (resolved from %s); every run would be blocked\nfix: pass --home DIR (or set PARACHUTE_HOME) to the box's directory\n", d.Home, d.HomeFrom)
+		pf(inv.stderr, "%s: PARACHUTE_HOME %s does not exist (resolved from %s); every run would be blocked\nfix: pass --home DIR (or set PARACHUTE_HOME) to the box's directory\n", inv.cmd.title(), d.Home, d.HomeFrom)
 		return ExitBlocked
 	}
 	place, err := placeTimer(d)
 	if err != nil {
-		pf(inv.stderr, "parachute timer install: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return ExitBlocked
 	}
 	argv, err := timerArgv(inv, d)
 	if err != nil {
-		pf(inv.stderr, "parachute timer install: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return ExitBlocked
 	}
 	svc, tim, err := unitfile.RenderTimer(unitfile.Timer{Argv: argv, Home: d.Home, SystemUnit: place.scope == string(spec.ScopeSystem), RandomizedDelay: inv.opts.delay})
 	if err != nil {
-		pf(inv.stderr, "parachute timer install: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return ExitBlocked
 	}
 	changed, code := installTimer(ctx, inv, place, d.User.UID, svc, tim)
@@ -178,7 +178,7 @@ func runTimerRemove(ctx context.Context, inv *invocation) int {
 	}
 	place, err := placeTimer(d)
 	if err != nil {
-		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return ExitBlocked
 	}
 	removed, code := removeTimer(ctx, inv, place, u.UID)

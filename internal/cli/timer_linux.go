@@ -24,12 +24,12 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 	}{{unitfile.TimerServiceName, svc}, {unitfile.TimerName, tim}} {
 		rel, err := relTo(place.root, filepath.Join(place.dir, f.name))
 		if err != nil {
-			pf(inv.stderr, "parachute timer install: %v\n", err)
+			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitBlocked
 		}
 		c, err := boxfs.WriteFile(place.root, rel, f.data, 0o644, &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}, -1, -1)
 		if err != nil {
-			pf(inv.stderr, "parachute timer install: %v\nnothing was enabled\n", err)
+			pf(inv.stderr, "%s: %v\nnothing was enabled\n", inv.cmd.title(), err)
 			return false, ExitBlocked
 		}
 		changed = changed || c
@@ -41,18 +41,18 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 	defer conn.Close()
 	if changed {
 		if err := conn.Reload(ctx); err != nil {
-			pf(inv.stderr, "parachute timer install: %v\n", err)
+			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitFailed
 		}
 	}
 	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
-		pf(inv.stderr, "parachute timer install: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
 	if p.UnitFileState != "enabled" {
 		if err := conn.Enable(ctx, []string{unitfile.TimerName}); err != nil {
-			pf(inv.stderr, "parachute timer install: %v\n", err)
+			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitFailed
 		}
 		changed = true
@@ -63,7 +63,7 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 			start = conn.Restart // a changed timer is re-armed with its new schedule
 		}
 		if _, err := start(ctx, unitfile.TimerName); err != nil {
-			pf(inv.stderr, "parachute timer install: %v\n", err)
+			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitFailed
 		}
 		changed = true
@@ -79,7 +79,7 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 		if _, err := os.Lstat(filepath.Join(place.dir, name)); err == nil {
 			present = append(present, name)
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			pf(inv.stderr, "parachute timer remove: %v\n", err)
+			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitBlocked
 		}
 	}
@@ -92,11 +92,11 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 	}
 	defer conn.Close()
 	if err := conn.Stop(ctx, unitfile.TimerName); err != nil {
-		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
 	if err := conn.Disable(ctx, []string{unitfile.TimerName}); err != nil {
-		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
 	for _, name := range present {
@@ -105,12 +105,12 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 			err = boxfs.Remove(place.root, rel)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			pf(inv.stderr, "parachute timer remove: %v\n", err)
+			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitFailed
 		}
 	}
 	if err := conn.Reload(ctx); err != nil {
-		pf(inv.stderr, "parachute timer remove: %v\n", err)
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
 	return true, ExitConverged

@@ -41,12 +41,12 @@ type result struct {
 	Took     time.Duration
 }
 
-func newView(output string, stdout, stderr io.Writer) view {
+func newView(output, title string, stdout, stderr io.Writer) view {
 	if output == "json" {
 		prepareJSON.Do(func() { go warmJSON() })
 		return &jsonView{stdout: stdout, events: json.NewEncoder(stdout)}
 	}
-	text := &textView{stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+	text := &textView{stdout: stdout, stderr: stderr, tty: isTerminal(stdout), title: title}
 	if useJournal() {
 		return &journalView{text: text, send: journal.Send}
 	}
@@ -124,6 +124,7 @@ func (v *jsonView) document(doc any) error {
 type textView struct {
 	stdout, stderr io.Writer
 	tty            bool
+	title          string // the command, as messages on stderr name it
 
 	mu            sync.Mutex // Event runs on the actuator's goroutine, the ticker on its own
 	progressShown bool
@@ -242,7 +243,7 @@ func (v *textView) Result(r result) error {
 		took := r.Took.Round(time.Millisecond)
 		pf(v.stdout, "parachute: converged to %s in %s (%d %s applied).\n", string(p.Desired), took.String(), len(r.Applied), plural(len(r.Applied), "step", "steps"))
 		if r.Err != nil {
-			pf(v.stderr, "parachute reconcile: warning: %s; the box verified converged all the same\n", r.Err)
+			pf(v.stderr, "%s: warning: %s; the box verified converged all the same\n", v.title, r.Err)
 		}
 		for _, n := range p.Notes {
 			pf(v.stdout, "  - %s\n", n)
@@ -261,13 +262,13 @@ func (v *textView) Result(r result) error {
 func (v *textView) notConverged(r result) {
 	took := r.Took.Round(time.Millisecond)
 	if r.Err != nil {
-		pf(v.stderr, "parachute reconcile: %s\n", r.Err)
+		pf(v.stderr, "%s: %s\n", v.title, r.Err)
 	}
 	if len(r.Plan.Steps) > 0 {
-		pf(v.stderr, "parachute reconcile: not converged after %s; the box now needs:\n", took.String())
+		pf(v.stderr, "%s: not converged after %s; the box now needs:\n", v.title, took.String())
 		renderSteps(v.stderr, r.Plan.Steps, "  ")
 	} else {
-		pf(v.stderr, "parachute reconcile: not converged after %s\n", took.String())
+		pf(v.stderr, "%s: not converged after %s\n", v.title, took.String())
 	}
 	renderFailure(v.stderr, r.Plan.Failure)
 	fmt.Fprintln(v.stderr, "nothing is lost: run parachute reconcile again (or use --until-converged) to resume")

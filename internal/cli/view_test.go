@@ -28,7 +28,7 @@ func TestViewsShowARunThatDidNotConverge(t *testing.T) {
 	}
 
 	var out, errb bytes.Buffer
-	if err := newView("json", &out, &errb).Result(res); err != nil {
+	if err := newView("json", "parachute reconcile", &out, &errb).Result(res); err != nil {
 		t.Fatal(err)
 	}
 	var doc reconcile.Document
@@ -40,7 +40,7 @@ func TestViewsShowARunThatDidNotConverge(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := newView("text", &out, &errb).Result(res); err != nil {
+	if err := newView("text", "parachute reconcile", &out, &errb).Result(res); err != nil {
 		t.Fatal(err)
 	}
 	want := "parachute reconcile: step 2 start-unit (hub unit parachute-hub.service): job failed\n" +
@@ -62,7 +62,7 @@ func TestViewsShowEvents(t *testing.T) {
 		{Event: "step-failed", N: 2, Action: reconcile.WaitPortFree, Target: "port 1940", Error: "held by\x1b[2K pid 7"},
 	}
 	var jsonOut, textOut bytes.Buffer
-	jv, tv := newView("json", &jsonOut, &bytes.Buffer{}), newView("text", &textOut, &bytes.Buffer{})
+	jv, tv := newView("json", "parachute reconcile", &jsonOut, &bytes.Buffer{}), newView("text", "parachute reconcile", &textOut, &bytes.Buffer{})
 	for _, ev := range evs {
 		jv.Event(ev)
 		tv.Event(ev)
