@@ -614,21 +614,7 @@ func procCgroup(pid int) string {
 // returns that time and when start itself returned, after checking that the
 // answer came from inside the unit.
 func (b *box) startLimit(ctx context.Context, conn *sddbus.Conn, start func(context.Context) error) (healthy, started time.Duration, err error) {
-	ch := make(chan string, 1)
-	if _, err := conn.StopUnitContext(ctx, hubUnit, "replace", ch); err != nil {
-		return 0, 0, fmt.Errorf("stop %s: %w", hubUnit, err)
-	}
-	if res := <-ch; res != "done" {
-		return 0, 0, fmt.Errorf("stop %s: job %s", hubUnit, res)
-	}
-	if err := waitFor(20*time.Second, func() error {
-		for _, p := range b.ports() {
-			if !portFree(p) {
-				return fmt.Errorf(":%d still held after stopping %s", p, hubUnit)
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := b.stopUnit(ctx, conn, 20*time.Second); err != nil {
 		return 0, 0, err
 	}
 
@@ -668,6 +654,26 @@ func (b *box) startLimit(ctx context.Context, conn *sddbus.Conn, start func(cont
 		return 0, 0, fmt.Errorf("who answered: %w", err)
 	}
 	return healthy, startedAt, nil
+}
+
+// stopUnit stops the hub unit over D-Bus and waits, at most wait, until
+// every port of b is free.
+func (b *box) stopUnit(ctx context.Context, conn *sddbus.Conn, wait time.Duration) error {
+	ch := make(chan string, 1)
+	if _, err := conn.StopUnitContext(ctx, hubUnit, "replace", ch); err != nil {
+		return fmt.Errorf("stop %s: %w", hubUnit, err)
+	}
+	if res := <-ch; res != "done" {
+		return fmt.Errorf("stop %s: job %s", hubUnit, res)
+	}
+	return waitFor(wait, func() error {
+		for _, p := range b.ports() {
+			if !portFree(p) {
+				return fmt.Errorf(":%d still held after stopping %s", p, hubUnit)
+			}
+		}
+		return nil
+	})
 }
 
 // waitFor calls check every 10 ms until it returns nil or d passes, and

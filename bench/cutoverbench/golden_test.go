@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/parachute/reconcile/internal/goldenfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,20 +19,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the rend
 // golden compares got with testdata/name (or rewrites it with -update).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./bench/cutoverbench -run Golden -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s changed; if on purpose, rerun with -update and review the diff\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got, *update)
 }
 
 // decode reads testdata/name as JSON into v.

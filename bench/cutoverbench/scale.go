@@ -612,21 +612,7 @@ func writeScaleLines(w io.Writer, r scaleReport) {
 // times StartUnit until every module port accepts a connection. Modules
 // come up in order, so each poll goes on from the first port not yet up.
 func (b *box) modulesStartLimit(ctx context.Context, conn *sddbus.Conn) (time.Duration, error) {
-	ch := make(chan string, 1)
-	if _, err := conn.StopUnitContext(ctx, hubUnit, "replace", ch); err != nil {
-		return 0, fmt.Errorf("stop %s: %w", hubUnit, err)
-	}
-	if res := <-ch; res != "done" {
-		return 0, fmt.Errorf("stop %s: job %s", hubUnit, res)
-	}
-	if err := waitFor(30*time.Second, func() error {
-		for _, p := range b.ports() {
-			if !portFree(p) {
-				return fmt.Errorf(":%d still held after stopping %s", p, hubUnit)
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := b.stopUnit(ctx, conn, 30*time.Second); err != nil {
 		return 0, err
 	}
 	t0 := time.Now()
