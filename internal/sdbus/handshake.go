@@ -43,12 +43,13 @@ func dialFast(ctx context.Context, path string, euid int) (*godbus.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	guid, err := handshake(ctx, nc, euid)
+	r := bufio.NewReaderSize(nc, 16<<10)
+	guid, err := handshake(ctx, nc, r, euid)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	ra := &replayAuth{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10), guid: guid}
+	ra := &replayAuth{Conn: nc, r: r, guid: guid}
 	conn, err := godbus.NewConn(ra, godbus.WithContext(ctx))
 	if err != nil {
 		nc.Close()
@@ -62,8 +63,9 @@ func dialFast(ctx context.Context, path string, euid int) (*godbus.Conn, error) 
 }
 
 // handshake writes the client's whole side of EXTERNAL authentication and
-// returns the server's guid from its OK.
-func handshake(ctx context.Context, nc net.Conn, euid int) (string, error) {
+// returns the server's guid from its OK, read through r (which then holds
+// whatever the server sent after it, for godbus to read).
+func handshake(ctx context.Context, nc net.Conn, r *bufio.Reader, euid int) (string, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		dl = time.Now().Add(handshakeTimeout)
@@ -76,21 +78,11 @@ func handshake(ctx context.Context, nc net.Conn, euid int) (string, error) {
 	if _, err := nc.Write([]byte("\x00AUTH EXTERNAL " + string(hexUID) + "\r\nBEGIN\r\n")); err != nil {
 		return "", err
 	}
-	// One byte at a time up to the line's end: nothing after it may be
-	// consumed here (the server sends nothing more until our first call,
-	// but the reader that follows must own the stream).
-	var line []byte
-	b := make([]byte, 1)
-	for len(line) < 512 {
-		if _, err := nc.Read(b); err != nil {
-			return "", err
-		}
-		if b[0] == '\n' {
-			break
-		}
-		line = append(line, b[0])
+	line, err := r.ReadSlice('\n') // at most the buffer: a line that long is no OK
+	if err != nil {
+		return "", err
 	}
-	reply := strings.TrimSuffix(string(line), "\r")
+	reply := strings.TrimRight(string(line), "\r\n")
 	guid, ok := strings.CutPrefix(reply, "OK ")
 	if !ok || guid == "" {
 		return "", fmt.Errorf("the server answered %q to AUTH EXTERNAL", cutReply(reply))
