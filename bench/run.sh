@@ -14,7 +14,7 @@
 #      processes beside its limit, peak RSS; about 3 minutes).
 #
 # Needs Linux, root (the sandbox boots systemd in private namespaces), lsof,
-# ss, and what e2e/sandbox needs (systemd, dbus, util-linux, iproute2). It
+# ss, GNU time, and what e2e/sandbox needs (systemd, dbus, util-linux, iproute2). It
 # never touches the host's own service manager. Takes about a minute on the
 # 2-vCPU development VM: the builds, about 10 s of observe, then 5 to 9
 # cutover runs of about 3 s each (no run beyond the fifth starts once 90 s
@@ -36,6 +36,8 @@ fi
 for tool in lsof ss unshare nsenter systemctl; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool not found: apt-get install lsof iproute2 util-linux systemd dbus" >&2; exit 1; }
 done
+# Peak RSS is measured with GNU time (the shell keyword cannot): see README.
+[ -x /usr/bin/time ] || { echo "run.sh: /usr/bin/time not found: apt-get install time" >&2; exit 1; }
 
 # Binaries and sandboxes live under the git-ignored .e2e-work: the sandbox
 # makes /tmp, /run and /home private, and everything it runs must be visible
