@@ -22,6 +22,8 @@ func newProcesses() actuate.Processes { return actuate.OSProcesses{} }
 type platform struct {
 	mu    sync.Mutex
 	conns map[string]*dialing // by scope and uid
+	// dialer is sdbus.Dial (tests count and fail dials through it).
+	dialer func(ctx context.Context, scope string, uid int, getenv func(string) string) (*sdbus.Conn, error)
 }
 
 // dialing is one connection, being dialled until done is closed.
@@ -29,19 +31,16 @@ type dialing struct {
 	done chan struct{}
 	conn *sdbus.Conn
 	err  error
-	// early marks a predial: its failure is not an answer to a caller,
-	// who dials again.
-	early bool
 }
 
-func newPlatform() *platform { return &platform{conns: map[string]*dialing{}} }
+func newPlatform() *platform { return &platform{conns: map[string]*dialing{}, dialer: sdbus.Dial} }
 
 // predial starts connecting to the manager a run of this process most
 // likely asks (root's system manager, a user's own), while the run reads
 // its spec and the box: the connection and its handshake take a
 // millisecond or two of the manager's time, which a converged tick would
 // otherwise wait for. A guess that turns out wrong costs an unused
-// connection, closed with the rest; a failure is forgotten.
+// connection, closed with the rest; a failure is dialled again by dial.
 func (p *platform) predial(ctx context.Context) {
 	scope, uid := spec.ScopeUser, os.Geteuid()
 	if uid == 0 {
@@ -49,53 +48,58 @@ func (p *platform) predial(ctx context.Context) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.startLocked(ctx, string(scope), uid, true)
+	p.startLocked(ctx, string(scope), uid)
 }
 
 // startLocked starts dialling scope/uid unless a dial is there already.
-func (p *platform) startLocked(ctx context.Context, scope string, uid int, early bool) *dialing {
+func (p *platform) startLocked(ctx context.Context, scope string, uid int) *dialing {
 	key := scope + "/" + strconv.Itoa(uid)
 	if d := p.conns[key]; d != nil {
 		return d
 	}
-	d := &dialing{done: make(chan struct{}), early: early}
+	d := &dialing{done: make(chan struct{})}
 	p.conns[key] = d
 	go func() {
 		defer close(d.done)
-		d.conn, d.err = sdbus.Dial(context.WithoutCancel(ctx), scope, uid, os.Getenv)
+		d.conn, d.err = p.dialer(context.WithoutCancel(ctx), scope, uid, os.Getenv)
 	}()
 	return d
 }
 
 // dial returns the run's connection to the manager of scope for uid; a
 // failed dial is tried again at the next call (the user manager may come up
-// while --until-converged waits).
+// while --until-converged waits). A connection dialled before (by predial or
+// an earlier call) that failed or has since closed (dbus-daemon restarted)
+// is replaced by one fresh dial, whose answer is returned as it is: never
+// more than one dial per call.
 func (p *platform) dial(ctx context.Context, scope string, uid int) (*sdbus.Conn, error) {
 	key := scope + "/" + strconv.Itoa(uid)
 	for {
 		p.mu.Lock()
-		d := p.startLocked(ctx, scope, uid, false)
+		d, earlier := p.conns[key], true
+		if d == nil {
+			d, earlier = p.startLocked(ctx, scope, uid), false
+		}
 		p.mu.Unlock()
 		select {
 		case <-d.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if d.err == nil && d.conn.Connected() {
+		if d.err == nil && (!earlier || d.conn.Connected()) {
 			return d.conn, nil
 		}
-		// Failed, or the bus went away mid-run (dbus-daemon restarted): a
-		// closed connection never comes back, a new one may.
 		p.mu.Lock()
 		if p.conns[key] == d {
 			delete(p.conns, key)
 		}
 		p.mu.Unlock()
+		if !earlier {
+			return nil, d.err
+		}
+		// A closed connection never comes back; a new one may.
 		if d.conn != nil {
 			d.conn.Close()
-		}
-		if d.err != nil && !d.early {
-			return nil, d.err
 		}
 	}
 }
