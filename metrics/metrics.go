@@ -97,10 +97,26 @@ func WriteTextfile(path string, r Run) error {
 	for _, f := range families(r, last) {
 		writeFamily(&buf, r.Home, f)
 	}
-	if err := renameio.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := replace(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("metrics: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// replace writes data to a temporary file beside path, syncs it and renames
+// it over path, mode 0644 whatever the umask and whatever the file it
+// replaces had: node_exporter reads it as another user. (renameio.WriteFile
+// would keep a replaced file's mode.)
+func replace(path string, data []byte) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.CloseAtomicallyReplace()
 }
 
 // families are r's gauges, sorted by name as an exposition is; last is the
@@ -127,7 +143,15 @@ func families(r Run, last float64) []family {
 		outcome.samples = append(outcome.samples, sample{labels: [][2]string{{"outcome", string(o)}}, value: b2f(o == r.Outcome)})
 	}
 	module := family{name: "parachute_reconcile_module_state", help: "1 for each module's state under the running hub, 0 for its other states."}
+	seen := map[string]bool{}
 	for _, m := range r.Modules {
+		// Two rows may share a short (one module mounted twice): one
+		// series each, the first row's, or the file would repeat a series
+		// and node_exporter would reject it.
+		if seen[m.Short] {
+			continue
+		}
+		seen[m.Short] = true
 		for _, st := range moduleStates {
 			module.samples = append(module.samples, sample{labels: [][2]string{{"module", m.Short}, {"state", string(st)}}, value: b2f(st == m.State)})
 		}

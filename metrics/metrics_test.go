@@ -94,3 +94,38 @@ func TestPreviousFileIsNotAFIFO(t *testing.T) {
 		t.Fatal("WriteTextfile blocked on a FIFO")
 	}
 }
+
+// The file is 0644 whatever the umask of the run and whatever mode the file
+// it replaces had: node_exporter reads it as another user.
+func TestTextfileMode(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "p.prom")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTextfile(path, Run{Home: "/h", Desired: "supervised", Finished: time.Unix(5, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+	}
+}
+
+// Two module rows with one short make one series per state, not two.
+func TestDuplicateShortsAreOneSeries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.prom")
+	run := Run{Home: "/h", Desired: "supervised", Finished: time.Unix(5, 0), Modules: []reconcile.ModuleReport{
+		{Short: "vault", State: reconcile.ModuleUp}, {Short: "vault", State: reconcile.ModuleDown}}}
+	if err := WriteTextfile(path, run); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), `parachute_reconcile_module_state{home="/h",module="vault",state="up"}`); n != 1 {
+		t.Errorf("the vault/up series is written %d times:\n%s", n, data)
+	}
+}

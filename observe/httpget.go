@@ -37,6 +37,11 @@ type httpAnswer struct {
 // conn).
 func httpGet(conn net.Conn, host, path, extra string, maxBody int64) (httpAnswer, error) {
 	var a httpAnswer
+	if i := strings.IndexFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 || !strings.HasPrefix(path, "/") {
+		// A request line cannot carry it (and a CR or LF would start
+		// another header): the path comes from services.json.
+		return a, fmt.Errorf("health path %q: want an absolute path without spaces or control characters", cutForMessage(path))
+	}
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: parachute-reconcile\r\n" + extra + "\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		return a, err
@@ -45,24 +50,45 @@ func httpGet(conn net.Conn, host, path, extra string, maxBody int64) (httpAnswer
 	// chunks: the read bound leaves room for it.
 	br := bufio.NewReader(io.LimitReader(conn, maxHeaderBytes+8*maxBody))
 	tp := textproto.NewReader(br)
-	line, err := tp.ReadLine()
-	if err != nil {
-		return a, fmt.Errorf("read the status line: %w", unexpectedEOF(err))
-	}
-	status, err := parseStatusLine(line)
+	status, hdr, err := readHead(tp)
 	if err != nil {
 		return a, err
 	}
-	hdr, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return a, fmt.Errorf("read the headers: %w", unexpectedEOF(err))
-	}
 	a.Status = status
-	if maxBody == 0 {
+	// 204 and 304 never have a body, whatever the headers say; reading
+	// "to the close" would wait out the deadline on a kept-alive
+	// connection.
+	if maxBody == 0 || status == 204 || status == 304 {
 		return a, nil
 	}
 	a.Body, err = readBody(br, hdr, maxBody)
 	return a, err
+}
+
+// maxInterim bounds the 1xx answers skipped before the final one.
+const maxInterim = 8
+
+// readHead reads the final status line and its headers, skipping interim
+// (1xx) answers, which a GET does not ask for but a server may send.
+func readHead(tp *textproto.Reader) (int, textproto.MIMEHeader, error) {
+	for range maxInterim {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return 0, nil, fmt.Errorf("read the status line: %w", unexpectedEOF(err))
+		}
+		status, err := parseStatusLine(line)
+		if err != nil {
+			return 0, nil, err
+		}
+		hdr, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return 0, nil, fmt.Errorf("read the headers: %w", unexpectedEOF(err))
+		}
+		if status >= 200 {
+			return status, hdr, nil
+		}
+	}
+	return 0, nil, fmt.Errorf("more than %d interim (1xx) answers", maxInterim)
 }
 
 // parseStatusLine takes the code of "HTTP/1.x NNN reason".
@@ -129,10 +155,7 @@ func readChunked(br *bufio.Reader, max int64) ([]byte, error) {
 			return body, fmt.Errorf("read a chunk: %w", unexpectedEOF(err))
 		}
 		if int64(len(body)) >= max {
-			return body, nil
-		}
-		if _, err := br.Discard(int(n - keep)); err != nil {
-			return body, fmt.Errorf("read a chunk: %w", unexpectedEOF(err))
+			return body, nil // the rest is left unread
 		}
 		if _, err := tp.ReadLine(); err != nil { // the CRLF after the data
 			return body, fmt.Errorf("read a chunk: %w", unexpectedEOF(err))

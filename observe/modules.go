@@ -277,8 +277,8 @@ const moduleProbeTimeout = 500 * time.Millisecond
 // listening sockets (listeningPorts) says which modules can answer at all,
 // and only those are asked over HTTP; the others are refused without a
 // connection. The hub's log is read and indexed once per poll, and a
-// module's start command is resolved once per Observer (its module.json is
-// read once, not on every poll).
+// module's start command, once found, is not resolved again (its
+// module.json is read once, not on every poll).
 func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []spec.Module) []ModuleBoot {
 	env := o.Env.withDefaults()
 	out := make([]ModuleBoot, len(mods))
@@ -314,19 +314,24 @@ func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []sp
 	return out
 }
 
-// unstartable is StartCommand's why for m, resolved once per Observer.
+// unstartable is StartCommand's why for m. A module found startable is
+// remembered for the Observer's life (its manifest is not read again on
+// every poll); one found unstartable is asked again next time, so that a
+// manifest an install writes meanwhile is seen.
 func (o *Observer) unstartable(m spec.Module) string {
 	key := m.Short + "\x00" + m.InstallDir
 	o.startMu.Lock()
 	defer o.startMu.Unlock()
-	if why, ok := o.startWhy[key]; ok {
-		return why
+	if o.startable[key] {
+		return ""
 	}
 	_, why := StartCommand(m)
-	if o.startWhy == nil {
-		o.startWhy = map[string]string{}
+	if why == "" {
+		if o.startable == nil {
+			o.startable = map[string]bool{}
+		}
+		o.startable[key] = true
 	}
-	o.startWhy[key] = why
 	return why
 }
 

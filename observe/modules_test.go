@@ -759,4 +759,14 @@ func TestModulesBootedAsksOnlyListeningPorts(t *testing.T) {
 	if fresh := (&Observer{}).ModulesBooted(context.Background(), box, filepath.Join(box, "hub.log"), mods[1:2]); fresh[0].Unstartable == "" {
 		t.Errorf("a new Observer did not see the manifest gone: %+v", fresh[0])
 	}
+	// A module found unstartable is asked again: a manifest written since
+	// (an install finishing) is seen by the same Observer.
+	missing := spec.Module{Name: "parachute-late", Short: "late", Port: unusedPort(t), InstallDir: t.TempDir()}
+	if first := o.ModulesBooted(context.Background(), box, filepath.Join(box, "hub.log"), []spec.Module{missing}); first[0].Unstartable == "" {
+		t.Fatalf("a module without a manifest: %+v, want unstartable", first[0])
+	}
+	writeFile(t, filepath.Join(missing.InstallDir, ".parachute", "module.json"), `{"startCmd": ["`+exe+`", "serve"]}`, 0o644)
+	if later := o.ModulesBooted(context.Background(), box, filepath.Join(box, "hub.log"), []spec.Module{missing}); later[0].Unstartable != "" {
+		t.Errorf("a manifest written later is not seen: %+v", later[0])
+	}
 }

@@ -148,10 +148,10 @@ type Observer struct {
 	// nil leaves the unit unnamed.
 	Locate func(spec.Desired) UnitQuery
 
-	// startWhy caches ModulesBooted's start-command verdicts (see
-	// unstartable).
-	startMu  sync.Mutex
-	startWhy map[string]string
+	// startable remembers the modules ModulesBooted found a start
+	// command for (see unstartable).
+	startMu   sync.Mutex
+	startable map[string]bool
 }
 
 // New returns an Observer of env with no unit observer.

@@ -497,6 +497,7 @@ func (b *box) reconcile(ctx context.Context, want int, args ...string) (time.Dur
 	var rssFile string
 	if b.measureRSS {
 		rssFile = filepath.Join(b.cfg.dir, "rss")
+		_ = os.Remove(rssFile) // a run time(1) could not start reports 0, not the last figure
 		run = peakRSSArgv(rssFile, run)
 	}
 	cmd := exec.CommandContext(ctx, run[0], run[1:]...)

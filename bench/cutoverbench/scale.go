@@ -263,6 +263,7 @@ func timeCmd(ctx context.Context, argv ...string) (time.Duration, error) {
 // the timed ones.
 func peakRSS(ctx context.Context, dir string, argv ...string) (int64, error) {
 	file := filepath.Join(dir, "rss")
+	_ = os.Remove(file)
 	if _, err := timeCmd(ctx, peakRSSArgv(file, argv)...); err != nil {
 		return 0, err
 	}

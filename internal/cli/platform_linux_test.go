@@ -23,7 +23,7 @@ func TestPlatformDialsAtMostOncePerCall(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p.predial(ctx)
+	p.predial()
 	scope, uid := "user", os.Geteuid()
 	if os.Geteuid() == 0 {
 		scope, uid = "system", 0
@@ -41,4 +41,25 @@ func TestPlatformDialsAtMostOncePerCall(t *testing.T) {
 		t.Errorf("%d dials after one more call, want 3", n)
 	}
 	p.close()
+}
+
+// close ends a dial still in progress instead of waiting for a manager that
+// never answers.
+func TestPlatformCloseEndsADialInProgress(t *testing.T) {
+	p := newPlatform()
+	started := make(chan struct{})
+	p.dialer = func(ctx context.Context, _ string, _ int, _ func(string) string) (*sdbus.Conn, error) {
+		close(started)
+		<-ctx.Done() // a manager that accepted and never answers
+		return nil, ctx.Err()
+	}
+	p.predial()
+	<-started
+	done := make(chan struct{})
+	go func() { p.close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("close waited for a dial that never ends")
+	}
 }

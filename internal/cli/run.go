@@ -23,7 +23,7 @@ type run struct {
 // when the observation asks.
 func prepare(ctx context.Context, inv *invocation) (*run, int) {
 	plat := newPlatform()
-	plat.predial(ctx)
+	plat.predial()
 	d, err := loadDesired(inv.opts, inv.fs)
 	if err != nil {
 		plat.close()

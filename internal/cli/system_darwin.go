@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"os"
 
 	"github.com/parachute/reconcile/actuate"
@@ -20,7 +19,7 @@ func newPlatform() *platform { return &platform{} }
 func (*platform) close() {}
 
 // predial does nothing: launchctl is run per question.
-func (*platform) predial(context.Context) {}
+func (*platform) predial() {}
 
 func (*platform) unitObserver() observe.UnitObserver { return observe.NewUnitObserver(os.Getenv) }
 

@@ -24,6 +24,11 @@ type platform struct {
 	conns map[string]*dialing // by scope and uid
 	// dialer is sdbus.Dial (tests count and fail dials through it).
 	dialer func(ctx context.Context, scope string, uid int, getenv func(string) string) (*sdbus.Conn, error)
+	// life is the connections' context: it outlives a cancelled run (the
+	// actuator may still need the manager to finish a step) and ends at
+	// close, which unblocks a dial still in progress.
+	life context.Context
+	end  context.CancelFunc
 }
 
 // dialing is one connection, being dialled until done is closed.
@@ -33,7 +38,10 @@ type dialing struct {
 	err  error
 }
 
-func newPlatform() *platform { return &platform{conns: map[string]*dialing{}, dialer: sdbus.Dial} }
+func newPlatform() *platform {
+	life, end := context.WithCancel(context.Background())
+	return &platform{conns: map[string]*dialing{}, dialer: sdbus.Dial, life: life, end: end}
+}
 
 // predial starts connecting to the manager a run of this process most
 // likely asks (root's system manager, a user's own), while the run reads
@@ -41,18 +49,18 @@ func newPlatform() *platform { return &platform{conns: map[string]*dialing{}, di
 // millisecond or two of the manager's time, which a converged tick would
 // otherwise wait for. A guess that turns out wrong costs an unused
 // connection, closed with the rest; a failure is dialled again by dial.
-func (p *platform) predial(ctx context.Context) {
+func (p *platform) predial() {
 	scope, uid := spec.ScopeUser, os.Geteuid()
 	if uid == 0 {
 		scope = spec.ScopeSystem
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.startLocked(ctx, string(scope), uid)
+	p.startLocked(string(scope), uid)
 }
 
 // startLocked starts dialling scope/uid unless a dial is there already.
-func (p *platform) startLocked(ctx context.Context, scope string, uid int) *dialing {
+func (p *platform) startLocked(scope string, uid int) *dialing {
 	key := scope + "/" + strconv.Itoa(uid)
 	if d := p.conns[key]; d != nil {
 		return d
@@ -61,7 +69,7 @@ func (p *platform) startLocked(ctx context.Context, scope string, uid int) *dial
 	p.conns[key] = d
 	go func() {
 		defer close(d.done)
-		d.conn, d.err = p.dialer(context.WithoutCancel(ctx), scope, uid, os.Getenv)
+		d.conn, d.err = p.dialer(p.life, scope, uid, os.Getenv)
 	}()
 	return d
 }
@@ -78,7 +86,7 @@ func (p *platform) dial(ctx context.Context, scope string, uid int) (*sdbus.Conn
 		p.mu.Lock()
 		d, earlier := p.conns[key], true
 		if d == nil {
-			d, earlier = p.startLocked(ctx, scope, uid), false
+			d, earlier = p.startLocked(scope, uid), false
 		}
 		p.mu.Unlock()
 		select {
@@ -104,8 +112,11 @@ func (p *platform) dial(ctx context.Context, scope string, uid int) (*sdbus.Conn
 	}
 }
 
-// close closes every connection, waiting for one still being dialled.
+// close closes every connection. It first ends the connections' context,
+// so that a dial still in progress (a manager that accepted and then never
+// answered) gives up instead of holding the run's exit.
 func (p *platform) close() {
+	p.end()
 	p.mu.Lock()
 	conns := p.conns
 	p.conns = map[string]*dialing{}

@@ -271,7 +271,7 @@ func (v *textView) notConverged(r result) {
 		pf(v.stderr, "%s: not converged after %s\n", v.title, took.String())
 	}
 	renderFailure(v.stderr, r.Plan.Failure)
-	fmt.Fprintln(v.stderr, "nothing is lost: run parachute reconcile again (or use --until-converged) to resume")
+	pf(v.stderr, "nothing is lost: run %s again (or use --until-converged) to resume\n", v.title)
 }
 
 // isTerminal reports whether w is a terminal (a character device): only

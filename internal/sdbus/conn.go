@@ -1,6 +1,7 @@
 package sdbus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -185,6 +186,10 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 	p.ExecStart = execStart(vals["ExecStart"])
 	if p.ActiveState != "active" || p.SubState != "running" {
 		out, _ := getProps(ctx, obj, outcomeProps, service)
+		if err := ctx.Err(); err != nil || !c.raw.Connected() {
+			// Not "no outcome": the question was never answered.
+			return Props{}, fmt.Errorf("read unit %s: %w", name, cmp.Or(err, errors.New("connection closed")))
+		}
 		p.Result = str(out["Result"])
 		p.ExecMainCode = intProp(out["ExecMainCode"])
 		p.ExecMainStatus = intProp(out["ExecMainStatus"])

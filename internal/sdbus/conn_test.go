@@ -139,7 +139,7 @@ func (m manager) job(verb, name, mode string) (godbus.ObjectPath, *godbus.Error)
 	result := "done"
 	if r, ok := m.f.fail[name]; ok && verb == "start" {
 		result = r
-		props["ActiveState"], props["SubState"] = "failed", "failed"
+		props["ActiveState"], props["SubState"], props["Result"] = "failed", "failed", "exit-code"
 	} else if verb == "start" {
 		props["ActiveState"], props["SubState"], props["MainPID"] = "active", "running", uint32(4242)
 	} else {
@@ -196,6 +196,31 @@ func (m manager) DisableUnitFiles(files []string, runtime bool) ([]change, *godb
 		}
 	}
 	return []change{}, nil
+}
+
+// unitStatus is one entry of ListUnitsByNames, a(ssssssouso).
+type unitStatus struct {
+	Name, Description, LoadState, ActiveState, SubState, Followed string
+	Path                                                          godbus.ObjectPath
+	JobID                                                         uint32
+	JobType                                                       string
+	JobPath                                                       godbus.ObjectPath
+}
+
+// ListUnitsByNames answers as systemd does: an entry for every name,
+// not-found for a unit it has no file for.
+func (m manager) ListUnitsByNames(names []string) ([]unitStatus, *godbus.Error) {
+	m.f.mu.Lock()
+	defer m.f.mu.Unlock()
+	var out []unitStatus
+	for _, n := range names {
+		st := unitStatus{Name: n, LoadState: "not-found", ActiveState: "inactive", SubState: "dead", Path: "/org/freedesktop/systemd1/unit/x", JobPath: "/"}
+		if p, ok := m.f.units[n]; ok {
+			st.LoadState, st.ActiveState, st.SubState = p["LoadState"].(string), p["ActiveState"].(string), p["SubState"].(string)
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 func (m manager) ResetFailedUnit(name string) *godbus.Error {
@@ -288,6 +313,10 @@ func TestConnOverARealBus(t *testing.T) {
 	if err != nil || p.LoadState != "not-found" {
 		t.Errorf("unknown unit: %+v, %v", p, err)
 	}
+	states, err := c.LoadStates(ctx, []string{"parachute-hub.service", "parachute-vault.service"})
+	if want := map[string]string{"parachute-hub.service": "loaded", "parachute-vault.service": "not-found"}; err != nil || !reflect.DeepEqual(states, want) {
+		t.Errorf("LoadStates = %v, %v; want %v", states, err, want)
+	}
 
 	if err := c.Enable(ctx, []string{"parachute-hub.service"}); err != nil {
 		t.Fatal(err)
@@ -308,6 +337,11 @@ func TestConnOverARealBus(t *testing.T) {
 	r, err := c.Start(ctx, "broken.service")
 	if r != "failed" || err == nil || err.Error() != "start broken.service: job failed" {
 		t.Errorf("failing start = %q, %v", r, err)
+	}
+	// A unit that is not running has its outcome read too (the second
+	// flight); a running one does not need it.
+	if p, err := c.UnitProps(ctx, "broken.service"); err != nil || p.ActiveState != "failed" || p.Result != "exit-code" {
+		t.Errorf("failed unit: %+v, %v; want its Result", p, err)
 	}
 	if err := c.ResetFailed(ctx, "broken.service"); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ import (
 // used as it is. File descriptors are never passed: the transport is
 // godbus's generic one, which does not offer them.
 
-// handshakeTimeout bounds the authentication when ctx has no deadline.
+// handshakeTimeout bounds the authentication (less when ctx ends sooner).
 const handshakeTimeout = 5 * time.Second
 
 // dialFast connects to the socket file at path and authenticates as euid in
@@ -66,12 +66,15 @@ func dialFast(ctx context.Context, path string, euid int) (*godbus.Conn, error) 
 // returns the server's guid from its OK, read through r (which then holds
 // whatever the server sent after it, for godbus to read).
 func handshake(ctx context.Context, nc net.Conn, r *bufio.Reader, euid int) (string, error) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		dl = time.Now().Add(handshakeTimeout)
+	dl := time.Now().Add(handshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
 	}
 	nc.SetDeadline(dl)
 	defer nc.SetDeadline(time.Time{})
+	// A cancelled ctx ends the wait at once (the deadline alone would not).
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	uid := []byte(strconv.Itoa(euid))
 	hexUID := make([]byte, hex.EncodedLen(len(uid)))
 	hex.Encode(hexUID, uid)
