@@ -61,17 +61,7 @@ func goldenRuns(t *testing.T) map[string][]Run {
 	}
 	// The fixture of TestRenderVerdictAndOverhead, met and missed.
 	simple := func(cutover time.Duration) []Run {
-		r := Run{
-			StopPortsFree: 5 * ms, StopProcsGone: 9 * ms,
-			StartDBus: 20 * ms, StartSystemctl: 25 * ms,
-			Cutover: cutover, Noop: []time.Duration{40 * ms},
-			Events: []Event{
-				ev("step-start", 1, reconcile.WriteUnit, 10, ""),
-				ev("step-done", 1, reconcile.WriteUnit, 60, "50ms"),
-				ev("step-start", 2, reconcile.WaitHealthy, 61, ""),
-				ev("step-done", 2, reconcile.WaitHealthy, 91, "30ms"),
-			},
-		}
+		r := simpleRun(cutover)
 		return []Run{r, r, r, r, r}
 	}
 	return map[string][]Run{

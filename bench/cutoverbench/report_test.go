@@ -131,21 +131,26 @@ func TestPortFree(t *testing.T) {
 	}
 }
 
+// simpleRun is a run of two steps (write-unit 50 ms, wait-healthy 30 ms)
+// against a limit of 25 ms: the fixture of the verdict tests.
+func simpleRun(cutover time.Duration) Run {
+	ms := time.Millisecond
+	return Run{
+		StopPortsFree: 5 * ms, StopProcsGone: 9 * ms,
+		StartDBus: 20 * ms, StartSystemctl: 25 * ms,
+		Cutover: cutover, Noop: []time.Duration{40 * ms},
+		Events: []Event{
+			ev("step-start", 1, reconcile.WriteUnit, 10, ""),
+			ev("step-done", 1, reconcile.WriteUnit, 60, "50ms"),
+			ev("step-start", 2, reconcile.WaitHealthy, 61, ""),
+			ev("step-done", 2, reconcile.WaitHealthy, 91, "30ms"),
+		},
+	}
+}
+
 func TestRenderVerdictAndOverhead(t *testing.T) {
 	ms := time.Millisecond
-	run := func(cutover time.Duration) Run {
-		return Run{
-			StopPortsFree: 5 * ms, StopProcsGone: 9 * ms,
-			StartDBus: 20 * ms, StartSystemctl: 25 * ms,
-			Cutover: cutover, Noop: []time.Duration{40 * ms},
-			Events: []Event{
-				ev("step-start", 1, reconcile.WriteUnit, 10, ""),
-				ev("step-done", 1, reconcile.WriteUnit, 60, "50ms"),
-				ev("step-start", 2, reconcile.WaitHealthy, 61, ""),
-				ev("step-done", 2, reconcile.WaitHealthy, 91, "30ms"),
-			},
-		}
-	}
+	run := simpleRun
 	for _, tc := range []struct {
 		cutover time.Duration
 		verdict string
