@@ -464,7 +464,8 @@ func processAlive(pid int) bool {
 // memory's high-water mark into the child's ru_maxrss at exec. Every
 // "peak RSS" this bench reported before was therefore at least the bench's
 // own (which grows during a run to over 20 MiB), not the reconciler's.
-// time(1) starts its child with fork(2) from a small process.
+// time(1) starts its child with fork(2) from a small process. A cancelled
+// run kills time(1), not the command under it, which then runs to its end.
 func peakRSSArgv(file string, argv []string) []string {
 	return append([]string{"/usr/bin/time", "-f", "%M", "-o", file}, argv...)
 }

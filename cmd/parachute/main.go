@@ -23,6 +23,10 @@ import (
 // resident set reached 21 MiB in one run under load and 14 in another
 // (bench/README.md, issue 11). Past this limit the collector runs as often
 // as it must to stay under it (it is soft: a run that needs more gets it).
+// A box several times larger, whose live heap nears the limit, would make
+// the collector run almost continuously (Go caps it near half the CPU):
+// such a run is slower, not wrong; GOMEMLIMIT or GOGC in the environment
+// override this.
 const memoryLimit = 12 << 20
 
 func main() {
