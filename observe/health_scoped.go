@@ -26,6 +26,7 @@ func (o *Observer) ProbeHealthIn(ctx context.Context, port int, cgroup string) (
 		return false, 0, errors.New(h.Error)
 	}
 	if !h.OK {
+		// Nobody waits on who answered a non-2xx; the walk is what costs.
 		return false, 0, nil
 	}
 	if pid := answeredInCgroup(env, port, hc, cgroup); pid > 0 {

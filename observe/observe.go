@@ -541,17 +541,7 @@ func portNames(ports []int) string {
 // health waits (actuate.Health). The
 // error is for no answer at all (refused, timeout, not HTTP).
 func (o *Observer) ProbeHealth(ctx context.Context, port int) (ok bool, answeredBy int, err error) {
-	env := o.Env.withDefaults()
-	h, hc := checkHealth(ctx, env, port)
-	defer hc.close()
-	if h.Status == 0 {
-		return false, 0, errors.New(h.Error)
-	}
-	if !h.OK {
-		// Nobody waits on who answered a non-2xx; the walk is what costs.
-		return false, 0, nil
-	}
-	return true, answeredByWalk(env, port, hc), nil
+	return o.ProbeHealthIn(ctx, port, "") // no group: the walk over every process
 }
 
 // answeredByWalk is who answered hc's request to port, from one walk over
