@@ -86,10 +86,21 @@ func (p *procFS) read(path string) ([]byte, error) {
 	return p.readFd(fd, path)
 }
 
-func (p *procFS) readFd(fd int, path string) ([]byte, error) {
-	n := 0
+func (p *procFS) readFd(fd int, path string) ([]byte, error) { return p.readFdFrom(fd, path, 0) }
+
+// maxProcFile bounds one /proc file: argv and the environment are a
+// process's own to make large (their limit follows its stack rlimit), and a
+// 10 MB environment must not cost the observation 10 MB.
+const maxProcFile = 4 << 20
+
+// readFdFrom reads fd to its end into the shared buffer, after the n bytes
+// already there, growing the buffer up to maxProcFile.
+func (p *procFS) readFdFrom(fd int, path string, n int) ([]byte, error) {
 	for {
 		if n == len(p.buf) {
+			if n >= maxProcFile {
+				return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", maxProcFile)}
+			}
 			p.buf = append(p.buf, make([]byte, len(p.buf))...)
 		}
 		m, err := syscall.Read(fd, p.buf[n:])
@@ -367,23 +378,7 @@ func (p *procFS) readStatAt(rootFd int, pid string) ([]byte, error) {
 			return p.buf[:0], nil
 		}
 		// Not the whole line at once: read the rest the usual way.
-		rest := n
-		for {
-			if rest == len(p.buf) {
-				p.buf = append(p.buf, make([]byte, len(p.buf))...)
-			}
-			m, err := syscall.Read(fd, p.buf[rest:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				return nil, &fs.PathError{Op: "read", Path: p.root + "/" + path, Err: err}
-			}
-			if m == 0 {
-				return p.buf[:rest], nil
-			}
-			rest += m
-		}
+		return p.readFdFrom(fd, p.root+"/"+path, n)
 	}
 }
 
