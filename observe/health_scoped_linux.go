@@ -51,7 +51,7 @@ func answeredInCgroup(env Env, port int, hc *healthConn, cgroup string) int {
 	tree := processTree{}
 	for _, pid := range members {
 		name := strconv.Itoa(pid)
-		data, err := p.readStatAt(root, name)
+		data, err := procfs.ReadStatAt(root, name, p.buf)
 		if err != nil {
 			continue // exited since listed
 		}

@@ -314,7 +314,7 @@ func (p *procFS) walkNames(rootFd int, names []string, inodes map[uint64]bool) w
 		if err != nil || pid <= 0 {
 			continue
 		}
-		data, err := p.readStatAt(rootFd, name)
+		data, err := procfs.ReadStatAt(rootFd, name, p.buf)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
 				res.unreadableStat[pid] = err // exists, but hidden from us (hidepid, …)
@@ -349,37 +349,6 @@ func mergeWalks(parts []walkResult) walkResult {
 		res.unreadableFds = append(res.unreadableFds, part.unreadableFds...)
 	}
 	return res
-}
-
-// readStatAt reads <root>/<pid>/stat relative to the root's descriptor. The
-// kernel prints the whole line on the first read when the buffer holds it
-// (seq_file's single_open), so a short read ending in a newline is the whole
-// file and the read that would return 0 is skipped: one syscall of the few
-// the walk spends per process. Anything else is read to the end as usual.
-func (p *procFS) readStatAt(rootFd int, pid string) ([]byte, error) {
-	path := pid + "/stat"
-	fd, err := openat(rootFd, path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: p.root + "/" + path, Err: err}
-	}
-	defer syscall.Close(fd)
-	for {
-		n, err := syscall.Read(fd, p.buf)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: p.root + "/" + path, Err: err}
-		}
-		if n > 0 && n < len(p.buf) && p.buf[n-1] == '\n' {
-			return p.buf[:n], nil
-		}
-		if n == 0 {
-			return p.buf[:0], nil
-		}
-		// Not the whole line at once: read the rest the usual way.
-		return p.readFdFrom(fd, p.root+"/"+path, n)
-	}
 }
 
 // fdName returns the name of an entry of /proc/PID/fd as a string, from a

@@ -1,7 +1,9 @@
 package procfs
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -31,8 +33,8 @@ func LiveGroups(procRoot string) (map[int]bool, error) {
 		if name == "" || name[0] < '1' || name[0] > '9' {
 			continue
 		}
-		data, ok := readStatAt(rootFd, name, buf)
-		if !ok {
+		data, err := ReadStatAt(rootFd, name, buf)
+		if err != nil {
 			continue // exited since listed (or hidden: not a member we can see)
 		}
 		st, err := ParseStat(data)
@@ -43,14 +45,17 @@ func LiveGroups(procRoot string) (map[int]bool, error) {
 	return live, nil
 }
 
-// readStatAt reads <pid>/stat below rootFd into buf with one read: the
-// kernel prints the whole line at once when the buffer holds it. A line
-// that does not fit (comm cannot make it longer than a few hundred bytes)
-// or a failed read is reported as not read.
-func readStatAt(rootFd int, pid string, buf []byte) ([]byte, bool) {
-	fd, err := unix.Openat(rootFd, pid+"/stat", unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+// ReadStatAt reads <pid>/stat below rootFd (a /proc directory descriptor)
+// into buf with one read: the kernel prints the whole line at once when the
+// buffer holds it, and a stat line is a few hundred bytes at most (comm is
+// at most 16), so a 4 KiB buffer always does. The errors wrap the errno: a
+// process that exited since it was listed is fs.ErrNotExist or ESRCH; a
+// line that does not fit in buf is an error, not a part of it.
+func ReadStatAt(rootFd int, pid string, buf []byte) ([]byte, error) {
+	path := pid + "/stat"
+	fd, err := unix.Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, false
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
 	for {
@@ -58,9 +63,12 @@ func readStatAt(rootFd int, pid string, buf []byte) ([]byte, bool) {
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil || n == 0 || n == len(buf) || buf[n-1] != '\n' {
-			return nil, false
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
-		return buf[:n], true
+		if n == 0 || n == len(buf) || buf[n-1] != '\n' {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not one whole stat line")}
+		}
+		return buf[:n], nil
 	}
 }
