@@ -183,14 +183,14 @@ func TestScanDropIns(t *testing.T) {
 		{Path: filepath.Join(d1, "10-break.conf"), Exists: true, Content: "[Service]\nExecStartPre=/bin/false\n",
 			Breaks: []string{"ExecStartPre=/bin/false always exits 1"}},
 		{Path: filepath.Join(d1, "20-ok.conf"), Exists: true, Content: "[Service]\nExecStartPre=-/bin/false\n"},
-		{Path: filepath.Join(d1, "40-fifo.conf"), Exists: true, ParseError: "not a regular file (p---------)"},
+		{Path: filepath.Join(d1, "40-fifo.conf"), Exists: true, ParseError: "not a regular file (named pipe)"},
 		{Path: filepath.Join(d2, "10-break.conf"), Exists: true, Content: "[Service]\nExecStart=\nExecStart=/nonexistent/hub serve\n",
 			Breaks: []string{"ExecStart=/nonexistent/hub serve: /nonexistent/hub does not exist"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("scanDropIns =\n%+v\nwant\n%+v", got, want)
 	}
-	wantProblems := []string{"unit file " + filepath.Join(d1, "40-fifo.conf") + ": not a regular file (p---------)"}
+	wantProblems := []string{"unit file " + filepath.Join(d1, "40-fifo.conf") + ": not a regular file (named pipe)"}
 	if !slices.Equal(problems, wantProblems) {
 		t.Errorf("problems = %q, want %q", problems, wantProblems)
 	}

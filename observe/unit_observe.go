@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"syscall"
+	"strings"
 
+	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/spec"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -102,32 +102,20 @@ func readUnitFile(path string, parse func([]byte) error) (UnitFile, string) {
 		}
 		f.Symlink = target
 	}
-	// Look before opening: opening a FIFO blocks, reading a tty hangs.
-	st, err := os.Stat(path)
-	if err != nil {
-		f.ParseError = err.Error()
-		return f, fmt.Sprintf("unit file %s: %v", path, err)
+	if f.Symlink == os.DevNull {
+		return f, "" // masked: empty, as systemd reads it
 	}
-	if !st.Mode().IsRegular() {
-		if f.Symlink == os.DevNull {
-			return f, "" // masked: empty, as systemd reads it
+	// Through boxfs as every other file the run reads: a link is followed
+	// only when root or this user made it (systemctl link, a package), the
+	// opened descriptor decides (never a FIFO, a device or a tty), and the
+	// read is bounded.
+	data, _, err := boxfs.ReadFile(path, maxUnitFile, []int{0, os.Geteuid()})
+	if err != nil {
+		// The path is the record's own: say only what is wrong with it.
+		f.ParseError = strings.TrimPrefix(err.Error(), "read "+path+": ")
+		if errors.Is(err, boxfs.ErrTooLarge) {
+			f.ParseError = "larger than 1 MiB"
 		}
-		f.ParseError = fmt.Sprintf("not a regular file (%s)", st.Mode().Type())
-		return f, fmt.Sprintf("unit file %s: %s", path, f.ParseError)
-	}
-	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		f.ParseError = err.Error()
-		return f, fmt.Sprintf("unit file %s: %v", path, err)
-	}
-	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, maxUnitFile+1))
-	if err != nil {
-		f.ParseError = err.Error()
-		return f, fmt.Sprintf("unit file %s: %v", path, err)
-	}
-	if len(data) > maxUnitFile {
-		f.ParseError = "larger than 1 MiB"
 		return f, fmt.Sprintf("unit file %s: %s", path, f.ParseError)
 	}
 	f.Content = string(data)
