@@ -426,14 +426,24 @@ func pidfileTarget(pf state.Pidfile) string {
 // waitPorts adds wait-port-free for each port in ports. A port only
 // hub.port records is waited for only when the plan stops its holder: it
 // is no port of the box's, and a stranger may have it now.
+//
+// Only a supervised plan lets the hub unit's own processes hold a port
+// while it waits (Members): the unit it starts next is that unit. A
+// detached or absent plan stops the unit first, and anything left in its
+// control group (KillMode=process, a stray child) still holds the port:
+// nothing starts, and hub.port is not removed, until it is gone.
 func (b *builder) waitPorts(ports []state.Port, why string) {
 	stopped := b.stoppedPorts()
+	var members *Members
+	if b.w.d.Model == spec.Supervised {
+		members = b.w.members()
+	}
 	for _, p := range ports {
 		if p.Recorded && !stopped[p.Port] {
 			continue
 		}
 		b.waits = append(b.waits, Step{Action: WaitPortFree, Target: "port " + strconv.Itoa(p.Port), Port: p.Port,
-			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why), Members: b.w.members()})
+			Reason: fmt.Sprintf(":%d (%s) %s", p.Port, p.Label(), why), Members: members})
 	}
 }
 

@@ -346,3 +346,30 @@ func TestHubUnitInTheOtherScopeBlocksSupervised(t *testing.T) {
 		t.Errorf("detached is not blocked by a hub unit out of reach: %s", d.Outcome)
 	}
 }
+
+// Leaving the supervised model, the port waits excuse nobody: a process
+// left in the stopped unit's control group still holds its port, so the
+// detached hub does not start (and hub.port is not removed) over it. Only
+// a supervised plan, whose next start is that unit, lets its members hold.
+func TestPortWaitsExcuseTheUnitOnlyWhenSupervised(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	detachedEra(w)
+	if _, err := converge(w, desired(w, spec.Supervised), 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []spec.Model{spec.Detached, spec.Absent} {
+		p := reconcile.Compute(desired(w, m), w.Snapshot())
+		waits := 0
+		for _, st := range p.Steps {
+			if st.Action == reconcile.WaitPortFree {
+				waits++
+				if st.Members != nil {
+					t.Errorf("%s: %s excuses the unit's members %+v", m, st.Target, *st.Members)
+				}
+			}
+		}
+		if m == spec.Detached && waits == 0 {
+			t.Fatalf("%s: no port waits before the detached start: %v", m, actions(p))
+		}
+	}
+}
