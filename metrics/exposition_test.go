@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"pgregory.net/rapid"
 
+	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/reconcile"
 )
 
@@ -136,7 +137,7 @@ func TestTextfileParsesAndCarriesTheTimestamp(t *testing.T) {
 		if err := WriteTextfile(path, next); err != nil {
 			t.Fatal(err)
 		}
-		v, err := previousConverged(path, r.Home)
+		v, err := readPrevious(t, path, r.Home)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,8 +145,18 @@ func TestTextfileParsesAndCarriesTheTimestamp(t *testing.T) {
 			t.Fatalf("carried over %v, want %v", v, want)
 		}
 		// Another box's file says nothing of this one.
-		if v, _ := previousConverged(path, r.Home+"x"); v != 0 {
+		if v, _ := readPrevious(t, path, r.Home+"x"); v != 0 {
 			t.Fatalf("another home read this home's time: %v", v)
 		}
 	})
+}
+
+// readPrevious is previousConverged of the file at path.
+func readPrevious(t *rapid.T, path, home string) (float64, error) {
+	dir, err := boxfs.OpenDir(filepath.Dir(path), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	return previousConverged(dir, filepath.Base(path), home)
 }

@@ -8,7 +8,8 @@
 // behind it) cost every run about 4.5 ms of package initialisation — a
 // third of a converged cron tick's budget — whether or not --textfile was
 // given (bench/README.md, issue 11). Ten gauge families need none of its
-// machinery. The tests check the output byte for byte against what
+// machinery. The file is replaced through internal/boxfs, like every file
+// the reconciler writes. The tests check the output byte for byte against what
 // client_golang writes for the same gauges and parse it with its parser
 // (expfmt); the end-to-end suite has a real node_exporter read it.
 //
@@ -22,13 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/renameio/v2"
 
 	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/reconcile"
@@ -86,9 +86,18 @@ type sample struct {
 // now when r converged, else the one the previous file at path recorded
 // (absent when never).
 func WriteTextfile(path string, r Run) error {
-	last, err := previousConverged(path, r.Home)
+	// The directory is the operator's (node_exporter's textfile directory):
+	// opened once, as configured; the file in it is read and replaced
+	// through boxfs, never through a link.
+	dir, err := boxfs.OpenDir(filepath.Dir(path), "", nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("metrics: %s: %w", filepath.Dir(path), err)
+	}
+	defer dir.Close()
+	name := filepath.Base(path)
+	last, err := previousConverged(dir, name, r.Home)
+	if err != nil {
+		return fmt.Errorf("metrics: read %s: %w", path, err)
 	}
 	if r.Converged {
 		last = unix(r.Finished)
@@ -97,26 +106,12 @@ func WriteTextfile(path string, r Run) error {
 	for _, f := range families(r, last) {
 		writeFamily(&buf, r.Home, f)
 	}
-	if err := replace(path, buf.Bytes()); err != nil {
+	// A temporary file beside it, synced, renamed over it, mode 0644
+	// exactly (no umask): node_exporter reads it as another user.
+	if _, err := dir.WriteFile(name, buf.Bytes(), 0o644, -1, -1); err != nil {
 		return fmt.Errorf("metrics: write %s: %w", path, err)
 	}
 	return nil
-}
-
-// replace writes data to a temporary file beside path, syncs it and renames
-// it over path, mode 0644 whatever the umask and whatever the file it
-// replaces had: node_exporter reads it as another user. (renameio.WriteFile
-// would keep a replaced file's mode.)
-func replace(path string, data []byte) error {
-	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
-	if err != nil {
-		return err
-	}
-	defer f.Cleanup()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.CloseAtomicallyReplace()
 }
 
 // families are r's gauges, sorted by name as an exposition is; last is the
@@ -241,17 +236,17 @@ func unescapeLabel(s string) (string, bool) {
 }
 
 // previousConverged reads the last-converged timestamp of home from the
-// file at path: 0 when there is none. A file that does not parse is not an
+// file name in dir: 0 when there is none. A file that does not parse is not an
 // error (it is replaced); one that cannot be read is.
-func previousConverged(path, home string) (float64, error) {
-	// Bounded, non-blocking, and never through a FIFO or device: the
-	// directory is node_exporter's, not ours.
-	data, _, err := boxfs.ReadFile(path, maxTextfile, nil)
+func previousConverged(dir *boxfs.Dir, name, home string) (float64, error) {
+	// Bounded, non-blocking, and never through a FIFO, a device or a link:
+	// the directory is node_exporter's, not ours.
+	data, _, err := dir.ReadFile(name, maxTextfile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("metrics: read %s: %w", path, err)
+		return 0, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxTextfile)

@@ -129,3 +129,23 @@ func TestDuplicateShortsAreOneSeries(t *testing.T) {
 		t.Errorf("the vault/up series is written %d times:\n%s", n, data)
 	}
 }
+
+// A link planted at the textfile's path is neither read nor written
+// through: the run says so, and the file it points to is untouched.
+func TestTextfileLinkIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere")
+	if err := os.WriteFile(target, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.prom")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTextfile(path, Run{Home: "/h", Desired: "supervised", Finished: time.Unix(5, 0)}); err == nil {
+		t.Error("a link at the textfile path was accepted")
+	}
+	if data, _ := os.ReadFile(target); string(data) != "precious\n" {
+		t.Errorf("the link's target was changed: %q", data)
+	}
+}
