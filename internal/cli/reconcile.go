@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"github.com/parachute/reconcile/spec"
 	"strings"
 
 	"github.com/parachute/reconcile/reconcile"
@@ -56,11 +58,20 @@ func (r *run) lookFirst(ctx context.Context) (int, bool) {
 			return r.finish(result{Plan: p, Snapshot: snap}), true
 		}
 	}
-	if d.Owner.Known {
-		pf(r.stderr, "%s: %s belongs to uid %d, not to this user (uid %d); run it as the owner\n", r.cmd.title(), d.Home, d.Owner.UID, d.User.UID)
+	if why := notOwnersBox(d); why != "" {
+		pf(r.stderr, "%s: %s\n", r.cmd.title(), why)
 		return ExitBlocked, true
 	}
 	return 0, false
+}
+
+// notOwnersBox says why d's box is not this user's to act on: its home is
+// known to belong to another uid. "" when it is the user's, or unknown.
+func notOwnersBox(d spec.Desired) string {
+	if !d.Owner.Known || d.Owner.UID == d.User.UID {
+		return ""
+	}
+	return fmt.Sprintf("%s belongs to uid %d, not to this user (uid %d); run it as the owner", d.Home, d.Owner.UID, d.User.UID)
 }
 
 // planExit maps a plan (with --plan) to its exit code.

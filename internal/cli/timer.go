@@ -92,10 +92,10 @@ func placeTimer(d spec.Desired) (timerPlace, error) {
 	return timerPlace{scope: loc.Scope, dir: filepath.Dir(loc.Path), root: loc.Root}, nil
 }
 
-// trustedTimerProgram refuses a program the timer would run as owner when
-// anyone but owner or root could replace it or a directory on its way.
-func trustedTimerProgram(path string, owner int) error {
-	if err := boxfs.CheckTrusted(path, owner); err != nil {
+// trustedTimerProgram refuses a program the timer would run as uid when
+// anyone but uid or root could replace it or a directory on its way.
+func trustedTimerProgram(path string, uid int) error {
+	if err := boxfs.CheckTrusted(path, uid); err != nil {
 		return fmt.Errorf("the timer would run %s every minute, which cannot be trusted: %w; install the binary where only its owner or root can change it (e.g. /usr/local/bin, mode 0755)", path, err)
 	}
 	return nil
@@ -111,10 +111,11 @@ func timerArgv(inv *invocation, d spec.Desired) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot tell this binary's path: %w", err)
 	}
-	// The timer runs this file every minute as the box's owner (root for
-	// root's box): someone else who could replace it, or a directory on
-	// the way to it, would run code as that user (trust model rule 1).
-	if err := trustedTimerProgram(self, d.Owner.UID); err != nil {
+	// The timer runs this file every minute as the user installing it
+	// (a system unit, as root, for root): someone else who could replace
+	// it, or a directory on the way to it, would run code as that user
+	// (trust model rule 1).
+	if err := trustedTimerProgram(self, d.User.UID); err != nil {
 		return nil, err
 	}
 	argv := []string{self, "reconcile", "--home", d.Home, "--quiet"}
@@ -141,6 +142,11 @@ func runTimerInstall(ctx context.Context, inv *invocation) int {
 	}
 	if d.HomeMissing {
 		pf(inv.stderr, "%s: PARACHUTE_HOME %s does not exist (resolved from %s); every run would be blocked\nfix: pass --home DIR (or set PARACHUTE_HOME) to the box's directory\n", inv.cmd.title(), d.Home, d.HomeFrom)
+		return ExitBlocked
+	}
+	if why := notOwnersBox(d); why != "" {
+		// Every run of the timer would be blocked for the same reason.
+		pf(inv.stderr, "%s: %s\n", inv.cmd.title(), why)
 		return ExitBlocked
 	}
 	place, err := placeTimer(d)

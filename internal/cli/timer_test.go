@@ -3,7 +3,10 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // The timer runs its program every minute as the box's owner: a program in
@@ -33,5 +36,22 @@ func TestTimerProgramMustBeTrusted(t *testing.T) {
 	}
 	if err := trustedTimerProgram(prog, owner); err == nil {
 		t.Error("a program anyone can write was accepted")
+	}
+}
+
+// A box whose home belongs to someone else is not this user's to put on a
+// timer (every run would be blocked), nor to reconcile.
+func TestNotOwnersBox(t *testing.T) {
+	d := spec.Desired{Home: "/home/alice/.parachute", User: spec.User{UID: 0}, Owner: spec.Owner{Known: true, UID: 1000}}
+	if why := notOwnersBox(d); !strings.Contains(why, "belongs to uid 1000, not to this user (uid 0)") {
+		t.Errorf("root on alice's box: %q", why)
+	}
+	d.User.UID = 1000
+	if why := notOwnersBox(d); why != "" {
+		t.Errorf("alice on her box: %q", why)
+	}
+	d.Owner = spec.Owner{}
+	if why := notOwnersBox(d); why != "" {
+		t.Errorf("a home not known yet: %q", why)
 	}
 }
