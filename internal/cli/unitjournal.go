@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
+	"github.com/parachute/reconcile/internal/launchctl"
 	"github.com/parachute/reconcile/observe"
 	"github.com/parachute/reconcile/spec"
 )
@@ -44,25 +45,23 @@ func journalctl(ctx context.Context, scope, unit string, n int) ([]string, error
 		args = append(args, "--user")
 	}
 	args = append(args, "--unit="+unit)
-	cmd := exec.CommandContext(ctx, "journalctl", args...)
-	var out limited
-	out.max = 64 << 10
+	cmd := exec.CommandContext(ctx, journalctlPath(), args...)
+	out := launchctl.LimitedBuffer{Max: 64 << 10}
 	cmd.Stdout = &out
 	if err := cmd.Run(); err != nil {
 		return nil, err
 	}
-	return observe.LastLines(out.buf.Bytes(), n, false), nil
+	return observe.LastLines(out.Bytes(), n, false), nil
 }
 
-// limited is a writer that keeps the first max bytes and drops the rest.
-type limited struct {
-	buf bytes.Buffer
-	max int
-}
-
-func (l *limited) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(room, len(p))])
+// journalctlPath is systemd's journalctl where Debian and Fedora put it,
+// never looked up in $PATH: a root run must not run whatever a PATH entry
+// someone else can write holds under that name.
+func journalctlPath() string {
+	for _, p := range []string{"/usr/bin/journalctl", "/bin/journalctl"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
 	}
-	return len(p), nil
+	return "/usr/bin/journalctl"
 }

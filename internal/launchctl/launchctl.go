@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -22,9 +23,13 @@ func (e Exec) Run(ctx context.Context, args ...string) (string, string, int, err
 		path = "/bin/launchctl"
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
-	var stdout, stderr bytes.Buffer
+	stdout, stderr := LimitedBuffer{Max: maxOutput}, LimitedBuffer{Max: maxOutput}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if err == nil && stdout.Cut {
+		// A cut listing would parse as a short one: say so instead.
+		return "", stderr.String(), -1, fmt.Errorf("launchctl %s: output over %d bytes", strings.Join(args, " "), maxOutput)
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && ctx.Err() == nil {
 		return stdout.String(), stderr.String(), exit.ExitCode(), nil
@@ -34,6 +39,38 @@ func (e Exec) Run(ctx context.Context, args ...string) (string, string, int, err
 	}
 	return stdout.String(), stderr.String(), 0, nil
 }
+
+// maxOutput bounds what is kept of launchctl's output: a domain's listing
+// is tens of KiB.
+const maxOutput = 4 << 20
+
+// LimitedBuffer keeps the first Max bytes written to it and drops the rest,
+// noting that it did (Cut): the output of a program the run starts is read
+// bounded, like every file.
+type LimitedBuffer struct {
+	Max int
+	Cut bool
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer; it never fails, so the program is not
+// stopped by a broken pipe.
+func (l *LimitedBuffer) Write(p []byte) (int, error) {
+	room := l.Max - l.buf.Len()
+	if room < len(p) {
+		l.Cut = true
+	}
+	if room > 0 {
+		l.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// Bytes is what was kept.
+func (l *LimitedBuffer) Bytes() []byte { return l.buf.Bytes() }
+
+// String is what was kept, as a string.
+func (l *LimitedBuffer) String() string { return l.buf.String() }
 
 // Job is what `launchctl print <domain>/<label>` says about a loaded
 // job (top-level keys only; nested blocks are skipped except arguments).

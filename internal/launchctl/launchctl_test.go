@@ -53,3 +53,17 @@ func TestParseDisabled(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+// LimitedBuffer keeps Max bytes, says it cut, and never fails a write.
+func TestLimitedBuffer(t *testing.T) {
+	b := LimitedBuffer{Max: 5}
+	if n, err := b.Write([]byte("abc")); n != 3 || err != nil || b.Cut {
+		t.Fatalf("first write: %d %v cut=%v", n, err, b.Cut)
+	}
+	if n, err := b.Write([]byte("defgh")); n != 5 || err != nil {
+		t.Fatalf("second write: %d %v", n, err)
+	}
+	if b.String() != "abcde" || !b.Cut {
+		t.Errorf("kept %q, cut=%v; want abcde, true", b.String(), b.Cut)
+	}
+}
