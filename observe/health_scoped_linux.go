@@ -1,11 +1,10 @@
 package observe
 
 import (
-	"github.com/parachute/reconcile/internal/procfs"
-
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,31 +39,21 @@ func answeredInCgroup(env Env, port int, hc *healthConn, cgroup string) int {
 	if err != nil || server == nil || server.Inode == 0 {
 		return 0
 	}
-	p := newProcFS("/proc")
 	root, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0
 	}
 	defer unix.Close(root)
-	want := map[uint64]bool{server.Inode: true}
-	owners := map[uint64][]int{}
-	tree := processTree{}
-	for _, pid := range members {
-		name := strconv.Itoa(pid)
-		data, err := procfs.ReadStatAt(root, name, p.buf)
-		if err != nil {
-			continue // exited since listed
-		}
-		st, err := procfs.ParseStat(data)
-		if err != nil {
-			continue
-		}
-		tree[pid] = st
-		if err := p.fds(root, name, pid, want, owners); err != nil {
-			return 0 // a member we cannot read might be the one
-		}
+	names := make([]string, len(members))
+	for i, pid := range members {
+		names[i] = strconv.Itoa(pid)
 	}
-	return rootOf(owners[server.Inode], treeParent(tree))
+	// The walk's own loop, over the group's members only.
+	w := newProcFS("/proc").walkNames(root, names, map[uint64]bool{server.Inode: true})
+	if len(w.unreadableFds) > 0 {
+		return 0 // a member we cannot read might be the one
+	}
+	return rootOf(w.owners[server.Inode], treeParent(w.tree))
 }
 
 // cgroupDir is the directory of cgroup in the mounted cgroup file system
@@ -202,7 +191,7 @@ func cgroupMembers(dir string) ([]int, error) {
 		if !d.IsDir() {
 			return nil
 		}
-		data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+		data, err := readProcs(filepath.Join(path, "cgroup.procs"))
 		if err != nil {
 			if path != dir && errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -222,4 +211,21 @@ func cgroupMembers(dir string) ([]int, error) {
 		return nil
 	})
 	return pids, err
+}
+
+// readProcs reads a cgroup.procs file, at most what maxCgroupMembers pids
+// take; a larger group is refused, as the caller refuses it.
+func readProcs(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	const max = maxCgroupMembers * 12 // a pid is at most 11 bytes with its newline
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && len(data) > max {
+		// Never parse a cut line: its last pid would be a wrong one.
+		return nil, errors.New("too many processes in the cgroup")
+	}
+	return data, err
 }

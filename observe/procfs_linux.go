@@ -214,6 +214,9 @@ func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16
 	}
 	var listeners []tcpSocket
 	for _, fam := range []uint8{afInet, afInet6} {
+		if len(ports) == 0 {
+			break // only the server side is asked for: no dump to throw away
+		}
 		seq++
 		socks, err := ask(diagRequest(fam, 1<<tcpListen, true, seq, netip.AddrPort{}, netip.AddrPort{}), true)
 		if err != nil {
