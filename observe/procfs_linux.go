@@ -172,6 +172,31 @@ func (p *procFS) fileSockets(ports map[uint16]bool, client netip.AddrPort, serve
 	return listeners, server, problems
 }
 
+// diagListeners dumps the LISTEN sockets of both families through ask and
+// keeps those on ports; nothing is asked when ports is empty.
+func diagListeners(ask func([]byte, bool) ([]tcpSocket, error), seq *uint32, ports map[uint16]bool) ([]tcpSocket, error) {
+	var listeners []tcpSocket
+	for _, fam := range []uint8{afInet, afInet6} {
+		if len(ports) == 0 {
+			break // only the server side is asked for: no dump to throw away
+		}
+		*seq++
+		socks, err := ask(diagRequest(fam, 1<<tcpListen, true, *seq, netip.AddrPort{}, netip.AddrPort{}), true)
+		if err != nil {
+			if fam == afInet6 && errors.Is(err, diagErrno(syscall.EAFNOSUPPORT)) {
+				continue // IPv6 off
+			}
+			return nil, err
+		}
+		for _, s := range socks {
+			if s.State == tcpListen && ports[s.Local.Port()] {
+				listeners = append(listeners, s)
+			}
+		}
+	}
+	return listeners, nil
+}
+
 // diagSockets asks sock_diag for the LISTEN sockets of both families, and
 // for the server side of client's connection by exact lookup.
 func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) ([]tcpSocket, *tcpSocket, error) {
@@ -212,24 +237,9 @@ func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16
 			}
 		}
 	}
-	var listeners []tcpSocket
-	for _, fam := range []uint8{afInet, afInet6} {
-		if len(ports) == 0 {
-			break // only the server side is asked for: no dump to throw away
-		}
-		seq++
-		socks, err := ask(diagRequest(fam, 1<<tcpListen, true, seq, netip.AddrPort{}, netip.AddrPort{}), true)
-		if err != nil {
-			if fam == afInet6 && errors.Is(err, diagErrno(syscall.EAFNOSUPPORT)) {
-				continue // IPv6 off
-			}
-			return nil, nil, err
-		}
-		for _, s := range socks {
-			if s.State == tcpListen && ports[s.Local.Port()] {
-				listeners = append(listeners, s)
-			}
-		}
+	listeners, err := diagListeners(ask, &seq, ports)
+	if err != nil {
+		return nil, nil, err
 	}
 	var server *tcpSocket
 	if client.IsValid() {
