@@ -375,7 +375,7 @@ func portsOrNone(ports []int) string {
 func argvShort(argv []string) string {
 	s := state.CommandLine(argv)
 	if len(s) > 200 {
-		s = strings.ToValidUTF8(s[:200], "") + "…" // never half a rune
+		s = spec.CutAtRune(s, 200) + "…"
 	}
 	return cmp.Or(s, "no command line")
 }

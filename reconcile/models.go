@@ -485,7 +485,7 @@ func oneLine(s string) string {
 	}
 	out := strings.Join(parts, "; ")
 	if len(out) > 200 {
-		out = out[:200] + "…"
+		out = spec.CutAtRune(out, 200) + "…" // never half a character
 	}
 	return out
 }

@@ -208,7 +208,7 @@ func (b *builder) staleHolderBlockers() {
 		if su, ok := b.w.staleUnitOf(h.Pid); ok && !su.Manageable {
 			b.block(Blocker{Port: h.Port, Pid: h.Pid, User: h.User, Argv: h.Argv, Verdict: h.Verdict,
 				Reason: fmt.Sprintf("port %d is held by the %s unit %s, which this user cannot stop", h.Port, su.Scope, su.Name),
-				Fix:    fmt.Sprintf("sudo systemctl disable --now %s", su.Name)})
+				Fix:    otherScopeFix(su, b.w.d.User.Name)})
 		}
 	}
 }
