@@ -582,7 +582,7 @@ func (o *Observer) observeUnit(ctx context.Context, d spec.Desired) unitView {
 		q.User = d.User
 	}
 	if q.StaleShorts == nil {
-		q.StaleShorts = staleShorts(d.Manifest.Modules)
+		q.StaleShorts = unitfile.StaleShorts()
 	}
 	v := unitView{stale: []StaleUnit{}}
 	located := Unit{Manager: q.Manager, Scope: q.Scope, Name: q.Name, File: UnitFile{Path: q.Path}}
@@ -608,12 +608,6 @@ func (o *Observer) observeUnit(ctx context.Context, d spec.Desired) unitView {
 	})
 	return v
 }
-
-// staleShorts are the shorts whose per-module units an older install may
-// have left: the hub's catalogue of every era, never a row name outside it
-// (an operator's parachute-tunnel.service shares the prefix and nothing
-// else).
-func staleShorts([]spec.Module) []string { return unitfile.StaleShorts() }
 
 // withRecordedPort appends the port hub/run/hub.port records when no row
 // declares it: a detached hub there is ours to stop (trust model rule 8).

@@ -37,10 +37,10 @@ func lock(ctx context.Context, title, home string, wait time.Duration, stderr io
 	}
 	switch {
 	case err != nil && lockNeedsPerson(err):
-		pf(stderr, "%s: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", title, esc(path), esc(err.Error()), esc(path))
+		pf(stderr, "%s: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", title, path, err, path)
 		return nil, ExitBlocked
 	case err != nil:
-		pf(stderr, "%s: lock %s: %v\n", title, esc(path), esc(err.Error()))
+		pf(stderr, "%s: lock %s: %v\n", title, path, err)
 		return nil, ExitFailed
 	case !ok:
 		pf(stderr, "%s: another run holds %s; exiting (use --wait-lock DURATION to wait)\n", title, path)
