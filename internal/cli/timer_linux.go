@@ -74,14 +74,12 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 // removeTimer stops and disables the timer, deletes both units and reloads
 // the manager. It reports whether there was anything to remove.
 func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int) (bool, int) {
-	var present []string
-	for _, name := range []string{unitfile.TimerName, unitfile.TimerServiceName} {
-		if _, err := os.Lstat(filepath.Join(place.dir, name)); err == nil {
-			present = append(present, name)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-			return false, ExitBlocked
-		}
+	present, err := presentTimerFiles(place)
+	if err != nil {
+		// Before anything is stopped: a link on the way (or at a unit
+		// file) would make the removal below fail half done.
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
+		return false, ExitBlocked
 	}
 	if len(present) == 0 {
 		return false, ExitConverged
@@ -114,6 +112,38 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 		return false, ExitFailed
 	}
 	return true, ExitConverged
+}
+
+// presentTimerFiles lists the timer's unit files in place, looked at as the
+// removal will remove them: through boxfs from place.root, so that a link
+// on the way or at a file is refused before anything changes.
+func presentTimerFiles(place timerPlace) ([]string, error) {
+	rel, err := relTo(place.root, place.dir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := boxfs.OpenDir(place.root, rel, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	var present []string
+	for _, name := range []string{unitfile.TimerName, unitfile.TimerServiceName} {
+		_, link, err := dir.Lstat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, err
+		case link:
+			return nil, fmt.Errorf("%s is a symlink: refusing to remove through it; remove it by hand", filepath.Join(place.dir, name))
+		default:
+			present = append(present, name)
+		}
+	}
+	return present, nil
 }
 
 // dialTimer connects to the manager of scope: no manager is blocked (3), a
