@@ -14,8 +14,8 @@ import (
 )
 
 // installTimer writes the two units (unchanged files are not rewritten),
-// reloads the manager when either changed, and enables and starts the
-// timer. It reports whether anything changed.
+// enables the timer and reloads the manager once when either changed, and
+// starts the timer. It reports whether anything changed.
 func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid int, svc, tim []byte) (bool, int) {
 	changed := false
 	for _, f := range []struct {
@@ -40,7 +40,13 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 	}
 	defer conn.Close()
 	if changed {
-		if err := conn.Reload(ctx); err != nil {
+		// The install links first, then one reload for the files and the
+		// links together (Enable would reload a second time).
+		err := conn.EnableFiles(ctx, []string{unitfile.TimerName})
+		if err == nil {
+			err = conn.Reload(ctx)
+		}
+		if err != nil {
 			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 			return false, ExitFailed
 		}
