@@ -39,15 +39,11 @@ func (h *healthConn) close() {
 // http.Client so the connection's lifetime is ours: a client would pool it
 // or close it as the server's headers say.
 func checkHealth(ctx context.Context, env Env, port int) (Health, *healthConn) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	url := "http://" + addr + "/health"
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/health"
 	h := Health{URL: url}
 	hc := &healthConn{}
-	ctx, cancel := context.WithTimeout(ctx, env.HealthTimeout)
-	defer cancel()
-
-	conn, err := env.Dial(ctx, "tcp4", addr)
-	if err != nil {
+	conn, ans, err := getLoopback(ctx, env, port, "/health", "Accept: application/json\r\n", maxHealthBody, env.HealthTimeout)
+	if conn == nil {
 		h.Error = fmt.Sprintf("GET %s: %v", url, err)
 		return h, hc
 	}
@@ -55,26 +51,37 @@ func checkHealth(ctx context.Context, env Env, port int) (Health, *healthConn) {
 	if ap, err := netip.ParseAddrPort(conn.LocalAddr().String()); err == nil {
 		hc.client = ap
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	// A cancelled ctx unblocks the read below by expiring the deadline.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	ans, err := httpGet(conn, addr, "/health", "Accept: application/json\r\n", maxHealthBody)
 	if ans.Status == 0 {
 		h.Error = fmt.Sprintf("GET %s: %v", url, err)
 		return h, hc
 	}
 	h.Status = ans.Status
 	h.OK = ans.Status >= 200 && ans.Status < 300
-	body := ans.Body
 	if err != nil {
 		h.Error = fmt.Sprintf("GET %s: read body: %v", url, err)
 	}
-	parseHealthBody(body, &h)
+	parseHealthBody(ans.Body, &h)
 	return h, hc
+}
+
+// getLoopback is GET path on 127.0.0.1:port within timeout (and ctx: a
+// cancelled ctx ends the read at once), over a connection of its own that
+// it returns open, nil when the dial failed; see httpGet for the answer.
+func getLoopback(ctx context.Context, env Env, port int, path, extra string, maxBody int64, timeout time.Duration) (net.Conn, httpAnswer, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := env.Dial(ctx, "tcp4", addr)
+	if err != nil {
+		return nil, httpAnswer{}, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	ans, err := httpGet(conn, addr, path, extra, maxBody)
+	return conn, ans, err
 }
 
 // parseHealthBody takes service, version, instance and db from a JSON object

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -341,17 +339,9 @@ func probeModule(ctx context.Context, env Env, m spec.Module) int {
 	if path == "" || !strings.HasPrefix(path, "/") {
 		path = "/health"
 	}
-	ctx, cancel := context.WithTimeout(ctx, moduleProbeTimeout)
-	defer cancel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(m.Port))
-	conn, err := env.Dial(ctx, "tcp4", addr)
-	if err != nil {
-		return 0
+	conn, ans, _ := getLoopback(ctx, env, m.Port, path, "", 0, moduleProbeTimeout)
+	if conn != nil {
+		conn.Close()
 	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	ans, _ := httpGet(conn, addr, path, "", 0)
 	return ans.Status
 }
