@@ -1,7 +1,6 @@
 package sdbus
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,18 +18,21 @@ import (
 // Conn is a connection to one systemd manager. It is safe for concurrent
 // use. Close it when done.
 //
-// Reads (UnitProps, LoadStates) go straight over godbus, several calls in
-// flight at once; go-systemd's connection, whose job tracking the changes
-// need, is set up on the first change, so a run that only looks pays for
-// neither its signal subscription nor its dispatcher.
+// Reads (UnitProps, LoadStates) go over a connection of this package's
+// own (wireconn.go), a flight of calls per round trip. The changes go
+// through go-systemd, whose job tracking needs godbus's signal dispatch:
+// its connection is a second one, dialled on the first change, so a run
+// that only looks pays for neither.
 type Conn struct {
-	raw      *godbus.Conn
+	wire     *wireConn
 	scope    string
 	endpoint Endpoint
+	life     context.Context // Dial's: the changes' connection lives as long
 
-	sdOnce sync.Once
-	sd     *sddbus.Conn
-	sdErr  error
+	mu    sync.Mutex // guards the changes' connection
+	raw   *godbus.Conn
+	sd    *sddbus.Conn
+	sdErr error
 }
 
 // Props are the properties of one unit as its manager sees it: state's
@@ -50,18 +52,19 @@ func Dial(ctx context.Context, scope string, uid int, getenv func(string) string
 	}
 	var errs []error
 	for _, ep := range eps {
-		c, err := dialEndpoint(ctx, ep)
+		w, err := dialWire(ctx, ep, os.Geteuid())
 		if err == nil {
-			return &Conn{raw: c, scope: scope, endpoint: ep}, nil
+			return &Conn{wire: w, scope: scope, endpoint: ep, life: ctx}, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep.Address, err))
 	}
 	return nil, fmt.Errorf("%s manager unreachable: %w", scope, errors.Join(errs...))
 }
 
-// dialEndpoint opens, authenticates and (on a bus) registers one connection.
-// A socket file is dialled with the one-round-trip handshake (handshake.go);
-// an abstract address goes through godbus's own dialogue.
+// dialEndpoint opens, authenticates and (on a bus) registers one godbus
+// connection, for go-systemd. A socket file is dialled with the
+// one-round-trip handshake (handshake.go); an abstract address goes
+// through godbus's own dialogue.
 func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
 	var conn *godbus.Conn
 	if ep.Socket != "" {
@@ -92,14 +95,23 @@ func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
 	return conn, nil
 }
 
-// manager is go-systemd's connection over the same socket, made on first
-// use. go-systemd dials twice (one connection for calls, one for signals);
-// both are this one: godbus delivers replies and signals on one connection
-// and closes it once.
+// manager is go-systemd's connection to the same endpoint, dialled on
+// first use (a failed dial is not tried again on this Conn: the platform
+// dials a new Conn). go-systemd dials twice (one connection for calls, one
+// for signals); both are this one: godbus delivers replies and signals on
+// one connection and closes it once.
 func (c *Conn) manager() (*sddbus.Conn, error) {
-	c.sdOnce.Do(func() {
-		c.sd, c.sdErr = sddbus.NewConnection(func() (*godbus.Conn, error) { return c.raw, nil })
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sd == nil && c.sdErr == nil {
+		raw, err := dialEndpoint(c.life, c.endpoint)
+		if err != nil {
+			c.sdErr = fmt.Errorf("%s manager: %w", c.scope, err)
+			return nil, c.sdErr
+		}
+		c.raw = raw
+		c.sd, c.sdErr = sddbus.NewConnection(func() (*godbus.Conn, error) { return raw, nil })
+	}
 	return c.sd, c.sdErr
 }
 
@@ -111,17 +123,27 @@ func (c *Conn) Endpoint() Endpoint { return c.endpoint }
 
 // Connected reports whether the connection still stands (a dbus-daemon
 // that restarted leaves it closed for good: dial again).
-func (c *Conn) Connected() bool { return c.raw.Connected() }
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wire.connected() && (c.raw == nil || c.raw.Connected()) && c.sdErr == nil
+}
 
-// Close closes the connection.
-func (c *Conn) Close() { c.raw.Close() }
+// Close closes the connection (both, once the changes' is open).
+func (c *Conn) Close() {
+	c.wire.close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.raw != nil {
+		c.raw.Close()
+	}
+}
 
 const (
-	systemdDest   = "org.freedesktop.systemd1"
-	systemdPath   = godbus.ObjectPath("/org/freedesktop/systemd1")
-	unitIface     = "org.freedesktop.systemd1.Unit"
-	serviceIface  = "org.freedesktop.systemd1.Service"
-	propertiesGet = "org.freedesktop.DBus.Properties.Get"
+	systemdDest  = "org.freedesktop.systemd1"
+	systemdPath  = "/org/freedesktop/systemd1"
+	unitIface    = "org.freedesktop.systemd1.Unit"
+	serviceIface = "org.freedesktop.systemd1.Service"
 )
 
 // A unitProp is one property UnitProps reads; a required one fails the read
@@ -157,9 +179,12 @@ var (
 // the manager computes only what is asked (a GetAll of the Service
 // interface is some 200 properties, 11 KB).
 func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
-	obj := c.raw.Object(systemdDest, godbus.ObjectPath("/org/freedesktop/systemd1/unit/"+sddbus.PathBusEscape(name)))
+	obj := "/org/freedesktop/systemd1/unit/" + sddbus.PathBusEscape(name)
 	service := strings.HasSuffix(name, ".service")
-	vals, failed := getProps(ctx, obj, stateProps, service)
+	vals, failed, err := c.getProps(ctx, obj, stateProps, service)
+	if err != nil {
+		return Props{}, fmt.Errorf("read unit %s: %w", name, err)
+	}
 	p := Props{
 		LoadState:        str(vals["LoadState"]),
 		ActiveState:      str(vals["ActiveState"]),
@@ -185,10 +210,10 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 	p.ControlGroup = str(vals["ControlGroup"])
 	p.ExecStart = execStart(vals["ExecStart"])
 	if p.ActiveState != "active" || p.SubState != "running" {
-		out, _ := getProps(ctx, obj, outcomeProps, service)
-		if err := ctx.Err(); err != nil || !c.raw.Connected() {
+		out, _, err := c.getProps(ctx, obj, outcomeProps, service)
+		if err != nil {
 			// Not "no outcome": the question was never answered.
-			return Props{}, fmt.Errorf("read unit %s: %w", name, cmp.Or(err, errors.New("connection closed")))
+			return Props{}, fmt.Errorf("read unit %s: %w", name, err)
 		}
 		p.Result = str(out["Result"])
 		p.ExecMainCode = intProp(out["ExecMainCode"])
@@ -199,42 +224,50 @@ func (c *Conn) UnitProps(ctx context.Context, name string) (Props, error) {
 }
 
 // getProps sends one Get per property in props (the Service ones only for
-// a service), all before reading the first answer, and returns the values
-// by name and the first required one that was not answered.
-func getProps(ctx context.Context, obj godbus.BusObject, props []unitProp, service bool) (map[string]any, error) {
-	calls := make([]*godbus.Call, len(props))
-	for i, p := range props {
+// a service) as one flight, and returns the values by name and the first
+// required one the manager refused (failed); err is the connection's.
+func (c *Conn) getProps(ctx context.Context, obj string, props []unitProp, service bool) (vals map[string]any, failed, err error) {
+	var asked []unitProp
+	var calls []call
+	for _, p := range props {
 		if p.iface == serviceIface && !service {
 			continue
 		}
-		calls[i] = obj.GoWithContext(ctx, propertiesGet, 0, make(chan *godbus.Call, 1), p.iface, p.name)
+		asked = append(asked, p)
+		calls = append(calls, call{dest: systemdDest, path: obj, iface: "org.freedesktop.DBus.Properties", member: "Get", args: []any{p.iface, p.name}})
 	}
-	vals := make(map[string]any, len(props))
-	var failed error
-	for i, call := range calls {
-		if call == nil {
-			continue
-		}
-		<-call.Done
-		var v godbus.Variant
-		if err := call.Store(&v); err != nil {
-			if props[i].required && failed == nil {
-				failed = fmt.Errorf("%s: %w", props[i].name, err)
+	answers, err := c.wire.roundTrip(ctx, calls)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals = make(map[string]any, len(asked))
+	for i, m := range answers {
+		v, err := answerValue(m, "v")
+		if err != nil {
+			if asked[i].required && failed == nil {
+				failed = fmt.Errorf("%s: %w", asked[i].name, err)
 			}
 			continue
 		}
-		vals[props[i].name] = v.Value()
+		vals[asked[i].name] = v
 	}
-	return vals, failed
+	return vals, failed, nil
 }
 
-// listedUnit is one entry of ListUnitsByNames, a(ssssssouso).
-type listedUnit struct {
-	Name, Description, LoadState, ActiveState, SubState, Followed string
-	Path                                                          godbus.ObjectPath
-	JobID                                                         uint32
-	JobType                                                       string
-	JobPath                                                       godbus.ObjectPath
+// answerValue is the one value of an answer whose signature must be sig;
+// an error answer is its error.
+func answerValue(m *message, sig string) (any, error) {
+	if m.typ == msgError {
+		return nil, replyError(m)
+	}
+	if m.signature != sig {
+		return nil, fmt.Errorf("the answer's signature is %q, not %q", m.signature, sig)
+	}
+	vs, err := m.values()
+	if err != nil {
+		return nil, err
+	}
+	return vs[0], nil
 }
 
 // LoadStates asks for the LoadState of every unit in names in one call
@@ -242,14 +275,19 @@ type listedUnit struct {
 // manager has no file for. It is how an observation checks a dozen possible
 // stale units for the price of one round trip.
 func (c *Conn) LoadStates(ctx context.Context, names []string) (map[string]string, error) {
-	var st []listedUnit
-	err := c.raw.Object(systemdDest, systemdPath).CallWithContext(ctx, "org.freedesktop.systemd1.Manager.ListUnitsByNames", 0, names).Store(&st)
+	list := call{dest: systemdDest, path: systemdPath, iface: "org.freedesktop.systemd1.Manager", member: "ListUnitsByNames", args: []any{names}}
+	answers, err := c.wire.roundTrip(ctx, []call{list})
+	var v any
+	if err == nil {
+		v, err = answerValue(answers[0], "a(ssssssouso)")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list units %s: %w", strings.Join(names, ", "), err)
 	}
-	out := make(map[string]string, len(st))
-	for _, u := range st {
-		out[u.Name] = u.LoadState
+	units := v.([][]any)
+	out := make(map[string]string, len(units))
+	for _, u := range units {
+		out[u[0].(string)] = u[2].(string)
 	}
 	return out, nil
 }

@@ -1,6 +1,9 @@
 // Package sdbus talks to a systemd manager — the system manager or one
-// user's — over D-Bus, with github.com/coreos/go-systemd/v22/dbus, and to
-// logind for linger. It exposes only what observe and actuate need (unit
+// user's — over D-Bus, and to logind for linger. The reads (unit
+// properties, load states) speak the wire format themselves (wire.go,
+// wireconn.go): a flight of calls in one write, the answers read by the
+// caller. The changes go through github.com/coreos/go-systemd/v22/dbus on a
+// second connection, dialled on the first change. It exposes only what observe and actuate need (unit
 // properties, daemon-reload, enable, disable, start, stop, reset-failed,
 // linger) behind its own types; no go-systemd or godbus type crosses its
 // API.
