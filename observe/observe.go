@@ -197,7 +197,8 @@ func fromStat(st procfs.Stat) Process {
 // error is only for a desired state that cannot be observed at all (no home)
 // or a cancelled ctx.
 //
-// The order matters: /health with the connection held open, then the socket
+// The order matters: /health (asked while the pidfiles and links are read)
+// with the connection held open, then the socket
 // tables and the one walk over /proc, so that the walk finds both the
 // listeners' owners and the owner of the server side of our own health
 // connection; only then is the connection closed. The service manager is
@@ -223,6 +224,17 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	unitc := make(chan unitView, 1)
 	go func() { unitc <- o.observeUnit(ctx, d) }()
 
+	// /health is a round trip to the hub: asked while the files are read.
+	type healthAnswer struct {
+		h  Health
+		hc *healthConn
+	}
+	healthc := make(chan healthAnswer, 1)
+	go func() {
+		h, hc := checkHealth(ctx, env, hubPort)
+		healthc <- healthAnswer{h, hc}
+	}()
+
 	cands, portFile, problems := readPidfiles(d.Home, d)
 	snap.HubPortFile = portFile
 	snap.Problems = append(snap.Problems, problems...)
@@ -231,8 +243,11 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	snap.Links = links
 	snap.Problems = append(snap.Problems, problems...)
 
-	health, hc := checkHealth(ctx, env, hubPort)
-	snap.Health = health
+	// The walk must see the server's end of the health connection, so it
+	// comes after the answer (an answer means the hub accepted).
+	ha := <-healthc
+	snap.Health = ha.h
+	hc := ha.hc
 	defer hc.close()
 
 	pr := newProcReader(env)

@@ -30,11 +30,14 @@ import (
 const memoryLimit = 12 << 20
 
 func main() {
+	// First: a run that looks at the box starts connecting to the service
+	// manager here, while the rest of the process sets itself up.
+	inv := cli.Start(cli.ProgName(os.Args[0]), os.Args[1:])
 	if os.Getenv("GOMEMLIMIT") == "" && os.Getenv("GOGC") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.MainAs(ctx, cli.ProgName(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr)
+	code := inv.Run(ctx, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

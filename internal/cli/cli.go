@@ -31,6 +31,9 @@ type env struct {
 	clock          actuate.Clock
 	// root is the command table as the invoked name prints it (see table).
 	root *command
+	// early is a platform already dialling (Start), taken by the first
+	// prepare; nil otherwise.
+	early *platform
 }
 
 // Main runs the parachute command with args (without the program name).

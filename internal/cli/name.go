@@ -39,11 +39,49 @@ func ProgName(argv0 string) string {
 // empty or start with a flag (other than -h, --help and --version) run
 // reconcile.
 func MainAs(ctx context.Context, prog string, args []string, stdout, stderr io.Writer) int {
-	top := table(prog)
+	return Start(prog, args).Run(ctx, stdout, stderr)
+}
+
+// Started is the reconciler invoked under a program name with its
+// arguments, between Start and Run.
+type Started struct {
+	prog string
+	args []string
+	// early is the platform Start set dialling, for the run's prepare;
+	// nil for a command that does not look at the box.
+	early *platform
+}
+
+// Start begins an invocation. For the commands that look at the box
+// (reconcile, observe) it starts connecting to the service manager at
+// once (platform.predial): the manager's answer to a new connection is
+// the longest wait of a converged run, and everything a process does
+// before its command runs (signal handlers, flags) can happen meanwhile.
+func Start(prog string, args []string) *Started {
+	inv := &Started{prog: prog, args: args}
+	cmd := ""
+	if prog != HubName && defaultsToReconcile(args) {
+		cmd = "reconcile"
+	} else if len(args) > 0 {
+		cmd = args[0]
+	}
+	if cmd == "reconcile" || cmd == "observe" {
+		inv.early = newPlatform()
+		inv.early.predial()
+	}
+	return inv
+}
+
+// Run runs the invocation (see MainAs) and returns its exit code.
+func (inv *Started) Run(ctx context.Context, stdout, stderr io.Writer) int {
+	if inv.early != nil {
+		defer inv.early.close() // closing twice is harmless: prepare's run closes it first
+	}
+	top, args := table(inv.prog), inv.args
 	if top != root && defaultsToReconcile(args) {
 		args = append([]string{"reconcile"}, args...)
 	}
-	return dispatch(ctx, top, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top})
+	return dispatch(ctx, top, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top, early: inv.early})
 }
 
 // defaultsToReconcile says args name no command, under a name whose grammar

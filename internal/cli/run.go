@@ -19,11 +19,15 @@ type run struct {
 
 // prepare loads the desired state and wires the system. A nil run means
 // the command ends there, with the exit code returned. The service
-// manager's connection is started first (platform.predial), to be ready
-// when the observation asks.
+// manager's connection is started first (platform.predial; by Start, when
+// the process began with it), to be ready when the observation asks.
 func prepare(ctx context.Context, inv *invocation) (*run, int) {
-	plat := newPlatform()
-	plat.predial()
+	plat := inv.early
+	inv.early = nil
+	if plat == nil {
+		plat = newPlatform()
+		plat.predial()
+	}
 	d, err := loadDesired(inv.opts, inv.fs)
 	if err != nil {
 		plat.close()
