@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
 )
 
 // dropInDirs are the directories systemd reads drop-ins of name from in
@@ -88,65 +89,59 @@ func scanDropIns(dirs []string, have []UnitFile) ([]UnitFile, []string) {
 var fixedPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
 // execBreaks lists the ExecCondition=, ExecStartPre= and ExecStart= lines
-// of a unit fragment that are certain to keep the hub from starting: the
-// program does not exist or is not executable, or it is false(1). A line
-// whose failure is ignored ("-"), or whose program uses a specifier or a
-// variable, is never listed: only a certainty blocks.
+// of a unit fragment's [Service] that are certain to keep the hub from
+// starting: the program does not exist or is not executable, or it is
+// false(1). The fragment is read as systemd reads it (unitfile.ParseSystemd:
+// sections, comments, continuations; an assignment outside [Service] is
+// not one), and a command is split as systemd splits it. A line whose
+// failure is ignored ("-"), or whose program uses a specifier or a
+// variable, is never listed, nor is anything in a fragment that does not
+// parse: only a certainty blocks.
 func execBreaks(content string) []string {
+	opts, err := unitfile.ParseSystemd([]byte(content))
+	if err != nil {
+		return nil
+	}
 	var out []string
-	for _, raw := range strings.Split(content, "\n") {
-		line := strings.TrimSpace(raw)
-		key, val, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		key = strings.TrimSpace(key)
-		if key != "ExecStartPre" && key != "ExecStart" && key != "ExecCondition" {
-			continue
-		}
-		val = strings.TrimSpace(val)
-		prefix := val[:len(val)-len(strings.TrimLeft(val, "@-:+!"))]
-		cmd := strings.TrimSpace(val[len(prefix):])
-		if cmd == "" || strings.Contains(prefix, "-") {
-			continue
-		}
-		prog := firstWord(cmd)
-		if strings.ContainsAny(prog, "%$") {
-			continue
-		}
-		if filepath.Base(prog) == "false" {
-			out = append(out, key+"="+cmd+" always exits 1")
-			continue
-		}
-		if !strings.HasPrefix(prog, "/") {
-			if onPath(prog, fixedPath) {
-				continue
+	for _, o := range opts {
+		switch {
+		case o.Section != "Service":
+		case o.Name == "ExecStartPre", o.Name == "ExecStart", o.Name == "ExecCondition":
+			if b := execBreak(o.Name, o.Value); b != "" {
+				out = append(out, b)
 			}
-			out = append(out, key+"="+cmd+": "+prog+" is not in systemd's fixed search path ("+strings.Join(fixedPath, ":")+")")
-			continue
-		}
-		if !onPath(prog, nil) {
-			why := "does not exist"
-			if _, err := os.Stat(prog); err == nil {
-				why = "is not an executable file"
-			}
-			out = append(out, key+"="+cmd+": "+prog+" "+why)
 		}
 	}
 	return slices.Clip(out)
 }
 
-// firstWord is the first word of a command line as systemd splits it: up to
-// the matching quote when it starts with one, else up to any blank.
-func firstWord(cmd string) string {
-	if q := cmd[0]; q == '"' || q == '\'' {
-		if end := strings.IndexByte(cmd[1:], q); end >= 0 {
-			return cmd[1 : 1+end]
+// execBreak is why the command line val of key cannot run, or "".
+func execBreak(key, val string) string {
+	prefix := val[:len(val)-len(strings.TrimLeft(val, "@-:+!"))]
+	cmd := strings.TrimSpace(val[len(prefix):])
+	if cmd == "" || strings.Contains(prefix, "-") {
+		return ""
+	}
+	words, err := unitfile.SplitExecStart(cmd)
+	if err != nil || len(words) == 0 || strings.Contains(words[0], "$") {
+		return "" // a specifier or a variable: known only to the manager
+	}
+	prog := words[0]
+	if filepath.Base(prog) == "false" {
+		return key + "=" + cmd + " always exits 1"
+	}
+	if !strings.HasPrefix(prog, "/") {
+		if onPath(prog, fixedPath) {
+			return ""
 		}
-		return cmd[1:]
+		return key + "=" + cmd + ": " + prog + " is not in systemd's fixed search path (" + strings.Join(fixedPath, ":") + ")"
 	}
-	if end := strings.IndexAny(cmd, " \t"); end >= 0 {
-		return cmd[:end]
+	if !onPath(prog, nil) {
+		why := "does not exist"
+		if _, err := os.Stat(prog); err == nil {
+			why = "is not an executable file"
+		}
+		return key + "=" + cmd + ": " + prog + " " + why
 	}
-	return cmd
+	return ""
 }

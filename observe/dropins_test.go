@@ -57,11 +57,18 @@ func TestExecBreaks(t *testing.T) {
 		{"comment ;", "; ExecStartPre=/bin/false", nil},
 		{"empty resets the list", "ExecStart=\nExecStartPre=", nil},
 		{"no =", "ExecStartPre", nil},
+		{"outside [Service] (systemd ignores it)", "[Unit]\nExecStartPre=/bin/false\n", nil},
+		{"before any section (systemd ignores it)", "[]\nExecStartPre=/bin/false\n", nil},
+		{"continued on the next line", "[Service]\nExecStartPre=/nonexistent/x \\\n  --flag\n", []string{"ExecStartPre=/nonexistent/x    --flag: /nonexistent/x does not exist"}},
+		{"a quoted ; is part of the program", "[Service]\nExecStartPre=\"/nonexistent/a;b\"\n", []string{`ExecStartPre="/nonexistent/a;b": /nonexistent/a;b does not exist`}},
 		{"several, in order", "[Service]\nExecStartPre=/nonexistent/a\nExecStartPre=-/nonexistent/b\nExecStart=\nExecStart=/bin/false\n",
 			[]string{"ExecStartPre=/nonexistent/a: /nonexistent/a does not exist", "ExecStart=/bin/false always exits 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if !strings.HasPrefix(tt.content, "[") {
+				tt.content = "[Service]\n" + tt.content
+			}
 			if got := execBreaks(tt.content); !slices.Equal(got, tt.want) {
 				t.Errorf("execBreaks(%q) = %q\nwant %q", tt.content, got, tt.want)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/spec"
+	"github.com/parachute/reconcile/unitfile"
 )
 
 // hubLogTail bounds how much of hub/logs/hub.log is read: enough for the
@@ -97,28 +98,10 @@ func onPath(program string, dirs []string) bool {
 // ~/.bun/bin. It is a union on purpose: a program found in any of them is
 // not reported missing, so the report errs towards "booting", never towards
 // a false "unstartable".
-func hubPathDirs(unitContent, home string) []string {
+func hubPathDirs(manager spec.Manager, unitContent, home string) []string {
 	var dirs []string
-	for _, line := range strings.Split(unitContent, "\n") {
-		if i := strings.Index(line, "PATH="); i >= 0 && strings.Contains(line[:i], "Environment") {
-			// One assignment of several: up to the closing quote when
-			// quoted, else up to the next blank.
-			v := line[i+len("PATH="):]
-			end := strings.IndexAny(v, " \t\r")
-			if i > 0 && line[i-1] == '"' {
-				end = strings.IndexByte(v, '"')
-			}
-			if end >= 0 {
-				v = v[:end]
-			}
-			dirs = append(dirs, strings.Split(v, ":")...)
-		}
-	}
-	if i := strings.Index(unitContent, "<key>PATH</key>"); i >= 0 {
-		rest := unitContent[i:]
-		if a, b := strings.Index(rest, "<string>"), strings.Index(rest, "</string>"); a >= 0 && b > a {
-			dirs = append(dirs, strings.Split(rest[a+len("<string>"):b], ":")...)
-		}
+	for _, p := range unitPaths(manager, unitContent) {
+		dirs = append(dirs, strings.Split(p, ":")...)
 	}
 	dirs = append(dirs, filepath.SplitList(os.Getenv("PATH"))...)
 	dirs = append(dirs, "/usr/local/bin", "/usr/bin", "/bin")
@@ -126,6 +109,43 @@ func hubPathDirs(unitContent, home string) []string {
 		dirs = append(dirs, filepath.Join(home, ".local", "bin"), filepath.Join(home, ".bun", "bin"))
 	}
 	return dirs
+}
+
+// unitPaths are the PATH values the hub unit's file sets, read as its
+// manager reads them: each PATH= of the Environment= assignments of a
+// systemd unit's [Service] (not PassEnvironment=, not a comment, not a word
+// of ExecStart=), or the PATH of a launchd job's EnvironmentVariables. A
+// file that does not parse sets nothing we can know.
+func unitPaths(manager spec.Manager, content string) []string {
+	var out []string
+	switch manager {
+	case spec.ManagerSystemd:
+		opts, err := unitfile.ParseSystemd([]byte(content))
+		if err != nil {
+			return nil
+		}
+		for _, v := range opts.Values("Service", "Environment") {
+			words, err := unitfile.SplitEnvironment(v)
+			if err != nil {
+				continue
+			}
+			for _, w := range words {
+				if p, ok := strings.CutPrefix(w, "PATH="); ok {
+					out = append(out, p)
+				}
+			}
+		}
+	case spec.ManagerLaunchd:
+		if job, err := unitfile.ParseLaunchd([]byte(content)); err == nil {
+			env, _ := job["EnvironmentVariables"].(map[string]any)
+			if p, _ := env["PATH"].(string); p != "" {
+				out = append(out, p)
+			}
+		}
+	case spec.ManagerAuto:
+		// No manager, no unit file.
+	}
+	return out
 }
 
 func missingDependency(program string) string {
@@ -234,7 +254,7 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 		im.StartCmd, im.Unstartable = StartCommand(m)
 		if len(im.StartCmd) > 0 {
 			if dirs == nil {
-				dirs = hubPathDirs(u.File.Content, d.User.Home)
+				dirs = hubPathDirs(u.Manager, u.File.Content, d.User.Home)
 			}
 			if !onPath(im.StartCmd[0], dirs) {
 				im.Missing = missingDependency(im.StartCmd[0])

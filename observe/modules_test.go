@@ -417,23 +417,40 @@ func TestHubPathDirs(t *testing.T) {
 	t.Setenv("PATH", "/p1:/p2")
 	tail := []string{"/p1", "/p2", "/usr/local/bin", "/usr/bin", "/bin"}
 	homeDirs := []string{"/home/u/.local/bin", "/home/u/.bun/bin"}
+	sd, ld := spec.ManagerSystemd, spec.ManagerLaunchd
+	plist := `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+	<key>Label</key><string>computer.parachute.hub</string>
+	<key>EnvironmentVariables</key>
+	<dict><key>HOME</key><string>/home/u</string><key>PATH</key><string>/c:/d</string></dict>
+</dict></plist>
+`
 	tests := []struct {
 		name    string
+		manager spec.Manager
 		content string
 		home    string
 		want    []string
 	}{
-		{"nothing", "", "", tail},
-		{"home additions", "", "/home/u", slices.Concat(tail, homeDirs)},
-		{"systemd quoted", "[Service]\nEnvironment=\"PATH=/a:/b\"\nExecStart=/x\n", "/home/u", slices.Concat([]string{"/a", "/b"}, tail, homeDirs)},
-		{"systemd bare", "[Service]\nEnvironment=PATH=/a:/b\n", "", slices.Concat([]string{"/a", "/b"}, tail)},
-		{"systemd CRLF", "[Service]\r\nEnvironment=\"PATH=/a:/b\"\r\n", "", slices.Concat([]string{"/a", "/b"}, tail)},
-		{"PATH= outside Environment ignored", "[Service]\nExecStart=/bin/env PATH=/z run\n", "", tail},
-		{"launchd plist", "<dict>\n\t<key>EnvironmentVariables</key>\n\t<dict>\n\t\t<key>PATH</key>\n\t\t<string>/c:/d</string>\n\t</dict>\n</dict>\n", "/home/u", slices.Concat([]string{"/c", "/d"}, tail, homeDirs)},
+		{"nothing", sd, "", "", tail},
+		{"home additions", sd, "", "/home/u", slices.Concat(tail, homeDirs)},
+		{"systemd quoted", sd, "[Service]\nEnvironment=\"PATH=/a:/b\"\nExecStart=/x\n", "/home/u", slices.Concat([]string{"/a", "/b"}, tail, homeDirs)},
+		{"systemd bare", sd, "[Service]\nEnvironment=PATH=/a:/b\n", "", slices.Concat([]string{"/a", "/b"}, tail)},
+		{"systemd CRLF", sd, "[Service]\r\nEnvironment=\"PATH=/a:/b\"\r\n", "", slices.Concat([]string{"/a", "/b"}, tail)},
+		{"PATH= outside Environment ignored", sd, "[Service]\nExecStart=/bin/env PATH=/z run\n", "", tail},
+		// The old reader matched "Environment" and "PATH=" anywhere on a line.
+		{"PassEnvironment is not an assignment", sd, "[Service]\nPassEnvironment=PATH=/z\n", "", tail},
+		{"a comment sets nothing", sd, "[Service]\n# Environment=PATH=/z\n", "", tail},
+		{"only the Service section", sd, "[Unit]\nEnvironment=PATH=/z\n[Service]\nEnvironment=PATH=/a\n", "", slices.Concat([]string{"/a"}, tail)},
+		{"an escaped quote inside the value", sd, "[Service]\nEnvironment=\"PATH=/a\\\"b:/c\" HOME=/x\n", "", slices.Concat([]string{"/a\"b", "/c"}, tail)},
+		{"a name ending in PATH", sd, "[Service]\nEnvironment=LD_LIBRARY_PATH=/z\n", "", tail},
+		{"launchd plist", ld, plist, "/home/u", slices.Concat([]string{"/c", "/d"}, tail, homeDirs)},
+		{"a plist is not a systemd unit", sd, plist, "", tail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := hubPathDirs(tt.content, tt.home); !slices.Equal(got, tt.want) {
+			if got := hubPathDirs(tt.manager, tt.content, tt.home); !slices.Equal(got, tt.want) {
 				t.Errorf("hubPathDirs = %q\nwant           %q", got, tt.want)
 			}
 		})
@@ -444,7 +461,7 @@ func TestHubPathDirs(t *testing.T) {
 // on one line; a PATH that is not the last one must still be split right.
 func TestHubPathDirsSeveralAssignments(t *testing.T) {
 	t.Setenv("PATH", "")
-	got := hubPathDirs("[Service]\nEnvironment=\"PATH=/a:/b\" \"HOME=/x\"\n", "")
+	got := hubPathDirs(spec.ManagerSystemd, "[Service]\nEnvironment=\"PATH=/a:/b\" \"HOME=/x\"\n", "")
 	if !slices.Contains(got, "/b") {
 		t.Errorf("Environment=\"PATH=/a:/b\" \"HOME=/x\" gives dirs %q: /b is lost (read as %q)", got, got[1])
 	}
@@ -632,7 +649,7 @@ func TestObserveModulesIdle(t *testing.T) {
 					{Port: idlePort, Owner: "parachute-idle", Short: "idle"},
 				},
 				Health: Health{OK: true, Status: 200},
-				Unit:   Unit{ActiveState: "active", SubState: "running", Result: "success", File: UnitFile{Content: tt.unit}},
+				Unit:   Unit{Manager: spec.ManagerSystemd, ActiveState: "active", SubState: "running", Result: "success", File: UnitFile{Content: tt.unit}},
 			}
 			observeModules(spec.Desired{Home: home, User: spec.User{Home: "/nonexistent-home"}}, snap)
 			want := tt.want

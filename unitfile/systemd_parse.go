@@ -51,7 +51,10 @@ func (o Options) Last(section, name string) (string, bool) {
 
 // ParseSystemd parses a unit file with go-systemd's deserializer. A file that
 // is empty or holds only comments (a masked unit read through its /dev/null
-// link) yields no options and no error.
+// link) yields no options and no error. A value continued over several
+// lines reads as systemd reads it (systemd.syntax(7)): each trailing
+// backslash is a space, the lines one (go-systemd keeps the backslash and
+// the newline in the value).
 func ParseSystemd(data []byte) (Options, error) {
 	raw, err := unit.DeserializeOptions(bytes.NewReader(data))
 	if err != nil {
@@ -59,7 +62,7 @@ func ParseSystemd(data []byte) (Options, error) {
 	}
 	out := make(Options, len(raw))
 	for i, o := range raw {
-		out[i] = Option{Section: o.Section, Name: o.Name, Value: o.Value}
+		out[i] = Option{Section: o.Section, Name: o.Name, Value: strings.ReplaceAll(o.Value, "\\\n", " ")}
 	}
 	return out, nil
 }
