@@ -6,13 +6,14 @@ package boxfs
 
 import (
 	"bytes"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -1208,9 +1209,13 @@ func uidName(uid int) string {
 	return fmt.Sprintf("uid %d", uid)
 }
 
-// randomSuffix names a temporary file nobody can predict.
+// randomSuffix names a temporary file nobody can predict: math/rand/v2's
+// generator is ChaCha8, seeded per process by the kernel (as os.CreateTemp's
+// names are). A name guessed anyway only makes the O_EXCL create fail, and
+// the write is tried again on the next run. crypto/rand would link some
+// fifteen packages whose initialisation every run pays.
 func randomSuffix() string {
 	var b [8]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
