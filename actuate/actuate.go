@@ -35,12 +35,25 @@ type Processes interface {
 	Identity(pid int) (Identity, error)
 	// Signal sends sig to the group pgid when pgid > 0, else to pid.
 	Signal(pid, pgid int, sig syscall.Signal) error
-	// GroupAlive reports whether any process of group pgid is alive.
-	GroupAlive(pgid int) bool
+	// Groups is one look at the process groups, to ask of every group a
+	// poll waits on: it reads the process table at most once, on the
+	// first question that needs it. Take a new one for each poll.
+	Groups() Groups
 	// StartDetached starts argv as a new session with stdin from /dev/null
 	// and stdout and stderr appended to log, and returns its pid without
 	// waiting for it.
 	StartDetached(argv, env []string, dir, log string) (int, error)
+}
+
+// Groups answers for one look at the process groups.
+type Groups interface {
+	// Alive reports whether any process of group pgid is alive (a zombie
+	// is not). A look is a moment: an answer of "alive" may be one poll
+	// out of date (the group ends meanwhile: the caller waits once more);
+	// "not alive" stays true, because a group gains a live member only by
+	// a fork of one or a setpgid into it, which nothing of a stopped
+	// module does.
+	Alive(pgid int) bool
 }
 
 // Files writes and removes the few files the reconciler owns. Every path

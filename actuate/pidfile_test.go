@@ -36,7 +36,7 @@ func (u unreadableProcs) Identity(pid int) (actuate.Identity, error) {
 // error, not just ErrGone, so a live process whose /proc entry could not be
 // read at that instant loses its pidfile. Rule 4: "Pidfiles are removed
 // only for processes that are gone"; the package's own rule elsewhere is
-// "unknown is never dead" (procs_linux.go groupHasLive). Once the pidfile is
+// "unknown is never dead" (procs_unix.go, osGroups). Once the pidfile is
 // gone, the next run can no longer prove the process is ours (its group and
 // descendants lose their evidence). Fix: delete only on errors.Is(err,
 // ErrGone) or a different start time; fail the step on any other error.

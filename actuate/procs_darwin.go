@@ -35,6 +35,7 @@ func (OSProcesses) Identity(pid int) (Identity, error) {
 	return Identity{StartTicks: start, PPid: int(kp.Eproc.Ppid), Pgid: int(kp.Eproc.Pgid)}, nil
 }
 
-// groupHasLive is not refined on darwin: launchd reaps orphans, so a
-// zombie group does not outlive its parent's notice for long.
-func (OSProcesses) groupHasLive(int) bool { return true }
+// liveGroups is not known on darwin (nil: every group with members counts):
+// launchd reaps orphans, so a zombie group does not outlive its parent's
+// notice for long.
+func (OSProcesses) liveGroups() map[int]bool { return nil }

@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/parachute/reconcile/internal/procfs"
 )
@@ -58,37 +56,12 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 	return id, nil
 }
 
-// liveGroups is the last walk's answer to "which groups have a live
-// member", kept for liveGroupsFresh: when a stop's processes exit at once,
-// every group whose leader is a zombie asks, and each used to be its own
-// walk over thousands of processes. A cached "live" can only be stale
-// towards waiting one more poll. A cached "not live" stays true: a group
-// gains a live member by a fork of a live member (there was none) or by a
-// setpgid into it, which nothing of a stopped module does.
-var liveGroups struct {
-	sync.Mutex
-	root string
-	at   time.Time
-	live map[int]bool
-}
-
-// liveGroupsFresh is about one poll of the stop waits (actuate polls every
-// 5 to 20 ms).
-const liveGroupsFresh = 10 * time.Millisecond
-
-// groupHasLive reports whether any non-zombie process is in group pgid. An
-// unreadable /proc answers true: unknown is never dead.
-func (p OSProcesses) groupHasLive(pgid int) bool {
-	lg := &liveGroups
-	lg.Lock()
-	defer lg.Unlock()
-	if lg.live == nil || lg.root != p.root() || time.Since(lg.at) > liveGroupsFresh {
-		live, err := procfs.LiveGroups(p.root())
-		if err != nil {
-			lg.live = nil
-			return true
-		}
-		lg.root, lg.at, lg.live = p.root(), time.Now(), live
+// liveGroups is which process groups have a live (not zombie) member, from
+// one walk over /proc; nil when /proc cannot be read.
+func (p OSProcesses) liveGroups() map[int]bool {
+	live, err := procfs.LiveGroups(p.root())
+	if err != nil {
+		return nil
 	}
-	return lg.live[pgid]
+	return live
 }

@@ -28,11 +28,25 @@ func (OSProcesses) Signal(pid, pgid int, sig syscall.Signal) error {
 	return syscall.Kill(pid, sig)
 }
 
-// GroupAlive implements Processes. EPERM means someone is there. kill(-pgid,
-// 0) also succeeds for a group of zombies (whose parent, often an init that
-// does not reap, has not collected them), which are dead for our purposes:
-// groupHasLive settles it where the platform can.
-func (p OSProcesses) GroupAlive(pgid int) bool {
+// Groups implements Processes.
+func (p OSProcesses) Groups() Groups { return &osGroups{p: p} }
+
+// osGroups is one look at the process groups. kill(-pgid, 0) says whether
+// a group has members at all (EPERM: someone is there); it also succeeds
+// for a group of zombies (whose parent, often an init that does not reap,
+// has not collected them), which are dead for our purposes: the platform's
+// process table (liveGroups) settles that, read once per look and only
+// when some group has members. When a stop's processes exit at once,
+// every group whose leader is a zombie asks: one look, not one walk over
+// thousands of processes each.
+type osGroups struct {
+	p      OSProcesses
+	looked bool
+	live   map[int]bool // nil: not known, and unknown is never dead
+}
+
+// Alive implements Groups.
+func (g *osGroups) Alive(pgid int) bool {
 	if pgid <= 1 {
 		return false
 	}
@@ -40,7 +54,10 @@ func (p OSProcesses) GroupAlive(pgid int) bool {
 	if err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
-	return p.groupHasLive(pgid)
+	if !g.looked {
+		g.live, g.looked = g.p.liveGroups(), true
+	}
+	return g.live == nil || g.live[pgid]
 }
 
 // StartDetached implements Processes: a new session (setsid), stdin from

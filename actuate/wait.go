@@ -28,10 +28,11 @@ func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 		alive bool
 	}
 	targets := make([]*target, 0, len(steps))
+	groups := a.Procs.Groups()
 	for _, st := range steps {
 		a.emit("step-start", st, nil, 0)
 		t := &target{st: st}
-		sent, err := r.signal(st, syscall.SIGTERM)
+		sent, err := r.signal(st, syscall.SIGTERM, groups)
 		if err != nil {
 			a.emit("step-failed", st, err, a.Clock.Now().Sub(t0))
 			return &StepError{Step: st, Err: err}
@@ -42,8 +43,9 @@ func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 	deadline := t0.Add(a.Timeouts.Stop)
 	for n := 0; ; n++ {
 		remaining := 0
+		groups := a.Procs.Groups() // one look per poll
 		for _, t := range targets {
-			if t.alive && !r.stillThere(t.st) {
+			if t.alive && !r.stillThere(t.st, groups) {
 				t.alive = false
 				a.emit("step-done", t.st, nil, a.Clock.Now().Sub(t0))
 			}
@@ -56,11 +58,12 @@ func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 		}
 		if !a.Clock.Now().Before(deadline) {
 			// One grace period for all: whoever is left now gets SIGKILL.
+			groups := a.Procs.Groups()
 			for _, t := range targets {
 				if !t.alive {
 					continue
 				}
-				if _, err := r.signal(t.st, syscall.SIGKILL); err != nil {
+				if _, err := r.signal(t.st, syscall.SIGKILL, groups); err != nil {
 					a.emit("step-failed", t.st, err, a.Clock.Now().Sub(t0))
 					return &StepError{Step: t.st, Err: err}
 				}
@@ -87,8 +90,9 @@ func (r *run) reapKilled(ctx context.Context, steps []reconcile.Step, t0 time.Ti
 	deadline := a.Clock.Now().Add(5 * time.Second)
 	for n := 0; ; n++ {
 		left := steps[:0:0]
+		groups := a.Procs.Groups()
 		for _, st := range steps {
-			if r.stillThere(st) {
+			if r.stillThere(st, groups) {
 				left = append(left, st)
 			} else {
 				a.emit("step-done", st, nil, a.Clock.Now().Sub(t0))
@@ -109,14 +113,15 @@ func (r *run) reapKilled(ctx context.Context, steps []reconcile.Step, t0 time.Ti
 	}
 }
 
-// signal sends sig for a stop step after re-checking the pid's identity. It
-// reports whether the process was there to signal.
-func (r *run) signal(st reconcile.Step, sig syscall.Signal) (bool, error) {
+// signal sends sig for a stop step after re-checking the pid's identity
+// (and, when the pid is gone, its group's in groups). It reports whether
+// the process was there to signal.
+func (r *run) signal(st reconcile.Step, sig syscall.Signal, groups Groups) (bool, error) {
 	p := r.a.Procs
 	id, err := p.Identity(st.Pid)
 	switch {
 	case errors.Is(err, ErrGone):
-		if st.Pgid > 0 && p.GroupAlive(st.Pgid) {
+		if st.Pgid > 0 && groups.Alive(st.Pgid) {
 			// The leader is gone but its group lives on (a wrapper's
 			// grandchild): the group is still ours to signal. It cannot be
 			// another group by now: the kernel never hands out a pid that
@@ -137,14 +142,15 @@ func (r *run) signal(st reconcile.Step, sig syscall.Signal) (bool, error) {
 	return true, nil
 }
 
-// stillThere reports whether a stop step's process (or its group) lives.
-func (r *run) stillThere(st reconcile.Step) bool {
+// stillThere reports whether a stop step's process (or its group, as
+// groups sees it) lives.
+func (r *run) stillThere(st reconcile.Step, groups Groups) bool {
 	p := r.a.Procs
 	id, err := p.Identity(st.Pid)
 	if err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
 		return true
 	}
-	return st.Pgid > 0 && p.GroupAlive(st.Pgid)
+	return st.Pgid > 0 && groups.Alive(st.Pgid)
 }
 
 func ignoreGone(err error) error {

@@ -34,6 +34,9 @@ func scratchEntries(t *testing.T) int {
 // the reconciler's ancestors recorded; paths are the world's, and nothing
 // is left on disk.
 func TestSnapshotThroughTheObserver(t *testing.T) {
+	// A scratch directory of its own: other test binaries' snapshots come
+	// and go in the shared one meanwhile.
+	t.Setenv("TMPDIR", t.TempDir())
 	before := scratchEntries(t)
 	w := New(testHome, 1939, testModules)
 	hub, err := w.StartDetached(w.HubArgv, []string{"PARACHUTE_HOME=" + testHome}, testHome, testHome+"/hub/logs/hub.log")

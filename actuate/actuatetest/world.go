@@ -445,8 +445,16 @@ func (w *World) Signal(pid, pgid int, sig syscall.Signal) error {
 	return nil
 }
 
-// GroupAlive implements actuate.Processes.
-func (w *World) GroupAlive(pgid int) bool {
+// Groups implements actuate.Processes: the world's table is always the
+// moment's.
+func (w *World) Groups() actuate.Groups { return worldGroups{w} }
+
+type worldGroups struct{ w *World }
+
+// Alive implements actuate.Groups.
+func (g worldGroups) Alive(pgid int) bool { return g.w.groupAlive(pgid) }
+
+func (w *World) groupAlive(pgid int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, p := range w.procs {
