@@ -35,7 +35,8 @@ var reconcileCmd = &command{
 	UsageLine: `parachute reconcile [--desired supervised|detached|absent] [--plan]
                     [--home DIR] [--spec FILE] [--port N]
                     [--scope auto|user|system] [--manager auto|systemd|launchd]
-                    [--output text|json] [--until-converged] [--timeout DURATION]
+                    [--output text|json] [--quiet] [--textfile FILE]
+                    [--until-converged] [--timeout DURATION]
                     [--wait-lock DURATION] [--verbose]`,
 	Short: "converge the box to a runtime model (supervised, detached, absent)",
 	Long: `Reconcile observes the box, computes the ordered steps that bring it to the
@@ -59,7 +60,9 @@ defaults.
 }
 
 var observeCmd = &command{
-	UsageLine: "parachute observe [--home DIR] [--spec FILE] [--port N] [--output text|json]",
+	UsageLine: `parachute observe [--home DIR] [--spec FILE] [--port N]
+                  [--scope auto|user|system] [--manager auto|systemd|launchd]
+                  [--output text|json] [--verbose]`,
 	Short:     "print what the reconciler sees on this box; changes nothing",
 	Long: `Observe prints what the reconciler sees: the services.json rows it keeps and
 skips, who holds each declared port, the pidfiles, the hub unit, /health
