@@ -63,7 +63,7 @@ var observeCmd = &command{
 	UsageLine: `parachute observe [--home DIR] [--spec FILE] [--port N]
                   [--scope auto|user|system] [--manager auto|systemd|launchd]
                   [--output text|json] [--verbose]`,
-	Short:     "print what the reconciler sees on this box; changes nothing",
+	Short: "print what the reconciler sees on this box; changes nothing",
 	Long: `Observe prints what the reconciler sees: the services.json rows it keeps and
 skips, who holds each declared port, the pidfiles, the hub unit, /health
 and who answered, and the modules that are not listening. It never writes,
