@@ -21,9 +21,6 @@ type Clock interface {
 type Result struct {
 	// Requeue asks for another attempt after the schedule's next wait.
 	Requeue bool
-	// RequeueAfter, when positive, asks for another attempt after this long
-	// instead; it implies Requeue and leaves the schedule where it was.
-	RequeueAfter time.Duration
 }
 
 // ErrDeadline is returned by Until when an attempt still asked for a requeue
@@ -75,7 +72,7 @@ func (l Loop) Until(ctx context.Context, attempt Attempt) error {
 		if perm, ok := errors.AsType[*backoff.PermanentError](err); ok {
 			return perm.Err
 		}
-		if err == nil && !res.Requeue && res.RequeueAfter <= 0 {
+		if err == nil && !res.Requeue {
 			return nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
@@ -88,11 +85,7 @@ func (l Loop) Until(ctx context.Context, attempt Attempt) error {
 			}
 			return ErrDeadline
 		}
-		wait := res.RequeueAfter
-		if wait <= 0 {
-			wait = sched.NextBackOff()
-		}
-		wait = min(wait, left)
+		wait := min(sched.NextBackOff(), left)
 		if l.Waiting != nil {
 			l.Waiting(n, wait)
 		}

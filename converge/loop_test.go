@@ -160,29 +160,3 @@ func TestContextCancelledStopsTheLoop(t *testing.T) {
 		}
 	})
 }
-
-func TestRequeueAfterIsCappedByTheDeadlineAndKeepsTheSchedule(t *testing.T) {
-	c, l := newLoop(50 * time.Second)
-	err := l.Until(context.Background(), func(ctx context.Context, n int) (converge.Result, error) {
-		switch n {
-		case 1:
-			return converge.Result{Requeue: true}, nil
-		case 2:
-			return converge.Result{RequeueAfter: 10 * time.Second}, nil
-		case 3:
-			return converge.Result{Requeue: true}, nil
-		case 4:
-			return converge.Result{RequeueAfter: time.Hour}, nil
-		}
-		return converge.Result{}, nil
-	})
-	if err != nil {
-		t.Fatalf("Until = %v, want nil", err)
-	}
-	// 1 s (schedule), 10 s (asked), 2 s (schedule resumes), then an hour
-	// asked with 37 s left.
-	want := []time.Duration{time.Second, 10 * time.Second, 2 * time.Second, 37 * time.Second}
-	if !slices.Equal(c.slept, want) {
-		t.Errorf("waits %v, want %v", c.slept, want)
-	}
-}
