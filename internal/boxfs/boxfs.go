@@ -908,6 +908,12 @@ func (d *Dir) Lstat(name string) (Info, bool, error) {
 // device or a directory is ErrNotRegular before anything is opened, and at
 // most max bytes are read (else ErrTooLarge).
 func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
+	return d.readFile(name, max, false)
+}
+
+// readFile is ReadFile; with tail, a file larger than max is not an error
+// and its last max bytes are returned.
+func (d *Dir) readFile(name string, max int64, tail bool) ([]byte, Info, error) {
 	p := d.join(name)
 	if err := d.valid(name); err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
@@ -923,7 +929,7 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, refusal(d.fd, name, p, err))
 	}
-	data, info, err := readOpen(fd, p, max)
+	data, info, err := readOpenTail(fd, p, max, tail)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
 	}
@@ -944,23 +950,8 @@ func ReadTailUnder(root, rel string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	defer d.Close()
-	p = d.join(name)
-	if err := d.valid(name); err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	var st unix.Stat_t
-	if err := d.lookPlain(name, p, &st); err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	fd, err := openat(d.fd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, refusal(d.fd, name, p, err))
-	}
-	data, _, err := readOpenTail(fd, p, max, true)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	return data, nil
+	data, _, err := d.readFile(name, max, true)
+	return data, err
 }
 
 // ReadUnder is OpenDir(root, filepath.Dir(rel), nil), then Dir.ReadFile of
