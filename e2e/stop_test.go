@@ -126,3 +126,57 @@ func TestSetsidGrandchild(t *testing.T) {
 	b.sameData(data)
 	b.noTwoHubs(0)
 }
+
+// TestSigtermToTheReconciler stops a cutover half-way: vault and surface
+// ignore SIGTERM under a 20 s stop grace period, and the reconciler gets
+// SIGTERM a second into the wait. It must not die by the signal nor wait
+// the grace period out: the run's context ends the wait, it exits 1
+// (failed, safe to retry) with its document, and the next run converges.
+func TestSigtermToTheReconciler(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	script := filepath.Join(b.dir, "sigterm-module")
+	if err := os.WriteFile(script, []byte(fmt.Sprintf(sigtermModule, b.bins.standinModule)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.layout("timeouts: {stop: 20s, portFree: 10s, healthy: 10s}\n", "--module-binary", script, "--wrapper", "scribe")
+	if out, err := b.run(append([]string{"env", "STANDIN_IGNORE_SIGTERM=1"}, b.layoutArgs("--module-binary", script, "--wrapper", "scribe", "--start")...)...); err != nil {
+		t.Fatalf("layout --start: %v\n%s", err, out)
+	}
+	old := boxPids(b.observe())
+	// Inside the sandbox: start the cutover, SIGTERM it after a second,
+	// report how it ended and how long it took.
+	sh := `start=$(date +%s%N)
+"$1" reconcile --desired supervised --spec "$2" --output json >"$3" 2>&1 &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+code=$?
+echo "exit=$code took_ms=$(( ($(date +%s%N) - start) / 1000000 ))"`
+	out, err := b.run("sh", "-c", sh, "sh", b.bins.parachute, b.spec, filepath.Join(b.dir, "cut.out"))
+	if err != nil {
+		t.Fatalf("the interrupted cutover: %v\n%s", err, out)
+	}
+	run, _ := os.ReadFile(filepath.Join(b.dir, "cut.out"))
+	var code, took int
+	_, tail, _ := strings.Cut(out, "exit=") // sh may say "Terminated" first
+	if _, err := fmt.Sscanf(tail, "%d took_ms=%d", &code, &took); err != nil {
+		t.Fatalf("no exit line in %q: %v", out, err)
+	}
+	t.Logf("SIGTERM a second in: exit %d after %d ms\n%s", code, took, run)
+	switch {
+	case code == 128+15:
+		t.Fatalf("the reconciler died by SIGTERM in the middle of a stop, instead of ending its run")
+	case code != 1:
+		t.Errorf("exit %d, want 1 (failed, safe to retry)", code)
+	}
+	if took > 10000 {
+		t.Errorf("the run took %d ms after SIGTERM; the stop's 20 s grace must not be waited out", took)
+	}
+	if !strings.Contains(string(run), "context canceled") {
+		t.Errorf("the run's output does not say it was cancelled:\n%s", run)
+	}
+	b.converge("supervised")
+	b.checkSupervised(old)
+}

@@ -8,9 +8,7 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
 	"github.com/parachute/reconcile/internal/cli"
 )
@@ -36,8 +34,7 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" && os.Getenv("GOGC") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := inv.Run(ctx, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	// SIGINT and SIGTERM are caught from the moment a run is about to
+	// change something (Run); until then they end the process at once.
+	os.Exit(inv.Run(context.Background(), os.Stdout, os.Stderr))
 }

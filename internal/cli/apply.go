@@ -84,6 +84,7 @@ func (a *applying) attempt(ctx context.Context, n int) (converge.Result, error) 
 	case reconcile.OutcomeChanges, reconcile.OutcomePending:
 		// Apply below.
 	}
+	a.signals.arm() // from here on the box changes: end the run, not the process
 	a.view.Attempt(n, p, snap)
 	done, applyErr := a.applyPlan(ctx, p)
 	a.applied = append(a.applied, done...)

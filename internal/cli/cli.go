@@ -34,6 +34,9 @@ type env struct {
 	// early is a platform already dialling (Start), taken by the first
 	// prepare; nil otherwise.
 	early *platform
+	// signals cancel the run's context once armed: a command arms them
+	// before it changes anything. nil (in-process tests) arms nothing.
+	signals *signals
 }
 
 // Main runs the parachute command with args (without the program name).

@@ -72,8 +72,14 @@ func Start(prog string, args []string) *Started {
 	return inv
 }
 
-// Run runs the invocation (see MainAs) and returns its exit code.
+// Run runs the invocation (see MainAs) and returns its exit code. A command
+// that changes the box has SIGINT and SIGTERM cancel ctx from the moment it
+// is about to (signals).
 func (inv *Started) Run(ctx context.Context, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sig := &signals{cancel: cancel}
+	defer sig.stop()
 	if inv.early != nil {
 		defer inv.early.close() // closing twice is harmless: prepare's run closes it first
 	}
@@ -81,7 +87,7 @@ func (inv *Started) Run(ctx context.Context, stdout, stderr io.Writer) int {
 	if top != root && defaultsToReconcile(args) {
 		args = append([]string{"reconcile"}, args...)
 	}
-	return dispatch(ctx, top, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top, early: inv.early})
+	return dispatch(ctx, top, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top, early: inv.early, signals: sig})
 }
 
 // defaultsToReconcile says args name no command, under a name whose grammar

@@ -136,6 +136,7 @@ func timerArgv(inv *invocation, d spec.Desired) ([]string, error) {
 }
 
 func runTimerInstall(ctx context.Context, inv *invocation) int {
+	inv.signals.arm()
 	d, err := loadDesired(inv.opts, inv.fs)
 	if err != nil {
 		return inv.loadFailed(err)
@@ -177,6 +178,7 @@ func runTimerInstall(ctx context.Context, inv *invocation) int {
 }
 
 func runTimerRemove(ctx context.Context, inv *invocation) int {
+	inv.signals.arm()
 	u := currentUser()
 	d := spec.Desired{User: u, Scope: spec.Scope(inv.opts.scope), Manager: spec.ManagerSystemd}
 	if d.Scope == "" {
