@@ -84,7 +84,7 @@ func goldenScales(t *testing.T) map[string]scaleReport {
 		for i, o := range ours {
 			p := Pair{Ours: o, Tool: 20*ms + time.Duration(i)*ms, OursRSS: 9000 + int64(i)*700}
 			if quiet && i != 1 {
-				p.Quiet = o - 5*ms
+				p.Quiet, p.Text = o-5*ms, o-3*ms
 			}
 			ps = append(ps, p)
 		}

@@ -48,6 +48,9 @@ type Pair struct {
 	// Quiet is the no-op as the timer unit runs it (--quiet, no output on
 	// a converged box), timed right after the tool; 0 elsewhere.
 	Quiet time.Duration `json:"quiet,omitempty"`
+	// Text is the no-op as a person types it (`parachute reconcile`, its
+	// text report), timed after Quiet; 0 elsewhere.
+	Text time.Duration `json:"text,omitempty"`
 }
 
 // ScaleCutover is one cutover of a large box and its limit.
@@ -231,6 +234,9 @@ func noopPairs(ctx context.Context, cfg scaleConfig, conn *sddbus.Conn, name str
 		}
 		if p.Quiet, err = quietNoop(ctx, b); err != nil {
 			return nil, 0, err
+		}
+		if p.Text, err = timeCmd(ctx, b.parachute, "reconcile", "--spec", b.spec); err != nil {
+			return nil, 0, fmt.Errorf("no-op, text report: %w", err)
 		}
 		pairs = append(pairs, p)
 	}
