@@ -226,10 +226,21 @@ func cmdSquat(ts *testscript.TestScript, neg bool, args []string) {
 	data, err := os.ReadFile(filepath.Join(ts.Getenv("EXAMPLES"), "standin-module"))
 	ts.Check(err)
 	ts.Check(os.WriteFile(dev, data, 0o755))
-	cmd := exec.Command(dev, "serve")
-	cmd.Env = append(os.Environ(), "PORT="+args[0])
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	ts.Check(cmd.Start())
+	// A child another script forked while the file was open for writing
+	// holds that descriptor until its own exec: starting the file then
+	// fails with ETXTBSY for a moment (golang.org/issue/22315).
+	var cmd *exec.Cmd
+	for i := 0; ; i++ {
+		cmd = exec.Command(dev, "serve")
+		cmd.Env = append(os.Environ(), "PORT="+args[0])
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		err = cmd.Start()
+		if !errors.Is(err, syscall.ETXTBSY) || i == 100 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Check(err)
 	ts.Defer(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	ts.Check(os.WriteFile(ts.MkAbs("squatter.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
 	for i := 0; i < 100; i++ {
