@@ -28,11 +28,12 @@ type wireConn struct {
 
 	rmu sync.Mutex // held by the caller reading the socket
 
-	mu      sync.Mutex
-	waiting map[uint32]bool     // serials whose callers still wait
-	arrived map[uint32]*message // their answers, read by anyone
-	err     error               // set once: the connection is closed or broken
-	stop    func() bool         // ends the watch on the dial's context
+	mu sync.Mutex
+	// pending holds the serials whose callers still wait, each with its
+	// answer once someone has read it (nil until then).
+	pending map[uint32]*message
+	err     error       // set once: the connection is closed or broken
+	stop    func() bool // ends the watch on the dial's context
 }
 
 // dialWire connects to ep, authenticates as euid in one round trip
@@ -61,7 +62,7 @@ func dialWire(ctx context.Context, ep Endpoint, euid int) (*wireConn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	w := &wireConn{nc: nc, r: r, waiting: map[uint32]bool{}, arrived: map[uint32]*message{}}
+	w := &wireConn{nc: nc, r: r, pending: map[uint32]*message{}}
 	w.stop = context.AfterFunc(ctx, func() { w.fail(net.ErrClosed) })
 	if !ep.Private {
 		hello := call{dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello"}
@@ -134,7 +135,7 @@ func (w *wireConn) send(ctx context.Context, calls []call) ([]uint32, error) {
 	w.mu.Lock()
 	err := w.err
 	for _, s := range serials {
-		w.waiting[s] = true
+		w.pending[s] = nil
 	}
 	w.mu.Unlock()
 	if err != nil {
@@ -156,11 +157,8 @@ func (w *wireConn) readFor(ctx context.Context, serials []uint32, out []*message
 	w.mu.Lock()
 	done = true
 	for i, s := range serials {
-		if out[i] == nil {
-			out[i] = w.arrived[s]
-			delete(w.arrived, s)
-			done = done && out[i] != nil
-		}
+		out[i] = w.pending[s]
+		done = done && out[i] != nil
 	}
 	err = w.err
 	w.mu.Unlock()
@@ -182,8 +180,8 @@ func (w *wireConn) readFor(ctx context.Context, serials []uint32, out []*message
 	}
 	if m.typ == msgMethodReturn || m.typ == msgError {
 		w.mu.Lock()
-		if w.waiting[m.replySerial] {
-			w.arrived[m.replySerial] = m
+		if _, ok := w.pending[m.replySerial]; ok {
+			w.pending[m.replySerial] = m
 		}
 		w.mu.Unlock()
 	}
@@ -195,8 +193,7 @@ func (w *wireConn) forget(serials []uint32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, s := range serials {
-		delete(w.waiting, s)
-		delete(w.arrived, s)
+		delete(w.pending, s)
 	}
 }
 
