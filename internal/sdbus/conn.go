@@ -62,29 +62,19 @@ func Dial(ctx context.Context, scope string, uid int, getenv func(string) string
 }
 
 // dialEndpoint opens, authenticates and (on a bus) registers one godbus
-// connection, for go-systemd. A socket file is dialled with the
-// one-round-trip handshake (handshake.go); an abstract address goes
-// through godbus's own dialogue.
+// connection, for go-systemd: a run that changes something pays godbus's
+// four-round-trip authentication once (handshake.go says why the reads do
+// not).
 func dialEndpoint(ctx context.Context, ep Endpoint) (*godbus.Conn, error) {
-	var conn *godbus.Conn
-	if ep.Socket != "" {
-		c, err := dialFast(ctx, ep.Socket, os.Geteuid())
-		if err != nil {
-			return nil, err
-		}
-		conn = c
-	} else {
-		c, err := godbus.Dial(ep.Address, godbus.WithContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		// EXTERNAL with the numeric uid, as go-systemd does: no user name
-		// lookup, and the kernel vouches for it (SO_PEERCRED).
-		if err := c.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(os.Geteuid()))}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("authenticate: %w", err)
-		}
-		conn = c
+	conn, err := godbus.Dial(ep.Address, godbus.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	// EXTERNAL with the numeric uid, as go-systemd does: no user name
+	// lookup, and the kernel vouches for it (SO_PEERCRED).
+	if err := conn.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(os.Geteuid()))}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	if !ep.Private {
 		if err := conn.Hello(); err != nil {

@@ -44,7 +44,7 @@ func TestHandshakeInOneWrite(t *testing.T) {
 			c.Write([]byte(tc.answer))
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = dialFast(ctx, sock, 1000)
+		_, err = dialWire(ctx, Endpoint{Address: "unix:path=" + sock, Socket: sock, Private: true}, 1000)
 		cancel()
 		ln.Close()
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
