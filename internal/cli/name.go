@@ -46,7 +46,7 @@ func MainAs(ctx context.Context, prog string, args []string, stdout, stderr io.W
 // arguments, between Start and Run.
 type Started struct {
 	prog string
-	args []string
+	args []string // with the command the name's grammar implies
 	// early is the platform Start set dialling, for the run's prepare;
 	// nil for a command that does not look at the box.
 	early *platform
@@ -58,14 +58,11 @@ type Started struct {
 // the longest wait of a converged run, and everything a process does
 // before its command runs (signal handlers, flags) can happen meanwhile.
 func Start(prog string, args []string) *Started {
-	inv := &Started{prog: prog, args: args}
-	cmd := ""
-	if prog != HubName && defaultsToReconcile(args) {
-		cmd = "reconcile"
-	} else if len(args) > 0 {
-		cmd = args[0]
+	if prog != HubName && prog != "" && defaultsToReconcile(args) {
+		args = append([]string{"reconcile"}, args...) // the packaged name's default (table)
 	}
-	if cmd == "reconcile" || cmd == "observe" {
+	inv := &Started{prog: prog, args: args}
+	if len(args) > 0 && (args[0] == "reconcile" || args[0] == "observe") {
 		inv.early = newPlatform()
 		inv.early.predial()
 	}
@@ -83,11 +80,8 @@ func (inv *Started) Run(ctx context.Context, stdout, stderr io.Writer) int {
 	if inv.early != nil {
 		defer inv.early.close() // closing twice is harmless: prepare's run closes it first
 	}
-	top, args := table(inv.prog), inv.args
-	if top != root && defaultsToReconcile(args) {
-		args = append([]string{"reconcile"}, args...)
-	}
-	return dispatch(ctx, top, args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top, early: inv.early, signals: sig})
+	top := table(inv.prog)
+	return dispatch(ctx, top, inv.args, &env{stdout: stdout, stderr: stderr, clock: actuate.RealClock{}, root: top, early: inv.early, signals: sig})
 }
 
 // defaultsToReconcile says args name no command, under a name whose grammar
