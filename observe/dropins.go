@@ -16,6 +16,26 @@ import (
 // is installed it knows of none, and a drop-in waiting there applies the
 // moment the unit is written.
 func dropInDirs(scope, name, userHome, runtimeDir string) []string {
+	// parachute-hub.service.d, then the prefix drop-ins parachute-.service.d
+	// and service.d that apply to it too.
+	var subs = []string{name + ".d"}
+	if i := strings.IndexByte(name, '-'); i > 0 {
+		subs = append(subs, name[:i+1]+filepath.Ext(name)+".d")
+	}
+	subs = append(subs, strings.TrimPrefix(filepath.Ext(name), ".")+".d")
+	var out []string
+	for _, b := range unitDirs(scope, userHome, runtimeDir) {
+		for _, s := range subs {
+			out = append(out, filepath.Join(b, s))
+		}
+	}
+	return out
+}
+
+// unitDirs are the directories the manager of scope loads unit files from,
+// most specific first (systemd.unit(5), "Unit File Load Path"), for a user
+// with userHome and runtimeDir ("" for none).
+func unitDirs(scope, userHome, runtimeDir string) []string {
 	var bases []string
 	if scope == string(spec.ScopeUser) {
 		if userHome != "" {
@@ -40,20 +60,7 @@ func dropInDirs(scope, name, userHome, runtimeDir string) []string {
 		bases = []string{"/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
 			"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
 	}
-	// parachute-hub.service.d, then the prefix drop-ins parachute-.service.d
-	// and service.d that apply to it too.
-	var subs = []string{name + ".d"}
-	if i := strings.IndexByte(name, '-'); i > 0 {
-		subs = append(subs, name[:i+1]+filepath.Ext(name)+".d")
-	}
-	subs = append(subs, strings.TrimPrefix(filepath.Ext(name), ".")+".d")
-	var out []string
-	for _, b := range bases {
-		for _, s := range subs {
-			out = append(out, filepath.Join(b, s))
-		}
-	}
-	return out
+	return bases
 }
 
 // scanDropIns reads every *.conf in dirs not already in have.

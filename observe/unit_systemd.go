@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -28,6 +29,10 @@ type SystemdUnits struct {
 	Dial func(ctx context.Context, scope string, uid int) (SystemdManager, error)
 	// Linger reports whether user lingers (sdbus.Linger); nil skips linger.
 	Linger func(ctx context.Context, user string) (bool, error)
+	// SystemUnitDirs is where a user's run looks for stale module units of
+	// the system scope before it asks the system manager; nil is the
+	// system manager's load path (unitDirs). Tests point it elsewhere.
+	SystemUnitDirs []string
 }
 
 var _ UnitObserver = SystemdUnits{}
@@ -193,42 +198,61 @@ func (s SystemdUnits) staleUnits(ctx context.Context, mgr SystemdManager, states
 	}
 	// In order, per short: our scope's unit, then the other scope's.
 	type entry struct {
-		st     StaleUnit
-		other  bool // the other scope's, still to be asked about
-		onDisk bool
+		st    StaleUnit
+		other bool // the other scope's, still to be asked about
+		known bool // reported whatever the other scope's manager says
 	}
 	var entries []entry
-	anyOnDisk := false
+	// The other scope's manager is asked (read only) only when one of
+	// those units has a file anywhere it loads units from: a user's
+	// converged tick does not open a second bus connection for nothing,
+	// and a unit the system loaded from /usr/lib or /run is seen all the
+	// same.
+	askOther := false
+	var otherDirs []string
+	if q.Scope == string(spec.ScopeUser) {
+		otherDirs = s.SystemUnitDirs
+		if otherDirs == nil {
+			otherDirs = unitDirs(otherScope, "", "")
+		}
+	}
 	for _, short := range q.StaleShorts {
 		name, ok := unitfile.StaleUnitName(spec.ManagerSystemd, short)
 		if !ok {
 			continue
 		}
 		if st, ok := s.ourStale(ctx, mgr, states, q, name, short, rep); ok {
-			entries = append(entries, entry{st: st, onDisk: true})
+			entries = append(entries, entry{st: st, known: true})
 		}
 		if q.OtherPath != "" {
 			other, problem := readUnitFile(filepath.Join(filepath.Dir(q.OtherPath), name), nil)
 			rep.Problems = appendNonEmpty(rep.Problems, problem)
 			entries = append(entries, entry{StaleUnit{Name: name, Short: short, Scope: otherScope, Manageable: false,
 				ExecStart: unitfile.ExecStarts([]byte(other.Content))}, true, other.Exists})
-			anyOnDisk = anyOnDisk || other.Exists
+			askOther = askOther || other.Exists || unitFileIn(otherDirs, name)
 		}
 	}
-	// The other scope's manager is asked (read only) only when one of
-	// those units is on disk in its directory, where an install puts them:
-	// a user's converged tick does not open a second bus connection for
-	// nothing.
 	var view otherView
-	if anyOnDisk {
+	if askOther {
 		view = s.otherScope(ctx, q)
 		defer view.close()
 	}
 	for _, e := range entries {
-		if known := e.other && view.fill(ctx, &e.st); e.onDisk || known {
+		if known := e.other && view.fill(ctx, &e.st); e.known || known {
 			rep.Stale = append(rep.Stale, e.st)
 		}
 	}
+}
+
+// unitFileIn reports whether a unit file (or a link: a masked or linked
+// unit) named name is in one of dirs, without following anything.
+func unitFileIn(dirs []string, name string) bool {
+	for _, d := range dirs {
+		if _, err := os.Lstat(filepath.Join(d, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ourStale is the stale unit name in our own scope, and whether it exists

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -379,5 +380,39 @@ func TestSystemdUnitsOtherScopeQueried(t *testing.T) {
 		if !strings.HasPrefix(c, "UnitProps") && !strings.HasPrefix(c, "LoadStates") && !strings.HasPrefix(c, "Reload") && !strings.HasPrefix(c, "Enable") && !strings.HasPrefix(c, "Start") {
 			t.Errorf("the observer changed the system manager: %s", c)
 		}
+	}
+}
+
+// A user's run asks the system manager about a stale module unit whose file
+// is anywhere the system manager loads units from (here a vendor directory,
+// not /etc/systemd/system where the other scope's hub unit would be), and
+// does not dial it at all when no such file exists anywhere.
+func TestSystemdUnitsOtherScopeFromAnyUnitDirectory(t *testing.T) {
+	ctx := context.Background()
+	b := newSystemdBox(t)
+	b.write(t, b.userDir, unitfile.SystemdName, hubUnit(t))
+	vendor := t.TempDir()
+	o := b.observer()
+	o.SystemUnitDirs = []string{b.systemDir, vendor}
+
+	if _, err := o.ObserveUnit(ctx, b.query()); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(b.dials, "system") {
+		t.Fatalf("dialled the system manager with no stale unit file anywhere: %v", b.dials)
+	}
+
+	if err := os.WriteFile(filepath.Join(vendor, "parachute-scribe.service"), []byte("[Service]\nExecStart=/s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.sys.AddFile("parachute-scribe.service", "[Service]\nExecStart=/s\n")
+	rep, err := o.ObserveUnit(ctx, b.query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Stale, func(s StaleUnit) bool {
+		return s.Name == "parachute-scribe.service" && s.Scope == "system" && s.LoadState == "loaded" && !s.Manageable
+	}) {
+		t.Errorf("a system unit loaded from a vendor directory is not reported: %+v", rep.Stale)
 	}
 }
