@@ -22,7 +22,11 @@ import (
 // own (wireconn.go), a flight of calls per round trip. The changes go
 // through go-systemd, whose job tracking needs godbus's signal dispatch:
 // its connection is a second one, dialled on the first change, so a run
-// that only looks pays for neither.
+// that only looks pays for neither. From then on the reads go over it too
+// and the first is closed: the manager sends its signals to every private
+// connection, and only godbus's reader drains them while a run waits
+// between its steps; the reads' connection, read only when asked, would
+// hold them all (in the kernel's buffer, then in the manager's memory).
 type Conn struct {
 	wire     *wireConn
 	scope    string
@@ -101,8 +105,16 @@ func (c *Conn) manager() (*sddbus.Conn, error) {
 		}
 		c.raw = raw
 		c.sd, c.sdErr = sddbus.NewConnection(func() (*godbus.Conn, error) { return raw, nil })
+		c.wire.close() // the reads go over raw now (Conn)
 	}
 	return c.sd, c.sdErr
+}
+
+// changes is go-systemd's connection once a change has opened it, else nil.
+func (c *Conn) changes() *godbus.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raw
 }
 
 // Scope is the scope the connection was dialled for.
@@ -116,7 +128,10 @@ func (c *Conn) Endpoint() Endpoint { return c.endpoint }
 func (c *Conn) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.wire.connected() && (c.raw == nil || c.raw.Connected()) && c.sdErr == nil
+	if c.raw != nil {
+		return c.raw.Connected()
+	}
+	return c.wire.connected() && c.sdErr == nil
 }
 
 // Close closes the connection (both, once the changes' is open).
@@ -226,13 +241,18 @@ func (c *Conn) getProps(ctx context.Context, obj string, props []unitProp, servi
 		asked = append(asked, p)
 		calls = append(calls, call{dest: systemdDest, path: obj, iface: "org.freedesktop.DBus.Properties", member: "Get", args: []any{p.iface, p.name}})
 	}
-	answers, err := c.wire.roundTrip(ctx, calls)
+	var values func(i int) (any, error)
+	if raw := c.changes(); raw != nil {
+		values, err = getVia(ctx, raw, calls)
+	} else {
+		values, err = getWire(ctx, c.wire, calls)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	vals = make(map[string]any, len(asked))
-	for i, m := range answers {
-		v, err := answerValue(m, "v")
+	for i := range asked {
+		v, err := values(i)
 		if err != nil {
 			if asked[i].required && failed == nil {
 				failed = fmt.Errorf("%s: %w", asked[i].name, err)
@@ -242,6 +262,41 @@ func (c *Conn) getProps(ctx context.Context, obj string, props []unitProp, servi
 		vals[asked[i].name] = v
 	}
 	return vals, failed, nil
+}
+
+// getWire makes calls over the reads' connection and returns each one's
+// value (a variant's, for a Get).
+func getWire(ctx context.Context, w *wireConn, calls []call) (func(int) (any, error), error) {
+	answers, err := w.roundTrip(ctx, calls)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) (any, error) { return answerValue(answers[i], "v") }, nil
+}
+
+// getVia makes the same calls over go-systemd's godbus connection, all in
+// flight before the first answer is awaited.
+func getVia(ctx context.Context, raw *godbus.Conn, calls []call) (func(int) (any, error), error) {
+	pending := make([]*godbus.Call, len(calls))
+	for i, c := range calls {
+		pending[i] = raw.Object(c.dest, godbus.ObjectPath(c.path)).GoWithContext(ctx, c.iface+"."+c.member, 0, make(chan *godbus.Call, 1), c.args...)
+	}
+	for _, p := range pending {
+		<-p.Done
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !raw.Connected() {
+		return nil, errors.New("connection closed")
+	}
+	return func(i int) (any, error) {
+		var v godbus.Variant
+		if err := pending[i].Store(&v); err != nil {
+			return nil, err
+		}
+		return v.Value(), nil
+	}, nil
 }
 
 // answerValue is the one value of an answer whose signature must be sig;
@@ -266,18 +321,34 @@ func answerValue(m *message, sig string) (any, error) {
 // stale units for the price of one round trip.
 func (c *Conn) LoadStates(ctx context.Context, names []string) (map[string]string, error) {
 	list := call{dest: systemdDest, path: systemdPath, iface: "org.freedesktop.systemd1.Manager", member: "ListUnitsByNames", args: []any{names}}
-	answers, err := c.wire.roundTrip(ctx, []call{list})
-	var v any
-	if err == nil {
-		v, err = answerValue(answers[0], "a(ssssssouso)")
+	out := map[string]string{}
+	var err error
+	if raw := c.changes(); raw != nil {
+		var units []struct {
+			Name, Description, LoadState, ActiveState, SubState, Followed string
+			Path                                                          godbus.ObjectPath
+			JobID                                                         uint32
+			JobType                                                       string
+			JobPath                                                       godbus.ObjectPath
+		}
+		err = raw.Object(list.dest, godbus.ObjectPath(list.path)).CallWithContext(ctx, list.iface+"."+list.member, 0, names).Store(&units)
+		for _, u := range units {
+			out[u.Name] = u.LoadState
+		}
+	} else {
+		var answers []*message
+		var v any
+		if answers, err = c.wire.roundTrip(ctx, []call{list}); err == nil {
+			v, err = answerValue(answers[0], "a(ssssssouso)")
+		}
+		if err == nil {
+			for _, u := range v.([][]any) {
+				out[u[0].(string)] = u[2].(string)
+			}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list units %s: %w", strings.Join(names, ", "), err)
-	}
-	units := v.([][]any)
-	out := make(map[string]string, len(units))
-	for _, u := range units {
-		out[u[0].(string)] = u[2].(string)
 	}
 	return out, nil
 }

@@ -321,6 +321,15 @@ func TestConnOverARealBus(t *testing.T) {
 	if err := c.Enable(ctx, []string{"parachute-hub.service"}); err != nil {
 		t.Fatal(err)
 	}
+	// From the first change on, the reads go over go-systemd's connection,
+	// which drains the manager's signals, and the reads' own is closed.
+	if c.wire.connected() || !c.Connected() {
+		t.Errorf("after a change: reads' connection open %t, Conn connected %t; want closed, connected", c.wire.connected(), c.Connected())
+	}
+	states, err = c.LoadStates(ctx, []string{"parachute-hub.service", "parachute-vault.service"})
+	if want := map[string]string{"parachute-hub.service": "loaded", "parachute-vault.service": "not-found"}; err != nil || !reflect.DeepEqual(states, want) {
+		t.Errorf("LoadStates after a change = %v, %v; want %v", states, err, want)
+	}
 	if r, err := c.Start(ctx, "parachute-hub.service"); err != nil || r != "done" {
 		t.Fatalf("Start = %q, %v", r, err)
 	}
