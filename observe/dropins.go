@@ -86,40 +86,67 @@ func scanDropIns(dirs []string, have []UnitFile) ([]UnitFile, []string) {
 			have = append(have, f)
 		}
 	}
-	for i := range have {
-		have[i].Breaks = execBreaks(have[i].Content)
-	}
+	setExecBreaks(have)
 	return have, problems
 }
 
 // fixedPath is where systemd looks up a command given without a path.
 var fixedPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
-// execBreaks lists the ExecCondition=, ExecStartPre= and ExecStart= lines
-// of a unit fragment's [Service] that are certain to keep the hub from
-// starting: the program does not exist or is not executable, or it is
-// false(1). The fragment is read as systemd reads it (unitfile.ParseSystemd:
-// sections, comments, continuations; an assignment outside [Service] is
-// not one), and a command is split as systemd splits it. A line whose
-// failure is ignored ("-"), or whose program uses a specifier or a
+// setExecBreaks sets each drop-in's Breaks: its ExecCondition=,
+// ExecStartPre= and ExecStart= lines in [Service] that are certain to keep
+// the hub from starting (the program does not exist or is not executable,
+// or it is false(1)). The fragments are read as systemd applies them: in
+// the order of their file names, each parsed as systemd parses it
+// (unitfile.ParseSystemd: sections, comments, continuations), a command
+// split as systemd splits it, and an empty assignment clearing that
+// setting's earlier lines, in its own fragment or an earlier one. A line
+// whose failure is ignored ("-"), or whose program uses a specifier or a
 // variable, is never listed, nor is anything in a fragment that does not
 // parse: only a certainty blocks.
-func execBreaks(content string) []string {
-	opts, err := unitfile.ParseSystemd([]byte(content))
-	if err != nil {
-		return nil
+func setExecBreaks(files []UnitFile) {
+	order := make([]int, len(files))
+	for i := range order {
+		order[i] = i
 	}
-	var out []string
-	for _, o := range opts {
-		switch {
-		case o.Section != "Service":
-		case o.Name == "ExecStartPre", o.Name == "ExecStart", o.Name == "ExecCondition":
-			if b := execBreak(o.Name, o.Value); b != "" {
-				out = append(out, b)
+	slices.SortStableFunc(order, func(a, b int) int {
+		return strings.Compare(filepath.Base(files[a].Path), filepath.Base(files[b].Path))
+	})
+	type line struct {
+		file      int
+		key, text string
+	}
+	var lines []line
+	for _, i := range order {
+		opts, err := unitfile.ParseSystemd([]byte(files[i].Content))
+		if err != nil {
+			continue
+		}
+		for _, o := range opts {
+			switch {
+			case o.Section != "Service", o.Name != "ExecStartPre" && o.Name != "ExecStart" && o.Name != "ExecCondition":
+			case o.Value == "":
+				lines = slices.DeleteFunc(lines, func(l line) bool { return l.key == o.Name })
+			default:
+				if b := execBreak(o.Name, o.Value); b != "" {
+					lines = append(lines, line{i, o.Name, b})
+				}
 			}
 		}
 	}
-	return slices.Clip(out)
+	for i := range files {
+		files[i].Breaks = nil
+	}
+	for _, l := range lines {
+		files[l.file].Breaks = append(files[l.file].Breaks, l.text)
+	}
+}
+
+// execBreaks is setExecBreaks for one fragment.
+func execBreaks(content string) []string {
+	f := []UnitFile{{Content: content}}
+	setExecBreaks(f)
+	return f[0].Breaks
 }
 
 // execBreak is why the command line val of key cannot run, or "".

@@ -57,6 +57,10 @@ func TestExecBreaks(t *testing.T) {
 		{"comment ;", "; ExecStartPre=/bin/false", nil},
 		{"empty resets the list", "ExecStart=\nExecStartPre=", nil},
 		{"no =", "ExecStartPre", nil},
+		{"cleared by an empty assignment", "[Service]\nExecStartPre=/nonexistent/a\nExecStartPre=\nExecStartPre=/bin/true\n", nil},
+		{"cleared, then broken again", "[Service]\nExecStartPre=/nonexistent/a\nExecStartPre=\nExecStartPre=/nonexistent/b\n",
+			[]string{"ExecStartPre=/nonexistent/b: /nonexistent/b does not exist"}},
+		{"an empty ExecStart= leaves ExecStartPre=", "[Service]\nExecStartPre=/bin/false\nExecStart=\n", []string{"ExecStartPre=/bin/false always exits 1"}},
 		{"outside [Service] (systemd ignores it)", "[Unit]\nExecStartPre=/bin/false\n", nil},
 		{"before any section (systemd ignores it)", "[]\nExecStartPre=/bin/false\n", nil},
 		{"continued on the next line", "[Service]\nExecStartPre=/nonexistent/x \\\n  --flag\n", []string{"ExecStartPre=/nonexistent/x    --flag: /nonexistent/x does not exist"}},
@@ -203,5 +207,22 @@ func TestScanDropIns(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Fatal("the absent directory exists")
+	}
+}
+
+// An empty assignment in a drop-in applied later (drop-ins apply in the
+// order of their file names, whatever their directory) clears the lines an
+// earlier drop-in set: they no longer break anything.
+func TestExecBreaksAcrossDropIns(t *testing.T) {
+	files := []UnitFile{
+		{Path: "/etc/systemd/system/parachute-hub.service.d/20-fix.conf", Content: "[Service]\nExecStartPre=\nExecStartPre=/bin/true\n"},
+		{Path: "/run/systemd/system/parachute-hub.service.d/10-broken.conf", Content: "[Service]\nExecStartPre=/nonexistent/a\nExecCondition=/bin/false\n"},
+	}
+	setExecBreaks(files)
+	if len(files[0].Breaks) != 0 {
+		t.Errorf("20-fix.conf breaks %q, want none", files[0].Breaks)
+	}
+	if want := []string{"ExecCondition=/bin/false always exits 1"}; !slices.Equal(files[1].Breaks, want) {
+		t.Errorf("10-broken.conf breaks %q, want %q (its ExecStartPre= is cleared by 20-fix.conf)", files[1].Breaks, want)
 	}
 }
