@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parachute/reconcile/spec"
 )
 
 // A D-Bus connection starts with a line-based authentication. godbus walks
@@ -26,39 +28,25 @@ import (
 const handshakeTimeout = 5 * time.Second
 
 // handshake writes the client's whole side of EXTERNAL authentication and
-// returns the server's guid from its OK, read through r (which then holds
-// whatever the server sent after it, for godbus to read).
-func handshake(ctx context.Context, nc net.Conn, r *bufio.Reader, euid int) (string, error) {
-	dl := time.Now().Add(handshakeTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
-	}
-	nc.SetDeadline(dl)
-	defer nc.SetDeadline(time.Time{})
-	// A cancelled ctx ends the wait at once (the deadline alone would not).
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+// reads the server's OK through r (which then holds whatever the server
+// sent after it).
+func handshake(ctx context.Context, nc net.Conn, r *bufio.Reader, euid int) error {
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	defer deadline(ctx, nc.SetDeadline)()
 	uid := []byte(strconv.Itoa(euid))
 	hexUID := make([]byte, hex.EncodedLen(len(uid)))
 	hex.Encode(hexUID, uid)
 	if _, err := nc.Write([]byte("\x00AUTH EXTERNAL " + string(hexUID) + "\r\nBEGIN\r\n")); err != nil {
-		return "", err
+		return err
 	}
 	line, err := r.ReadSlice('\n') // at most the buffer: a line that long is no OK
 	if err != nil {
-		return "", err
+		return err
 	}
 	reply := strings.TrimRight(string(line), "\r\n")
-	guid, ok := strings.CutPrefix(reply, "OK ")
-	if !ok || guid == "" {
-		return "", fmt.Errorf("the server answered %q to AUTH EXTERNAL", cutReply(reply))
+	if guid, ok := strings.CutPrefix(reply, "OK "); !ok || guid == "" {
+		return fmt.Errorf("the server answered %q to AUTH EXTERNAL", spec.CutAtRune(reply, 80))
 	}
-	return guid, nil
-}
-
-func cutReply(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
+	return nil
 }

@@ -332,3 +332,24 @@ func TestWireConnGivesUpWithItsContext(t *testing.T) {
 		t.Errorf("a later call: %v, want the closed connection's error", err)
 	}
 }
+
+// On a bus the connection says Hello, and a bus that answers it with an
+// error is a failed dial, not a connection.
+func TestDialWireRefusedHello(t *testing.T) {
+	ep := fakePeer(t, func(w io.Writer, calls []*godbus.Message) {
+		w.Write(godbusMessage(t, godbus.TypeError, map[godbus.HeaderField]godbus.Variant{
+			godbus.FieldReplySerial: godbus.MakeVariant(calls[0].Serial()), godbus.FieldErrorName: godbus.MakeVariant("org.freedesktop.DBus.Error.AccessDenied")},
+			binary.LittleEndian, "not you"))
+	})
+	ep.Private = false
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, err := dialWire(ctx, ep, 1000)
+	if err == nil {
+		w.close()
+		t.Fatal("a refused Hello dialled")
+	}
+	if !strings.Contains(err.Error(), "hello: org.freedesktop.DBus.Error.AccessDenied: not you") {
+		t.Errorf("err = %v", err)
+	}
+}

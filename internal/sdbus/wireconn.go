@@ -58,7 +58,7 @@ func dialWire(ctx context.Context, ep Endpoint, euid int) (*wireConn, error) {
 		return nil, err
 	}
 	r := bufio.NewReaderSize(nc, 16<<10)
-	if _, err := handshake(ctx, nc, r, euid); err != nil {
+	if err := handshake(ctx, nc, r, euid); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
@@ -66,7 +66,11 @@ func dialWire(ctx context.Context, ep Endpoint, euid int) (*wireConn, error) {
 	w.stop = context.AfterFunc(ctx, func() { w.fail(net.ErrClosed) })
 	if !ep.Private {
 		hello := call{dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello"}
-		if _, err := w.roundTrip(ctx, []call{hello}); err != nil {
+		answers, err := w.roundTrip(ctx, []call{hello})
+		if err == nil {
+			_, err = answerValue(answers[0], "s") // our unique name; an error answer is a refusal
+		}
+		if err != nil {
 			w.close()
 			return nil, fmt.Errorf("hello: %w", err)
 		}
