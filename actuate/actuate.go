@@ -25,14 +25,17 @@ type Identity struct {
 	StartTicks uint64
 	PPid       int
 	Pgid       int
-	// Cgroup is the unified cgroup path (Linux); empty elsewhere.
-	Cgroup string
 }
 
 // Processes reads, signals and starts processes.
 type Processes interface {
 	// Identity returns pid's identity, or ErrGone.
 	Identity(pid int) (Identity, error)
+	// Cgroup returns pid's unified cgroup path (Linux; "" elsewhere), or an
+	// error when it cannot be read. Only the unit-membership checks need
+	// it, so Identity, asked of every stop target on every poll, does not
+	// read it.
+	Cgroup(pid int) (string, error)
 	// Signal sends sig to the group pgid when pgid > 0, else to pid.
 	Signal(pid, pgid int, sig syscall.Signal) error
 	// Groups is one look at the process groups, to ask of every group a

@@ -35,6 +35,9 @@ func (OSProcesses) Identity(pid int) (Identity, error) {
 	return Identity{StartTicks: start, PPid: int(kp.Eproc.Ppid), Pgid: int(kp.Eproc.Pgid)}, nil
 }
 
+// Cgroup implements Processes: darwin has no cgroups.
+func (OSProcesses) Cgroup(int) (string, error) { return "", nil }
+
 // liveGroups is not known on darwin (nil: every group with members counts):
 // launchd reaps orphans, so a zombie group does not outlive its parent's
 // notice for long.

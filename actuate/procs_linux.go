@@ -25,8 +25,8 @@ func (p OSProcesses) root() string {
 	return p.ProcRoot
 }
 
-// Identity implements Processes from /proc/PID/stat and /proc/PID/cgroup,
-// parsed by internal/procfs as observe parses them. A zombie is gone, and so is a process being
+// Identity implements Processes from /proc/PID/stat, parsed by
+// internal/procfs as observe parses it. A zombie is gone, and so is a process being
 // reaped (its stat answers ESRCH instead of ENOENT). A pid kill(pid, 0)
 // answers ESRCH for is gone without reading anything: the stop waits ask
 // this of every process they signalled, on every poll.
@@ -34,8 +34,7 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 	if pid > 0 && syscall.Kill(pid, 0) == syscall.ESRCH {
 		return Identity{}, ErrGone
 	}
-	dir := filepath.Join(p.root(), strconv.Itoa(pid))
-	data, err := os.ReadFile(filepath.Join(dir, "stat"))
+	data, err := os.ReadFile(filepath.Join(p.root(), strconv.Itoa(pid), "stat"))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		return Identity{}, ErrGone
 	}
@@ -49,11 +48,16 @@ func (p OSProcesses) Identity(pid int) (Identity, error) {
 	if st.State == "Z" || st.State == "X" {
 		return Identity{}, ErrGone
 	}
-	id := Identity{StartTicks: st.StartTicks, PPid: st.PPid, Pgid: st.Pgid}
-	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-		id.Cgroup = procfs.ParseCgroup(cg)
+	return Identity{StartTicks: st.StartTicks, PPid: st.PPid, Pgid: st.Pgid}, nil
+}
+
+// Cgroup implements Processes from /proc/PID/cgroup.
+func (p OSProcesses) Cgroup(pid int) (string, error) {
+	cg, err := os.ReadFile(filepath.Join(p.root(), strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return "", err
 	}
-	return id, nil
+	return procfs.ParseCgroup(cg), nil
 }
 
 // liveGroups is which process groups have a live (not zombie) member, from

@@ -185,11 +185,11 @@ func (r *run) inUnit(pid int) bool {
 	if m.ControlGroup == "" {
 		return false
 	}
-	id, err := r.a.Procs.Identity(pid)
+	cg, err := r.a.Procs.Cgroup(pid)
 	if err != nil {
 		return false
 	}
-	return procfs.InCgroup(id.Cgroup, m.ControlGroup)
+	return procfs.InCgroup(cg, m.ControlGroup)
 }
 
 // waitPortsFree waits until no process outside the hub unit holds the port

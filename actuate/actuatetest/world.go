@@ -402,7 +402,18 @@ func (w *World) Identity(pid int) (actuate.Identity, error) {
 	if !ok || p.dead {
 		return actuate.Identity{}, actuate.ErrGone
 	}
-	return actuate.Identity{StartTicks: p.Start, PPid: p.PPid, Pgid: p.Pgid, Cgroup: p.Cgroup}, nil
+	return actuate.Identity{StartTicks: p.Start, PPid: p.PPid, Pgid: p.Pgid}, nil
+}
+
+// Cgroup implements actuate.Processes.
+func (w *World) Cgroup(pid int) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p, ok := w.procs[pid]
+	if !ok || p.dead {
+		return "", actuate.ErrGone
+	}
+	return p.Cgroup, nil
 }
 
 // Signal implements actuate.Processes.
