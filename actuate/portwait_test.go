@@ -120,3 +120,30 @@ func TestPortWaitLookFails(t *testing.T) {
 		t.Error("the unit was started although the ports could not be read")
 	}
 }
+
+// The stop waits take one look at the process groups per poll, whatever the
+// number of groups they wait on: 40 modules whose leaders exit at once
+// and whose workers (same group) take 300 ms.
+func TestStopWaitsAreOneGroupLookPerPoll(t *testing.T) {
+	ms := manyModules(40)
+	w := actuatetest.New(home, 1939, ms)
+	for _, m := range ms {
+		leader := detachedModule(w, m, actuatetest.Proc{})
+		w.Spawn(actuatetest.Proc{PPid: leader, Pgid: leader, Argv: []string{"/home/op/.bun/bin/" + m.Name, "worker"}, SlowExit: 300 * time.Millisecond})
+	}
+	d := desired(w, spec.Absent)
+	p := reconcile.Compute(d, w.Snapshot())
+	a, _ := newActuator(w, d)
+	t0 := w.Now()
+	if _, err := a.Apply(context.Background(), p); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if took := w.Now().Sub(t0); took < 300*time.Millisecond {
+		t.Fatalf("the stops took %s: the workers' 300 ms were not waited for", took)
+	}
+	// About 17 polls in 300 ms (5, 10, 20, 20, … ms); a look per group per
+	// poll would be 40 times that.
+	if n := w.GroupLooks(); n < 2 || n > 30 {
+		t.Errorf("%d looks at the process groups, want one per poll (about 17)", n)
+	}
+}

@@ -127,8 +127,8 @@ type World struct {
 	files    map[string]file
 	units    map[string]*Unit
 	failNext map[string]error
-	// looks counts Held calls.
-	looks int
+	// looks counts Held calls; groupLooks, looks at the process groups.
+	looks, groupLooks int
 
 	// Violations records every breach of a safety invariant the world can
 	// see: a hub unit started while a declared port was held by a process
@@ -456,24 +456,44 @@ func (w *World) Signal(pid, pgid int, sig syscall.Signal) error {
 	return nil
 }
 
-// Groups implements actuate.Processes: the world's table is always the
-// moment's.
-func (w *World) Groups() actuate.Groups { return worldGroups{w} }
+// Groups implements actuate.Processes as the real one does: a look takes
+// the table of live groups on its first question and answers every later
+// one from it (GroupLooks counts the looks taken).
+func (w *World) Groups() actuate.Groups { return &worldGroups{w: w} }
 
-type worldGroups struct{ w *World }
+type worldGroups struct {
+	w    *World
+	live map[int]bool // nil until the first question
+}
 
 // Alive implements actuate.Groups.
-func (g worldGroups) Alive(pgid int) bool { return g.w.groupAlive(pgid) }
+func (g *worldGroups) Alive(pgid int) bool {
+	if g.live == nil {
+		g.live = g.w.liveGroups()
+	}
+	return g.live[pgid]
+}
 
-func (w *World) groupAlive(pgid int) bool {
+// liveGroups is the groups with a live member, one look.
+func (w *World) liveGroups() map[int]bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.groupLooks++
+	live := map[int]bool{}
 	for _, p := range w.procs {
-		if p.Pgid == pgid && !p.dead {
-			return true
+		if !p.dead {
+			live[p.Pgid] = true
 		}
 	}
-	return false
+	return live
+}
+
+// GroupLooks is how many looks at the process groups were taken (one per
+// poll of a stop wait that has a group to ask about).
+func (w *World) GroupLooks() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.groupLooks
 }
 
 // StartDetached implements actuate.Processes: the hub starts as a session
