@@ -37,15 +37,6 @@ func pairStats(ps []Pair) (ours, tool stats, ratio float64) {
 	return ours, tool, ratio
 }
 
-// tools are the tool's times of ps.
-func tools(ps []Pair) []time.Duration {
-	var t []time.Duration
-	for _, p := range ps {
-		t = append(t, p.Tool)
-	}
-	return t
-}
-
 func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 
 // renderScale writes section 3 of the report.
@@ -105,6 +96,7 @@ func renderQuietNoop(w io.Writer, r scaleReport) {
 		name string
 		ps   []Pair
 	}{{"system (root)", r.NoopSystem}, {"user", r.NoopUser}} {
+		_, ts, _ := pairStats(row.ps)
 		for _, form := range []struct {
 			name string
 			of   func(Pair) time.Duration
@@ -118,9 +110,12 @@ func renderQuietNoop(w io.Writer, r scaleReport) {
 			if len(q) == 0 {
 				continue
 			}
-			qs, ts := summarize(q), summarize(tools(row.ps))
-			ratio := float64(qs.med) / float64(ts.med)
-			fmt.Fprintf(w, "| %s | %s | %s (%s–%s) | %s | %.2f× | ≤ %.1f× | %s |\n", row.name, form.name, ms(qs.med), ms(qs.min), ms(qs.max), ms(ts.med), ratio, noopRatio, verdict(ratio <= noopRatio))
+			qs := summarize(q)
+			var ratio float64
+			if ts.med > 0 {
+				ratio = float64(qs.med) / float64(ts.med)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s (%s–%s) | %s | %.2f× | ≤ %.1f× | %s |\n", row.name, form.name, ms(qs.med), ms(qs.min), ms(qs.max), ms(ts.med), ratio, noopRatio, verdict(ratio > 0 && ratio <= noopRatio))
 		}
 	}
 }
@@ -216,20 +211,18 @@ func renderCutoverVerdicts(w io.Writer, r scaleReport) {
 // renderModulesLimit writes the verdict on the large cutovers against the
 // limit of a cutover that waits for the modules, if any run measured it.
 func renderModulesLimit(w io.Writer, r scaleReport) {
-	var overM []time.Duration
+	// Only the runs that measured the modules' start have this limit.
+	var overM, lm []time.Duration
 	for _, c := range r.Cutover500 {
 		if c.StartModules > 0 {
 			overM = append(overM, c.Cutover-c.modulesLimit())
+			lm = append(lm, c.modulesLimit())
 		}
 	}
 	if len(overM) == 0 {
 		return
 	}
 	sm := summarize(overM)
-	var lm []time.Duration
-	for _, c := range r.Cutover500 {
-		lm = append(lm, c.modulesLimit())
-	}
 	fmt.Fprintf(w, "- With `wait-modules`, against the limit of a cutover that waits for the modules (every process gone + the unit's start until every module listens, measured by stopping and starting the converged unit again: %s median): median overhead %s (min %s, max %s): %s.\n",
 		ms(summarize(lm).med), ms(sm.med), ms(sm.min), ms(sm.max), verdict(sm.max <= cutoverSlack))
 }
