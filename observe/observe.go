@@ -491,30 +491,23 @@ type Holding struct {
 // processes that could not be read at all.
 func (o *Observer) HeldPorts(ports []int) (map[int]Holding, error) {
 	pr := newProcReader(o.Env.withDefaults())
-	want := make(map[uint16]bool, len(ports))
-	for _, p := range ports {
-		if p > 0 && p <= 65535 {
-			want[uint16(p)] = true
-		}
-	}
-	var sc portScan
-	sc.listeners, _, sc.problems = pr.sockets(want, netip.AddrPort{}, 0)
-	if len(sc.problems) > 0 {
-		return nil, fmt.Errorf("holders of %s: %s", portNames(ports), strings.Join(sc.problems, "; "))
+	listeners, err := listenersOn(pr, ports)
+	if err != nil {
+		return nil, fmt.Errorf("holders of %s: %w", portNames(ports), err)
 	}
 	out := map[int]Holding{}
-	if len(sc.listeners) == 0 {
+	if len(listeners) == 0 {
 		return out, nil // all free: no need to know anyone's files
 	}
-	inodes := make(map[uint64]bool, len(sc.listeners))
-	for _, s := range sc.listeners {
+	inodes := make(map[uint64]bool, len(listeners))
+	for _, s := range listeners {
 		inodes[s.Inode] = true
 	}
 	w, err := pr.walk(inodes)
 	if err != nil {
 		return nil, fmt.Errorf("holders of %s: %w", portNames(ports), err)
 	}
-	for _, s := range sc.listeners {
+	for _, s := range listeners {
 		port := int(s.Local.Port())
 		h := out[port]
 		owners := w.owners[s.Inode]
@@ -530,6 +523,23 @@ func (o *Observer) HeldPorts(ports []int) (map[int]Holding, error) {
 		out[port] = h
 	}
 	return out, nil
+}
+
+// listenersOn is one look at the socket tables: the listening TCP sockets,
+// either family, on ports (a number out of range is no port); an error
+// names the tables that could not be read.
+func listenersOn(pr procReader, ports []int) ([]tcpSocket, error) {
+	want := make(map[uint16]bool, len(ports))
+	for _, p := range ports {
+		if p > 0 && p <= 65535 {
+			want[uint16(p)] = true
+		}
+	}
+	listeners, _, problems := pr.sockets(want, netip.AddrPort{}, 0)
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return listeners, nil
 }
 
 // portNames is ":1939, :1940, …" for an error message.

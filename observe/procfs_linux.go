@@ -532,12 +532,8 @@ func (p *procFS) envHome(pid int) (string, bool) {
 // family), from one look at the socket tables; nil when they cannot be
 // read, and the caller must ask each port itself.
 func listeningPorts(env Env, ports []int) map[int]bool {
-	want := make(map[uint16]bool, len(ports))
-	for _, p := range ports {
-		want[uint16(p)] = true
-	}
-	listeners, _, problems := newProcFS(env.ProcRoot).sockets(want, netip.AddrPort{}, 0)
-	if len(problems) > 0 {
+	listeners, err := listenersOn(newProcFS(env.ProcRoot), ports)
+	if err != nil {
 		return nil
 	}
 	out := make(map[int]bool, len(listeners))
