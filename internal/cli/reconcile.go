@@ -10,7 +10,7 @@ import (
 )
 
 func runReconcile(ctx context.Context, inv *invocation) int {
-	r, code := prepare(ctx, inv)
+	r, code := prepare(inv)
 	if r == nil {
 		return code
 	}

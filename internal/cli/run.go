@@ -21,7 +21,7 @@ type run struct {
 // the command ends there, with the exit code returned. The service
 // manager's connection is started first (platform.predial; by Start, when
 // the process began with it), to be ready when the observation asks.
-func prepare(ctx context.Context, inv *invocation) (*run, int) {
+func prepare(inv *invocation) (*run, int) {
 	plat := inv.early
 	inv.early = nil
 	if plat == nil {
@@ -33,13 +33,7 @@ func prepare(ctx context.Context, inv *invocation) (*run, int) {
 		plat.close()
 		return nil, inv.loadFailed(err)
 	}
-	sys, err := newSystem(d, inv.clock, plat)
-	if err != nil {
-		plat.close()
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return nil, ExitBlocked
-	}
-	return &run{invocation: inv, desired: d, sys: sys, view: newView(inv.opts.output, inv.cmd.title(), inv.stdout, inv.stderr)}, 0
+	return &run{invocation: inv, desired: d, sys: newSystem(d, inv.clock, plat), view: newView(inv.opts.output, inv.cmd.title(), inv.stdout, inv.stderr)}, 0
 }
 
 // observe takes one snapshot; with --verbose it reports what could not be
@@ -67,7 +61,7 @@ func (r *run) shown(err error, code int) int {
 }
 
 func runObserve(ctx context.Context, inv *invocation) int {
-	r, code := prepare(ctx, inv)
+	r, code := prepare(inv)
 	if r == nil {
 		return code
 	}

@@ -27,7 +27,7 @@ func (s *system) Close() {
 }
 
 // newSystem wires the observer and the actuator for d on this platform.
-func newSystem(d spec.Desired, clock actuate.Clock, plat *platform) (*system, error) {
+func newSystem(d spec.Desired, clock actuate.Clock, plat *platform) *system {
 	env := observe.DefaultEnv()
 	locate := observe.LocateUnit(goos)
 	obs := &observe.Observer{Env: env, Units: plat.unitObserver(), Locate: func(d spec.Desired) observe.UnitQuery {
@@ -56,7 +56,7 @@ func newSystem(d spec.Desired, clock actuate.Clock, plat *platform) (*system, er
 	if loc, err := unitfile.Locate(goos, d); err == nil && loc.Manager != "" {
 		s.actuator.Units = plat.units(loc, d, unitfile.LogPath(d.Home))
 	}
-	return s, nil
+	return s
 }
 
 // portProbe is actuate.Ports over the observer's one-pass socket scan.

@@ -50,7 +50,7 @@ func newPlatform() *platform {
 // otherwise wait for. A guess that turns out wrong costs an unused
 // connection, closed with the rest; a failure is dialled again by dial.
 func (p *platform) predial() {
-	scope, uid := spec.ScopeUser, os.Geteuid()
+	scope, uid := spec.ScopeUser, os.Getuid() // the uid a run dials for (currentUser)
 	if uid == 0 {
 		scope = spec.ScopeSystem
 	}
