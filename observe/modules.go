@@ -152,20 +152,14 @@ func missingDependency(program string) string {
 	return "missing_dependency: " + program + " is not an executable on the hub's PATH; the hub's supervisor marks the module crashed without starting it"
 }
 
-// SupervisorLine returns the supervisor's last line about short in a tail
-// of the hub's log, and whether it is the give-up line. The hub prefixes its
-// supervisor's lines "[supervisor] " and names the module first ("vault
-// exited (code=1); …", "vault: no startCmd resolvable …", "vault crashed 3x
-// within 60000ms — giving up."); lines a module prints itself start
-// "[vault] " and are not the supervisor's.
-func SupervisorLine(log []byte, short string) (line string, givenUp bool) {
-	return indexSupervisor(log).line(short)
-}
-
-// supervisorIndex is each module's last supervisor line in a log tail, by
-// short: built in one pass, so that asking about every module of a large
-// box costs one scan of the tail, not one per module (the wait after a
-// start asks on every poll).
+// supervisorIndex is each module's last supervisor line in a tail of the
+// hub's log, by short: built in one pass, so that asking about every module
+// of a large box costs one scan of the tail, not one per module (the wait
+// after a start asks on every poll). The hub prefixes its supervisor's
+// lines "[supervisor] " and names the module first ("vault exited
+// (code=1); …", "vault: no startCmd resolvable …", "vault crashed 3x within
+// 60000ms — giving up."); lines a module prints itself start "[vault] "
+// and are not the supervisor's.
 type supervisorIndex map[string]string
 
 // indexSupervisor indexes the "[supervisor] <short> …" lines of log; the
@@ -248,7 +242,7 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 	}
 	snap.HubLog = LastLines(tail, hubLogLines, len(tail) == hubLogTail)
 	var dirs []string
-	var idx supervisorIndex
+	idx := indexSupervisor(tail)
 	for _, m := range idle {
 		im := IdleModule{Name: m.Name, Short: m.Short, Port: m.Port}
 		im.StartCmd, im.Unstartable = StartCommand(m)
@@ -259,9 +253,6 @@ func observeModules(d spec.Desired, snap *Snapshot) {
 			if !onPath(im.StartCmd[0], dirs) {
 				im.Missing = missingDependency(im.StartCmd[0])
 			}
-		}
-		if idx == nil {
-			idx = indexSupervisor(tail)
 		}
 		im.LastLog, im.GivenUp = idx.line(m.Short)
 		snap.Idle = append(snap.Idle, im)

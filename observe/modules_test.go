@@ -269,7 +269,7 @@ func TestStartCommandKeyCase(t *testing.T) {
 	}
 }
 
-func TestSupervisorLine(t *testing.T) {
+func TestSupervisorIndex(t *testing.T) {
 	const exited = "[supervisor] vault exited (code=1); restart 1/3 in window."
 	const noSpec = "[supervisor] vault: no startCmd resolvable for vault"
 	tests := []struct {
@@ -300,14 +300,14 @@ func TestSupervisorLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line, gaveUp := SupervisorLine([]byte(tt.log), tt.short)
+			line, gaveUp := indexSupervisor([]byte(tt.log)).line(tt.short)
 			if line != tt.wantLine || gaveUp != tt.wantGaveUp {
-				t.Errorf("SupervisorLine(%q, %q) = %q, %v; want %q, %v", tt.log, tt.short, line, gaveUp, tt.wantLine, tt.wantGaveUp)
+				t.Errorf("the supervisor line of %[2]q in %[1]q = %[3]q, %[4]v; want %[5]q, %[6]v", tt.log, tt.short, line, gaveUp, tt.wantLine, tt.wantGaveUp)
 			}
 		})
 	}
-	if line, gaveUp := SupervisorLine(nil, "vault"); line != "" || gaveUp {
-		t.Errorf("SupervisorLine(nil) = %q, %v", line, gaveUp)
+	if line, gaveUp := indexSupervisor(nil).line("vault"); line != "" || gaveUp {
+		t.Errorf("no log: %q, %v", line, gaveUp)
 	}
 }
 

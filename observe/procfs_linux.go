@@ -86,16 +86,15 @@ func (p *procFS) read(path string) ([]byte, error) {
 	return p.readFd(fd, path)
 }
 
-func (p *procFS) readFd(fd int, path string) ([]byte, error) { return p.readFdFrom(fd, path, 0) }
-
 // maxProcFile bounds one /proc file: argv and the environment are a
 // process's own to make large (their limit follows its stack rlimit), and a
 // 10 MB environment must not cost the observation 10 MB.
 const maxProcFile = 4 << 20
 
-// readFdFrom reads fd to its end into the shared buffer, after the n bytes
-// already there, growing the buffer up to maxProcFile.
-func (p *procFS) readFdFrom(fd int, path string, n int) ([]byte, error) {
+// readFd reads fd to its end into the shared buffer, growing it up to
+// maxProcFile.
+func (p *procFS) readFd(fd int, path string) ([]byte, error) {
+	n := 0
 	for {
 		if n == len(p.buf) {
 			if n >= maxProcFile {

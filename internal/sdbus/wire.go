@@ -28,7 +28,6 @@ const (
 	msgMethodCall   = 1
 	msgMethodReturn = 2
 	msgError        = 3
-	msgSignal       = 4
 
 	fieldPath        = 1
 	fieldInterface   = 2
@@ -55,13 +54,12 @@ const maxDepth = 64
 // errFormat wraps every violation of the wire format.
 var errFormat = errors.New("malformed D-Bus message")
 
-// A message is one message read: its type, serial, the header fields a
+// A message is one message read: its type, the header fields a
 // caller uses, and its body, still encoded: only the answers to our own
 // calls are decoded (a signal anyone on a bus may send us is skipped
 // unread).
 type message struct {
 	typ         byte
-	serial      uint32
 	replySerial uint32
 	errorName   string
 	signature   string
@@ -129,7 +127,7 @@ func readMessage(r *bufio.Reader) (*message, error) {
 	if _, err := io.ReadFull(r, buf[16:]); err != nil {
 		return nil, fmt.Errorf("%w: cut short: %v", errFormat, err)
 	}
-	m := &message{typ: fixed[1], serial: order.Uint32(fixed[8:12]), body: buf[headerLen:], order: order}
+	m := &message{typ: fixed[1], body: buf[headerLen:], order: order}
 	d := &decoder{b: buf[:16+fieldsLen], pos: 12, order: order}
 	fields, err := d.value("a(yv)", 0)
 	if err != nil {
