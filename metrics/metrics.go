@@ -198,7 +198,7 @@ func escapeHelp(s string) string {
 
 // escapeLabel escapes a label value: backslash, double quote and newline.
 // Label values must be UTF-8; a home that is not (a path is bytes) has
-// each invalid byte replaced by U+FFFD, the only lossy step: the series
+// each run of invalid bytes replaced by U+FFFD, the only lossy step: the series
 // still names the box to a person, and the file stays readable.
 func escapeLabel(s string) string {
 	if !utf8.ValidString(s) {

@@ -13,7 +13,7 @@ import (
 // forks its modules. When exactly one of them (or one and its forked
 // copies) holds it, that pid is the answer; an answer held by no process of
 // the group, a cgroup file system that cannot be read, or another platform
-// falls back to ProbeHealth's walk over every process.
+// falls back to a walk over every process (answeredByWalk).
 //
 // A process outside the group that holds the same socket too is not seen:
 // the actuator's wait stops at an answer from inside the unit, and the

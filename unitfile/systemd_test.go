@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"github.com/parachute/reconcile/internal/goldenfile"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/parachute/reconcile/internal/goldenfile"
 	"github.com/parachute/reconcile/spec"
 )
 

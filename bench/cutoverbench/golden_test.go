@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"github.com/parachute/reconcile/internal/goldenfile"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/parachute/reconcile/internal/goldenfile"
 	"github.com/parachute/reconcile/reconcile"
 )
 
@@ -34,8 +34,8 @@ func decode(t *testing.T, name string, v any) {
 	}
 }
 
-// goldenRuns are cutover runs for render: testdata/runs.json is a copy of
-// bench/REPORT.runs.json (nine real runs); the others reach the branches
+// goldenRuns are cutover runs for render: testdata/runs.json is nine real
+// runs, frozen from an earlier bench/REPORT.runs.json; the others reach the branches
 // the real runs do not (a missed target, no wait-healthy, failed steps,
 // pidfiles left behind, an action phaseOrder does not list).
 func goldenRuns(t *testing.T) map[string][]Run {

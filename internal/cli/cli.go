@@ -35,7 +35,8 @@ type env struct {
 	// prepare; nil otherwise.
 	early *platform
 	// signals cancel the run's context once armed: a command arms them
-	// before it changes anything. nil (in-process tests) arms nothing.
+	// before it changes anything. nil (an env a test builds by hand) arms
+	// nothing.
 	signals *signals
 }
 

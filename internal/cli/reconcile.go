@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/parachute/reconcile/spec"
 	"strings"
 
 	"github.com/parachute/reconcile/reconcile"
+	"github.com/parachute/reconcile/spec"
 )
 
 func runReconcile(ctx context.Context, inv *invocation) int {

@@ -12,10 +12,9 @@ import (
 	"github.com/parachute/reconcile/spec"
 )
 
-// A Conn is one connection to the bus, not go-systemd's two (one for
-// calls, one for signals): the bus sees one more client after Dial, and
-// none after Close. That the one connection still carries the job signals
-// is TestConnOverARealBus's Start and Stop.
+// Dial opens one connection to the bus (the reads'; go-systemd gets its
+// own only on a change, TestConnOverARealBus): the bus sees one more
+// client after Dial, and none after Close.
 func TestDialOpensOneConnection(t *testing.T) {
 	sock := startBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
