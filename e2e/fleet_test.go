@@ -249,6 +249,11 @@ func TestTimerKeepsTheBoxConverged(t *testing.T) {
 		if _, err := os.Lstat(b.in.HostPath("/etc/systemd/system/" + f)); !os.IsNotExist(err) {
 			t.Errorf("%s still on disk after remove: %v", f, err)
 		}
+		// The removal's one reload, after the files went, made the manager
+		// forget the unit: nothing of it is left to trigger.
+		if got := strings.TrimSpace(b.mustRun("systemctl", "show", "-P", "LoadState", f)); got != "not-found" {
+			t.Errorf("%s: LoadState %q after remove, want not-found", f, got)
+		}
 	}
 	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "not installed") {
 		t.Errorf("a second remove: %s", out)

@@ -99,7 +99,9 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
-	if err := conn.Disable(ctx, []string{unitfile.TimerName}); err != nil {
+	// The links go without a reload: the one reload below, after the files
+	// are removed, makes the manager forget the timer at once.
+	if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil {
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}

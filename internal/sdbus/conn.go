@@ -413,6 +413,15 @@ func (c *Conn) EnableFiles(ctx context.Context, names []string) error {
 // Disable is `systemctl disable NAMES…`: it removes the units' install
 // links, then reloads the manager as systemctl does. It does not stop them.
 func (c *Conn) Disable(ctx context.Context, names []string) error {
+	if err := c.DisableFiles(ctx, names); err != nil {
+		return err
+	}
+	return c.Reload(ctx)
+}
+
+// DisableFiles is `systemctl disable --no-reload NAMES…`: the install links
+// only, for a caller that changes more files and reloads once after.
+func (c *Conn) DisableFiles(ctx context.Context, names []string) error {
 	m, err := c.manager()
 	if err == nil {
 		_, err = m.DisableUnitFilesContext(ctx, names, false)
@@ -420,7 +429,7 @@ func (c *Conn) Disable(ctx context.Context, names []string) error {
 	if err != nil {
 		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
 	}
-	return c.Reload(ctx)
+	return nil
 }
 
 // Start starts unit name (mode "replace") and waits for its job. It returns
