@@ -145,7 +145,8 @@ type Modules interface {
 	// booting — it answered its health path 2xx (up), or it never will
 	// (unstartable, or the hub's supervisor gave up on it) — with the
 	// evidence. log is the hub's log, reached from dir without following a
-	// link.
+	// link. mods is the caller's, reused from poll to poll: Booted must not
+	// keep it.
 	Booted(ctx context.Context, dir, log string, mods []spec.Module) []ModuleStatus
 }
 

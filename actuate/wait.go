@@ -374,11 +374,14 @@ func (r *run) waitModules(ctx context.Context, st reconcile.Step) error {
 	}
 	bound := cmp.Or(a.Timeouts.Modules, spec.DefaultTimeouts.Modules)
 	deadline := a.Clock.Now().Add(bound)
-	pending := st.Modules
+	// pending is filtered in place from poll to poll (a module is written
+	// back only at or before the index it is read from), so a poll of
+	// hundreds of modules copies none of them anew.
+	pending := slices.Clone(st.Modules)
 	up, total := 0, len(st.Modules)
 	for n := 0; ; n++ {
 		statuses := a.Modules.Booted(ctx, st.Dir, st.Log, pending)
-		var still []spec.Module
+		still := pending[:0]
 		for i, m := range pending {
 			if i < len(statuses) && statuses[i].Done {
 				if statuses[i].State == reconcile.ModuleUp {

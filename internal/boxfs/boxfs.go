@@ -142,7 +142,7 @@ func ReadFile(path string, max int64, trustLinks []int) ([]byte, Info, error) {
 		if err != nil {
 			return nil, Info{}, fmt.Errorf("read %s: %w", shown, err)
 		}
-		data, info, err := readOpen(fd, cur, max)
+		data, info, err := readOpen(fd, max)
 		if err != nil {
 			return nil, Info{}, fmt.Errorf("read %s: %w", shown, err)
 		}
@@ -152,46 +152,31 @@ func ReadFile(path string, max int64, trustLinks []int) ([]byte, Info, error) {
 
 // readOpen reads the regular file open at fd (and closes fd): at most max
 // bytes, else ErrTooLarge.
-func readOpen(fd int, name string, max int64) ([]byte, Info, error) {
-	return readOpenTail(fd, name, max, false)
+func readOpen(fd int, max int64) ([]byte, Info, error) {
+	return readOpenTail(fd, max, false)
 }
 
 // readOpenTail is readOpen; with tail, a larger file is not an error: its
 // last max bytes are read (a file growing meanwhile gives at most max).
-func readOpenTail(fd int, name string, max int64, tail bool) ([]byte, Info, error) {
+func readOpenTail(fd int, max int64, tail bool) ([]byte, Info, error) {
+	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
 		return nil, Info{}, err
 	}
 	info := infoOf(&st)
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
 		return nil, Info{}, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
 	}
 	if st.Size > max && !tail {
-		unix.Close(fd)
 		return nil, Info{}, fmt.Errorf("%w of %d bytes (size %d)", ErrTooLarge, max, st.Size)
 	}
 	if tail && st.Size > max {
 		if _, err := unix.Seek(fd, st.Size-max, io.SeekStart); err != nil {
-			unix.Close(fd)
 			return nil, Info{}, err
 		}
 	}
-	// O_NONBLOCK means nothing to a regular file; clearing it keeps
-	// os.NewFile from handing the descriptor to the poller.
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, Info{}, err
-	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	limit := max
-	if limit < math.MaxInt64 {
-		limit++
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit))
+	data, err := readUpTo(fd, min(st.Size, max), max)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -202,6 +187,38 @@ func readOpenTail(fd int, name string, max int64, tail bool) ([]byte, Info, erro
 		return nil, Info{}, fmt.Errorf("%w of %d bytes", ErrTooLarge, max)
 	}
 	return data, info, nil
+}
+
+// readUpTo reads fd to its end, or to one byte past max (so that a file
+// that grew beyond max since its fstat shows as too large), into one
+// buffer sized for the expected size: the read of a pidfile or of a log's
+// tail allocates once, where io.ReadAll would double its way up from 512
+// bytes. The descriptor is read directly: O_NONBLOCK means nothing to a
+// regular file, and an os.File would only add its bookkeeping.
+func readUpTo(fd int, expect, max int64) ([]byte, error) {
+	limit := max
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	buf := make([]byte, 0, min(expect+1, limit))
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf))+512, limit-int64(len(buf)))))
+		}
+		room := buf[len(buf):min(int64(cap(buf)), limit)]
+		n, err := unix.Read(fd, room)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
 }
 
 // linkTarget is where the link at path points: target itself when absolute,
@@ -929,7 +946,7 @@ func (d *Dir) readFile(name string, max int64, tail bool) ([]byte, Info, error) 
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, refusal(d.fd, name, p, err))
 	}
-	data, info, err := readOpenTail(fd, p, max, tail)
+	data, info, err := readOpenTail(fd, max, tail)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
 	}
