@@ -153,18 +153,19 @@ func ReadFile(path string, max int64, trustLinks []int) ([]byte, Info, error) {
 // readOpen reads the regular file open at fd (and closes fd): at most max
 // bytes, else ErrTooLarge.
 func readOpen(fd int, max int64) ([]byte, Info, error) {
-	return readOpenTail(fd, max, false)
+	var st unix.Stat_t
+	return readOpenTail(fd, max, false, &st)
 }
 
 // readOpenTail is readOpen; with tail, a larger file is not an error: its
-// last max bytes are read (a file growing meanwhile gives at most max).
-func readOpenTail(fd int, max int64, tail bool) ([]byte, Info, error) {
+// last max bytes are read (a file growing meanwhile gives at most max). st
+// gets the descriptor's fstat, whatever the outcome once it is taken.
+func readOpenTail(fd int, max int64, tail bool, st *unix.Stat_t) ([]byte, Info, error) {
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := unix.Fstat(fd, st); err != nil {
 		return nil, Info{}, err
 	}
-	info := infoOf(&st)
+	info := infoOf(st)
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, Info{}, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(uint32(st.Mode)))
 	}
@@ -282,7 +283,7 @@ func (u *Untrusted) Error() string { return u.Path + " is " + u.Why }
 // changed by anyone but owner and root, so the answer stays true after it
 // is given.
 func CheckTrusted(path string, owner int) error {
-	return checkTrusted(path, owner, nil)
+	return checkTrusted(path, owner, nil, false)
 }
 
 // Trust is CheckTrusted for many paths of one owner, remembering the
@@ -301,12 +302,17 @@ type Trust struct {
 func NewTrust(owner int) *Trust { return &Trust{owner: owner, dirs: map[string]bool{}} }
 
 // Check is CheckTrusted(path, owner), skipping directories already judged.
-func (t *Trust) Check(path string) error { return checkTrusted(path, t.owner, t.dirs) }
+func (t *Trust) Check(path string) error { return checkTrusted(path, t.owner, t.dirs, false) }
+
+// CheckWay is Check for a directory the caller reads files below (with
+// Dir.ReadJudged): path is judged as a directory on the way to them, where
+// a root-owned sticky directory passes, as Check of a file below it would.
+func (t *Trust) CheckWay(path string) error { return checkTrusted(path, t.owner, t.dirs, true) }
 
 // checkTrusted is CheckTrusted; dirs, when not nil, holds the link-free
 // directories already judged trusted on the way (skipped) and gets those
-// judged now.
-func checkTrusted(path string, owner int, dirs map[string]bool) error {
+// judged now. With onWay, path itself is judged as a component on the way.
+func checkTrusted(path string, owner int, dirs map[string]bool, onWay bool) error {
 	abs := path
 	if !strings.HasPrefix(abs, "/") {
 		wd, err := os.Getwd()
@@ -373,6 +379,9 @@ func checkTrusted(path string, owner int, dirs map[string]bool) error {
 	// cur is now the object itself, link-free. It was judged as a
 	// component on the way, where a root sticky directory passes; judge it
 	// again as the final one, where it does not.
+	if onWay {
+		return nil
+	}
 	if err := lstat(cur, &st); err != nil {
 		return fmt.Errorf("check %s: %s: %w", path, cur, err)
 	}
@@ -928,9 +937,75 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 	return d.readFile(name, max, false)
 }
 
+// ReadJudged reads rel, a local path below d, as ReadUnder reads below a
+// root — no link followed at any component, a bounded read of a regular
+// file — and judges what it opened as CheckTrusted judges a path, for the
+// box owner uid: each directory below d on the way, then the file, by the
+// fstat of the very descriptors it went through, so the verdict is about
+// the bytes returned and no path is looked up twice. d itself and what is
+// above it are the caller's to judge, once (Trust.CheckWay).
+//
+// untrusted is nil or names the first component that failed; the file is
+// read either way, and err is only for what could not be read.
+func (d *Dir) ReadJudged(rel string, max int64, owner int) (data []byte, info Info, untrusted *Untrusted, err error) {
+	p := d.join(rel)
+	dir, name, err := splitName(rel)
+	if err != nil {
+		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	comps, err := splitRel(dir)
+	if err != nil {
+		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if d.fd < 0 {
+		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, fs.ErrClosed)
+	}
+	sub := &Dir{fd: d.fd, path: d.path}
+	defer func() {
+		if sub.fd != d.fd {
+			sub.Close()
+		}
+	}()
+	var st unix.Stat_t
+	for _, c := range comps {
+		next := filepath.Join(sub.path, c)
+		fd, err := stepDir(sub.fd, c, next, nil)
+		if err != nil {
+			return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		if sub.fd != d.fd {
+			sub.Close()
+		}
+		sub = &Dir{fd: fd, path: next}
+		if untrusted != nil {
+			continue
+		}
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, Info{}, nil, fmt.Errorf("read %s: %s: %w", p, next, err)
+		}
+		if why := judge(&st, owner, true); why != "" {
+			untrusted = &Untrusted{Path: next, Why: why}
+		}
+	}
+	data, info, err = sub.readFileStat(name, max, false, &st)
+	if err != nil {
+		return nil, Info{}, nil, err
+	}
+	if why := judge(&st, owner, false); why != "" && untrusted == nil {
+		untrusted = &Untrusted{Path: p, Why: why}
+	}
+	return data, info, untrusted, nil
+}
+
 // readFile is ReadFile; with tail, a file larger than max is not an error
 // and its last max bytes are returned.
 func (d *Dir) readFile(name string, max int64, tail bool) ([]byte, Info, error) {
+	var st unix.Stat_t
+	return d.readFileStat(name, max, tail, &st)
+}
+
+// readFileStat is readFile; st gets the fstat of the descriptor read.
+func (d *Dir) readFileStat(name string, max int64, tail bool, st *unix.Stat_t) ([]byte, Info, error) {
 	p := d.join(name)
 	if err := d.valid(name); err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
@@ -938,15 +1013,14 @@ func (d *Dir) readFile(name string, max int64, tail bool) ([]byte, Info, error) 
 	if max < 0 {
 		return nil, Info{}, fmt.Errorf("read %s: negative limit %d", p, max)
 	}
-	var st unix.Stat_t
-	if err := d.lookPlain(name, p, &st); err != nil {
+	if err := d.lookPlain(name, p, st); err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
 	}
 	fd, err := openat(d.fd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, refusal(d.fd, name, p, err))
 	}
-	data, info, err := readOpenTail(fd, max, tail)
+	data, info, err := readOpenTail(fd, max, tail, st)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
 	}

@@ -2,8 +2,10 @@ package boxfs
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +41,81 @@ func TestReadUpToProperty(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("read %d bytes, want %d (file %d, max %d, expect %d)", len(got), len(want), len(content), max, expect)
+		}
+	})
+}
+
+// ReadJudged's verdict, taken from the descriptors it read through, is
+// CheckTrusted's verdict on the same path: for any modes (group or other
+// writable, sticky) and, as root, any owners of the directories on the
+// way and the file.
+func TestReadJudgedIsCheckTrusted(t *testing.T) {
+	home := t.TempDir()
+	owner := os.Geteuid()
+	rapid.Check(t, func(t *rapid.T) {
+		modes := []os.FileMode{0o755, 0o775, 0o777, os.ModeSticky | 0o777, 0o700, os.ModeSticky | 0o755}
+		fileModes := []os.FileMode{0o644, 0o664, 0o666, 0o600, os.ModeSticky | 0o666}
+		box := filepath.Join(home, "b")
+		if err := os.RemoveAll(box); err != nil {
+			t.Fatal(err)
+		}
+		run := filepath.Join(box, "short", "run")
+		if err := os.MkdirAll(run, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(run, "short.pid")
+		if err := os.WriteFile(file, []byte("42\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{filepath.Join(box, "short"), run, file} {
+			m := rapid.SampledFrom(modes).Draw(t, "mode "+filepath.Base(p))
+			if p == file {
+				m = rapid.SampledFrom(fileModes).Draw(t, "file mode")
+			}
+			if err := os.Chmod(p, m); err != nil {
+				t.Fatal(err)
+			}
+			if owner == 0 {
+				uid := rapid.SampledFrom([]int{0, 0, 4242}).Draw(t, "uid "+filepath.Base(p))
+				if err := os.Lchown(p, uid, -1); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		d, err := OpenDir(box, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		data, _, untrusted, err := d.ReadJudged("short/run/short.pid", 64, owner)
+		if err != nil {
+			if owner != 0 {
+				t.Skip("a mode this user cannot read through") // as root every path is readable
+			}
+			t.Fatal(err)
+		}
+		if string(data) != "42\n" {
+			t.Fatalf("read %q", data)
+		}
+		want := ""
+		if err := CheckTrusted(file, owner); err != nil {
+			var u *Untrusted
+			if !errors.As(err, &u) {
+				t.Fatalf("CheckTrusted: %v", err)
+			}
+			// The test's home and the directories above it are trusted:
+			// a verdict about them would not be ReadJudged's to give.
+			if !strings.HasPrefix(u.Path, box+"/") {
+				t.Fatalf("CheckTrusted blames %s, above the box", u.Path)
+			}
+			want = u.Error()
+		}
+		got := ""
+		if untrusted != nil {
+			got = untrusted.Error()
+		}
+		if got != want {
+			t.Fatalf("ReadJudged: %q\nCheckTrusted: %q", got, want)
 		}
 	})
 }
