@@ -470,34 +470,90 @@ func (p *procFS) stat(pid int) (procfs.Stat, error) {
 // Each field that cannot be read is named in Unreadable; none is fatal.
 func (p *procFS) details(proc *Process) {
 	dir := filepath.Join(p.root, strconv.Itoa(proc.Pid))
-	if data, err := p.read(dir + "/status"); err != nil {
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
+		return
+	}
+	defer unix.Close(dfd)
+	// Every detail is read through one descriptor of the /proc directory,
+	// which stays bound to the process it was opened for: once that process
+	// is gone, reads through it fail rather than answer for a process that
+	// took its pid since. The stat read through it ties it to the process
+	// the walk saw (same start time); without that, the directory opened
+	// might already be the new process's.
+	if data, err := procfs.ReadStatAt(dfd, ".", p.buf); err != nil {
+		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
+		return
+	} else if st, err := procfs.ParseStat(data); err != nil || st.StartTicks != proc.StartTicks {
+		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
+		return
+	}
+	if data, err := p.readAt(dfd, dir, "status"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "uid")
 	} else if uid, err := parseStatusUID(data); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "uid")
 	} else {
 		proc.UID = uid
 	}
-	if data, err := p.read(dir + "/cmdline"); err != nil {
+	if data, err := p.readAt(dfd, dir, "cmdline"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "argv")
 	} else {
 		proc.Argv = parseCmdline(data)
 	}
-	if exe, err := os.Readlink(dir + "/exe"); err != nil {
+	if exe, err := p.readlinkAt(dfd, "exe"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "exe")
 	} else {
 		proc.Exe = exe
 	}
-	if cwd, err := os.Readlink(dir + "/cwd"); err != nil {
+	if cwd, err := p.readlinkAt(dfd, "cwd"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "cwd")
 	} else {
 		proc.Cwd = cwd
 	}
-	if data, err := p.read(dir + "/cgroup"); err != nil {
+	if data, err := p.readAt(dfd, dir, "cgroup"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "cgroup")
 	} else {
 		proc.Cgroup = procfs.ParseCgroup(data)
 	}
 }
+
+// readAt is read of name in the /proc directory open at dfd (dir, for
+// messages).
+func (p *procFS) readAt(dfd int, dir, name string) ([]byte, error) {
+	path := dir + "/" + name
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	return p.readFd(fd, path)
+}
+
+// readlinkAt reads the link name in the /proc directory open at dfd,
+// growing p.link up to maxProcLink for a long target.
+func (p *procFS) readlinkAt(dfd int, name string) (string, error) {
+	for {
+		n, err := unix.Readlinkat(dfd, name, p.link)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if n < len(p.link) {
+			return string(p.link[:n]), nil
+		}
+		if len(p.link) >= maxProcLink {
+			return "", fmt.Errorf("%s: link target longer than %d bytes", name, maxProcLink)
+		}
+		p.link = make([]byte, 2*len(p.link))
+	}
+}
+
+// maxProcLink bounds an exe or cwd link's target: PATH_MAX, with room for
+// the " (deleted)" the kernel appends.
+const maxProcLink = 8 << 10
 
 // ReadProcess reads one process as a snapshot records it, from the /proc tree
 // at procRoot ("/proc"). The actuator uses it to check a pid's StartTicks

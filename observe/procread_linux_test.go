@@ -3,6 +3,7 @@ package observe
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,5 +27,28 @@ func TestProcReadIsBounded(t *testing.T) {
 	}
 	if _, err := p.read(big); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a file over the bound: %v, want refused", err)
+	}
+}
+
+// details answers only for the process the walk saw: a Process whose start
+// time is not that of the live process with its pid (the pid was reused)
+// gets no uid, argv, exe, cwd or cgroup, never the newcomer's.
+func TestDetailsRefuseAReusedPid(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	live, err := ReadProcess("/proc", cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live.Argv) != 2 || live.Argv[0] != "sleep" || live.Exe == "" || len(live.Unreadable) != 0 {
+		t.Fatalf("the live process: argv %q exe %q unreadable %v", live.Argv, live.Exe, live.Unreadable)
+	}
+	stale := Process{Pid: live.Pid, StartTicks: live.StartTicks - 1, Argv: []string{}}
+	newProcFS("/proc").details(&stale)
+	if len(stale.Argv) != 0 || stale.Exe != "" || stale.Cwd != "" || stale.UID != 0 || len(stale.Unreadable) != 5 {
+		t.Errorf("an older process with the same pid was given the live one's details: %+v", stale)
 	}
 }
