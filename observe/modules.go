@@ -328,7 +328,7 @@ func (o *Observer) ModulesBooted(ctx context.Context, dir, log string, mods []sp
 // every poll); one found unstartable is asked again next time, so that a
 // manifest an install writes meanwhile is seen.
 func (o *Observer) unstartable(m spec.Module) string {
-	key := m.Short + "\x00" + m.InstallDir
+	key := startKey{m.Short, m.InstallDir} // no string built per module per poll
 	o.startMu.Lock()
 	defer o.startMu.Unlock()
 	if o.startable[key] {
@@ -337,12 +337,15 @@ func (o *Observer) unstartable(m spec.Module) string {
 	_, why := StartCommand(m)
 	if why == "" {
 		if o.startable == nil {
-			o.startable = map[string]bool{}
+			o.startable = map[startKey]bool{}
 		}
 		o.startable[key] = true
 	}
 	return why
 }
+
+// startKey names a module's start command: its short and install dir.
+type startKey struct{ short, installDir string }
 
 // probeModule is GET http://127.0.0.1:<port><health>: the status, or 0.
 func probeModule(ctx context.Context, env Env, m spec.Module) int {

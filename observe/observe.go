@@ -151,7 +151,7 @@ type Observer struct {
 	// startable remembers the modules ModulesBooted found a start
 	// command for (see unstartable).
 	startMu   sync.Mutex
-	startable map[string]bool
+	startable map[startKey]bool
 }
 
 // New returns an Observer of env with no unit observer.

@@ -70,9 +70,12 @@ func newProcReader(env Env) procReader {
 	return newProcFS(env.ProcRoot)
 }
 
+// newProcFS returns a reader of the /proc tree at root. Its buffers start
+// small (a stat line fits in 4 KiB; reads grow the buffer as they need):
+// the wait for a hub's modules makes one for each poll's socket query.
 func newProcFS(root string) *procFS {
 	return &procFS{root: root, netlink: filepath.Clean(root) == "/proc",
-		buf: make([]byte, 64<<10), link: make([]byte, 256), dirents: make([]byte, 8<<10), fdNames: fdNames}
+		buf: make([]byte, 4<<10), link: make([]byte, 256), fdNames: fdNames}
 }
 
 // read reads a small /proc file into the shared buffer, growing it for large
@@ -394,6 +397,9 @@ func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, o
 	defer syscall.Close(dirFd)
 	var held []uint64
 	for {
+		if p.dirents == nil {
+			p.dirents = make([]byte, 8<<10)
+		}
 		n, err := syscall.ReadDirent(dirFd, p.dirents)
 		if err == syscall.EINTR {
 			continue
