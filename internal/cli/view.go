@@ -72,7 +72,7 @@ var prepareJSON sync.Once
 func warmJSON() {
 	enc := json.NewEncoder(io.Discard)
 	_ = enc.Encode(reconcile.Document{})
-	_ = enc.Encode(observeDocument{})
+	_ = enc.Encode(reconcile.ObserveDocument{})
 	_ = enc.Encode(actuate.Event{})
 }
 
@@ -83,15 +83,8 @@ type jsonView struct {
 	events *json.Encoder
 }
 
-// observeDocument is `parachute observe --output json`: the snapshot, with
-// the schema version every JSON document carries.
-type observeDocument struct {
-	Schema string `json:"schema"`
-	observe.Snapshot
-}
-
 func (v *jsonView) Snapshot(s observe.Snapshot) error {
-	return v.document(observeDocument{Schema: reconcile.Schema, Snapshot: s})
+	return v.document(reconcile.ObserveDocument{Schema: reconcile.Schema, Snapshot: s})
 }
 
 func (v *jsonView) Plan(p reconcile.Plan, s observe.Snapshot, _ string) error {
