@@ -29,6 +29,13 @@ type Document struct {
 	Snapshot state.Snapshot `json:"snapshot"`
 }
 
+// ObserveDocument is the JSON document `parachute observe --output json`
+// prints: the snapshot, with the schema version every JSON document carries.
+type ObserveDocument struct {
+	Schema string `json:"schema"`
+	state.Snapshot
+}
+
 // NewDocument wraps a plan and the snapshot it came from.
 func NewDocument(p Plan, s state.Snapshot) Document {
 	return Document{
