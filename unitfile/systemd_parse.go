@@ -454,8 +454,14 @@ func cunescapeOne(p string) ([]byte, int, error) {
 // with the command prefixes (-, @, :, +, !) dropped from the program. It is
 // how a unit is judged by what it runs, not by its name. Values that do
 // not split (a real specifier such as %h) are skipped; an empty
-// assignment resets the list, as systemd's does.
+// assignment resets the list, as systemd's does. A file with nothing but
+// blanks (or no file: nil) has none and is not parsed.
 func ExecStarts(data []byte) [][]string {
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Every tick asks this of each stale unit that does not exist; the
+		// parser starts a goroutine and buffers for each file it is given.
+		return nil
+	}
 	opts, err := ParseSystemd(data)
 	if err != nil {
 		return nil
