@@ -475,3 +475,20 @@ func TestLineLimit(t *testing.T) {
 		t.Errorf("a %d-byte line: err = %v", maxLine+1, err)
 	}
 }
+
+// Compare answers identical bytes with no difference without parsing them,
+// for either manager; a manager it cannot compare for is still an error.
+func TestCompareIdentical(t *testing.T) {
+	unit, err := RenderSystemd(opHub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []spec.Manager{spec.ManagerSystemd, spec.ManagerLaunchd} {
+		if diffs, err := Compare(m, unit, bytes.Clone(unit)); err != nil || len(diffs) != 0 {
+			t.Errorf("%s: identical bytes gave %q, %v", m, diffs, err)
+		}
+	}
+	if _, err := Compare(spec.ManagerAuto, unit, unit); err == nil {
+		t.Error("auto: identical bytes compared without a manager")
+	}
+}
