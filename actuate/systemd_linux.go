@@ -19,7 +19,7 @@ type SystemdManager interface {
 	Restart(ctx context.Context, name string) (result string, err error)
 	Stop(ctx context.Context, name string) error
 	ResetFailed(ctx context.Context, name string) error
-	EnableFiles(ctx context.Context, files []string) error
+	EnableFiles(ctx context.Context, files []string) (linked bool, err error)
 	Disable(ctx context.Context, names []string) error
 }
 
@@ -82,7 +82,7 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 		}
 		return err
 	}
-	if err := u.Manager.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
+	if _, err := u.Manager.EnableFiles(ctx, []string{filepath.Base(path)}); err != nil {
 		return err
 	}
 	p, err := u.Manager.UnitProps(ctx, name)

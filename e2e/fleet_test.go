@@ -260,6 +260,51 @@ func TestTimerKeepsTheBoxConverged(t *testing.T) {
 	}
 }
 
+// timer install and remove finish what an earlier run left half done: an
+// install link removed behind the manager's back (which, not reloaded,
+// still reports the timer enabled) is made again, and a remove that
+// deleted the timer's file but not its service's (the timer then no longer
+// loaded) removes the rest.
+func TestTimerResumesAHalfDoneChange(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.detachedEra()
+	install := func() string {
+		return b.mustRun(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec)
+	}
+	if out := install(); !strings.Contains(out, "installed") {
+		t.Fatalf("timer install: %s", out)
+	}
+	link := b.in.HostPath("/etc/systemd/system/timers.target.wants/parachute-reconcile.timer")
+	if err := os.Remove(link); err != nil {
+		t.Fatalf("the install link: %v", err)
+	}
+	install()
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("install did not make the missing link again: %v", err)
+	}
+	if got := strings.TrimSpace(b.mustRun("systemctl", "is-enabled", "parachute-reconcile.timer")); got != "enabled" {
+		t.Errorf("is-enabled %q after the install", got)
+	}
+
+	if err := os.Remove(b.in.HostPath("/etc/systemd/system/parachute-reconcile.timer")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	b.mustRun("systemctl", "daemon-reload")
+	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "removed") {
+		t.Errorf("timer remove of what was left: %s", out)
+	}
+	if _, err := os.Lstat(b.in.HostPath("/etc/systemd/system/parachute-reconcile.service")); !os.IsNotExist(err) {
+		t.Errorf("the timer's service is still on disk: %v", err)
+	}
+	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "not installed") {
+		t.Errorf("a second remove: %s", out)
+	}
+}
+
 // ansiblePlay runs the role with Debian's ansible-playbook inside the
 // sandbox (connection local, as root), with the JSON callback, and returns
 // the play's stats for localhost and every failure message.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/parachute/reconcile/internal/boxfs"
 	"github.com/parachute/reconcile/internal/sdbus"
@@ -14,8 +15,9 @@ import (
 )
 
 // installTimer writes the two units (unchanged files are not rewritten),
-// enables the timer and reloads the manager once when either changed, and
-// starts the timer. It reports whether anything changed.
+// makes the timer's install links, reloads the manager once when a file or
+// a link changed, and starts the timer. It reports whether anything
+// changed.
 func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid int, svc, tim []byte) (bool, int) {
 	changed := false
 	for _, f := range []struct {
@@ -39,29 +41,23 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 		return false, code
 	}
 	defer conn.Close()
-	if changed {
-		// The install links first, then one reload for the files and the
-		// links together (Enable would reload a second time).
-		err := conn.EnableFiles(ctx, []string{unitfile.TimerName})
-		if err == nil {
-			err = conn.Reload(ctx)
-		}
-		if err != nil {
-			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-			return false, ExitFailed
-		}
+	// The links are made every time (systemd makes none that are there)
+	// rather than trusted from UnitFileState, which a manager not reloaded
+	// since the links changed still reports as before; then one reload for
+	// the files and the links together.
+	linked, err := conn.EnableFiles(ctx, []string{unitfile.TimerName})
+	if err == nil && (changed || linked) {
+		err = conn.Reload(ctx)
 	}
-	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
-	if p.UnitFileState != "enabled" {
-		if err := conn.Enable(ctx, []string{unitfile.TimerName}); err != nil {
-			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-			return false, ExitFailed
-		}
-		changed = true
+	changed = changed || linked
+	p, err := conn.UnitProps(ctx, unitfile.TimerName)
+	if err != nil {
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
+		return false, ExitFailed
 	}
 	if p.ActiveState != "active" || changed {
 		start := conn.Start
@@ -77,8 +73,11 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 	return changed, ExitConverged
 }
 
-// removeTimer stops and disables the timer, deletes both units and reloads
-// the manager. It reports whether there was anything to remove.
+// removeTimer stops the timer (when the manager has it loaded), removes its
+// install links (when its file is there to name them), deletes both units
+// and reloads the manager. Once the links may have changed, the reload is
+// made whatever fails after it, so that the manager never keeps reporting
+// links that are gone. It reports whether there was anything to remove.
 func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int) (bool, int) {
 	present, err := presentTimerFiles(place)
 	if err != nil {
@@ -95,31 +94,50 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 		return false, code
 	}
 	defer conn.Close()
-	if err := conn.Stop(ctx, unitfile.TimerName); err != nil {
+	fail := func(err error) (bool, int) {
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
 	}
-	// The links go without a reload: the one reload below, after the files
-	// are removed, makes the manager forget the timer at once.
-	if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitFailed
+	p, err := conn.UnitProps(ctx, unitfile.TimerName)
+	if err != nil {
+		return fail(err)
 	}
+	// A timer whose file went earlier (a remove that failed half way) is
+	// not loaded after any reload: stopping it would fail, and there is
+	// nothing to stop.
+	if p.LoadState != "not-found" && p.LoadState != "" {
+		if err := conn.Stop(ctx, unitfile.TimerName); err != nil {
+			return fail(err)
+		}
+	}
+	if slices.Contains(present, unitfile.TimerName) {
+		if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil {
+			return fail(err)
+		}
+	}
+	removeErr := removeTimerFiles(place, present)
+	if err := conn.Reload(ctx); err != nil {
+		return fail(errors.Join(removeErr, err))
+	}
+	if removeErr != nil {
+		return fail(removeErr)
+	}
+	return true, ExitConverged
+}
+
+// removeTimerFiles removes the timer's unit files named in present, each
+// through boxfs from place.root; the first failure ends it.
+func removeTimerFiles(place timerPlace, present []string) error {
 	for _, name := range present {
 		rel, err := relTo(place.root, filepath.Join(place.dir, name))
 		if err == nil {
 			err = boxfs.Remove(place.root, rel)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-			return false, ExitFailed
+			return err
 		}
 	}
-	if err := conn.Reload(ctx); err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitFailed
-	}
-	return true, ExitConverged
+	return nil
 }
 
 // presentTimerFiles lists the timer's unit files in place, looked at as the

@@ -390,7 +390,7 @@ func (c *Conn) Reload(ctx context.Context) error {
 // Enable is `systemctl enable NAMES…`: it links the units into the targets
 // their [Install] sections name, then reloads the manager as systemctl does.
 func (c *Conn) Enable(ctx context.Context, names []string) error {
-	if err := c.EnableFiles(ctx, names); err != nil {
+	if _, err := c.EnableFiles(ctx, names); err != nil {
 		return err
 	}
 	return c.Reload(ctx)
@@ -399,15 +399,19 @@ func (c *Conn) Enable(ctx context.Context, names []string) error {
 // EnableFiles is `systemctl enable --no-reload NAMES…`: the install links
 // only. A unit the manager has not loaded yet reads them when it loads; one
 // it has loaded keeps reporting its old UnitFileState until a Reload.
-func (c *Conn) EnableFiles(ctx context.Context, names []string) error {
+// linked says whether the manager made or changed any link (false when
+// every link was already in place); it is what the files say, not the
+// manager's possibly stale UnitFileState.
+func (c *Conn) EnableFiles(ctx context.Context, names []string) (linked bool, err error) {
 	m, err := c.manager()
+	var changes []sddbus.EnableUnitFileChange
 	if err == nil {
-		_, _, err = m.EnableUnitFilesContext(ctx, names, false, false)
+		_, changes, err = m.EnableUnitFilesContext(ctx, names, false, false)
 	}
 	if err != nil {
-		return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
+		return false, fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
 	}
-	return nil
+	return len(changes) > 0, nil
 }
 
 // Disable is `systemctl disable NAMES…`: it removes the units' install
