@@ -92,8 +92,9 @@ func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, [
 // whether the owner can trust it. The home is opened and judged once (the
 // first read), and each file is judged by the descriptors it was read
 // through (boxfs.Dir.ReadJudged): for 500 modules that is a third of the
-// system calls of a read plus a separate trust walk per file, and the
-// verdict is about the bytes read, not about a path looked up again.
+// system calls of a read plus a separate trust walk per file, and below
+// the home the verdict is about the bytes read, not about a path walked
+// again after the read.
 type runReader struct {
 	home     string
 	owner    int
@@ -117,7 +118,7 @@ func (r *runReader) open() {
 		return
 	}
 	r.dir = d
-	if err := boxfs.NewTrust(r.owner).CheckWay(r.home); err != nil {
+	if err := boxfs.CheckTrustedWay(r.home, r.owner); err != nil {
 		r.homeWhy = err.Error()
 	}
 }

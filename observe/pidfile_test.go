@@ -187,3 +187,75 @@ func mustSymlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// The home is judged too: its own mode and owner, and a link at it (the
+// link's owner, then what it points to), each make every pidfile below it
+// untrusted, naming the home; a root-owned sticky home passes, as any
+// directory on the way does.
+func TestReadPidfilesJudgeTheHome(t *testing.T) {
+	root := os.Geteuid() == 0
+	type homeCase struct {
+		name      string
+		setup     func(t *testing.T, dir string) string // returns the home path
+		untrusted string                                // a substring of the verdict; "" for trusted
+		rootOnly  bool
+	}
+	plain := func(mode os.FileMode) func(*testing.T, string) string {
+		return func(t *testing.T, dir string) string {
+			if err := os.Chmod(dir, mode); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}
+	}
+	cases := []homeCase{
+		{"trusted", plain(0o755), "", false},
+		{"writable by others", plain(0o777), "writable by others", false},
+		{"writable by group", plain(0o775), "writable by group", false},
+		{"root-owned sticky", plain(os.ModeSticky | 0o777), "", true},
+		{"a link owned by a stranger", func(t *testing.T, dir string) string {
+			link := dir + "-link"
+			if err := os.Symlink(dir, link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Lchown(link, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+			return link
+		}, "a symlink owned by", true},
+		{"a link to a writable home", func(t *testing.T, dir string) string {
+			plain(0o777)(t, dir)
+			link := dir + "-link"
+			if err := os.Symlink(dir, link); err != nil {
+				t.Fatal(err)
+			}
+			return link
+		}, "writable by others", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.rootOnly && !root {
+				t.Skip("needs root to make a root-owned sticky directory or chown a link")
+			}
+			dir := filepath.Join(t.TempDir(), "home")
+			if err := os.MkdirAll(filepath.Join(dir, "vault", "run"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "vault", "run", "vault.pid"), []byte("12\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			home := c.setup(t, dir)
+			d := spec.Desired{Home: home, Owner: spec.Owner{UID: os.Geteuid(), Known: true}, Manifest: spec.Manifest{Modules: []spec.Module{
+				{Name: "parachute-vault", Short: "vault", Port: 1940},
+			}}}
+			cands, _, problems := readPidfiles(home, d)
+			if len(cands) != 1 || cands[0].pf.Pid != 12 {
+				t.Fatalf("candidates %+v, problems %q; want vault's pidfile read", cands, problems)
+			}
+			got := cands[0].pf.Untrusted
+			if c.untrusted == "" && got != "" || c.untrusted != "" && !strings.Contains(got, c.untrusted) {
+				t.Errorf("untrusted %q, want %q", got, c.untrusted)
+			}
+		})
+	}
+}

@@ -177,6 +177,12 @@ func readOpenTail(fd int, max int64, tail bool, st *unix.Stat_t) ([]byte, Info, 
 			return nil, Info{}, err
 		}
 	}
+	// O_NONBLOCK (set so that opening a FIFO never waits) is cleared: a
+	// FUSE file system passes it to its server, which may then answer
+	// EAGAIN.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return nil, Info{}, err
+	}
 	data, err := readUpTo(fd, min(st.Size, max), max)
 	if err != nil {
 		return nil, Info{}, err
@@ -194,8 +200,8 @@ func readOpenTail(fd int, max int64, tail bool, st *unix.Stat_t) ([]byte, Info, 
 // that grew beyond max since its fstat shows as too large), into one
 // buffer sized for the expected size: the read of a pidfile or of a log's
 // tail allocates once, where io.ReadAll would double its way up from 512
-// bytes. The descriptor is read directly: O_NONBLOCK means nothing to a
-// regular file, and an os.File would only add its bookkeeping.
+// bytes. The descriptor is read directly: an os.File would only add its
+// bookkeeping.
 func readUpTo(fd int, expect, max int64) ([]byte, error) {
 	limit := max
 	if limit < math.MaxInt64 {
@@ -283,36 +289,20 @@ func (u *Untrusted) Error() string { return u.Path + " is " + u.Why }
 // changed by anyone but owner and root, so the answer stays true after it
 // is given.
 func CheckTrusted(path string, owner int) error {
-	return checkTrusted(path, owner, nil, false)
+	return checkTrusted(path, owner, false)
 }
 
-// Trust is CheckTrusted for many paths of one owner, remembering the
-// directories it has found trusted: checking the pidfiles of 500 modules
-// judges "/", the home and each directory above it once, not 500 times.
-// That is sound for the reason CheckTrusted's answer is: a trusted
-// directory reached without a link can be changed by nobody but owner and
-// root. Use one Trust for one observation; it is not safe for concurrent
-// use.
-type Trust struct {
-	owner int
-	dirs  map[string]bool // link-free directories judged trusted on the way
+// CheckTrustedWay is CheckTrusted for a directory the caller reads files
+// below with Dir.ReadJudged: path is judged as a directory on the way to
+// them, where a root-owned sticky directory passes, as CheckTrusted of a
+// file below it judges it.
+func CheckTrustedWay(path string, owner int) error {
+	return checkTrusted(path, owner, true)
 }
 
-// NewTrust returns a Trust for the box owner uid.
-func NewTrust(owner int) *Trust { return &Trust{owner: owner, dirs: map[string]bool{}} }
-
-// Check is CheckTrusted(path, owner), skipping directories already judged.
-func (t *Trust) Check(path string) error { return checkTrusted(path, t.owner, t.dirs, false) }
-
-// CheckWay is Check for a directory the caller reads files below (with
-// Dir.ReadJudged): path is judged as a directory on the way to them, where
-// a root-owned sticky directory passes, as Check of a file below it would.
-func (t *Trust) CheckWay(path string) error { return checkTrusted(path, t.owner, t.dirs, true) }
-
-// checkTrusted is CheckTrusted; dirs, when not nil, holds the link-free
-// directories already judged trusted on the way (skipped) and gets those
-// judged now. With onWay, path itself is judged as a component on the way.
-func checkTrusted(path string, owner int, dirs map[string]bool, onWay bool) error {
+// checkTrusted is CheckTrusted; with onWay, path itself is judged as a
+// component on the way.
+func checkTrusted(path string, owner int, onWay bool) error {
 	abs := path
 	if !strings.HasPrefix(abs, "/") {
 		wd, err := os.Getwd()
@@ -344,10 +334,6 @@ func checkTrusted(path string, owner int, dirs map[string]bool, onWay bool) erro
 			continue
 		}
 		next := filepath.Join(cur, c)
-		if dirs[next] && more(rest) {
-			cur = next
-			continue
-		}
 		if err := lstat(next, &st); err != nil {
 			return fmt.Errorf("check %s: %s: %w", path, next, err)
 		}
@@ -370,9 +356,6 @@ func checkTrusted(path string, owner int, dirs map[string]bool, onWay bool) erro
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR && more(rest) {
 			return fmt.Errorf("check %s: %s: %w", path, next, unix.ENOTDIR)
-		}
-		if dirs != nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			dirs[next] = true
 		}
 		cur = next
 	}
@@ -941,9 +924,11 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 // root — no link followed at any component, a bounded read of a regular
 // file — and judges what it opened as CheckTrusted judges a path, for the
 // box owner uid: each directory below d on the way, then the file, by the
-// fstat of the very descriptors it went through, so the verdict is about
-// the bytes returned and no path is looked up twice. d itself and what is
-// above it are the caller's to judge, once (Trust.CheckWay).
+// fstat of the very descriptors it went through, so the verdict below d is
+// about the bytes returned, not about a path walked again after the read.
+// d itself and what is above it are the caller's to judge, once, by path
+// (CheckTrustedWay): a trusted chain there can be changed only by the
+// owner or root.
 //
 // untrusted is nil or names the first component that failed; the file is
 // read either way, and err is only for what could not be read.

@@ -1,61 +1,46 @@
 package boxfs
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// Trust answers exactly as CheckTrusted, path after path, while judging
-// each directory on the way once: a writable directory next to trusted
-// ones, a link, a missing file and a sticky directory as the final path
-// are each judged in full.
-func TestTrustAgreesWithCheckTrusted(t *testing.T) {
+// CheckTrustedWay(dir) is CheckTrusted's verdict on a trusted file below
+// dir: a root-owned sticky directory passes on the way (and fails as a
+// path of its own), a writable directory fails with the same words, and a
+// link is judged and followed the same way.
+func TestCheckTrustedWayIsTheWayToAFile(t *testing.T) {
 	base := t.TempDir()
-	owner := os.Getuid()
-	mk := func(rel string) string {
-		p := filepath.Join(base, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	owner := os.Geteuid()
+	dirs := map[string]os.FileMode{"a": 0o755, "b": 0o777, "g": 0o775, "sticky": os.ModeSticky | 0o777}
+	for name, mode := range dirs {
+		d := filepath.Join(base, "home", name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+		if err := os.Chmod(d, mode); err != nil {
 			t.Fatal(err)
 		}
-		return p
+		if err := os.WriteFile(filepath.Join(d, "f"), []byte("1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	paths := []string{mk("home/a/run/a.pid"), mk("home/b/run/b.pid"), mk("home/c/run/c.pid")}
-	// b's directory becomes writable by others: its pidfile is untrusted
-	// even though a and the home above it were trusted a moment before.
-	if err := os.Chmod(filepath.Join(base, "home", "b"), 0o777); err != nil {
+	if err := os.Symlink(filepath.Join(base, "home", "b"), filepath.Join(base, "home", "link")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(base, "home", "a"), filepath.Join(base, "home", "link")); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"a", "b", "g", "sticky", "link"} {
+		d := filepath.Join(base, "home", name)
+		want, got := CheckTrusted(filepath.Join(d, "f"), owner), CheckTrustedWay(d, owner)
+		if (want == nil) != (got == nil) || want != nil && want.Error() != got.Error() {
+			t.Errorf("%s: CheckTrustedWay = %v; CheckTrusted of a file below = %v", name, got, want)
+		}
 	}
 	sticky := filepath.Join(base, "home", "sticky")
-	if err := os.Mkdir(sticky, 0o755); err != nil {
-		t.Fatal(err)
+	if owner == 0 && CheckTrusted(sticky, owner) == nil {
+		t.Error("a sticky directory writable by others passed as a path of its own")
 	}
-	if err := os.Chmod(sticky, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	paths = append(paths, filepath.Join(base, "home", "link", "run", "a.pid"), filepath.Join(base, "home", "a", "run", "missing.pid"),
-		sticky, filepath.Join(base, "home", "b", "run"), paths[0])
-	tr := NewTrust(owner)
-	for pass := range 2 {
-		for _, p := range paths {
-			want, got := CheckTrusted(p, owner), tr.Check(p)
-			if (want == nil) != (got == nil) || want != nil && want.Error() != got.Error() {
-				t.Errorf("pass %d: %s: Trust.Check = %v, CheckTrusted = %v", pass, p, got, want)
-			}
-		}
-	}
-	var u *Untrusted
-	if err := tr.Check(paths[1]); !errors.As(err, &u) || u.Path != filepath.Join(base, "home", "b") {
-		t.Errorf("b's pidfile: %v, want its writable directory named", err)
-	}
-	if tr.Check(paths[0]) != nil {
-		t.Error("a's pidfile untrusted")
+	if owner == 0 && CheckTrustedWay(sticky, owner) != nil {
+		t.Error("a root-owned sticky directory failed on the way")
 	}
 }

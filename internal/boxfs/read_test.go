@@ -47,12 +47,16 @@ func TestReadUpToProperty(t *testing.T) {
 
 // ReadJudged's verdict, taken from the descriptors it read through, is
 // CheckTrusted's verdict on the same path: for any modes (group or other
-// writable, sticky) and, as root, any owners of the directories on the
-// way and the file.
+// writable, sticky) and, as root, any box owner and any owners (root, the
+// box's, a stranger's) of the directories on the way and the file.
 func TestReadJudgedIsCheckTrusted(t *testing.T) {
 	home := t.TempDir()
-	owner := os.Geteuid()
+	root := os.Geteuid() == 0
 	rapid.Check(t, func(t *rapid.T) {
+		owner := os.Geteuid()
+		if root {
+			owner = rapid.SampledFrom([]int{0, 4242}).Draw(t, "box owner")
+		}
 		modes := []os.FileMode{0o755, 0o775, 0o777, os.ModeSticky | 0o777, 0o700, os.ModeSticky | 0o755}
 		fileModes := []os.FileMode{0o644, 0o664, 0o666, 0o600, os.ModeSticky | 0o666}
 		box := filepath.Join(home, "b")
@@ -75,8 +79,8 @@ func TestReadJudgedIsCheckTrusted(t *testing.T) {
 			if err := os.Chmod(p, m); err != nil {
 				t.Fatal(err)
 			}
-			if owner == 0 {
-				uid := rapid.SampledFrom([]int{0, 0, 4242}).Draw(t, "uid "+filepath.Base(p))
+			if root {
+				uid := rapid.SampledFrom([]int{0, owner, 4343}).Draw(t, "uid "+filepath.Base(p))
 				if err := os.Lchown(p, uid, -1); err != nil {
 					t.Fatal(err)
 				}
@@ -89,7 +93,7 @@ func TestReadJudgedIsCheckTrusted(t *testing.T) {
 		defer d.Close()
 		data, _, untrusted, err := d.ReadJudged("short/run/short.pid", 64, owner)
 		if err != nil {
-			if owner != 0 {
+			if !root {
 				t.Skip("a mode this user cannot read through") // as root every path is readable
 			}
 			t.Fatal(err)
