@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +205,49 @@ func TestHealthMustComeFromTheUnit(t *testing.T) {
 	_, err := a.Apply(context.Background(), p)
 	if err == nil {
 		t.Fatal("apply succeeded although the unit's hub never answered")
+	}
+}
+
+// bootOrder is a hub booting its modules over polls: a module is up from
+// the poll its upAt names on.
+type bootOrder struct {
+	polls int
+	upAt  map[string]int
+}
+
+func (b *bootOrder) Booted(_ context.Context, _, _ string, mods []spec.Module) []actuate.ModuleStatus {
+	b.polls++
+	out := make([]actuate.ModuleStatus, len(mods))
+	for i, m := range mods {
+		if b.polls >= b.upAt[m.Short] {
+			out[i] = actuate.ModuleStatus{Done: true, State: reconcile.ModuleUp, Evidence: "up"}
+		}
+	}
+	return out
+}
+
+// The wait for the modules narrows its list from poll to poll without
+// touching the plan's: the step it reports applied names every module, in
+// the plan's order.
+func TestWaitModulesLeavesThePlanAlone(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	d := desired(w, spec.Supervised)
+	a, _ := newActuator(w, d)
+	boot := &bootOrder{upAt: map[string]int{mods[0].Short: 1, mods[1].Short: 2}} // the first is up first: the wait moves the second to the front of its list
+	a.Modules = boot
+	st := reconcile.Step{N: 1, Action: reconcile.WaitModules, Modules: slices.Clone(mods), Dir: home, Log: "hub/logs/hub.log"}
+	plan := reconcile.Plan{Desired: spec.Supervised, Outcome: reconcile.OutcomeChanges, Steps: []reconcile.Step{st}}
+	applied, err := a.Apply(context.Background(), plan)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if boot.polls != 2 {
+		t.Errorf("%d polls, want 2 (one per module coming up)", boot.polls)
+	}
+	if !reflect.DeepEqual(plan.Steps[0].Modules, mods) {
+		t.Errorf("the plan's modules after the wait: %v, want %v", plan.Steps[0].Modules, mods)
+	}
+	if len(applied) != 1 || !reflect.DeepEqual(applied[0].Modules, mods) {
+		t.Errorf("applied %+v, want the step with every module", applied)
 	}
 }
