@@ -73,13 +73,16 @@ func Render(loc Location, h Hub) ([]byte, error) {
 // that is every converged tick, and want is Render's, which always parses
 // (the property tests check it).
 func Compare(manager spec.Manager, want, got []byte) ([]string, error) {
-	if bytes.Equal(want, got) && manager != spec.ManagerAuto {
-		return nil, nil
-	}
 	switch manager {
 	case spec.ManagerSystemd:
+		if bytes.Equal(want, got) {
+			return nil, nil
+		}
 		return CompareSystemd(want, got)
 	case spec.ManagerLaunchd:
+		if bytes.Equal(want, got) {
+			return nil, nil
+		}
 		return CompareLaunchd(want, got)
 	case spec.ManagerAuto:
 		// Not a manager whose files can be compared.

@@ -488,7 +488,9 @@ func TestCompareIdentical(t *testing.T) {
 			t.Errorf("%s: identical bytes gave %q, %v", m, diffs, err)
 		}
 	}
-	if _, err := Compare(spec.ManagerAuto, unit, unit); err == nil {
-		t.Error("auto: identical bytes compared without a manager")
+	for _, m := range []spec.Manager{spec.ManagerAuto, "upstart"} {
+		if _, err := Compare(m, unit, unit); err == nil {
+			t.Errorf("%q: identical bytes compared without a manager", m)
+		}
 	}
 }
