@@ -138,6 +138,9 @@ func (p *procFS) sockets(ports map[uint16]bool, client netip.AddrPort, serverPor
 	return p.fileSockets(ports, client, serverPort)
 }
 
+// netTableBuffer is the read buffer for /proc/net/tcp{,6}.
+const netTableBuffer = 64 << 10
+
 // fileSockets reads /proc/net/tcp and tcp6.
 func (p *procFS) fileSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) ([]tcpSocket, *tcpSocket, []string) {
 	var listeners []tcpSocket
@@ -145,6 +148,12 @@ func (p *procFS) fileSockets(ports map[uint16]bool, client netip.AddrPort, serve
 	var problems []string
 	keep := func(st uint8, port uint16) bool {
 		return (st == tcpListen && ports[port]) || (st == tcpEstablished && client.IsValid() && port == serverPort)
+	}
+	if len(p.buf) < netTableBuffer {
+		// A table is read in as few reads as the buffer allows: the kernel
+		// prints it a page at a time, and each further read is another
+		// chance for a socket that moved to be skipped.
+		p.buf = make([]byte, netTableBuffer)
 	}
 	for _, name := range []string{"tcp", "tcp6"} {
 		path := filepath.Join(p.root, "net", name)
@@ -302,8 +311,7 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 		run := names[i*len(names)/workers : (i+1)*len(names)/workers]
 		wp := p
 		if i > 0 {
-			wp = &procFS{root: p.root, netlink: p.netlink, buf: make([]byte, 4<<10), link: make([]byte, 256),
-				dirents: make([]byte, 8<<10), fdNames: fdNames}
+			wp = newProcFS(p.root)
 		}
 		wg.Go(func() { parts[i] = wp.walkNames(rootFd, run, inodes) })
 	}
@@ -476,7 +484,7 @@ func (p *procFS) stat(pid int) (procfs.Stat, error) {
 // Each field that cannot be read is named in Unreadable; none is fatal.
 func (p *procFS) details(proc *Process) {
 	dir := filepath.Join(p.root, strconv.Itoa(proc.Pid))
-	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dfd, err := openat(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
 		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
 		return
@@ -528,7 +536,7 @@ func (p *procFS) details(proc *Process) {
 // messages).
 func (p *procFS) readAt(dfd int, dir, name string) ([]byte, error) {
 	path := dir + "/" + name
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
