@@ -4,11 +4,10 @@ import "unicode/utf8"
 
 // The JSON documents and events are encoded by functions jsongen writes
 // from the types, byte for byte what encoding/json prints, without its
-// reflection (internal/cli/jsongen). Their tests check both files are
-// what jsongen prints now.
+// reflection (internal/cli/jsongen). Their tests check the file is what
+// jsongen prints now.
 //
 //go:generate go run ./jsongen -o zz_json.go
-//go:generate go run ./jsongen -fixture -o zz_jsonfixture_test.go
 
 // appendJSONString appends s as a JSON string exactly as encoding/json
 // writes it with HTML escaping on (Go 1.26, encode.go appendString): " and

@@ -774,8 +774,9 @@ func appendSnapshot(b []byte, v *state.Snapshot) ([]byte, error) {
 	return b, nil
 }
 
-// appendTime appends v's MarshalJSON, as encoding/json does; the output is
-// compact already (jsongen checks the type).
+// appendTime appends v's MarshalJSON, as encoding/json does but without
+// compacting it: jsongen calls MarshalJSON only for types whose output
+// is known compact, with no <, > or & (its compactMarshalers).
 func appendTime(b []byte, v time.Time) ([]byte, error) {
 	j, err := v.MarshalJSON()
 	if err != nil {

@@ -6,29 +6,38 @@
 // paid on its first document (1.1-1.5 ms of CPU in a ~21 ms cron tick,
 // issue 11).
 //
-// It walks the real types with reflect at generate time and follows
-// encoding/json's rules (encode.go: typeFields, dominantField,
-// newTypeEncoder, isEmptyValue). What it does not implement it refuses,
-// naming the type and field, so that a new kind of field fails `go
-// generate` instead of encoding differently. Package cli's tests check
-// the output against encoding/json on random values and check that the
-// committed files are what jsongen prints now.
+// It walks the roots' types with reflect at generate time and implements
+// what they use, as encoding/json encodes it (encode.go: typeFields,
+// newTypeEncoder, isEmptyValue), and nothing more: anything else fails
+// `go generate`, naming the type, the field and the reason, instead of
+// encoding differently. Package cli's tests check the output against
+// encoding/json on random values of the roots and check that the
+// committed file is what jsongen prints now.
 //
-// Implemented: exported fields; json tag names, "-", and the omitempty and
-// string options; embedded structs flattened with encoding/json's
-// dominance rules; bools, ints, uints and strings, named or not; pointers
-// and slices (nil is null); []byte as base64; encoding.TextMarshaler (value
-// receiver); json.Marshaler for the types listed in compactMarshalers
-// (time.Time). Refused: maps, interfaces, floats, arrays, channels and
-// functions; the omitzero option and any option encoding/json ignores;
-// embedded pointers and unexported embedded structs; Marshalers with a
-// pointer receiver; json.Number; slices of a named byte type; unnamed
-// structs and generic types.
+// Implemented: exported fields (unexported ones and those tagged "-" are
+// left out), keyed by their json tag name or Go name, either made of ASCII
+// letters, digits and _; omitempty on bools, ints, uints, strings, slices
+// and pointers; exported structs embedded without a tag, their fields
+// flattened in field order; bools, ints, uints and strings, named or not;
+// named exported structs; slices (not of bytes) and pointers to structs
+// and to scalars, nil as null; time.Time by its MarshalJSON (see
+// compactMarshalers).
 //
-// From internal/cli (see the go:generate lines in jsonstring.go):
+// Refused: maps, interfaces, floats, arrays, channels and functions;
+// slices of bytes (base64); pointers to pointers, to slices and to
+// Marshalers; json.Number; any other json.Marshaler or
+// encoding.TextMarshaler; tag options but omitempty (",string", omitzero,
+// …) and omitempty on a struct; any other name (encoding/json escapes
+// some and ignores some tags); two fields of one object with the same name,
+// at any depth of embedding (encoding/json's dominance rules would
+// decide); embedded pointers, non-structs, Marshalers and unexported or
+// tagged embedded fields; unnamed, unexported and generic struct types;
+// two struct types with the same name, or from packages with the same
+// name.
+//
+// From internal/cli (see the go:generate line in jsonstring.go):
 //
 //	go run ./jsongen -o zz_json.go
-//	go run ./jsongen -fixture -o zz_jsonfixture_test.go
 package main
 
 import (
@@ -38,7 +47,6 @@ import (
 	"reflect"
 
 	"github.com/parachute/reconcile/actuate"
-	"github.com/parachute/reconcile/internal/cli/jsongen/fixture"
 	"github.com/parachute/reconcile/reconcile"
 )
 
@@ -49,25 +57,14 @@ var roots = []reflect.Type{
 	reflect.TypeFor[actuate.Event](),
 }
 
-// fixtureRoots exercise what jsongen supports and the roots do not use
-// (yet): package cli's tests encode them too.
-var fixtureRoots = []reflect.Type{
-	reflect.TypeFor[fixture.Root](),
-}
-
 func main() {
 	out := flag.String("o", "", "the file to write (required)")
-	fix := flag.Bool("fixture", false, "generate for the fixture types, not the roots")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: jsongen [-fixture] -o file.go")
+		fmt.Fprintln(os.Stderr, "usage: jsongen -o file.go")
 		os.Exit(2)
 	}
-	rs, prefix := roots, "append"
-	if *fix {
-		rs, prefix = fixtureRoots, "appendFixture"
-	}
-	src, err := generate("cli", prefix, rs)
+	src, err := generate(roots)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "jsongen:", err)
 		os.Exit(1)

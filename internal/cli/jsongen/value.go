@@ -4,87 +4,56 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-	"strings"
 )
 
 // value writes the statements that append x, of type t, as encoding/json's
-// encoder for t does. quoted is the field's ",string" option; nonNil says
-// x is known not to be nil (an omitempty slice or pointer, inside its
-// test); depth numbers the loop variables of nested slices.
-func (g *gen) value(t reflect.Type, x string, quoted, nonNil bool, depth int) error {
-	k, err := kindOf(t)
-	if err != nil {
+// encoder for t does. nonNil says x is known not to be nil (an omitempty
+// slice or pointer, inside its test); depth numbers the loop variables of
+// nested slices.
+func (g *gen) value(t reflect.Type, x string, nonNil bool, depth int) error {
+	m, err := marshaler(t)
+	switch {
+	case err != nil:
 		return err
-	}
-	switch k {
-	case structUnit:
-		g.call(t, "&"+x)
-		return nil
-	case jsonUnit, textUnit:
-		// encoding/json ignores ",string" for a Marshaler.
-		g.call(t, x)
-		return nil
-	case notUnit:
+	case m:
+		return g.call(t, x)
 	}
 	// The kinds jsongen implements; default refuses the others.
 	//exhaustive:ignore
 	switch t.Kind() {
+	case reflect.Struct:
+		return g.call(t, "&"+x)
 	case reflect.Bool:
-		g.scalar(quoted, "strconv.AppendBool(b, %s)", conv(t, reflect.TypeFor[bool](), x))
+		g.scalar("strconv.AppendBool(b, %s)", conv(t, reflect.TypeFor[bool](), x))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		g.scalar(quoted, "strconv.AppendInt(b, %s, 10)", conv(t, reflect.TypeFor[int64](), x))
+		g.scalar("strconv.AppendInt(b, %s, 10)", conv(t, reflect.TypeFor[int64](), x))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		g.scalar(quoted, "strconv.AppendUint(b, %s, 10)", conv(t, reflect.TypeFor[uint64](), x))
+		g.scalar("strconv.AppendUint(b, %s, 10)", conv(t, reflect.TypeFor[uint64](), x))
 	case reflect.String:
 		if t == numberType {
-			return fmt.Errorf("%s: encoding/json writes it as a number; jsongen does not implement that", t)
+			return fmt.Errorf("%s is not supported (encoding/json writes it as a number)", t)
 		}
-		s := conv(t, reflect.TypeFor[string](), x)
-		if quoted {
-			// The string's JSON, as a JSON string: escaping it again is
-			// the same with HTML escaping on or off, since it holds no
-			// <, > or & any more.
-			s = "appendJSONString(nil, " + s + ")"
-		}
-		g.printf("b = appendJSONString(b, %s)\n", s)
+		g.printf("b = appendJSONString(b, %s)\n", conv(t, reflect.TypeFor[string](), x))
 	case reflect.Slice:
-		return g.slice(t, x, quoted, nonNil, depth)
+		return g.slice(t, x, nonNil, depth)
 	case reflect.Pointer:
-		return g.pointer(t, x, quoted, nonNil, depth)
+		return g.pointer(t, x, nonNil, depth)
 	default:
-		return fmt.Errorf("%s of kind %s: jsongen does not implement it", t, t.Kind())
+		return fmt.Errorf("%s: kind %s is not supported", t, t.Kind())
 	}
 	return nil
 }
 
-// scalar writes b = expr (formatted with arg), in quotes for ",string".
-func (g *gen) scalar(quoted bool, expr, arg string) {
+// scalar writes b = expr, formatted with arg.
+func (g *gen) scalar(expr, arg string) {
 	g.imports["strconv"] = true
-	if quoted {
-		g.appendByte('"')
-	}
 	g.printf("b = "+expr+"\n", arg)
-	if quoted {
-		g.appendByte('"')
-	}
 }
 
-// slice writes a slice: null when nil, else its elements in brackets;
-// a []byte is base64 in a string, as encoding/json writes it.
-func (g *gen) slice(t reflect.Type, x string, quoted, nonNil bool, depth int) error {
-	elem := t.Elem()
-	pe := reflect.PointerTo(elem)
-	if elem.Kind() == reflect.Uint8 && !pe.Implements(marshalerType) && !pe.Implements(textMarshalerType) {
-		if elem != byteType {
-			return fmt.Errorf("%s: encoding/json writes a slice of a byte kind as base64; jsongen does that for []byte only", t)
-		}
-		g.imports["encoding/base64"] = true
-		return g.orNull(x, nonNil, func() error {
-			g.appendByte('"')
-			g.printf("b = base64.StdEncoding.AppendEncode(b, %s)\n", conv(t, reflect.TypeFor[[]byte](), x))
-			g.appendByte('"')
-			return nil
-		})
+// slice writes a slice: null when nil, else its elements in brackets.
+func (g *gen) slice(t reflect.Type, x string, nonNil bool, depth int) error {
+	if t.Elem().Kind() == reflect.Uint8 {
+		return fmt.Errorf("%s: slices of bytes are not supported (encoding/json writes them as base64)", t)
 	}
 	return g.orNull(x, nonNil, func() error {
 		i := "i"
@@ -95,7 +64,7 @@ func (g *gen) slice(t reflect.Type, x string, quoted, nonNil bool, depth int) er
 		g.printf("for %s := range %s {\nif %s > 0 {\n", i, x, i)
 		g.appendByte(',')
 		g.printf("}\n")
-		if err := g.value(elem, x+"["+i+"]", quoted, false, depth+1); err != nil {
+		if err := g.value(t.Elem(), x+"["+i+"]", false, depth+1); err != nil {
 			return err
 		}
 		g.printf("}\n")
@@ -104,19 +73,23 @@ func (g *gen) slice(t reflect.Type, x string, quoted, nonNil bool, depth int) er
 	})
 }
 
-// pointer writes a pointer: null when nil, else what it points to.
-func (g *gen) pointer(t reflect.Type, x string, quoted, nonNil bool, depth int) error {
+// pointer writes a pointer, to a struct or a scalar: null when nil, else
+// what it points to.
+func (g *gen) pointer(t reflect.Type, x string, nonNil bool, depth int) error {
 	elem := t.Elem()
+	// Kinds value would take that no root points to.
+	//exhaustive:ignore
+	switch elem.Kind() {
+	case reflect.Pointer:
+		return fmt.Errorf("%s: pointers to pointers are not supported", t)
+	case reflect.Slice:
+		return fmt.Errorf("%s: pointers to slices are not supported", t)
+	}
 	return g.orNull(x, nonNil, func() error {
-		if k, err := kindOf(elem); err == nil && k == structUnit {
-			g.call(elem, x)
-			return nil
+		if elem.Kind() == reflect.Struct {
+			return g.call(elem, x)
 		}
-		deref := "*" + x
-		if elem.Kind() == reflect.Slice {
-			deref = "(" + deref + ")" // indexed
-		}
-		return g.value(elem, deref, quoted, false, depth)
+		return g.value(elem, "*"+x, false, depth)
 	})
 }
 
@@ -138,70 +111,63 @@ func (g *gen) orNull(x string, nonNil bool, body func() error) error {
 
 // call writes a call of t's function on arg, returning its error, if it
 // can fail, as encoding/json returns it: at once, with nothing written.
-func (g *gen) call(t reflect.Type, arg string) {
-	name := g.unit(t)
-	if !g.canFail(t) {
+func (g *gen) call(t reflect.Type, arg string) error {
+	name, err := g.unit(t)
+	if err != nil {
+		return err
+	}
+	if !canFail(t) {
 		g.printf("b = %s(b, %s)\n", name, arg)
-		return
+		return nil
 	}
 	g.usesErr = true
 	g.printf("if b, err = %s(b, %s); err != nil {\nreturn nil, err\n}\n", name, arg)
+	return nil
 }
 
-// marshalJSON writes the body of a json.Marshaler's function. The error
-// is the *json.MarshalerError encoding/json returns, naming the type as
-// reached (a pointer's, for a pointer).
-func (g *gen) marshalJSON(t reflect.Type, typ string) {
+// marshalJSON writes the body of the function of typ, a type in
+// compactMarshalers. The error is the *json.MarshalerError encoding/json
+// returns.
+func (g *gen) marshalJSON(typ string) {
 	g.imports["encoding/json"], g.imports["reflect"] = true, true
-	g.nilPointer(t)
 	g.printf("j, err := v.MarshalJSON()\nif err != nil {\n")
 	g.printf("return nil, &json.MarshalerError{Type: reflect.TypeFor[%s](), Err: err}\n}\n", typ)
 	g.printf("b = append(b, j...)\n")
 }
 
-// marshalText writes the body of an encoding.TextMarshaler's function.
-// encoding/json's error is a *json.MarshalerError whose message names
-// MarshalText, which another package cannot build: this one has the same
-// message.
-func (g *gen) marshalText(t reflect.Type) {
-	g.imports["fmt"] = true
-	g.nilPointer(t)
-	g.printf("s, err := v.MarshalText()\nif err != nil {\n")
-	g.printf("return nil, fmt.Errorf(%s, err)\n}\n", strconv.Quote("json: error calling MarshalText for type "+t.String()+": %w"))
-	g.printf("b = appendJSONString(b, s)\n")
-}
-
-// nilPointer writes, for a Marshaler that is a pointer, encoding/json's
-// null for nil.
-func (g *gen) nilPointer(t reflect.Type) {
-	if t.Kind() == reflect.Pointer {
-		g.printf("if v == nil {\nreturn append(b, \"null\"...), nil\n}\n")
+// emptyTest is the Go condition for x, of type t, not being empty as
+// omitempty means it (encoding/json's isEmptyValue).
+func emptyTest(t reflect.Type, x string) (string, error) {
+	// The kinds value implements that omitempty can omit; default refuses
+	// the others (a struct, which encoding/json never omits, among them).
+	//exhaustive:ignore
+	switch t.Kind() {
+	case reflect.String, reflect.Slice:
+		return "len(" + x + ") != 0", nil
+	case reflect.Bool:
+		return x, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return x + " != 0", nil
+	case reflect.Pointer:
+		return x + " != nil", nil
 	}
+	return "", fmt.Errorf("omitempty on %s (kind %s) is not supported", t, t.Kind())
 }
 
-// conv is x converted to type to (spelled as Go spells it), when t is not
-// that type already.
+// conv is x converted to type to, when t is not that type already.
 func conv(t, to reflect.Type, x string) string {
 	if t == to {
 		return x
 	}
-	name := to.String()
-	if to == reflect.TypeFor[[]byte]() {
-		name = "[]byte"
-	}
-	return name + "(" + x + ")"
+	return to.String() + "(" + x + ")"
 }
 
 func (g *gen) printf(format string, args ...any) { fmt.Fprintf(g.w, format, args...) }
 
-// appendLit writes b = append(b, s...).
-func (g *gen) appendLit(s string) {
-	lit := strconv.Quote(s)
-	if strconv.CanBackquote(s) && !strings.Contains(s, "`") {
-		lit = "`" + s + "`"
-	}
-	g.printf("b = append(b, %s...)\n", lit)
-}
+// appendLit writes b = append(b, s...). s is JSON punctuation, null or
+// a key plainName accepts: a raw string literal holds it as it is.
+func (g *gen) appendLit(s string) { g.printf("b = append(b, `%s`...)\n", s) }
 
 // appendByte writes b = append(b, c).
 func (g *gen) appendByte(c byte) { g.printf("b = append(b, %s)\n", strconv.QuoteRune(rune(c))) }
