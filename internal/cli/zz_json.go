@@ -122,178 +122,8 @@ func appendObserveDocument(b []byte, v *reconcile.ObserveDocument) ([]byte, erro
 	var err error
 	b = append(b, `{"schema":`...)
 	b = appendJSONString(b, v.Schema)
-	b = append(b, `,"taken":`...)
-	if b, err = appendTime(b, v.Snapshot.Taken); err != nil {
+	if b, err = appendSnapshotFields(b, &v.Snapshot); err != nil {
 		return nil, err
-	}
-	b = append(b, `,"goos":`...)
-	b = appendJSONString(b, v.Snapshot.GOOS)
-	b = append(b, `,"goarch":`...)
-	b = appendJSONString(b, v.Snapshot.GOARCH)
-	b = append(b, `,"home":`...)
-	b = appendJSONString(b, v.Snapshot.Home)
-	b = append(b, `,"user":`...)
-	b = appendUser(b, &v.Snapshot.User)
-	b = append(b, `,"owner":`...)
-	b = appendOwner(b, &v.Snapshot.Owner)
-	b = append(b, `,"self":`...)
-	b = strconv.AppendInt(b, int64(v.Snapshot.Self), 10)
-	b = append(b, `,"parent":`...)
-	b = strconv.AppendInt(b, int64(v.Snapshot.Parent), 10)
-	if len(v.Snapshot.Ancestors) != 0 {
-		b = append(b, `,"ancestors":`...)
-		b = append(b, '[')
-		for i := range v.Snapshot.Ancestors {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, int64(v.Snapshot.Ancestors[i]), 10)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"hubPort":`...)
-	b = strconv.AppendInt(b, int64(v.Snapshot.HubPort), 10)
-	b = append(b, `,"modules":`...)
-	if v.Snapshot.Modules == nil {
-		b = append(b, `null`...)
-	} else {
-		b = append(b, '[')
-		for i := range v.Snapshot.Modules {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendModule(b, &v.Snapshot.Modules[i])
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"skipped":`...)
-	if v.Snapshot.Skipped == nil {
-		b = append(b, `null`...)
-	} else {
-		b = append(b, '[')
-		for i := range v.Snapshot.Skipped {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendSkippedRow(b, &v.Snapshot.Skipped[i])
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"pidfiles":`...)
-	if v.Snapshot.Pidfiles == nil {
-		b = append(b, `null`...)
-	} else {
-		b = append(b, '[')
-		for i := range v.Snapshot.Pidfiles {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendPidfile(b, &v.Snapshot.Pidfiles[i]); err != nil {
-				return nil, err
-			}
-		}
-		b = append(b, ']')
-	}
-	if v.Snapshot.HubPortFile != nil {
-		b = append(b, `,"hubPortFile":`...)
-		b = appendPortFile(b, v.Snapshot.HubPortFile)
-	}
-	b = append(b, `,"ports":`...)
-	if v.Snapshot.Ports == nil {
-		b = append(b, `null`...)
-	} else {
-		b = append(b, '[')
-		for i := range v.Snapshot.Ports {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendPort(b, &v.Snapshot.Ports[i])
-		}
-		b = append(b, ']')
-	}
-	if len(v.Snapshot.Links) != 0 {
-		b = append(b, `,"links":`...)
-		b = append(b, '[')
-		for i := range v.Snapshot.Links {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendLink(b, &v.Snapshot.Links[i])
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"processes":`...)
-	if v.Snapshot.Processes == nil {
-		b = append(b, `null`...)
-	} else {
-		b = append(b, '[')
-		for i := range v.Snapshot.Processes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendProcess(b, &v.Snapshot.Processes[i]); err != nil {
-				return nil, err
-			}
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"unit":`...)
-	b = appendUnit(b, &v.Snapshot.Unit)
-	if v.Snapshot.OtherScope != nil {
-		b = append(b, `,"otherScope":`...)
-		b = appendUnitFile(b, v.Snapshot.OtherScope)
-	}
-	b = append(b, `,"staleUnits":`...)
-	if v.Snapshot.StaleUnits == nil {
-		b = append(b, `null`...)
-	} else {
-		b = append(b, '[')
-		for i := range v.Snapshot.StaleUnits {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendStaleUnit(b, &v.Snapshot.StaleUnits[i])
-		}
-		b = append(b, ']')
-	}
-	if v.Snapshot.Linger != nil {
-		b = append(b, `,"linger":`...)
-		b = strconv.AppendBool(b, *v.Snapshot.Linger)
-	}
-	b = append(b, `,"health":`...)
-	b = appendHealth(b, &v.Snapshot.Health)
-	if len(v.Snapshot.Idle) != 0 {
-		b = append(b, `,"idle":`...)
-		b = append(b, '[')
-		for i := range v.Snapshot.Idle {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendIdleModule(b, &v.Snapshot.Idle[i])
-		}
-		b = append(b, ']')
-	}
-	if len(v.Snapshot.HubLog) != 0 {
-		b = append(b, `,"hubLog":`...)
-		b = append(b, '[')
-		for i := range v.Snapshot.HubLog {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, v.Snapshot.HubLog[i])
-		}
-		b = append(b, ']')
-	}
-	if len(v.Snapshot.Problems) != 0 {
-		b = append(b, `,"problems":`...)
-		b = append(b, '[')
-		for i := range v.Snapshot.Problems {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, v.Snapshot.Problems[i])
-		}
-		b = append(b, ']')
 	}
 	b = append(b, '}')
 	return b, nil
@@ -443,30 +273,20 @@ func appendStep(b []byte, v *reconcile.Step) []byte {
 // appendBlocker appends v, a *reconcile.Blocker, as encoding/json encodes it.
 func appendBlocker(b []byte, v *reconcile.Blocker) []byte {
 	start := len(b)
-	b = append(b, '{')
 	if v.Port != 0 {
-		b = append(b, `"port":`...)
+		b = append(b, `,"port":`...)
 		b = strconv.AppendInt(b, int64(v.Port), 10)
 	}
 	if v.Pid != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"pid":`...)
+		b = append(b, `,"pid":`...)
 		b = strconv.AppendInt(b, int64(v.Pid), 10)
 	}
 	if len(v.User) != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"user":`...)
+		b = append(b, `,"user":`...)
 		b = appendJSONString(b, v.User)
 	}
 	if len(v.Argv) != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"argv":`...)
+		b = append(b, `,"argv":`...)
 		b = append(b, '[')
 		for i := range v.Argv {
 			if i > 0 {
@@ -477,27 +297,23 @@ func appendBlocker(b []byte, v *reconcile.Blocker) []byte {
 		b = append(b, ']')
 	}
 	if len(v.Verdict) != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"verdict":`...)
+		b = append(b, `,"verdict":`...)
 		b = appendJSONString(b, string(v.Verdict))
 	}
 	if len(v.Check) != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"check":`...)
+		b = append(b, `,"check":`...)
 		b = appendJSONString(b, string(v.Check))
 	}
-	if len(b) > start+1 {
-		b = append(b, ',')
-	}
-	b = append(b, `"reason":`...)
+	b = append(b, `,"reason":`...)
 	b = appendJSONString(b, v.Reason)
 	if len(v.Fix) != 0 {
 		b = append(b, `,"fix":`...)
 		b = appendJSONString(b, v.Fix)
+	}
+	if len(b) == start {
+		b = append(b, '{')
+	} else {
+		b[start] = '{'
 	}
 	b = append(b, '}')
 	return b
@@ -597,7 +413,25 @@ func appendFailure(b []byte, v *reconcile.Failure) []byte {
 // appendSnapshot appends v, a *state.Snapshot, as encoding/json encodes it.
 func appendSnapshot(b []byte, v *state.Snapshot) ([]byte, error) {
 	var err error
-	b = append(b, `{"taken":`...)
+	start := len(b)
+	if b, err = appendSnapshotFields(b, v); err != nil {
+		return nil, err
+	}
+	if len(b) == start {
+		b = append(b, '{')
+	} else {
+		b[start] = '{'
+	}
+	b = append(b, '}')
+	return b, nil
+}
+
+// appendSnapshotFields appends the fields of v, a *state.Snapshot,
+// each after a comma, as encoding/json writes them in its object and
+// in those of the structs that embed it.
+func appendSnapshotFields(b []byte, v *state.Snapshot) ([]byte, error) {
+	var err error
+	b = append(b, `,"taken":`...)
 	if b, err = appendTime(b, v.Taken); err != nil {
 		return nil, err
 	}
@@ -770,44 +604,29 @@ func appendSnapshot(b []byte, v *state.Snapshot) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	b = append(b, '}')
 	return b, nil
 }
 
-// appendTime appends v's MarshalJSON, as encoding/json does but without
-// compacting it: jsongen calls MarshalJSON only for types whose output
-// is known compact, with no <, > or & (its compactMarshalers).
-func appendTime(b []byte, v time.Time) ([]byte, error) {
-	j, err := v.MarshalJSON()
-	if err != nil {
-		return nil, &json.MarshalerError{Type: reflect.TypeFor[time.Time](), Err: err}
+// appendMembers appends v, a *reconcile.Members, as encoding/json encodes it.
+func appendMembers(b []byte, v *reconcile.Members) []byte {
+	start := len(b)
+	if len(v.Manager) != 0 {
+		b = append(b, `,"manager":`...)
+		b = appendJSONString(b, string(v.Manager))
 	}
-	b = append(b, j...)
-	return b, nil
-}
-
-// appendUser appends v, a *spec.User, as encoding/json encodes it.
-func appendUser(b []byte, v *spec.User) []byte {
-	b = append(b, `{"name":`...)
-	b = appendJSONString(b, v.Name)
-	b = append(b, `,"uid":`...)
-	b = strconv.AppendInt(b, int64(v.UID), 10)
-	b = append(b, `,"home":`...)
-	b = appendJSONString(b, v.Home)
-	b = append(b, '}')
-	return b
-}
-
-// appendOwner appends v, a *spec.Owner, as encoding/json encodes it.
-func appendOwner(b []byte, v *spec.Owner) []byte {
-	b = append(b, `{"uid":`...)
-	b = strconv.AppendInt(b, int64(v.UID), 10)
-	if len(v.Name) != 0 {
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, v.Name)
+	if len(v.ControlGroup) != 0 {
+		b = append(b, `,"controlGroup":`...)
+		b = appendJSONString(b, v.ControlGroup)
 	}
-	b = append(b, `,"known":`...)
-	b = strconv.AppendBool(b, v.Known)
+	if v.MainPID != 0 {
+		b = append(b, `,"mainPID":`...)
+		b = strconv.AppendInt(b, int64(v.MainPID), 10)
+	}
+	if len(b) == start {
+		b = append(b, '{')
+	} else {
+		b[start] = '{'
+	}
 	b = append(b, '}')
 	return b
 }
@@ -850,6 +669,44 @@ func appendModule(b []byte, v *spec.Module) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = append(b, '}')
+	return b
+}
+
+// appendTime appends v's MarshalJSON, as encoding/json does but without
+// compacting it: jsongen calls MarshalJSON only for types whose output
+// is known compact, with no <, > or & (its compactMarshalers).
+func appendTime(b []byte, v time.Time) ([]byte, error) {
+	j, err := v.MarshalJSON()
+	if err != nil {
+		return nil, &json.MarshalerError{Type: reflect.TypeFor[time.Time](), Err: err}
+	}
+	b = append(b, j...)
+	return b, nil
+}
+
+// appendUser appends v, a *spec.User, as encoding/json encodes it.
+func appendUser(b []byte, v *spec.User) []byte {
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, v.Name)
+	b = append(b, `,"uid":`...)
+	b = strconv.AppendInt(b, int64(v.UID), 10)
+	b = append(b, `,"home":`...)
+	b = appendJSONString(b, v.Home)
+	b = append(b, '}')
+	return b
+}
+
+// appendOwner appends v, a *spec.Owner, as encoding/json encodes it.
+func appendOwner(b []byte, v *spec.Owner) []byte {
+	b = append(b, `{"uid":`...)
+	b = strconv.AppendInt(b, int64(v.UID), 10)
+	if len(v.Name) != 0 {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, v.Name)
+	}
+	b = append(b, `,"known":`...)
+	b = strconv.AppendBool(b, v.Known)
 	b = append(b, '}')
 	return b
 }
@@ -1300,32 +1157,6 @@ func appendIdleModule(b []byte, v *state.IdleModule) []byte {
 	if v.GivenUp {
 		b = append(b, `,"givenUp":`...)
 		b = strconv.AppendBool(b, v.GivenUp)
-	}
-	b = append(b, '}')
-	return b
-}
-
-// appendMembers appends v, a *reconcile.Members, as encoding/json encodes it.
-func appendMembers(b []byte, v *reconcile.Members) []byte {
-	start := len(b)
-	b = append(b, '{')
-	if len(v.Manager) != 0 {
-		b = append(b, `"manager":`...)
-		b = appendJSONString(b, string(v.Manager))
-	}
-	if len(v.ControlGroup) != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"controlGroup":`...)
-		b = appendJSONString(b, v.ControlGroup)
-	}
-	if v.MainPID != 0 {
-		if len(b) > start+1 {
-			b = append(b, ',')
-		}
-		b = append(b, `"mainPID":`...)
-		b = strconv.AppendInt(b, int64(v.MainPID), 10)
 	}
 	b = append(b, '}')
 	return b

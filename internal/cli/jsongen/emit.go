@@ -16,30 +16,53 @@ type gen struct {
 	names       map[string]reflect.Type // each function's type, by its name
 	importNames map[string]string       // package name → path, of the types named
 	imports     map[string]bool         // the paths the file imports
+	embedded    map[reflect.Type]bool   // the structs embedded in a struct under the roots
 
 	w       *strings.Builder // the body of the function being written
 	usesErr bool             // it calls something that can fail
 }
 
-// A unit is a type that gets a function of its own: a struct, or a type
-// in compactMarshalers.
+// A unit is a function of the generated file: a struct's, writing its
+// object or (fields) only its fields, or that of a type in
+// compactMarshalers.
 type unit struct {
 	t      reflect.Type
-	name   string // the function's, append<Name>
+	name   string // append<Name>, or append<Name>Fields
 	goType string // t as the generated code names it
+	fields bool
 }
+
+// The suffixes of a struct's functions' names: one writes its object, the
+// other (if it is embedded) its fields, for that one and its embedders.
+const (
+	objectFunc = ""
+	fieldsFunc = "Fields"
+)
 
 // generate returns the formatted source of package cli's encoders for
 // roots, each an exported, named struct type.
 func generate(roots []reflect.Type) ([]byte, error) {
-	g := &gen{names: map[string]reflect.Type{}, importNames: map[string]string{}, imports: map[string]bool{}}
+	g := &gen{names: map[string]reflect.Type{}, importNames: map[string]string{}, imports: map[string]bool{},
+		embedded: map[reflect.Type]bool{}}
+	// A struct embedded anywhere gets a fields function, called by its
+	// object's function too; fields' errors fail the functions below.
+	for _, t := range typesUnder(roots...) {
+		if t.Kind() == reflect.Struct {
+			fields, _ := fields(t)
+			for _, f := range fields {
+				if f.name == "" {
+					g.embedded[f.typ] = true
+				}
+			}
+		}
+	}
 	for _, t := range roots {
 		m, err := marshaler(t)
 		if err == nil && (m || t.Kind() != reflect.Struct) {
 			err = errors.New("a root must be a struct type that is not a Marshaler")
 		}
 		if err == nil {
-			_, err = g.unit(t)
+			_, err = g.unit(t, objectFunc)
 		}
 		if err != nil {
 			return nil, refused("root "+t.String(), err)
@@ -85,18 +108,18 @@ func (g *gen) header() string {
 }
 
 // unit records that t, a struct or a type in compactMarshalers, gets a
-// function, append<Name>, and returns that name. Two types with one name
-// are refused: one of them would need another.
-func (g *gen) unit(t reflect.Type) (string, error) {
+// function, append<Name><suffix>, and returns that name. Two types with
+// one name are refused: one of them would need another.
+func (g *gen) unit(t reflect.Type, suffix string) (string, error) {
 	typ, err := g.goType(t)
 	if err != nil {
 		return "", err
 	}
-	name := "append" + t.Name()
+	name := "append" + t.Name() + suffix
 	switch u, ok := g.names[name]; {
 	case !ok:
 		g.names[name] = t
-		g.units = append(g.units, unit{t: t, name: name, goType: typ})
+		g.units = append(g.units, unit{t: t, name: name, goType: typ, fields: suffix == fieldsFunc})
 	case u != t:
 		return "", fmt.Errorf("types %s and %s would both be encoded by %s: renaming is not supported", u, t, name)
 	}
@@ -107,16 +130,22 @@ func (g *gen) unit(t reflect.Type) (string, error) {
 func (g *gen) function(out *strings.Builder, u unit) error {
 	var body strings.Builder
 	g.w, g.usesErr = &body, false
-	param := u.goType
-	if compactMarshalers[u.t] {
+	param := "*" + u.goType
+	var err error
+	switch {
+	case compactMarshalers[u.t]:
+		param = u.goType
 		fmt.Fprintf(out, "// %s appends v's MarshalJSON, as encoding/json does but without\n// compacting it: jsongen calls MarshalJSON only for types whose output\n// is known compact, with no <, > or & (its compactMarshalers).\n", u.name)
 		g.marshalJSON(u.goType)
-	} else {
-		param = "*" + u.goType
+	case u.fields:
+		fmt.Fprintf(out, "// %s appends the fields of v, a *%s,\n// each after a comma, as encoding/json writes them in its object and\n// in those of the structs that embed it.\n", u.name, u.t)
+		err = g.writeFields(u.t, false)
+	default:
 		fmt.Fprintf(out, "// %s appends v, a *%s, as encoding/json encodes it.\n", u.name, u.t)
-		if err := g.object(u.t); err != nil {
-			return err
-		}
+		err = g.object(u.t)
+	}
+	if err != nil {
+		return err
 	}
 	result, ret := "[]byte", "return b"
 	if canFail(u.t) {
@@ -130,57 +159,68 @@ func (g *gen) function(out *strings.Builder, u unit) error {
 	return nil
 }
 
-// object writes the body of a struct's function: the fields in order,
-// each omitempty one only when not empty. A comma goes before every field
-// but the first written; while that one is not known, len(b) says.
+// object writes the body of struct t's function. The fields are written
+// each after a comma, and the first comma then made the '{' (encoding/json
+// keeps the next separator in a variable instead), unless the first field
+// is always written: it opens the object. An embedded struct's fields are
+// written by its fields function, which the structs embedding it call.
 func (g *gen) object(t reflect.Type) error {
 	fields, err := fields(t)
 	if err != nil {
 		return err
 	}
-	if len(fields) == 0 {
-		g.appendLit("{}")
+	if !g.embedded[t] && len(fields) > 0 && fields[0].name != "" && !fields[0].omitEmpty {
+		if err := g.writeFields(t, true); err != nil {
+			return err
+		}
+		g.appendByte('}')
 		return nil
 	}
-	at := func(f field) string { return strings.Join(f.path, ".") }
-	conds := make([]string, len(fields))
-	for i, f := range fields {
-		if f.omitEmpty {
-			if conds[i], err = emptyTest(f.typ, "v."+at(f)); err != nil {
-				return refused(t.String()+"."+at(f), err)
+	g.printf("start := len(b)\n")
+	if g.embedded[t] {
+		err = g.call(t, fieldsFunc, "v")
+	} else {
+		err = g.writeFields(t, false)
+	}
+	g.printf("if len(b) == start {\nb = append(b, '{')\n} else {\nb[start] = '{'\n}\nb = append(b, '}')\n")
+	return err
+}
+
+// writeFields writes struct t's fields, each as ,"name":value, an
+// omitempty one only when not empty, and an embedded struct's by a call
+// of its fields function. With open, the first field, always written,
+// opens the object instead: {"name":value.
+func (g *gen) writeFields(t reflect.Type, open bool) error {
+	fs, err := fields(t)
+	if err != nil {
+		return err
+	}
+	for i, f := range fs {
+		x := "v." + f.goName
+		if f.name == "" {
+			if err := g.call(f.typ, fieldsFunc, "&"+x); err != nil {
+				return refused(t.String()+"."+f.goName, err)
 			}
+			continue
 		}
-	}
-	fixed := slices.Index(conds, "") // the first field always written
-	if fixed != 0 {
-		g.printf("start := len(b)\n")
-		g.appendByte('{')
-	}
-	for i, f := range fields {
-		if conds[i] != "" {
-			g.printf("if %s {\n", conds[i])
+		cond := ""
+		if f.omitEmpty {
+			if cond, err = emptyTest(f.typ, x); err != nil {
+				return refused(t.String()+"."+f.goName, err)
+			}
+			g.printf("if %s {\n", cond)
 		}
-		key := `"` + f.name + `":`
-		switch {
-		case fixed == 0 && i == 0:
-			g.appendLit("{" + key)
-		case fixed == 0 || fixed > 0 && i > fixed:
-			g.appendLit("," + key)
-		case i == 0:
-			g.appendLit(key)
-		default:
-			g.printf("if len(b) > start+1 {\n")
-			g.appendByte(',')
-			g.printf("}\n")
-			g.appendLit(key)
+		sep := ","
+		if open && i == 0 {
+			sep = "{"
 		}
-		if err := g.value(f.typ, "v."+at(f), conds[i] != "", 0); err != nil {
-			return refused(t.String()+"."+at(f), err)
+		g.appendLit(sep + `"` + f.name + `":`)
+		if err := g.value(f.typ, x, cond != "", 0); err != nil {
+			return refused(t.String()+"."+f.goName, err)
 		}
-		if conds[i] != "" {
+		if cond != "" {
 			g.printf("}\n")
 		}
 	}
-	g.appendByte('}')
 	return nil
 }

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 )
 
-// A field is one member of a struct's JSON object.
+// A field is one member of a struct's JSON object, or an embedded struct
+// whose fields are members in its place.
 type field struct {
-	name      string       // the JSON key
-	path      []string     // the Go field names to it, through embedded structs
+	name      string       // the JSON key; "" for an embedded struct
+	goName    string       // the Go field's name
 	typ       reflect.Type // the field's type
 	omitEmpty bool
 }
@@ -22,57 +22,63 @@ func refused(where string, why error) error {
 	return fmt.Errorf("%s: %w: extend jsongen or change the type", where, why)
 }
 
-// fields lists the members of struct t's JSON object in the order
-// encoding/json writes them: in field order, an embedded struct's fields
-// in its place. encoding/json sorts them by index sequence, which is that
-// order; it also resolves two fields with the same name by its dominance
-// rules, which jsongen does not implement: it refuses them instead.
+// fields lists the fields of struct t that encoding/json writes, in field
+// order, which is the order it writes them in (it sorts them by index
+// sequence); an embedded struct is one field with no name, its fields
+// written in its place. encoding/json resolves two fields with the same
+// name, at any depth of embedding, by its dominance rules, which jsongen
+// does not implement: it refuses them instead.
 func fields(t reflect.Type) ([]field, error) {
 	var fs []field
-	var collect func(st reflect.Type, path []string) error
-	collect = func(st reflect.Type, path []string) error {
-		for i := range st.NumField() {
-			sf := st.Field(i)
-			p := slices.Concat(path, []string{sf.Name})
-			f, err := structField(sf, p)
-			switch {
-			case err != nil:
-				return refused(t.String()+"."+strings.Join(p, "."), err)
-			case f == nil:
-			case f.name == "":
-				if err := collect(f.typ, f.path); err != nil {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		f, err := structField(sf)
+		switch {
+		case err != nil:
+			return nil, refused(t.String()+"."+sf.Name, err)
+		case f != nil:
+			fs = append(fs, *f)
+		}
+	}
+	paths := map[string]string{} // the Go path of each JSON name
+	var check func(fs []field, prefix string) error
+	check = func(fs []field, prefix string) error {
+		for _, f := range fs {
+			path := prefix + f.goName
+			if f.name == "" {
+				embedded, err := fields(f.typ)
+				if err == nil {
+					err = check(embedded, path+".")
+				}
+				if err != nil {
 					return err
 				}
-			default:
-				fs = append(fs, *f)
+				continue
 			}
+			if p, ok := paths[f.name]; ok {
+				return refused(t.String()+"."+path,
+					fmt.Errorf("%s has the same JSON name, %q: fields with one name (encoding/json's dominance rules) are not supported", p, f.name))
+			}
+			paths[f.name] = path
 		}
 		return nil
 	}
-	if err := collect(t, nil); err != nil {
+	if err := check(fs, ""); err != nil {
 		return nil, err
-	}
-	paths := map[string][]string{}
-	for _, f := range fs {
-		if p, ok := paths[f.name]; ok {
-			return nil, refused(t.String()+"."+strings.Join(f.path, "."),
-				fmt.Errorf("%s has the same JSON name, %q: fields with one name (encoding/json's dominance rules) are not supported", strings.Join(p, "."), f.name))
-		}
-		paths[f.name] = f.path
 	}
 	return fs, nil
 }
 
-// structField is field sf, at path: nil when encoding/json leaves it out
+// structField is field sf: nil when encoding/json leaves it out
 // (unexported, or tagged "-"), a field with no name for an embedded
 // struct whose fields are flattened into the object, else the field.
-func structField(sf reflect.StructField, path []string) (*field, error) {
+func structField(sf reflect.StructField) (*field, error) {
 	tag := sf.Tag.Get("json")
 	switch {
 	case tag == "-", !sf.Anonymous && !sf.IsExported():
 		return nil, nil
 	case sf.Anonymous:
-		return embeddedStruct(sf, tag, path)
+		return embeddedStruct(sf, tag)
 	}
 	name, opts, hasOpts := strings.Cut(tag, ",")
 	if name == "" {
@@ -81,7 +87,7 @@ func structField(sf reflect.StructField, path []string) (*field, error) {
 	if !plainName(name) {
 		return nil, fmt.Errorf("JSON name %q: only names of ASCII letters, digits and _ are supported (encoding/json escapes some others and ignores some tags)", name)
 	}
-	f := &field{name: name, path: path, typ: sf.Type}
+	f := &field{name: name, goName: sf.Name, typ: sf.Type}
 	if hasOpts {
 		for o := range strings.SplitSeq(opts, ",") {
 			if o != "omitempty" {
@@ -95,7 +101,7 @@ func structField(sf reflect.StructField, path []string) (*field, error) {
 
 // embeddedStruct is the field with no name that stands for embedded field
 // sf's fields, or why encoding/json's treatment of sf is not supported.
-func embeddedStruct(sf reflect.StructField, tag string, path []string) (*field, error) {
+func embeddedStruct(sf reflect.StructField, tag string) (*field, error) {
 	switch {
 	case tag != "":
 		return nil, errors.New("tagged embedded fields are not supported")
@@ -109,7 +115,7 @@ func embeddedStruct(sf reflect.StructField, tag string, path []string) (*field, 
 	if m, err := marshaler(sf.Type); err != nil || m {
 		return nil, errors.New("embedded Marshalers are not supported")
 	}
-	return &field{path: path, typ: sf.Type}, nil
+	return &field{goName: sf.Name, typ: sf.Type}, nil
 }
 
 // plainName reports whether s is a JSON key that encoding/json writes as

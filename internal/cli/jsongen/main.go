@@ -17,11 +17,12 @@
 // Implemented: exported fields (unexported ones and those tagged "-" are
 // left out), keyed by their json tag name or Go name, either made of ASCII
 // letters, digits and _; omitempty on bools, ints, uints, strings, slices
-// and pointers; exported structs embedded without a tag, their fields
-// flattened in field order; bools, ints, uints and strings, named or not;
-// named exported structs; slices (not of bytes) and pointers to structs
-// and to scalars, nil as null; time.Time by its MarshalJSON (see
-// compactMarshalers).
+// and pointers; named exported structs embedded without a tag, their
+// fields flattened in field order (written by one function,
+// append<T>Fields, that T's own function and its embedders' call); bools,
+// ints, uints and strings, named or not; named exported structs; slices
+// (not of bytes) and pointers to structs and to scalars, nil as null;
+// time.Time by its MarshalJSON (see compactMarshalers).
 //
 // Refused: maps, interfaces, floats, arrays, channels and functions;
 // slices of bytes (base64); pointers to pointers, to slices and to
@@ -32,8 +33,8 @@
 // at any depth of embedding (encoding/json's dominance rules would
 // decide); embedded pointers, non-structs, Marshalers and unexported or
 // tagged embedded fields; unnamed, unexported and generic struct types;
-// two struct types with the same name, or from packages with the same
-// name.
+// two struct types whose functions would have one name (two types T, or
+// an embedded T and a TFields), or from packages with the same name.
 //
 // From internal/cli (see the go:generate line in jsonstring.go):
 //

@@ -75,8 +75,13 @@ type (
 		A randv1.Rand
 		B randv2.PCG
 	}
+	WithFieldsName struct {
+		Inner
+		F InnerFields
+	}
 
 	Inner          struct{ X int }
+	InnerFields    struct{ Y int }
 	inner          struct{ X int }
 	Word           string
 	PtrMarshal     struct{}
@@ -135,6 +140,7 @@ func TestRefuses(t *testing.T) {
 		{reflect.TypeFor[WithGeneric](), "main.WithGeneric.G: generic type main.Generic[int]"},
 		{reflect.TypeFor[WithSameTypeName](), "main.WithSameTypeName.B: types time.Time and main.Time would both be encoded by appendTime"},
 		{reflect.TypeFor[WithSamePackageName](), "main.WithSamePackageName.B: type rand.PCG: packages math/rand and math/rand/v2 are both named rand"},
+		{reflect.TypeFor[WithFieldsName](), "main.WithFieldsName.F: types main.Inner and main.InnerFields would both be encoded by appendInnerFields"},
 		{reflect.TypeFor[int](), "root int: a root must be a struct type"},
 		{reflect.TypeFor[time.Time](), "root time.Time: a root must be a struct type that is not a Marshaler"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/token"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -63,34 +64,39 @@ func (g *gen) goType(t reflect.Type) (string, error) {
 }
 
 // canFail reports whether encoding a t can fail: whether a Marshaler is
-// reachable from it.
+// under it.
 func canFail(t reflect.Type) bool {
+	return slices.ContainsFunc(typesUnder(t), func(t reflect.Type) bool { return compactMarshalers[t] })
+}
+
+// typesUnder lists roots and the types under them, each once: the
+// elements of slices, what pointers point to and the fields of structs.
+func typesUnder(roots ...reflect.Type) []reflect.Type {
+	var under []reflect.Type
 	seen := map[reflect.Type]bool{}
-	var walk func(t reflect.Type) bool
-	walk = func(t reflect.Type) bool {
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
 		if seen[t] {
-			return false
+			return
 		}
 		seen[t] = true
-		if compactMarshalers[t] {
-			return true
-		}
+		under = append(under, t)
 		// The kinds that hold values of other types.
 		//exhaustive:ignore
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Slice:
-			return walk(t.Elem())
+			walk(t.Elem())
 		case reflect.Struct:
 			// Fields jsongen refuses fail generate (object returns the
-			// error): what canFail says then does not matter.
+			// error): what is under them then does not matter.
 			fields, _ := fields(t)
 			for _, f := range fields {
-				if walk(f.typ) {
-					return true
-				}
+				walk(f.typ)
 			}
 		}
-		return false
 	}
-	return walk(t)
+	for _, t := range roots {
+		walk(t)
+	}
+	return under
 }

@@ -16,13 +16,13 @@ func (g *gen) value(t reflect.Type, x string, nonNil bool, depth int) error {
 	case err != nil:
 		return err
 	case m:
-		return g.call(t, x)
+		return g.call(t, objectFunc, x)
 	}
 	// The kinds jsongen implements; default refuses the others.
 	//exhaustive:ignore
 	switch t.Kind() {
 	case reflect.Struct:
-		return g.call(t, "&"+x)
+		return g.call(t, objectFunc, "&"+x)
 	case reflect.Bool:
 		g.scalar("strconv.AppendBool(b, %s)", conv(t, reflect.TypeFor[bool](), x))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -87,7 +87,7 @@ func (g *gen) pointer(t reflect.Type, x string, nonNil bool, depth int) error {
 	}
 	return g.orNull(x, nonNil, func() error {
 		if elem.Kind() == reflect.Struct {
-			return g.call(elem, x)
+			return g.call(elem, objectFunc, x)
 		}
 		return g.value(elem, "*"+x, false, depth)
 	})
@@ -109,10 +109,11 @@ func (g *gen) orNull(x string, nonNil bool, body func() error) error {
 	return nil
 }
 
-// call writes a call of t's function on arg, returning its error, if it
-// can fail, as encoding/json returns it: at once, with nothing written.
-func (g *gen) call(t reflect.Type, arg string) error {
-	name, err := g.unit(t)
+// call writes a call of t's function with suffix on arg, returning its
+// error, if it can fail, as encoding/json returns it: at once, with
+// nothing written.
+func (g *gen) call(t reflect.Type, suffix, arg string) error {
+	name, err := g.unit(t, suffix)
 	if err != nil {
 		return err
 	}
