@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,15 +263,19 @@ func TestTimerKeepsTheBoxConverged(t *testing.T) {
 
 // timer install and remove finish what an earlier run left half done: an
 // install link removed behind the manager's back (which, not reloaded,
-// still reports the timer enabled) is made again, and a remove that
-// deleted the timer's file but not its service's (the timer then no longer
-// loaded) removes the rest.
+// still reports the timer enabled) is made again; a unit file written by a
+// run that failed before its reload is loaded; and a remove that deleted
+// the timer's file but not its service's (the timer then no longer loaded,
+// its link dangling) removes the rest.
 func TestTimerResumesAHalfDoneChange(t *testing.T) {
 	t.Parallel()
 	b := newBox(t)
 	b.detachedEra()
 	install := func() string {
 		return b.mustRun(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec)
+	}
+	show := func(prop, unit string) string {
+		return strings.TrimSpace(b.mustRun("systemctl", "show", "-P", prop, unit))
 	}
 	if out := install(); !strings.Contains(out, "installed") {
 		t.Fatalf("timer install: %s", out)
@@ -287,18 +292,44 @@ func TestTimerResumesAHalfDoneChange(t *testing.T) {
 		t.Errorf("is-enabled %q after the install", got)
 	}
 
-	if err := os.Remove(b.in.HostPath("/etc/systemd/system/parachute-reconcile.timer")); err != nil {
+	// The manager loads other content, then the file gets the right bytes
+	// back without a reload: what a run that wrote it and then failed
+	// leaves.
+	svc := b.in.HostPath("/etc/systemd/system/parachute-reconcile.service")
+	want, err := os.ReadFile(svc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(link); err != nil {
+	if err := os.WriteFile(svc, append(slices.Clone(want), "# edited\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.mustRun("systemctl", "daemon-reload")
+	if err := os.WriteFile(svc, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := show("NeedDaemonReload", "parachute-reconcile.service"); got != "yes" {
+		t.Fatalf("NeedDaemonReload %q before the install, want yes", got)
+	}
+	install()
+	if got := show("NeedDaemonReload", "parachute-reconcile.service"); got != "no" {
+		t.Errorf("NeedDaemonReload %q after the install: the file on disk is not what the manager runs", got)
+	}
+
+	if err := os.Remove(b.in.HostPath("/etc/systemd/system/parachute-reconcile.timer")); err != nil {
 		t.Fatal(err)
 	}
 	b.mustRun("systemctl", "daemon-reload")
 	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "removed") {
 		t.Errorf("timer remove of what was left: %s", out)
 	}
-	if _, err := os.Lstat(b.in.HostPath("/etc/systemd/system/parachute-reconcile.service")); !os.IsNotExist(err) {
+	if _, err := os.Lstat(svc); !os.IsNotExist(err) {
 		t.Errorf("the timer's service is still on disk: %v", err)
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Errorf("the timer's install link is still there: %v", err)
+	}
+	if got := show("ActiveState", "parachute-reconcile.timer"); got != "inactive" {
+		t.Errorf("the timer is %s after the remove", got)
 	}
 	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "not installed") {
 		t.Errorf("a second remove: %s", out)

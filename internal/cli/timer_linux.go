@@ -16,8 +16,9 @@ import (
 
 // installTimer writes the two units (unchanged files are not rewritten),
 // makes the timer's install links, reloads the manager once when a file or
-// a link changed, and starts the timer. It reports whether anything
-// changed.
+// a link changed or the manager has either unit's file as out of date
+// (a run that wrote a file and failed before its reload), and starts the
+// timer. It reports whether anything changed.
 func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid int, svc, tim []byte) (bool, int) {
 	changed := false
 	for _, f := range []struct {
@@ -41,23 +42,31 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 		return false, code
 	}
 	defer conn.Close()
+	fail := func(err error) (bool, int) {
+		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
+		return false, ExitFailed
+	}
 	// The links are made every time (systemd makes none that are there)
 	// rather than trusted from UnitFileState, which a manager not reloaded
 	// since the links changed still reports as before; then one reload for
 	// the files and the links together.
 	linked, err := conn.EnableFiles(ctx, []string{unitfile.TimerName})
-	if err == nil && (changed || linked) {
-		err = conn.Reload(ctx)
-	}
 	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitFailed
+		return fail(err)
 	}
-	changed = changed || linked
+	stale, err := needsReload(ctx, conn)
+	if err != nil {
+		return fail(err)
+	}
+	changed = changed || linked || stale
+	if changed {
+		if err := conn.Reload(ctx); err != nil {
+			return fail(err)
+		}
+	}
 	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitFailed
+		return fail(err)
 	}
 	if p.ActiveState != "active" || changed {
 		start := conn.Start
@@ -65,19 +74,33 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 			start = conn.Restart // a changed timer is re-armed with its new schedule
 		}
 		if _, err := start(ctx, unitfile.TimerName); err != nil {
-			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-			return false, ExitFailed
+			return fail(err)
 		}
 		changed = true
 	}
 	return changed, ExitConverged
 }
 
-// removeTimer stops the timer (when the manager has it loaded), removes its
-// install links (when its file is there to name them), deletes both units
-// and reloads the manager. Once the links may have changed, the reload is
-// made whatever fails after it, so that the manager never keeps reporting
-// links that are gone. It reports whether there was anything to remove.
+// needsReload reports whether the manager has the timer's or its service's
+// file as changed since it loaded it (NeedDaemonReload).
+func needsReload(ctx context.Context, conn *sdbus.Conn) (bool, error) {
+	for _, name := range []string{unitfile.TimerName, unitfile.TimerServiceName} {
+		p, err := conn.UnitProps(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		if p.NeedDaemonReload {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// removeTimer stops the timer (when it is running), removes its install
+// links, deletes both units and reloads the manager. Once the links are
+// gone the reload is made even when a file removal fails; a failure before
+// that leaves the files in place, and the next remove starts over. It
+// reports whether there was anything to remove.
 func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int) (bool, int) {
 	present, err := presentTimerFiles(place)
 	if err != nil {
@@ -102,18 +125,21 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 	if err != nil {
 		return fail(err)
 	}
-	// A timer whose file went earlier (a remove that failed half way) is
-	// not loaded after any reload: stopping it would fail, and there is
-	// nothing to stop.
-	if p.LoadState != "not-found" && p.LoadState != "" {
+	// Only a running timer is stopped: systemd refuses to stop an inactive
+	// unit it cannot load (its file gone in a remove that failed half way,
+	// or a file it cannot parse), and an inactive one has nothing to stop.
+	switch p.ActiveState {
+	case "inactive", "failed", "":
+	default:
 		if err := conn.Stop(ctx, unitfile.TimerName); err != nil {
 			return fail(err)
 		}
 	}
-	if slices.Contains(present, unitfile.TimerName) {
-		if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil {
-			return fail(err)
-		}
+	// The links are removed by name, also when the timer's file went
+	// earlier (systemd still finds them then); only with the file there is
+	// a failure to remove them an error.
+	if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil && slices.Contains(present, unitfile.TimerName) {
+		return fail(err)
 	}
 	removeErr := removeTimerFiles(place, present)
 	if err := conn.Reload(ctx); err != nil {
@@ -121,6 +147,15 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 	}
 	if removeErr != nil {
 		return fail(removeErr)
+	}
+	// A timer the manager could not load (its file gone, then a reload)
+	// is left failed; clearing that lets the manager forget it.
+	if p, err := conn.UnitProps(ctx, unitfile.TimerName); err != nil {
+		return fail(err)
+	} else if p.ActiveState == "failed" {
+		if err := conn.ResetFailed(ctx, unitfile.TimerName); err != nil {
+			return fail(err)
+		}
 	}
 	return true, ExitConverged
 }

@@ -399,9 +399,11 @@ func (c *Conn) Enable(ctx context.Context, names []string) error {
 // EnableFiles is `systemctl enable --no-reload NAMES…`: the install links
 // only. A unit the manager has not loaded yet reads them when it loads; one
 // it has loaded keeps reporting its old UnitFileState until a Reload.
-// linked says whether the manager made or changed any link (false when
+// linked says whether the manager made or removed a link (false when
 // every link was already in place); it is what the files say, not the
-// manager's possibly stale UnitFileState.
+// manager's possibly stale UnitFileState. Only "symlink" and "unlink"
+// changes count, as systemctl counts them: the others the manager reports
+// (a destination not present, a dangling or masked unit) change nothing.
 func (c *Conn) EnableFiles(ctx context.Context, names []string) (linked bool, err error) {
 	m, err := c.manager()
 	var changes []sddbus.EnableUnitFileChange
@@ -411,7 +413,12 @@ func (c *Conn) EnableFiles(ctx context.Context, names []string) (linked bool, er
 	if err != nil {
 		return false, fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
 	}
-	return len(changes) > 0, nil
+	for _, ch := range changes {
+		if ch.Type == "symlink" || ch.Type == "unlink" {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Disable is `systemctl disable NAMES…`: it removes the units' install
