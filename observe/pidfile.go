@@ -118,8 +118,14 @@ func (r *runReader) open() {
 		return
 	}
 	r.dir = d
+	// By path from / (links resolved), then the directory opened itself:
+	// a home swapped between the open and the walk is judged as opened.
 	if err := boxfs.CheckTrustedWay(r.home, r.owner); err != nil {
 		r.homeWhy = err.Error()
+	} else if u, err := d.JudgeWay(r.owner); err != nil {
+		r.homeWhy = err.Error()
+	} else if u != nil {
+		r.homeWhy = u.Error()
 	}
 }
 

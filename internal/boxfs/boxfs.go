@@ -920,9 +920,27 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 	return d.readFile(name, max, false)
 }
 
-// ReadJudged reads rel, a local path below d, as ReadUnder reads below a
-// root — no link followed at any component, a bounded read of a regular
-// file — and judges what it opened as CheckTrusted judges a path, for the
+// JudgeWay judges the directory d is open on, by the fstat of its
+// descriptor, as CheckTrusted judges a directory on the way for the box
+// owner uid: nil when it passes. With CheckTrustedWay of d's path it ties
+// the verdict on that path to the directory actually opened.
+func (d *Dir) JudgeWay(owner int) (*Untrusted, error) {
+	if d.fd < 0 {
+		return nil, fmt.Errorf("judge %s: %w", d.path, fs.ErrClosed)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(d.fd, &st); err != nil {
+		return nil, fmt.Errorf("judge %s: %w", d.path, err)
+	}
+	if why := judge(&st, owner, true); why != "" {
+		return &Untrusted{Path: d.path, Why: why}, nil
+	}
+	return nil, nil
+}
+
+// ReadJudged reads rel, a local path below d — no link followed at any
+// component (openat with O_NOFOLLOW, one at a time), a bounded read of a
+// regular file (Dir.ReadFile's refusals) — and judges what it opened as CheckTrusted judges a path, for the
 // box owner uid: each directory below d on the way, then the file, by the
 // fstat of the very descriptors it went through, so the verdict below d is
 // about the bytes returned, not about a path walked again after the read.
@@ -1012,9 +1030,11 @@ func (d *Dir) readFileStat(name string, max int64, tail bool, st *unix.Stat_t) (
 	return data, info, nil
 }
 
-// ReadTailUnder is ReadUnder, but a file larger than max is not an error:
-// its last max bytes are returned (a log's tail). The same refusals apply:
-// no link below root, nothing but a regular file is opened.
+// ReadTailUnder is OpenDir(root, filepath.Dir(rel), nil), then the last
+// max bytes of filepath.Base(rel) (a log's tail; a larger file is not an
+// error), then Close: no link below root is followed, nothing but a
+// regular file is opened, a missing directory or file satisfies
+// errors.Is(err, fs.ErrNotExist).
 func ReadTailUnder(root, rel string, max int64) ([]byte, error) {
 	p := shownPath(root, rel)
 	dir, name, err := splitName(rel)
@@ -1028,24 +1048,6 @@ func ReadTailUnder(root, rel string, max int64) ([]byte, error) {
 	defer d.Close()
 	data, _, err := d.readFile(name, max, true)
 	return data, err
-}
-
-// ReadUnder is OpenDir(root, filepath.Dir(rel), nil), then Dir.ReadFile of
-// filepath.Base(rel), then Close: a bounded read of a file reached from
-// root without following a link at any component below it. A missing
-// directory or file is an error satisfying errors.Is(err, fs.ErrNotExist).
-func ReadUnder(root, rel string, max int64) ([]byte, Info, error) {
-	p := shownPath(root, rel)
-	dir, name, err := splitName(rel)
-	if err != nil {
-		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
-	}
-	d, err := openDir(root, dir, nil)
-	if err != nil {
-		return nil, Info{}, fmt.Errorf("read %s: %w", p, err)
-	}
-	defer d.Close()
-	return d.ReadFile(name, max)
 }
 
 // WriteFile is OpenDir(root, filepath.Dir(rel), mk), then Dir.WriteFile of

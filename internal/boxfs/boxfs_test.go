@@ -1316,7 +1316,9 @@ func TestLstat(t *testing.T) {
 	checkErr(t, err, fs.ErrNotExist, "lstat "+d+"/nope")
 }
 
-func TestReadUnder(t *testing.T) {
+// ReadJudged reads below an open directory as nothing else may: no link at
+// any component, nothing but a regular file, at most the limit.
+func TestReadJudgedRefuses(t *testing.T) {
 	d := t.TempDir()
 	write(t, d+"/h/vault/run/vault.pid", "42\n", 0o644)
 	write(t, d+"/h/big/run/big.pid", strings.Repeat("9", 65), 0o644)
@@ -1347,7 +1349,12 @@ func TestReadUnder(t *testing.T) {
 		t.Run(tt.rel, func(t *testing.T) {
 			var data []byte
 			var err error
-			within(t, "ReadUnder", func() { data, _, err = ReadUnder(d+"/h", tt.rel, 64) })
+			h, err := OpenDir(d+"/h", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			within(t, "ReadJudged", func() { data, _, _, err = h.ReadJudged(tt.rel, 64, os.Geteuid()) })
 			if tt.msg != "" {
 				checkErr(t, err, tt.want, tt.msg)
 			} else {
