@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A /proc file is read to its end up to maxProcFile and refused past it:
@@ -39,9 +40,17 @@ func TestDetailsRefuseAReusedPid(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	live, err := ReadProcess("/proc", cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
+	// Start returns once the child's exec has released the parent (vfork),
+	// which can be before the kernel has set up the new argv: wait for it.
+	var live Process
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		var err error
+		if live, err = ReadProcess("/proc", cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+		if len(live.Argv) > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(live.Argv) != 2 || live.Argv[0] != "sleep" || live.Exe == "" || len(live.Unreadable) != 0 {
 		t.Fatalf("the live process: argv %q exe %q unreadable %v", live.Argv, live.Exe, live.Unreadable)

@@ -14,7 +14,7 @@ import "unicode/utf8"
 // \ escaped; \b \f \n \r \t short; every other control character, and
 // <, > and &, as \u00xx (lower-case hex); each byte of invalid UTF-8 as
 // \ufffd; U+2028 and U+2029 as \u2028 and \u2029.
-func appendJSONString[S []byte | string](b []byte, s S) []byte {
+func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -44,9 +44,7 @@ func appendJSONString[S []byte | string](b []byte, s S) []byte {
 			start = i
 			continue
 		}
-		// At most UTFMax bytes, so that a []byte's conversion stays on the
-		// stack (as encoding/json does it).
-		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b = append(b, s[start:i]...)

@@ -54,6 +54,9 @@ func LiveGroups(procRoot string) (map[int]bool, error) {
 func ReadStatAt(rootFd int, pid string, buf []byte) ([]byte, error) {
 	path := pid + "/stat"
 	fd, err := unix.Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
