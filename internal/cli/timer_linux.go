@@ -42,6 +42,27 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 		return false, code
 	}
 	defer conn.Close()
+	return enableTimer(ctx, inv, conn, changed)
+}
+
+// timerManager is what the timer's install and removal ask of the service
+// manager: an sdbus.Conn, or sdbustest's working fake in tests.
+type timerManager interface {
+	EnableFiles(ctx context.Context, names []string) (bool, error)
+	DisableFiles(ctx context.Context, names []string) error
+	Reload(ctx context.Context) error
+	UnitProps(ctx context.Context, name string) (sdbus.Props, error)
+	Start(ctx context.Context, name string) (string, error)
+	Restart(ctx context.Context, name string) (string, error)
+	Stop(ctx context.Context, name string) error
+	ResetFailed(ctx context.Context, name string) error
+}
+
+var _ timerManager = (*sdbus.Conn)(nil)
+
+// enableTimer is installTimer after the files: changed says whether it
+// wrote one.
+func enableTimer(ctx context.Context, inv *invocation, conn timerManager, changed bool) (bool, int) {
 	fail := func(err error) (bool, int) {
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
@@ -83,7 +104,7 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 
 // needsReload reports whether the manager has the timer's or its service's
 // file as changed since it loaded it (NeedDaemonReload).
-func needsReload(ctx context.Context, conn *sdbus.Conn) (bool, error) {
+func needsReload(ctx context.Context, conn timerManager) (bool, error) {
 	for _, name := range []string{unitfile.TimerName, unitfile.TimerServiceName} {
 		p, err := conn.UnitProps(ctx, name)
 		if err != nil {
@@ -110,13 +131,27 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 		return false, ExitBlocked
 	}
 	if len(present) == 0 {
-		return false, ExitConverged
+		// Nothing on disk. A manager that still has the timer (an earlier
+		// removal whose reload failed) is told; one that cannot be reached
+		// has nothing of ours to forget.
+		conn, err := sdbus.Dial(ctx, place.scope, uid, os.Getenv)
+		if err != nil {
+			return false, ExitConverged
+		}
+		defer conn.Close()
+		return disableTimer(ctx, inv, conn, place, nil)
 	}
 	conn, code := dialTimer(ctx, inv, place.scope, uid)
 	if conn == nil {
 		return false, code
 	}
 	defer conn.Close()
+	return disableTimer(ctx, inv, conn, place, present)
+}
+
+// disableTimer is removeTimer once the files present are known; with none,
+// it only makes the manager forget a timer it still has loaded.
+func disableTimer(ctx context.Context, inv *invocation, conn timerManager, place timerPlace, present []string) (bool, int) {
 	fail := func(err error) (bool, int) {
 		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
 		return false, ExitFailed
@@ -124,6 +159,9 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
 		return fail(err)
+	}
+	if len(present) == 0 && (p.LoadState == "not-found" || p.LoadState == "") && (p.ActiveState == "inactive" || p.ActiveState == "") {
+		return false, ExitConverged // nothing on disk, nothing loaded
 	}
 	// Only a running timer is stopped: systemd refuses to stop an inactive
 	// unit it cannot load (its file gone in a remove that failed half way,

@@ -1,7 +1,9 @@
 // Package sdbustest is a working in-memory systemd manager with the methods
 // of sdbus.Conn, for tests of code that reads or drives units: unit files
-// appear with AddFile, Reload loads them, Enable/Disable/Start/Stop change
-// state as systemd would, and FailNext makes the next call of a method fail.
+// appear with AddFile, Reload loads them, EnableFiles/DisableFiles make and
+// remove install links (UnitFileState follows them at the next load, as
+// systemd's does), Enable/Disable/Start/Stop change state as systemd would,
+// and FailNext makes the next call of a method fail.
 //
 // It never talks to a real manager and starts no process: a started
 // service gets a made-up MainPID.
@@ -22,6 +24,7 @@ type Manager struct {
 	mu       sync.Mutex
 	files    map[string]string // name -> content on "disk"
 	loaded   map[string]string // name -> content at the last Reload
+	links    map[string]bool   // name -> its install links are in place
 	units    map[string]*sdbus.Props
 	failNext map[string][]error
 	results  map[string]string // name -> start job result to give (failed, timeout, …)
@@ -35,7 +38,7 @@ type Manager struct {
 // ("/user.slice/user-1000.slice/user@1000.service/app.slice").
 func New(cgroupBase string) *Manager {
 	return &Manager{
-		files: map[string]string{}, loaded: map[string]string{}, units: map[string]*sdbus.Props{},
+		files: map[string]string{}, loaded: map[string]string{}, links: map[string]bool{}, units: map[string]*sdbus.Props{},
 		failNext: map[string][]error{}, results: map[string]string{}, nextPid: 4000, cgroup: cgroupBase,
 	}
 }
@@ -57,7 +60,8 @@ func (m *Manager) RemoveFile(name string) {
 }
 
 // FailNext makes the next call of method ("UnitProps", "Reload", "Enable",
-// "Disable", "Start", "Stop", "ResetFailed") return err; calls queue up.
+// "Disable", "EnableFiles", "DisableFiles", "Start", "Restart", "Stop",
+// "ResetFailed") return err; calls queue up.
 func (m *Manager) FailNext(method string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -104,7 +108,7 @@ func (m *Manager) unit(name string) *sdbus.Props {
 	if !ok {
 		u = &sdbus.Props{LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
 		if _, ok := m.files[name]; ok {
-			u.LoadState, u.UnitFileState, u.FragmentPath = "loaded", "disabled", "/fake/"+name
+			u.LoadState, u.UnitFileState, u.FragmentPath = "loaded", m.fileState(name), "/fake/"+name
 			m.loaded[name] = m.files[name]
 		}
 		m.units[name] = u
@@ -137,11 +141,14 @@ func (m *Manager) Reload(ctx context.Context) error {
 		switch {
 		case ok:
 			if u.LoadState == "not-found" {
-				u.LoadState, u.UnitFileState, u.FragmentPath = "loaded", "disabled", "/fake/"+name
+				u.LoadState, u.FragmentPath = "loaded", "/fake/"+name
 			}
+			u.UnitFileState = m.fileState(name)
 			m.loaded[name] = content
-		case u.ActiveState == "inactive" || u.ActiveState == "failed":
-			delete(m.units, name) // garbage-collected, as systemd does
+		case u.ActiveState == "inactive":
+			// Garbage-collected, as systemd does; a failed unit stays
+			// until reset-failed.
+			delete(m.units, name)
 			delete(m.loaded, name)
 		default:
 			u.LoadState, u.FragmentPath, u.UnitFileState = "not-found", "", ""
@@ -153,40 +160,83 @@ func (m *Manager) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Enable marks the units enabled (their files must exist), then reloads.
+// fileState is the UnitFileState a load of name reports.
+func (m *Manager) fileState(name string) string {
+	if m.links[name] {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// Enable is EnableFiles, then Reload.
 func (m *Manager) Enable(ctx context.Context, names []string) error {
 	m.mu.Lock()
-	if err := m.enter(ctx, "Enable", fmt.Sprint(names)); err != nil {
-		m.mu.Unlock()
+	err := m.enter(ctx, "Enable", fmt.Sprint(names))
+	m.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("enable %v: %w", names, err)
 	}
-	for _, n := range names {
-		if _, ok := m.files[n]; !ok {
-			m.mu.Unlock()
-			return fmt.Errorf("enable %s: unit file %s does not exist", n, n)
-		}
+	if _, err := m.EnableFiles(ctx, names); err != nil {
+		return err
 	}
-	for _, n := range names {
-		m.unit(n).UnitFileState = "enabled"
-	}
-	m.mu.Unlock()
 	return m.Reload(ctx)
 }
 
-// Disable marks the units disabled, then reloads. Unknown units are fine.
+// EnableFiles makes the units' install links (their files must exist) and
+// says whether any was missing. A loaded unit goes on reporting its old
+// UnitFileState until a Reload.
+func (m *Manager) EnableFiles(ctx context.Context, names []string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "EnableFiles", fmt.Sprint(names)); err != nil {
+		return false, fmt.Errorf("enable %v: %w", names, err)
+	}
+	for _, n := range names {
+		if _, ok := m.files[n]; !ok {
+			return false, fmt.Errorf("enable %s: unit file %s does not exist", n, n)
+		}
+	}
+	linked := false
+	for _, n := range names {
+		linked = linked || !m.links[n]
+		m.links[n] = true
+	}
+	return linked, nil
+}
+
+// Disable is DisableFiles, then Reload. Unknown units are fine.
 func (m *Manager) Disable(ctx context.Context, names []string) error {
 	m.mu.Lock()
-	if err := m.enter(ctx, "Disable", fmt.Sprint(names)); err != nil {
-		m.mu.Unlock()
+	err := m.enter(ctx, "Disable", fmt.Sprint(names))
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("disable %v: %w", names, err)
+	}
+	if err := m.DisableFiles(ctx, names); err != nil {
+		return err
+	}
+	return m.Reload(ctx)
+}
+
+// DisableFiles removes the units' install links, by name: a unit whose
+// file is gone loses them too.
+func (m *Manager) DisableFiles(ctx context.Context, names []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "DisableFiles", fmt.Sprint(names)); err != nil {
 		return fmt.Errorf("disable %v: %w", names, err)
 	}
 	for _, n := range names {
-		if u := m.unit(n); u.LoadState != "not-found" {
-			u.UnitFileState = "disabled"
-		}
+		delete(m.links, n)
 	}
-	m.mu.Unlock()
-	return m.Reload(ctx)
+	return nil
+}
+
+// Links reports whether name's install links are in place.
+func (m *Manager) Links(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.links[name]
 }
 
 // Start starts a loaded unit: active/running with a new MainPID, or the
@@ -211,6 +261,22 @@ func (m *Manager) Start(ctx context.Context, name string) (string, error) {
 		u.ControlGroup = m.cgroup + "/" + name
 	}
 	return "done", nil
+}
+
+// Restart stops a unit and starts it again, as Start does.
+func (m *Manager) Restart(ctx context.Context, name string) (string, error) {
+	m.mu.Lock()
+	err := m.enter(ctx, "Restart", name)
+	if err == nil {
+		if u := m.unit(name); u.ActiveState == "active" {
+			u.ActiveState = "inactive" // Start below makes it active anew
+		}
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("restart %s: %w", name, err)
+	}
+	return m.Start(ctx, name)
 }
 
 // Stop stops a unit; stopping an inactive unit is done at once.
