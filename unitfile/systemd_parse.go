@@ -56,6 +56,12 @@ func (o Options) Last(section, name string) (string, bool) {
 // backslash is a space, the lines one (go-systemd keeps the backslash and
 // the newline in the value).
 func ParseSystemd(data []byte) (Options, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Not handed to go-systemd, whose parser starts a goroutine and
+		// buffers per file: a converged tick asks about many units that do
+		// not exist (their content is empty).
+		return nil, nil
+	}
 	raw, err := unit.DeserializeOptions(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("parse systemd unit: %w", err)
@@ -454,14 +460,8 @@ func cunescapeOne(p string) ([]byte, int, error) {
 // with the command prefixes (-, @, :, +, !) dropped from the program. It is
 // how a unit is judged by what it runs, not by its name. Values that do
 // not split (a real specifier such as %h) are skipped; an empty
-// assignment resets the list, as systemd's does. A file with nothing but
-// blanks (or no file: nil) has none and is not parsed.
+// assignment resets the list, as systemd's does.
 func ExecStarts(data []byte) [][]string {
-	if len(bytes.TrimSpace(data)) == 0 {
-		// Every tick asks this of each stale unit that does not exist; the
-		// parser starts a goroutine and buffers for each file it is given.
-		return nil
-	}
 	opts, err := ParseSystemd(data)
 	if err != nil {
 		return nil
