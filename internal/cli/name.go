@@ -58,7 +58,7 @@ type Started struct {
 // the longest wait of a converged run, and everything a process does
 // before its command runs (signal handlers, flags) can happen meanwhile.
 func Start(prog string, args []string) *Started {
-	if prog != HubName && prog != "" && defaultsToReconcile(args) {
+	if renamedProg(prog) && defaultsToReconcile(args) {
 		args = append([]string{"reconcile"}, args...) // the packaged name's default (table)
 	}
 	inv := &Started{prog: prog, args: args}
@@ -97,12 +97,16 @@ func defaultsToReconcile(args []string) bool {
 	return strings.HasPrefix(args[0], "-")
 }
 
+// renamedProg reports whether prog is a name other than HubName, under
+// which reconcile is the default command (table).
+func renamedProg(prog string) bool { return prog != HubName && prog != "" }
+
 // table is the command table as the program prog prints it: the table
 // itself under HubName; under another name a copy whose usage lines and
 // descriptions say prog where they said "parachute", and whose root says
 // that reconcile is the default command.
 func table(prog string) *command {
-	if prog == HubName || prog == "" {
+	if !renamedProg(prog) {
 		return root
 	}
 	top := renamed(root, prog)
