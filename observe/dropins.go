@@ -142,13 +142,6 @@ func setExecBreaks(files []UnitFile) {
 	}
 }
 
-// execBreaks is setExecBreaks for one fragment.
-func execBreaks(content string) []string {
-	f := []UnitFile{{Content: content}}
-	setExecBreaks(f)
-	return f[0].Breaks
-}
-
 // execBreak is why the command line val of key cannot run, or "".
 func execBreak(key, val string) string {
 	prefix := val[:len(val)-len(strings.TrimLeft(val, "@-:+!"))]

@@ -226,3 +226,10 @@ func TestExecBreaksAcrossDropIns(t *testing.T) {
 		t.Errorf("10-broken.conf breaks %q, want %q (its ExecStartPre= is cleared by 20-fix.conf)", files[1].Breaks, want)
 	}
 }
+
+// execBreaks is setExecBreaks for one fragment.
+func execBreaks(content string) []string {
+	f := []UnitFile{{Content: content}}
+	setExecBreaks(f)
+	return f[0].Breaks
+}
