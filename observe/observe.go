@@ -171,9 +171,10 @@ type procReader interface {
 	walk(inodes map[uint64]bool) (walkResult, error)
 	// details fills uid, argv, exe, cwd and cgroup of proc.
 	details(proc *Process)
-	// envHome returns PARACHUTE_HOME from the process's environment ("",
-	// true when unset; false when the environment cannot be read).
-	envHome(pid int) (string, bool)
+	// envHome returns PARACHUTE_HOME from proc's environment ("", true
+	// when unset; false when it cannot be read, or the pid is no longer
+	// proc's).
+	envHome(proc *Process) (string, bool)
 }
 
 // walkResult is one pass over the process table.
@@ -374,7 +375,7 @@ func (ld *processLoader) judgePidfiles(cands []pidfileCandidate, holders []int) 
 		if pf.State == PidLive || pf.State == PidUnknown {
 			if p := ld.procs[pf.Pid]; p != nil && pf.State == PidLive {
 				// A claim's corroboration: does it carry this box's home?
-				if h, ok := ld.pr.envHome(pf.Pid); ok {
+				if h, ok := ld.pr.envHome(p); ok {
 					p.EnvHome = h
 				} else {
 					p.Unreadable = append(p.Unreadable, "environ")

@@ -221,8 +221,8 @@ func ReadProcess(_ string, pid int) (Process, error) {
 
 // envHome implements procReader: PARACHUTE_HOME from the environment
 // KERN_PROCARGS2 returns after the arguments (root, or the same user).
-func (d *darwinProcs) envHome(pid int) (string, bool) {
-	buf, err := unix.SysctlRaw("kern.procargs2", pid)
+func (d *darwinProcs) envHome(proc *Process) (string, bool) {
+	buf, err := unix.SysctlRaw("kern.procargs2", proc.Pid)
 	if err != nil {
 		return "", false
 	}

@@ -480,29 +480,41 @@ func (p *procFS) stat(pid int) (procfs.Stat, error) {
 	return procfs.ParseStat(data)
 }
 
+// openBound opens proc's /proc directory, dir, as a descriptor to read its
+// files through. Such a descriptor stays bound to the process it was
+// opened for: once that process is gone, reads through it fail rather than
+// answer for a process that took its pid since. The stat read through it
+// ties it to proc (same start time); without that, the directory opened
+// might already be the new process's. ok is false when it is not proc's.
+func (p *procFS) openBound(proc *Process) (dfd int, dir string, ok bool) {
+	dir = filepath.Join(p.root, strconv.Itoa(proc.Pid))
+	dfd, err := openat(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, dir, false
+	}
+	data, err := procfs.ReadStatAt(dfd, ".", p.buf)
+	if err == nil {
+		var st procfs.Stat
+		if st, err = procfs.ParseStat(data); err == nil && st.StartTicks != proc.StartTicks {
+			err = errors.New("another process")
+		}
+	}
+	if err != nil {
+		unix.Close(dfd)
+		return -1, dir, false
+	}
+	return dfd, dir, true
+}
+
 // details fills what the walk did not read: uid, argv, exe, cwd and cgroup.
 // Each field that cannot be read is named in Unreadable; none is fatal.
 func (p *procFS) details(proc *Process) {
-	dir := filepath.Join(p.root, strconv.Itoa(proc.Pid))
-	dfd, err := openat(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	if err != nil {
+	dfd, dir, ok := p.openBound(proc)
+	if !ok {
 		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
 		return
 	}
 	defer unix.Close(dfd)
-	// Every detail is read through one descriptor of the /proc directory,
-	// which stays bound to the process it was opened for: once that process
-	// is gone, reads through it fail rather than answer for a process that
-	// took its pid since. The stat read through it ties it to the process
-	// the walk saw (same start time); without that, the directory opened
-	// might already be the new process's.
-	if data, err := procfs.ReadStatAt(dfd, ".", p.buf); err != nil {
-		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
-		return
-	} else if st, err := procfs.ParseStat(data); err != nil || st.StartTicks != proc.StartTicks {
-		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
-		return
-	}
 	if data, err := p.readAt(dfd, dir, "status"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "uid")
 	} else if uid, err := parseStatusUID(data); err != nil {
@@ -588,9 +600,15 @@ func ReadProcess(procRoot string, pid int) (Process, error) {
 }
 
 // envHome implements procReader: PARACHUTE_HOME from /proc/PID/environ (the
-// environment the process was started with).
-func (p *procFS) envHome(pid int) (string, bool) {
-	data, err := p.read(filepath.Join(p.root, strconv.Itoa(pid), "environ"))
+// environment the process was started with), read through the directory
+// bound to proc (openBound), as its details are.
+func (p *procFS) envHome(proc *Process) (string, bool) {
+	dfd, dir, ok := p.openBound(proc)
+	if !ok {
+		return "", false
+	}
+	defer unix.Close(dfd)
+	data, err := p.readAt(dfd, dir, "environ")
 	if err != nil {
 		return "", false
 	}

@@ -60,4 +60,11 @@ func TestDetailsRefuseAReusedPid(t *testing.T) {
 	if len(stale.Argv) != 0 || stale.Exe != "" || stale.Cwd != "" || stale.UID != 0 || len(stale.Unreadable) != 5 {
 		t.Errorf("an older process with the same pid was given the live one's details: %+v", stale)
 	}
+	// Its environment too: PARACHUTE_HOME is evidence of ownership.
+	if _, ok := newProcFS("/proc").envHome(&live); !ok {
+		t.Error("the live process's environment was not read")
+	}
+	if h, ok := newProcFS("/proc").envHome(&stale); ok {
+		t.Errorf("an older process with the same pid was given the live one's environment (%q)", h)
+	}
 }
