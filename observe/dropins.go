@@ -63,12 +63,15 @@ func unitDirs(scope, userHome, runtimeDir string) []string {
 	return bases
 }
 
-// scanDropIns reads every *.conf in dirs not already in have.
+// scanDropIns reads every *.conf in dirs (most specific first) whose file
+// name is not already in have or in an earlier directory: as systemd
+// applies drop-ins, a file shadows those of the same name in less specific
+// directories (/etc over /usr/lib), which it never reads.
 func scanDropIns(dirs []string, have []UnitFile) ([]UnitFile, []string) {
 	var problems []string
 	seen := map[string]bool{}
 	for _, f := range have {
-		seen[f.Path] = true
+		seen[filepath.Base(f.Path)] = true
 	}
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
@@ -77,10 +80,10 @@ func scanDropIns(dirs []string, have []UnitFile) ([]UnitFile, []string) {
 		}
 		for _, e := range entries {
 			p := filepath.Join(dir, e.Name())
-			if !strings.HasSuffix(e.Name(), ".conf") || seen[p] {
+			if !strings.HasSuffix(e.Name(), ".conf") || seen[e.Name()] {
 				continue
 			}
-			seen[p] = true
+			seen[e.Name()] = true
 			f, problem := readUnitFile(p, nil)
 			problems = appendNonEmpty(problems, problem)
 			have = append(have, f)

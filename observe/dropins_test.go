@@ -180,7 +180,11 @@ func TestScanDropIns(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(d1, "40-fifo.conf"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(d2, "10-break.conf"), "[Service]\nExecStart=\nExecStart=/nonexistent/hub serve\n", 0o644)
+	writeFile(t, filepath.Join(d2, "15-break.conf"), "[Service]\nExecStart=\nExecStart=/nonexistent/hub serve\n", 0o644)
+	// Shadowed by d1's file of the same name, which systemd applies
+	// instead: never read, so never a break.
+	writeFile(t, filepath.Join(d2, "10-break.conf"), "[Service]\nExecStartPre=/nonexistent/shadowed\n", 0o644)
+	writeFile(t, filepath.Join(d2, "00-known.conf"), "[Service]\nExecStartPre=/nonexistent/shadowed\n", 0o644)
 
 	have := []UnitFile{{Path: filepath.Join(d1, "00-known.conf"), Exists: true, Content: "[Service]\nExecStartPre=/nonexistent/known\n"}}
 	var got []UnitFile
@@ -195,7 +199,7 @@ func TestScanDropIns(t *testing.T) {
 			Breaks: []string{"ExecStartPre=/bin/false always exits 1"}},
 		{Path: filepath.Join(d1, "20-ok.conf"), Exists: true, Content: "[Service]\nExecStartPre=-/bin/false\n"},
 		{Path: filepath.Join(d1, "40-fifo.conf"), Exists: true, ParseError: "not a regular file (named pipe)"},
-		{Path: filepath.Join(d2, "10-break.conf"), Exists: true, Content: "[Service]\nExecStart=\nExecStart=/nonexistent/hub serve\n",
+		{Path: filepath.Join(d2, "15-break.conf"), Exists: true, Content: "[Service]\nExecStart=\nExecStart=/nonexistent/hub serve\n",
 			Breaks: []string{"ExecStart=/nonexistent/hub serve: /nonexistent/hub does not exist"}},
 	}
 	if !reflect.DeepEqual(got, want) {
