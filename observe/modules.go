@@ -112,10 +112,11 @@ func hubPathDirs(manager spec.Manager, unitContent, home string) []string {
 }
 
 // unitPaths are the PATH values the hub unit's file sets, read as its
-// manager reads them: each PATH= of the Environment= assignments of a
-// systemd unit's [Service] (not PassEnvironment=, not a comment, not a word
-// of ExecStart=), or the PATH of a launchd job's EnvironmentVariables. A
-// file that does not parse sets nothing we can know.
+// manager reads them: each PATH= of a systemd unit's [Service] environment
+// (unitfile.Environment: not PassEnvironment=, not a comment, not a word of
+// ExecStart=, not an assignment an empty Environment= cleared), or the PATH
+// of a launchd job's EnvironmentVariables. A file that does not parse sets
+// nothing we can know.
 func unitPaths(manager spec.Manager, content string) []string {
 	var out []string
 	switch manager {
@@ -124,15 +125,9 @@ func unitPaths(manager spec.Manager, content string) []string {
 		if err != nil {
 			return nil
 		}
-		for _, v := range opts.Values("Service", "Environment") {
-			words, err := unitfile.SplitEnvironment(v)
-			if err != nil {
-				continue
-			}
-			for _, w := range words {
-				if p, ok := strings.CutPrefix(w, "PATH="); ok {
-					out = append(out, p)
-				}
+		for _, w := range unitfile.Environment(opts) {
+			if p, ok := strings.CutPrefix(w, "PATH="); ok {
+				out = append(out, p)
 			}
 		}
 	case spec.ManagerLaunchd:

@@ -445,6 +445,8 @@ func TestHubPathDirs(t *testing.T) {
 		{"only the Service section", sd, "[Unit]\nEnvironment=PATH=/z\n[Service]\nEnvironment=PATH=/a\n", "", slices.Concat([]string{"/a"}, tail)},
 		{"an escaped quote inside the value", sd, "[Service]\nEnvironment=\"PATH=/a\\\"b:/c\" HOME=/x\n", "", slices.Concat([]string{"/a\"b", "/c"}, tail)},
 		{"a name ending in PATH", sd, "[Service]\nEnvironment=LD_LIBRARY_PATH=/z\n", "", tail},
+		{"an empty Environment= clears what came before", sd, "[Service]\nEnvironment=PATH=/z\nEnvironment=\nEnvironment=PATH=/a\n", "", slices.Concat([]string{"/a"}, tail)},
+		{"a value systemd ignores", sd, "[Service]\nEnvironment=\"PATH=/z\nEnvironment=PATH=/a\n", "", slices.Concat([]string{"/a"}, tail)},
 		{"launchd plist", ld, plist, "/home/u", slices.Concat([]string{"/c", "/d"}, tail, homeDirs)},
 		{"a plist is not a systemd unit", sd, plist, "", tail},
 	}

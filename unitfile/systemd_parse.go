@@ -229,9 +229,25 @@ func diffEnvironment(prefix string, want, have []string) []string {
 	return diffs
 }
 
+// Environment is the environment a systemd unit's [Service] assigns, as
+// "NAME=value" in order, its Environment= values decoded as systemd decodes
+// them: an empty one clears the assignments before it, and one that does
+// not split is ignored, as systemd ignores it (with a warning).
+func Environment(opts Options) []string {
+	out, _ := envAssignments(opts.Values("Service", "Environment"), true)
+	return out
+}
+
 // envMeaning decodes Environment= values into their assignments in order;
-// an empty value clears the ones before it.
+// an empty value clears the ones before it, and one that does not split is
+// an error (a comparison must not call two different units equal).
 func envMeaning(values []string) ([]string, error) {
+	return envAssignments(values, false)
+}
+
+// envAssignments is Environment and envMeaning: skipBad ignores a value
+// that does not split instead of failing.
+func envAssignments(values []string, skipBad bool) ([]string, error) {
 	var out []string
 	for _, v := range values {
 		if v == "" {
@@ -240,6 +256,9 @@ func envMeaning(values []string) ([]string, error) {
 		}
 		as, err := SplitEnvironment(v)
 		if err != nil {
+			if skipBad {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, as...)
