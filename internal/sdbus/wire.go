@@ -18,10 +18,11 @@ import (
 // (bench/README.md, round 4). The format is small and fixed: the
 // specification's "Message Protocol" section is the whole of it.
 //
-// Everything read is the peer's: lengths are checked against what was
-// read before anything is allocated, nesting is bounded, and a message
-// that breaks the format ends the connection with an error naming what
-// was wrong.
+// Everything read is the peer's: a message's declared size is bounded
+// (maxHeader, maxMessage) before its buffer is allocated, and only a reply
+// is allocated at all; lengths inside it are checked against what was
+// read, nesting is bounded, and a message that breaks the format ends the
+// connection with an error naming what was wrong.
 
 // Message types and header fields (the specification's numbering).
 const (
@@ -122,6 +123,14 @@ func readMessage(r *bufio.Reader) (*message, error) {
 	if headerLen+bodyLen > maxMessage {
 		return nil, fmt.Errorf("%w: a message of %d bytes (the limit is %d)", errFormat, headerLen+bodyLen, maxMessage)
 	}
+	if fixed[1] != msgMethodReturn && fixed[1] != msgError {
+		// A signal (the manager sends every connection its own), or a call:
+		// nobody here reads it, so it is skipped, not allocated and decoded.
+		if _, err := r.Discard(int(headerLen - 16 + bodyLen)); err != nil {
+			return nil, fmt.Errorf("%w: cut short: %v", errFormat, err)
+		}
+		return &message{typ: fixed[1], order: order}, nil
+	}
 	buf := make([]byte, headerLen+bodyLen)
 	copy(buf, fixed[:])
 	if _, err := io.ReadFull(r, buf[16:]); err != nil {
@@ -163,7 +172,7 @@ func nextType(sig string, depth int) (one, rest string, err error) {
 		return sig[:1], sig[1:], nil
 	case 'a':
 		elem, rest, err := nextType(sig[1:], depth+1)
-		return "a" + elem, rest, err
+		return sig[:1+len(elem)], rest, err // a slice of sig: no string built
 	case '(', '{':
 		end := byte(')')
 		if c == '{' {
@@ -364,42 +373,35 @@ func (d *decoder) array(elem string, depth int) (any, error) {
 		return nil, fmt.Errorf("%w: an array runs past the end", errFormat)
 	}
 	end := d.pos + int(n)
-	var strs []string
-	var bytes []byte
-	var structs [][]any
-	var others []any
+	// The Go type of the array follows from its element's signature alone:
+	// []string, []byte, [][]any for structs and dict entries, else []any
+	// (a variant's values whatever they hold).
+	switch elem[0] {
+	case 's', 'o', 'g':
+		return collect[string](d, elem, depth, end)
+	case 'y':
+		return collect[byte](d, elem, depth, end)
+	case '(', '{':
+		return collect[[]any](d, elem, depth, end)
+	}
+	return collect[any](d, elem, depth, end)
+}
+
+// collect decodes elements of type elem up to end, each a T (what value
+// returns for elem).
+func collect[T any](d *decoder, elem string, depth, end int) ([]T, error) {
+	var out []T
 	for d.pos < end {
 		v, err := d.value(elem, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		switch x := v.(type) {
-		case string:
-			strs = append(strs, x)
-		case byte:
-			bytes = append(bytes, x)
-		case []any:
-			if elem[0] == '(' || elem[0] == '{' {
-				structs = append(structs, x)
-			} else {
-				others = append(others, x)
-			}
-		default:
-			others = append(others, x)
-		}
+		out = append(out, v.(T))
 	}
 	if d.pos != end {
 		return nil, fmt.Errorf("%w: an array's last element runs past its length", errFormat)
 	}
-	switch elem[0] {
-	case 's', 'o', 'g':
-		return strs, nil
-	case 'y':
-		return bytes, nil
-	case '(', '{':
-		return structs, nil
-	}
-	return others, nil
+	return out, nil
 }
 
 // An encoder writes a little-endian message into b.

@@ -78,6 +78,7 @@ func TestReadMessageDecodesWhatGodbusEncodes(t *testing.T) {
 		{"dict", []any{map[string]uint32{"a": 1}}, []any{[][]any{{"a", uint32(1)}}}},
 		{"bytes and nested arrays", []any{[]byte("hi"), [][]uint32{{1, 2}, {}}}, []any{[]byte("hi"), []any{[]any{uint32(1), uint32(2)}, []any(nil)}}},
 		{"variant in variant", []any{godbus.MakeVariant(godbus.MakeVariant(uint64(5)))}, []any{uint64(5)}},
+		{"variants of strings", []any{[]godbus.Variant{godbus.MakeVariant("ab"), godbus.MakeVariant("cd")}}, []any{[]any{"ab", "cd"}}},
 		{"empty body", nil, nil},
 	} {
 		for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
@@ -351,5 +352,27 @@ func TestDialWireRefusedHello(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "hello: org.freedesktop.DBus.Error.AccessDenied: not you") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A signal is skipped whole, its body never decoded, and the reply after
+// it reads as if it had not been there.
+func TestReadMessageSkipsASignal(t *testing.T) {
+	signal := godbusMessage(t, godbus.TypeSignal, map[godbus.HeaderField]godbus.Variant{
+		godbus.FieldPath:      godbus.MakeVariant(godbus.ObjectPath("/org/freedesktop/systemd1")),
+		godbus.FieldInterface: godbus.MakeVariant("org.freedesktop.systemd1.Manager"),
+		godbus.FieldMember:    godbus.MakeVariant("UnitNew"),
+	}, binary.LittleEndian, "parachute-hub.service", godbus.ObjectPath("/org/freedesktop/systemd1/unit/x"))
+	r := bufio.NewReader(bytes.NewReader(append(signal, methodReturn(t, binary.LittleEndian, 9, "ok")...)))
+	m, err := readMessage(r)
+	if err != nil || m.typ != byte(godbus.TypeSignal) || m.body != nil {
+		t.Fatalf("the signal: %+v, %v; want its type only", m, err)
+	}
+	m, err = readMessage(r)
+	if err != nil || m.typ != msgMethodReturn || m.replySerial != 9 {
+		t.Fatalf("the reply after it: %+v, %v", m, err)
+	}
+	if got, err := m.values(); err != nil || !reflect.DeepEqual(got, []any{"ok"}) {
+		t.Errorf("its values: %v, %v", got, err)
 	}
 }
