@@ -208,6 +208,18 @@ func diagListeners(ask func([]byte, bool) ([]tcpSocket, error), seq *uint32, por
 	return listeners, nil
 }
 
+// diagBufSize is the receive buffer of a sock_diag answer: the kernel fills
+// a dump's datagrams up to 32 KiB, and a shorter buffer would truncate one.
+const diagBufSize = 32 << 10
+
+// diagBufs keeps the receive buffers of sock_diag questions: a port wait
+// asks once per poll. Pooled, a buffer lives on the heap; a 32 KiB array
+// in diagSockets' own frame (where the compiler puts a local make of a
+// constant size) would grow the stack of whatever goroutine observes to
+// 64 KiB, copying every frame below it on the way, which cost a converged
+// tick about 0.8 ms (bench/README.md, round 6).
+var diagBufs = sync.Pool{New: func() any { return new([diagBufSize]byte) }}
+
 // diagSockets asks sock_diag for the LISTEN sockets of both families, and
 // for the server side of client's connection by exact lookup.
 func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) ([]tcpSocket, *tcpSocket, error) {
@@ -221,7 +233,8 @@ func diagSockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		return nil, nil, fmt.Errorf("sock_diag timeout: %w", err)
 	}
-	buf := make([]byte, 32<<10)
+	buf := diagBufs.Get().(*[diagBufSize]byte)[:]
+	defer diagBufs.Put((*[diagBufSize]byte)(buf))
 	seq := uint32(0)
 	ask := func(req []byte, dump bool) ([]tcpSocket, error) {
 		if err := syscall.Sendto(fd, req, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
