@@ -169,12 +169,11 @@ type procReader interface {
 	sockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) (listeners []tcpSocket, server *tcpSocket, problems []string)
 	// walk reads every process's stat and finds the holders of inodes.
 	walk(inodes map[uint64]bool) (walkResult, error)
-	// details fills uid, argv, exe, cwd and cgroup of proc.
-	details(proc *Process)
-	// envHome returns PARACHUTE_HOME from proc's environment ("", true
-	// when unset; false when it cannot be read, or the pid is no longer
-	// proc's).
-	envHome(proc *Process) (string, bool)
+	// details fills uid, argv, exe, cwd and cgroup of proc. With withHome
+	// it also returns PARACHUTE_HOME from proc's environment, read in the
+	// same look at the process ("", true when unset; false when it cannot
+	// be read, or the pid is no longer proc's); without, "", false.
+	details(proc *Process, withHome bool) (home string, homeRead bool)
 }
 
 // walkResult is one pass over the process table.
@@ -339,6 +338,17 @@ type processLoader struct {
 	snap    *Snapshot
 	procs   map[int]*Process
 	users   map[int]string // uid → name
+	// claimed are the pids a pidfile names: their environments are read
+	// with their details (homes), for judgePidfiles.
+	claimed map[int]bool
+	homes   map[int]envHome
+}
+
+// envHome is PARACHUTE_HOME as a process's environment says it: read is
+// false when the environment could not be read.
+type envHome struct {
+	home string
+	read bool
 }
 
 // load returns pid as the snapshot records it; nil when the walk saw no
@@ -351,7 +361,10 @@ func (ld *processLoader) load(pid int) *Process {
 	if st, ok := ld.w.tree[pid]; ok {
 		proc := fromStat(st)
 		proc.Started = startedAt(ld.btime, st.StartTicks, ld.env.ClockTicks)
-		ld.pr.details(&proc)
+		home, read := ld.pr.details(&proc, ld.claimed[pid])
+		if ld.claimed[pid] {
+			ld.homes[pid] = envHome{home, read}
+		}
 		proc.User = lookupUser(ld.env, ld.users, proc)
 		p = &proc
 	} else if err, ok := ld.w.unreadableStat[pid]; ok {
@@ -369,14 +382,20 @@ func (ld *processLoader) load(pid int) *Process {
 // and records it. It returns the pids whose trees the snapshot keeps
 // (live or unknown claims) and holders with every reused pid added.
 func (ld *processLoader) judgePidfiles(cands []pidfileCandidate, holders []int) (seeds, _ []int) {
+	ld.claimed, ld.homes = map[int]bool{}, map[int]envHome{}
+	for _, c := range cands {
+		if c.parse == pidOK {
+			ld.claimed[c.pf.Pid] = true
+		}
+	}
 	for _, c := range cands {
 		pf := c.judge(c.pid(ld.load))
 		ld.snap.Pidfiles = append(ld.snap.Pidfiles, pf)
 		if pf.State == PidLive || pf.State == PidUnknown {
 			if p := ld.procs[pf.Pid]; p != nil && pf.State == PidLive {
 				// A claim's corroboration: does it carry this box's home?
-				if h, ok := ld.pr.envHome(p); ok {
-					p.EnvHome = h
+				if h := ld.homes[pf.Pid]; h.read {
+					p.EnvHome = h.home
 				} else {
 					p.Unreadable = append(p.Unreadable, "environ")
 				}

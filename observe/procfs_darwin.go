@@ -166,8 +166,18 @@ func fromKinfo(kp *unix.KinfoProc) darwinProc {
 
 // details fills uid, argv and exe (KERN_PROCARGS2, which the kernel refuses
 // for another user's process unless we are root) and the start time as
-// wall-clock time; cwd and cgroup are not read on darwin.
-func (d *darwinProcs) details(proc *Process) {
+// wall-clock time; cwd and cgroup are not read on darwin. With withHome it
+// also returns PARACHUTE_HOME, as envHome reads it.
+func (d *darwinProcs) details(proc *Process, withHome bool) (home string, homeRead bool) {
+	if withHome {
+		home, homeRead = d.envHome(proc)
+	}
+	d.argvExe(proc)
+	return home, homeRead
+}
+
+// argvExe is details without the environment.
+func (d *darwinProcs) argvExe(proc *Process) {
 	proc.Started = time.UnixMicro(int64(proc.StartTicks))
 	if uid, ok := d.uids[proc.Pid]; ok {
 		proc.UID = uid
@@ -215,12 +225,12 @@ func ReadProcess(_ string, pid int) (Process, error) {
 	sid, _ := unix.Getsid(pid)
 	proc := fromStat(darwinStat(dp, sid))
 	d := &darwinProcs{uids: map[int]int{pid: dp.UID}}
-	d.details(&proc)
+	d.details(&proc, false)
 	return proc, nil
 }
 
-// envHome implements procReader: PARACHUTE_HOME from the environment
-// KERN_PROCARGS2 returns after the arguments (root, or the same user).
+// envHome is PARACHUTE_HOME from the environment KERN_PROCARGS2 returns
+// after the arguments (root, or the same user).
 func (d *darwinProcs) envHome(proc *Process) (string, bool) {
 	buf, err := unix.SysctlRaw("kern.procargs2", proc.Pid)
 	if err != nil {

@@ -521,13 +521,21 @@ func (p *procFS) openBound(proc *Process) (dfd int, dir string, ok bool) {
 
 // details fills what the walk did not read: uid, argv, exe, cwd and cgroup.
 // Each field that cannot be read is named in Unreadable; none is fatal.
-func (p *procFS) details(proc *Process) {
+// With withHome it also reads PARACHUTE_HOME from /proc/PID/environ (the
+// environment the process was started with), as procReader says. All of
+// it is read through one directory descriptor bound to proc (openBound).
+func (p *procFS) details(proc *Process, withHome bool) (home string, homeRead bool) {
 	dfd, dir, ok := p.openBound(proc)
 	if !ok {
 		proc.Unreadable = append(proc.Unreadable, "uid", "argv", "exe", "cwd", "cgroup")
-		return
+		return "", false
 	}
 	defer unix.Close(dfd)
+	if withHome {
+		if data, err := p.readAt(dfd, dir, "environ"); err == nil {
+			home, homeRead = envValue(data, "PARACHUTE_HOME"), true
+		}
+	}
 	if data, err := p.readAt(dfd, dir, "status"); err != nil {
 		proc.Unreadable = append(proc.Unreadable, "uid")
 	} else if uid, err := parseStatusUID(data); err != nil {
@@ -555,6 +563,7 @@ func (p *procFS) details(proc *Process) {
 	} else {
 		proc.Cgroup = procfs.ParseCgroup(data)
 	}
+	return home, homeRead
 }
 
 // readAt is read of name in the /proc directory open at dfd (dir, for
@@ -608,24 +617,8 @@ func ReadProcess(procRoot string, pid int) (Process, error) {
 	if bt, err := p.bootTime(); err == nil {
 		proc.Started = startedAt(bt, st.StartTicks, defaultClockTicks)
 	}
-	p.details(&proc)
+	p.details(&proc, false)
 	return proc, nil
-}
-
-// envHome implements procReader: PARACHUTE_HOME from /proc/PID/environ (the
-// environment the process was started with), read through the directory
-// bound to proc (openBound), as its details are.
-func (p *procFS) envHome(proc *Process) (string, bool) {
-	dfd, dir, ok := p.openBound(proc)
-	if !ok {
-		return "", false
-	}
-	defer unix.Close(dfd)
-	data, err := p.readAt(dfd, dir, "environ")
-	if err != nil {
-		return "", false
-	}
-	return envValue(data, "PARACHUTE_HOME"), true
 }
 
 // listeningPorts says which of ports have a listening TCP socket (either

@@ -56,15 +56,16 @@ func TestDetailsRefuseAReusedPid(t *testing.T) {
 		t.Fatalf("the live process: argv %q exe %q unreadable %v", live.Argv, live.Exe, live.Unreadable)
 	}
 	stale := Process{Pid: live.Pid, StartTicks: live.StartTicks - 1, Argv: []string{}}
-	newProcFS("/proc").details(&stale)
+	h, ok := newProcFS("/proc").details(&stale, true)
 	if len(stale.Argv) != 0 || stale.Exe != "" || stale.Cwd != "" || stale.UID != 0 || len(stale.Unreadable) != 5 {
 		t.Errorf("an older process with the same pid was given the live one's details: %+v", stale)
 	}
 	// Its environment too: PARACHUTE_HOME is evidence of ownership.
-	if _, ok := newProcFS("/proc").envHome(&live); !ok {
-		t.Error("the live process's environment was not read")
-	}
-	if h, ok := newProcFS("/proc").envHome(&stale); ok {
+	if ok {
 		t.Errorf("an older process with the same pid was given the live one's environment (%q)", h)
+	}
+	again := Process{Pid: live.Pid, StartTicks: live.StartTicks, Argv: []string{}}
+	if _, ok := newProcFS("/proc").details(&again, true); !ok || len(again.Argv) != 2 {
+		t.Errorf("the live process's environment or argv was not read: %+v", again)
 	}
 }
