@@ -69,7 +69,7 @@ echo "run.sh: 1/3 observe (bench/observe.sh)" >&2
 echo "run.sh: 2/3 cutover (bench/cutoverbench)" >&2
 "$work/bin/cutoverbench" -bin "$work/bin" -work "$work/runs" -json "$work/cutover.json" "$@" >"$work/cutover.md"
 echo "run.sh: 3/3 at scale (bench/cutoverbench scale)" >&2
-"$work/bin/cutoverbench" scale -bin "$work/bin" -work "$work/scale" -runs 2 -pairs 11 -json "$work/scale.json" >"$work/scale.md"
+"$work/bin/cutoverbench" scale -bin "$work/bin" -work "$work/scale" -runs 3 -pairs 21 -json "$work/scale.json" >"$work/scale.md"
 
 took=$(($(date +%s) - t0))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
