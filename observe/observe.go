@@ -338,10 +338,11 @@ type processLoader struct {
 	snap    *Snapshot
 	procs   map[int]*Process
 	users   map[int]string // uid → name
-	// claimed are the pids a pidfile names: their environments are read
-	// with their details (homes), for judgePidfiles.
-	claimed map[int]bool
-	homes   map[int]envHome
+	// homeWanted are the pids of the claims that stand as far as time can
+	// tell (judgePidfiles): their environments are read with their
+	// details, into homes.
+	homeWanted map[int]bool
+	homes      map[int]envHome
 }
 
 // envHome is PARACHUTE_HOME as a process's environment says it: read is
@@ -351,41 +352,54 @@ type envHome struct {
 	read bool
 }
 
-// load returns pid as the snapshot records it; nil when the walk saw no
-// such process.
+// load returns pid as the snapshot records it, with its details; nil when
+// the walk saw no such process.
 func (ld *processLoader) load(pid int) *Process {
 	if p, ok := ld.procs[pid]; ok {
 		return p
 	}
-	var p *Process
-	if st, ok := ld.w.tree[pid]; ok {
-		proc := fromStat(st)
-		proc.Started = startedAt(ld.btime, st.StartTicks, ld.env.ClockTicks)
-		home, read := ld.pr.details(&proc, ld.claimed[pid])
-		if ld.claimed[pid] {
+	p := ld.base(pid)
+	if _, seen := ld.w.tree[pid]; seen {
+		home, read := ld.pr.details(p, ld.homeWanted[pid])
+		if ld.homeWanted[pid] {
 			ld.homes[pid] = envHome{home, read}
 		}
-		proc.User = lookupUser(ld.env, ld.users, proc)
-		p = &proc
+		p.User = lookupUser(ld.env, ld.users, *p)
 	} else if err, ok := ld.w.unreadableStat[pid]; ok {
-		p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
 		ld.snap.Problems = append(ld.snap.Problems, fmt.Sprintf("process %d: %v", pid, err))
-	} else if ld.walkErr != nil {
-		// No process table: whether pid lives is unknown, not "dead".
-		p = &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
 	}
 	ld.procs[pid] = p
 	return p
+}
+
+// base is pid as the walk saw it, before its details are read: what a
+// pidfile's claim is judged by. nil when the walk saw no such process.
+func (ld *processLoader) base(pid int) *Process {
+	if st, ok := ld.w.tree[pid]; ok {
+		proc := fromStat(st)
+		proc.Started = startedAt(ld.btime, st.StartTicks, ld.env.ClockTicks)
+		return &proc
+	}
+	if _, ok := ld.w.unreadableStat[pid]; ok || ld.walkErr != nil {
+		// Hidden from us, or no process table at all: whether pid lives is
+		// unknown, not "dead".
+		return &Process{Pid: pid, Argv: []string{}, Unreadable: []string{"stat"}}
+	}
+	return nil
 }
 
 // judgePidfiles judges each pidfile against the process its pid names now
 // and records it. It returns the pids whose trees the snapshot keeps
 // (live or unknown claims) and holders with every reused pid added.
 func (ld *processLoader) judgePidfiles(cands []pidfileCandidate, holders []int) (seeds, _ []int) {
-	ld.claimed, ld.homes = map[int]bool{}, map[int]envHome{}
+	// A claim is judged by the process's stat alone. The environment of
+	// each that stands is read with its details, in the same look at the
+	// process; a reused pid's environment is someone else's and is not
+	// read.
+	ld.homeWanted, ld.homes = map[int]bool{}, map[int]envHome{}
 	for _, c := range cands {
-		if c.parse == pidOK {
-			ld.claimed[c.pf.Pid] = true
+		if pf := c.judge(c.pid(ld.base)); pf.State == PidLive {
+			ld.homeWanted[pf.Pid] = true
 		}
 	}
 	for _, c := range cands {
