@@ -173,11 +173,15 @@ the sandbox, with no `nsenter` in the timed path. In each run:
 **limit** = stop limit + the faster of the two starts. It is what any
 cutover must spend: the slowest process's exit after SIGTERM, then a unit
 start until the hub answers. **overhead** = cutover − limit, per run.
-Target (issue 3): within 100 ms of the limit.
+Target (issue 3): within 100 ms of the limit. The hub boots its modules
+after it answers, and the cutover waits for them (wait-modules); no limit
+here includes that boot, so the verdict is on the overhead without the
+wait-modules step, and the overhead with it is given beside (section 3
+measures the boot of 500 modules against a limit that includes it).
 
-The reconciler's own polls start at 10 ms and back off to 80 ms
-(`actuate.Actuator.Poll`); the limits are measured with 500 µs polls, so
-they are not inflated by sampling.
+The reconciler's own polls start at 5 ms and back off to 20 ms
+(`actuate.Actuator.Poll`; the module wait polls every 50 ms); the limits
+are measured with 500 µs polls, so they are not inflated by sampling.
 
 How to read the breakdown of the cutover below: the time up to each
 `step-done` (or `step-failed`) event belongs to that step; the stop steps

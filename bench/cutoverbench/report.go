@@ -43,6 +43,13 @@ func (r Run) limit() time.Duration { return r.StopPortsFree + r.startLimit() }
 // overhead is what the cutover spent beyond its limit.
 func (r Run) overhead() time.Duration { return r.Cutover - r.limit() }
 
+// overheadWithoutModules is the overhead less the wait-modules step: the
+// hub boots its modules after /health answers, and the limit, which ends
+// at that answer, includes no such boot.
+func (r Run) overheadWithoutModules() time.Duration {
+	return r.overhead() - part(r, string(reconcile.WaitModules))
+}
+
 // Phase names that are not step actions.
 const (
 	phaseStartup = "exec → first step-start"
@@ -55,7 +62,7 @@ const (
 var phaseOrder = []string{phaseStartup,
 	string(reconcile.WriteUnit), string(reconcile.DisableUnit), string(reconcile.Stop), string(reconcile.RemovePidfile),
 	string(reconcile.WaitPortFree), string(reconcile.StartUnit), string(reconcile.WaitHealthy),
-	phaseBetween, phaseVerify}
+	string(reconcile.WaitModules), phaseBetween, phaseVerify}
 
 // phases splits a run's wall time into what each part of it was spent on,
 // from the arrival times of its events: the time up to a step-done (or
@@ -184,17 +191,30 @@ func renderFigures(w io.Writer, runs []Run, cut, over stats) {
 }
 
 // renderTarget writes the verdict on the overhead's median against target,
-// and what the overhead would be without the wait-healthy step.
+// and what the overhead would be without the wait-healthy step. The
+// verdict leaves out the wait-modules step: the limit ends when the hub
+// answers /health, and the boot of its modules that follows is in no limit
+// here (section 3 measures it at scale).
 func renderTarget(w io.Writer, runs []Run, over stats) {
+	bare := summarize(each(runs, Run.overheadWithoutModules))
 	verdict := "**met**"
-	if over.med > target {
+	if bare.med > target {
 		verdict = "**missed**"
 	}
-	fmt.Fprintf(w, "Target: the cutover within %s of its limit. Median overhead %s (min %s, max %s): %s.\n\n",
-		ms(target), ms(over.med), ms(over.min), ms(over.max), verdict)
+	fmt.Fprintf(w, "Target: the cutover within %s of its limit. ", ms(target))
+	median := "Median"
+	if wm := summarize(each(runs, func(r Run) time.Duration { return part(r, string(reconcile.WaitModules)) })); wm.med > 0 {
+		fmt.Fprintf(w, "The limit ends when the hub answers `/health`; the hub then boots its modules, and the run waits for them "+
+			"(wait-modules, %s median), a boot no limit here includes. Overhead with it: median %s (min %s, max %s). Without it: ",
+			ms(wm.med), ms(over.med), ms(over.min), ms(over.max))
+		median = "median"
+	}
+	fmt.Fprintf(w, "%s overhead %s (min %s, max %s): %s.\n\n", median, ms(bare.med), ms(bare.min), ms(bare.max), verdict)
 	// What the other parts cost beyond the limit, however long
 	// wait-healthy took: a floor for the overhead of a faster wait-healthy.
-	rest := summarize(each(runs, func(r Run) time.Duration { return r.overhead() - part(r, string(reconcile.WaitHealthy)) }))
+	rest := summarize(each(runs, func(r Run) time.Duration {
+		return r.overheadWithoutModules() - part(r, string(reconcile.WaitHealthy))
+	}))
 	if wh := summarize(each(runs, func(r Run) time.Duration { return part(r, string(reconcile.WaitHealthy)) })); wh.med > 0 {
 		than := "still over"
 		if rest.med <= target {
@@ -353,6 +373,29 @@ var overheadSources = []overheadSource{
 		func(runs []Run, _ stats) string {
 			return "`parachute observe --output json` on the converged box, exec to exit: " + ms(summarize(flatten(runs, func(r Run) []time.Duration { return r.Observe })).med)
 		}},
+	{"wait-modules: the hub's boot of its modules, after `/health` (in no limit)", func(r Run) time.Duration { return part(r, string(reconcile.WaitModules)) }, nil},
+	{"any other step", otherParts, nil},
+}
+
+// sourcePhases are the phases the rows of overheadSources name; otherParts
+// is the time of every other one, so that the rows always add up.
+var sourcePhases = map[string]bool{
+	phaseStartup: true, phaseBetween: true, phaseVerify: true,
+	string(reconcile.WriteUnit): true, string(reconcile.Stop): true, string(reconcile.RemovePidfile): true,
+	string(reconcile.DisableUnit): true, string(reconcile.WaitPortFree): true, string(reconcile.StartUnit): true,
+	string(reconcile.WaitHealthy): true, string(reconcile.WaitModules): true,
+}
+
+// otherParts is the time of r's phases that no row of overheadSources names.
+func otherParts(r Run) time.Duration {
+	parts, _, _ := phases(r.Events, r.Cutover)
+	var d time.Duration
+	for name, p := range parts {
+		if !sourcePhases[name] {
+			d += p
+		}
+	}
+	return d
 }
 
 // flatten concatenates what f returns for each run.

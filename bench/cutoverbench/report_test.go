@@ -193,6 +193,12 @@ func TestOverheadSourcesAddUpToTheOverhead(t *testing.T) {
 			ev("step-done", 5, reconcile.StartUnit, 335, "150ms"),
 			ev("step-start", 6, reconcile.WaitHealthy, 336, ""),
 			ev("step-done", 6, reconcile.WaitHealthy, 356, "20ms"),
+			// The hub's boot of its modules, which no limit includes, and
+			// an action the breakdown has no row of its own for.
+			ev("step-start", 7, reconcile.WaitModules, 357, ""),
+			ev("step-done", 7, reconcile.WaitModules, 377, "20ms"),
+			ev("step-start", 8, "some-new-action", 378, ""),
+			ev("step-done", 8, "some-new-action", 380, "2ms"),
 		},
 	}
 	var sum time.Duration
@@ -201,5 +207,8 @@ func TestOverheadSourcesAddUpToTheOverhead(t *testing.T) {
 	}
 	if want := r.overhead(); sum != want || want != 376*time.Millisecond {
 		t.Fatalf("sources add up to %v, overhead %v (want 376ms)", sum, want)
+	}
+	if got := r.overheadWithoutModules(); got != 356*time.Millisecond {
+		t.Errorf("overhead without wait-modules = %v, want 356ms", got)
 	}
 }
