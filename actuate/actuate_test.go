@@ -93,6 +93,60 @@ func TestOneGracePeriodForAllStops(t *testing.T) {
 	}
 }
 
+// TestStopsAllStartBeforeTheFirstSignal: a batch of stops reports every
+// step started while every target still runs, then signals them; when a
+// signal fails, each stop after it is reported failed, not left started.
+func TestStopsAllStartBeforeTheFirstSignal(t *testing.T) {
+	w := actuatetest.New(home, 1939, mods)
+	pids := []int{detachedModule(w, mods[0], actuatetest.Proc{}), detachedModule(w, mods[1], actuatetest.Proc{})}
+	d := desired(w, spec.Absent)
+	p := reconcile.Compute(d, w.Snapshot())
+	a, events := newActuator(w, d)
+	starts := 0
+	a.Events = func(e actuate.Event) {
+		*events = append(*events, e)
+		if e.Action != reconcile.Stop || e.Event != "step-start" {
+			return
+		}
+		starts++
+		for _, pid := range pids {
+			if _, ok := w.Proc(pid); !ok {
+				t.Errorf("stop %d (%s) reported started after pid %d was signalled", e.N, e.Target, pid)
+			}
+		}
+	}
+	if _, err := a.Apply(context.Background(), p); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if starts < len(pids) {
+		t.Fatalf("%d stops started, want at least %d", starts, len(pids))
+	}
+
+	// The same batch, the first signal refused: nothing is left reported
+	// started with no end.
+	w = actuatetest.New(home, 1939, mods)
+	detachedModule(w, mods[0], actuatetest.Proc{})
+	detachedModule(w, mods[1], actuatetest.Proc{})
+	p = reconcile.Compute(d, w.Snapshot())
+	a, events = newActuator(w, d)
+	w.FailNext("signal", errors.New("operation not permitted"))
+	if _, err := a.Apply(context.Background(), p); err == nil {
+		t.Fatal("apply succeeded with a refused signal")
+	}
+	open := map[int]string{}
+	for _, e := range *events {
+		switch e.Event {
+		case "step-start":
+			open[e.N] = e.Target
+		case "step-done", "step-failed":
+			delete(open, e.N)
+		}
+	}
+	if len(open) != 0 {
+		t.Errorf("steps reported started and never ended: %v\nevents: %+v", open, *events)
+	}
+}
+
 func TestReusedPidBetweenPlanAndApplyIsNotSignalled(t *testing.T) {
 	w := actuatetest.New(home, 1939, mods[:1])
 	pid := detachedModule(w, mods[0], actuatetest.Proc{})

@@ -20,6 +20,12 @@ import (
 // grace period for all of them together, then SIGKILLs what is left. Each
 // pid's start time is checked again just before each signal: a pid that now
 // names another process is left alone.
+//
+// Every step is reported started before the first signal, and the signals
+// then go out back to back, each after only its pid's check. A report
+// between two signals (an event line a reader on a pipe must take) spread
+// a batch of 500 over most of a second, while the exits of the first ones
+// already had the CPUs.
 func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 	a := r.a
 	t0 := a.Clock.Now()
@@ -27,18 +33,21 @@ func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 		st    reconcile.Step
 		alive bool
 	}
-	targets := make([]*target, 0, len(steps))
-	groups := a.Procs.Groups()
 	for _, st := range steps {
 		a.emit("step-start", st, nil, 0)
-		t := &target{st: st}
+	}
+	targets := make([]*target, 0, len(steps))
+	groups := a.Procs.Groups()
+	for i, st := range steps {
 		sent, err := r.signal(st, syscall.SIGTERM, groups)
 		if err != nil {
 			a.emit("step-failed", st, err, a.Clock.Now().Sub(t0))
+			for _, later := range steps[i+1:] {
+				a.emit("step-failed", later, fmt.Errorf("not signalled: stopping %s failed first", st.Target), a.Clock.Now().Sub(t0))
+			}
 			return &StepError{Step: st, Err: err}
 		}
-		t.alive = sent
-		targets = append(targets, t)
+		targets = append(targets, &target{st: st, alive: sent})
 	}
 	deadline := t0.Add(a.Timeouts.Stop)
 	for n := 0; ; n++ {
