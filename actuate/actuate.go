@@ -48,6 +48,33 @@ type Processes interface {
 	StartDetached(argv, env []string, dir, log string) (int, error)
 }
 
+// Holder is implemented by a Processes that can hold on to a process, so
+// that a batch of stops checks every process before the first signal and
+// then signals them back to back with no window for a pid to come to name
+// another process (Linux: a pidfd each). Without it each pid is checked
+// again just before its own signal, which puts the checks of the later
+// ones among the exits of the earlier ones.
+type Holder interface {
+	// Hold returns a hold on pid, which must be the process that started
+	// at startTicks (0: whichever process has the pid now); ErrGone when
+	// it has exited or the pid names another process. Any other error
+	// means holding is not possible here, and the caller checks and
+	// signals as without a Holder.
+	Hold(pid int, startTicks uint64) (Hold, error)
+}
+
+// Hold is one process held for a batch of signals.
+type Hold interface {
+	// Exited reports whether the held process has exited (a zombie has).
+	Exited() bool
+	// Signal sends sig to the held process, or to its group pgid when
+	// pgid > 0. Callers ask it only while the process has not exited: a
+	// live member keeps the group's id from naming any other group.
+	Signal(pgid int, sig syscall.Signal) error
+	// Release lets go of the process.
+	Release()
+}
+
 // Groups answers for one look at the process groups.
 type Groups interface {
 	// Alive reports whether any process of group pgid is alive (a zombie

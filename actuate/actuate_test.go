@@ -121,6 +121,11 @@ func TestStopsAllStartBeforeTheFirstSignal(t *testing.T) {
 	if starts < len(pids) {
 		t.Fatalf("%d stops started, want at least %d", starts, len(pids))
 	}
+	// Checked before the first signal means held: a reuse of a pid cannot
+	// redirect a signal sent through a hold.
+	if w.Holds() < len(pids) {
+		t.Errorf("%d processes held for %d stops", w.Holds(), len(pids))
+	}
 
 	// The same batch, the first signal refused: nothing is left reported
 	// started with no end.

@@ -12,20 +12,30 @@ import (
 
 // Signal implements Processes: kill(-pgid) for a group, kill(pid) otherwise.
 func (OSProcesses) Signal(pid, pgid int, sig syscall.Signal) error {
+	if err := refuseSignal(pid, pgid); err != nil {
+		return err
+	}
 	if pgid > 0 {
-		// The last line of defence: never our own group or our parent's,
-		// whatever the plan says.
+		return syscall.Kill(-pgid, sig)
+	}
+	return syscall.Kill(pid, sig)
+}
+
+// refuseSignal is the last line of defence, whatever the plan says: never
+// pid 1, this reconciler or its parent, nor their groups.
+func refuseSignal(pid, pgid int) error {
+	if pgid > 0 {
 		own := syscall.Getpgrp()
 		parent, _ := syscall.Getpgid(os.Getppid())
 		if pgid <= 1 || pgid == own || pgid == parent || pgid == os.Getpid() || pgid == os.Getppid() {
 			return fmt.Errorf("refusing to signal process group %d (it holds this reconciler or its parent)", pgid)
 		}
-		return syscall.Kill(-pgid, sig)
+		return nil
 	}
 	if pid <= 1 || pid == os.Getpid() || pid == os.Getppid() {
 		return fmt.Errorf("refusing to signal pid %d", pid)
 	}
-	return syscall.Kill(pid, sig)
+	return nil
 }
 
 // Groups implements Processes.

@@ -17,44 +17,49 @@ import (
 )
 
 // stopAll signals every process of a run of stop steps at once, waits one
-// grace period for all of them together, then SIGKILLs what is left. Each
-// pid's start time is checked again just before each signal: a pid that now
-// names another process is left alone.
+// grace period for all of them together, then SIGKILLs what is left. A pid
+// that now names another process than the plan's (its start time differs)
+// is left alone.
 //
-// Every step is reported started before the first signal, and the signals
-// then go out back to back, each after only its pid's check. A report
-// between two signals (an event line a reader on a pipe must take) spread
-// a batch of 500 over most of a second, while the exits of the first ones
-// already had the CPUs.
+// Every step is reported started, and every process checked, before the
+// first signal; the signals then go out back to back. Checking and
+// reporting each one just before its own signal spread a batch of 500 over
+// most of a second: the checks and reports of the later ones ran among the
+// exits of the earlier ones, which had the CPUs. What makes the early check
+// safe is the hold (Holder: a pidfd), which a reuse of the pid cannot
+// redirect; without one, each pid is checked just before its signal.
 func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 	a := r.a
 	t0 := a.Clock.Now()
-	type target struct {
-		st    reconcile.Step
-		alive bool
-	}
 	for _, st := range steps {
 		a.emit("step-start", st, nil, 0)
 	}
-	targets := make([]*target, 0, len(steps))
-	groups := a.Procs.Groups()
-	for i, st := range steps {
-		sent, err := r.signal(st, syscall.SIGTERM, groups)
-		if err != nil {
-			a.emit("step-failed", st, err, a.Clock.Now().Sub(t0))
-			for _, later := range steps[i+1:] {
-				a.emit("step-failed", later, fmt.Errorf("not signalled: stopping %s failed first", st.Target), a.Clock.Now().Sub(t0))
+	targets := holdAll(a.Procs, steps)
+	defer func() {
+		for _, t := range targets {
+			if t.hold != nil {
+				t.hold.Release()
 			}
-			return &StepError{Step: st, Err: err}
 		}
-		targets = append(targets, &target{st: st, alive: sent})
+	}()
+	groups := a.Procs.Groups()
+	for i, t := range targets {
+		sent, err := r.signalTarget(t, syscall.SIGTERM, groups)
+		if err != nil {
+			a.emit("step-failed", t.st, err, a.Clock.Now().Sub(t0))
+			for _, later := range targets[i+1:] {
+				a.emit("step-failed", later.st, fmt.Errorf("not signalled: stopping %s failed first", t.st.Target), a.Clock.Now().Sub(t0))
+			}
+			return &StepError{Step: t.st, Err: err}
+		}
+		t.alive = sent
 	}
 	deadline := t0.Add(a.Timeouts.Stop)
 	for n := 0; ; n++ {
 		remaining := 0
 		groups := a.Procs.Groups() // one look per poll
 		for _, t := range targets {
-			if t.alive && !r.stillThere(t.st, groups) {
+			if t.alive && !r.stillThere(t.st, t.hold, groups) {
 				t.alive = false
 				a.emit("step-done", t.st, nil, a.Clock.Now().Sub(t0))
 			}
@@ -72,7 +77,7 @@ func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
 				if !t.alive {
 					continue
 				}
-				if _, err := r.signal(t.st, syscall.SIGKILL, groups); err != nil {
+				if _, err := r.signalTarget(t, syscall.SIGKILL, groups); err != nil {
 					a.emit("step-failed", t.st, err, a.Clock.Now().Sub(t0))
 					return &StepError{Step: t.st, Err: err}
 				}
@@ -101,7 +106,7 @@ func (r *run) reapKilled(ctx context.Context, steps []reconcile.Step, t0 time.Ti
 		left := steps[:0:0]
 		groups := a.Procs.Groups()
 		for _, st := range steps {
-			if r.stillThere(st, groups) {
+			if r.stillThere(st, nil, groups) {
 				left = append(left, st)
 			} else {
 				a.emit("step-done", st, nil, a.Clock.Now().Sub(t0))
@@ -152,14 +157,54 @@ func (r *run) signal(st reconcile.Step, sig syscall.Signal, groups Groups) (bool
 }
 
 // stillThere reports whether a stop step's process (or its group, as
-// groups sees it) lives.
-func (r *run) stillThere(st reconcile.Step, groups Groups) bool {
-	p := r.a.Procs
-	id, err := p.Identity(st.Pid)
-	if err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
+// groups sees it) lives. A held process is asked through its hold.
+func (r *run) stillThere(st reconcile.Step, hold Hold, groups Groups) bool {
+	if hold != nil {
+		if !hold.Exited() {
+			return true
+		}
+	} else if id, err := r.a.Procs.Identity(st.Pid); err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
 		return true
 	}
 	return st.Pgid > 0 && groups.Alive(st.Pgid)
+}
+
+// stopTarget is one process of a batch of stops.
+type stopTarget struct {
+	st reconcile.Step
+	// hold is the process held since before the batch's first signal; nil
+	// when it could not be held (gone already, or no Holder here).
+	hold  Hold
+	alive bool
+}
+
+// holdAll makes the targets of a batch of stops, each process held when
+// procs can hold one and it is still the plan's.
+func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
+	holder, _ := procs.(Holder)
+	targets := make([]*stopTarget, len(steps))
+	for i, st := range steps {
+		targets[i] = &stopTarget{st: st}
+		if holder != nil {
+			if h, err := holder.Hold(st.Pid, st.StartTicks); err == nil {
+				targets[i].hold = h
+			}
+		}
+	}
+	return targets
+}
+
+// signalTarget is signal for a target of a batch: a held process that has
+// not exited is signalled through its hold, with nothing left to check;
+// any other as signal decides (a gone leader's group may live on).
+func (r *run) signalTarget(t *stopTarget, sig syscall.Signal, groups Groups) (bool, error) {
+	if t.hold == nil || t.hold.Exited() {
+		return r.signal(t.st, sig, groups)
+	}
+	if err := t.hold.Signal(t.st.Pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return false, fmt.Errorf("%s pid %d: %w", sigName(sig), t.st.Pid, err)
+	}
+	return true, nil
 }
 
 func ignoreGone(err error) error {

@@ -127,8 +127,9 @@ type World struct {
 	files    map[string]file
 	units    map[string]*Unit
 	failNext map[string]error
-	// looks counts Held calls; groupLooks, looks at the process groups.
-	looks, groupLooks int
+	// looks counts Held calls; groupLooks, looks at the process groups;
+	// holds, processes held for a batch of signals.
+	looks, groupLooks, holds int
 
 	// Violations records every breach of a safety invariant the world can
 	// see: a hub unit started while a declared port was held by a process
@@ -455,6 +456,46 @@ func (w *World) Signal(pid, pgid int, sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// Hold implements actuate.Holder as pidfds do: a hold on the process that
+// has pid now, if it started at startTicks (0: any). Holds counts them.
+func (w *World) Hold(pid int, startTicks uint64) (actuate.Hold, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p, ok := w.procs[pid]
+	if !ok || p.dead || (startTicks != 0 && p.Start != startTicks) {
+		return nil, actuate.ErrGone
+	}
+	w.holds++
+	return worldHold{w: w, p: p}, nil
+}
+
+// Holds is how many processes were held for a batch of signals.
+func (w *World) Holds() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.holds
+}
+
+type worldHold struct {
+	w *World
+	p *Proc
+}
+
+// Exited implements actuate.Hold.
+func (h worldHold) Exited() bool {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.p.dead
+}
+
+// Signal implements actuate.Hold: the held process itself, or its group.
+func (h worldHold) Signal(pgid int, sig syscall.Signal) error {
+	return h.w.Signal(h.p.Pid, pgid, sig)
+}
+
+// Release implements actuate.Hold.
+func (worldHold) Release() {}
 
 // Groups implements actuate.Processes as the real one does: a look takes
 // the table of live groups on its first question and answers every later

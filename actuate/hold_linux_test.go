@@ -1,0 +1,77 @@
+package actuate_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parachute/reconcile/actuate"
+)
+
+// A hold is on the process the plan saw, not on its pid: the wrong start
+// time is refused, the held process is signalled through its pidfd, and it
+// reads as exited once it is a zombie, before anyone reaps it.
+func TestHoldOnRealProcesses(t *testing.T) {
+	p := actuate.OSProcesses{}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	id, err := p.Identity(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Hold(pid, id.StartTicks+1); !errors.Is(err, actuate.ErrGone) {
+		t.Fatalf("Hold with another start time: %v, want ErrGone", err)
+	}
+	h, err := p.Hold(pid, id.StartTicks)
+	if err != nil {
+		t.Fatalf("Hold(%d): %v", pid, err)
+	}
+	defer h.Release()
+	if h.Exited() {
+		t.Fatal("a running sleep reads as exited")
+	}
+	if err := h.Signal(0, syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.Exited() {
+		if time.Now().After(deadline) {
+			t.Fatal("the held sleep did not read as exited after SIGTERM")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Exited, not reaped: the zombie is still there for its parent.
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("kill(%d, 0): %v (the test expects the zombie unreaped)", pid, err)
+	}
+	if _, err := cmd.Process.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Hold(pid, id.StartTicks); !errors.Is(err, actuate.ErrGone) {
+		t.Fatalf("Hold of a reaped pid: %v, want ErrGone", err)
+	}
+}
+
+// The last line of defence holds through a hold too: this process, its
+// parent and their groups are never signalled.
+func TestHoldRefusesToSignalItself(t *testing.T) {
+	p := actuate.OSProcesses{}
+	h, err := p.Hold(os.Getpid(), 0)
+	if err != nil {
+		t.Fatalf("Hold(self): %v", err)
+	}
+	defer h.Release()
+	if err := h.Signal(0, syscall.SIGTERM); err == nil {
+		t.Fatal("a hold on this process signalled it")
+	}
+	if err := h.Signal(syscall.Getpgrp(), syscall.SIGTERM); err == nil {
+		t.Fatal("a hold signalled this process's own group")
+	}
+}
