@@ -84,6 +84,9 @@ type Groups interface {
 	// a fork of one or a setpgid into it, which nothing of a stopped
 	// module does.
 	Alive(pgid int) bool
+	// Members reports whether group pgid has any member at all, zombies
+	// included, without reading the process table.
+	Members(pgid int) bool
 }
 
 // Files writes and removes the few files the reconciler owns. Every path

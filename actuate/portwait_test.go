@@ -147,3 +147,47 @@ func TestStopWaitsAreOneGroupLookPerPoll(t *testing.T) {
 		t.Errorf("%d looks at the process groups, want one per poll (about 17)", n)
 	}
 }
+
+// A stopped group whose members are only zombies (a parent that does not
+// reap) is looked at in full once it has lingered lingerGrace, and found
+// gone; a group that empties at once is never looked at in full.
+func TestZombieGroupsAreLookedAtOnceTheyLinger(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		unreaped bool
+		minTook  time.Duration
+		maxTook  time.Duration
+		looks    bool
+	}{
+		{"reaped", false, 0, 50 * time.Millisecond, false},
+		{"zombies", true, 100 * time.Millisecond, time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := actuatetest.New(home, 1939, mods[:1])
+			leader := detachedModule(w, mods[0], actuatetest.Proc{Unreaped: tc.unreaped})
+			w.Spawn(actuatetest.Proc{PPid: leader, Pgid: leader, Argv: []string{"/home/op/.bun/bin/" + mods[0].Name, "worker"}, Unreaped: tc.unreaped})
+			d := desired(w, spec.Absent)
+			p := reconcile.Compute(d, w.Snapshot())
+			a, events := newActuator(w, d)
+			t0 := w.Now()
+			if _, err := a.Apply(context.Background(), p); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			var took time.Duration
+			for _, e := range *events {
+				if e.Action == reconcile.Stop && e.Event == "step-done" {
+					took = w.Now().Sub(t0)
+					if d, err := time.ParseDuration(e.Elapsed); err == nil {
+						took = d
+					}
+				}
+			}
+			if took < tc.minTook || took > tc.maxTook {
+				t.Errorf("the stop took %s, want %s to %s", took, tc.minTook, tc.maxTook)
+			}
+			if got := w.GroupLooks() > 0; got != tc.looks {
+				t.Errorf("looked at the process table in full: %v, want %v", got, tc.looks)
+			}
+		})
+	}
+}

@@ -55,13 +55,19 @@ type osGroups struct {
 	live   map[int]bool // nil: not known, and unknown is never dead
 }
 
-// Alive implements Groups.
-func (g *osGroups) Alive(pgid int) bool {
+// Members implements Groups: kill(-pgid, 0) finds a member (EPERM: one we
+// may not signal, but there).
+func (g *osGroups) Members(pgid int) bool {
 	if pgid <= 1 {
 		return false
 	}
 	err := syscall.Kill(-pgid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Alive implements Groups.
+func (g *osGroups) Alive(pgid int) bool {
+	if !g.Members(pgid) {
 		return false
 	}
 	if !g.looked {

@@ -75,8 +75,11 @@ type Proc struct {
 	// by a non-root reconciler): its open files, so nobody visibly holds
 	// its sockets, its argv, environment, exe and cwd.
 	Unreadable bool
-	termAt     time.Time
-	dead       bool
+	// Unreaped leaves the process a zombie once it exits: its parent never
+	// collects it, so its group keeps a member that is not alive.
+	Unreaped bool
+	termAt   time.Time
+	dead     bool
 }
 
 // Unit is one fake unit.
@@ -505,6 +508,19 @@ func (w *World) Groups() actuate.Groups { return &worldGroups{w: w} }
 type worldGroups struct {
 	w    *World
 	live map[int]bool // nil until the first question
+}
+
+// Members implements actuate.Groups: a live member, or a zombie (a dead
+// process its parent has not reaped).
+func (g *worldGroups) Members(pgid int) bool {
+	g.w.mu.Lock()
+	defer g.w.mu.Unlock()
+	for _, p := range g.w.procs {
+		if p.Pgid == pgid && (!p.dead || p.Unreaped) {
+			return true
+		}
+	}
+	return false
 }
 
 // Alive implements actuate.Groups.
