@@ -32,12 +32,15 @@ func (p OSProcesses) Hold(pid int, startTicks uint64) (Hold, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &pidfdHold{fd: fd, pid: pid}, nil
+	return &pidfdHold{fd: fd, pid: pid, own: ownProcesses()}, nil
 }
 
 // pidfdHold is a process held by its pidfd.
 type pidfdHold struct {
 	fd, pid int
+	// own is what no signal may reach, as of the hold: the signals of a
+	// batch then make no other system call than their own.
+	own protected
 }
 
 // Exited implements Hold: a pidfd polls readable once its process has
@@ -58,7 +61,7 @@ func (h *pidfdHold) Exited() bool {
 // Signal implements Hold: pidfd_send_signal for the process itself, which
 // no reuse of its pid can redirect; kill(-pgid) for its group.
 func (h *pidfdHold) Signal(pgid int, sig syscall.Signal) error {
-	if err := refuseSignal(h.pid, pgid); err != nil {
+	if err := h.own.refuse(h.pid, pgid); err != nil {
 		return err
 	}
 	if pgid > 0 {

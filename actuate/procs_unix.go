@@ -23,16 +23,29 @@ func (OSProcesses) Signal(pid, pgid int, sig syscall.Signal) error {
 
 // refuseSignal is the last line of defence, whatever the plan says: never
 // pid 1, this reconciler or its parent, nor their groups.
-func refuseSignal(pid, pgid int) error {
+func refuseSignal(pid, pgid int) error { return ownProcesses().refuse(pid, pgid) }
+
+// protected is this reconciler's pid, its parent's, and their groups: what
+// no signal may reach.
+type protected struct{ self, parent, group, parentGroup int }
+
+// ownProcesses is protected as of now.
+func ownProcesses() protected {
+	pp := os.Getppid()
+	parentGroup, _ := syscall.Getpgid(pp)
+	return protected{self: os.Getpid(), parent: pp, group: syscall.Getpgrp(), parentGroup: parentGroup}
+}
+
+// refuse says why a signal to pid, or to group pgid when pgid > 0, must
+// not be sent; nil when it may.
+func (o protected) refuse(pid, pgid int) error {
 	if pgid > 0 {
-		own := syscall.Getpgrp()
-		parent, _ := syscall.Getpgid(os.Getppid())
-		if pgid <= 1 || pgid == own || pgid == parent || pgid == os.Getpid() || pgid == os.Getppid() {
+		if pgid <= 1 || pgid == o.group || pgid == o.parentGroup || pgid == o.self || pgid == o.parent {
 			return fmt.Errorf("refusing to signal process group %d (it holds this reconciler or its parent)", pgid)
 		}
 		return nil
 	}
-	if pid <= 1 || pid == os.Getpid() || pid == os.Getppid() {
+	if pid <= 1 || pid == o.self || pid == o.parent {
 		return fmt.Errorf("refusing to signal pid %d", pid)
 	}
 	return nil
