@@ -42,6 +42,21 @@ func newActuator(w *actuatetest.World, d spec.Desired) (*actuate.Actuator, *[]ac
 		Events: func(e actuate.Event) { events = append(events, e) }}, &events
 }
 
+// removeBox applies the plan that removes w's box (desired absent) and
+// returns its events and how long it took on w's clock; a failed apply
+// ends the test.
+func removeBox(t *testing.T, w *actuatetest.World) ([]actuate.Event, time.Duration) {
+	t.Helper()
+	d := desired(w, spec.Absent)
+	p := reconcile.Compute(d, w.Snapshot())
+	a, events := newActuator(w, d)
+	t0 := w.Now()
+	if _, err := a.Apply(context.Background(), p); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return *events, w.Now().Sub(t0)
+}
+
 // detachedModule starts a module of ours with its pidfile.
 func detachedModule(w *actuatetest.World, m spec.Module, p actuatetest.Proc) int {
 	p.Argv = []string{"/home/op/.bun/bin/" + m.Name, "serve"}
@@ -55,14 +70,8 @@ func TestOneGracePeriodForAllStops(t *testing.T) {
 	w := actuatetest.New(home, 1939, mods)
 	stubborn := detachedModule(w, mods[0], actuatetest.Proc{IgnoreTERM: true})
 	slow := detachedModule(w, mods[1], actuatetest.Proc{SlowExit: 3 * time.Second})
+	events, took := removeBox(t, w)
 	d := desired(w, spec.Absent)
-	p := reconcile.Compute(d, w.Snapshot())
-	a, events := newActuator(w, d)
-	t0 := w.Now()
-	if _, err := a.Apply(context.Background(), p); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	took := w.Now().Sub(t0)
 	if _, ok := w.Proc(stubborn); ok {
 		t.Fatal("a module ignoring SIGTERM survived")
 	}
@@ -75,7 +84,7 @@ func TestOneGracePeriodForAllStops(t *testing.T) {
 		t.Errorf("stops took %s, want about one grace period of %s", took, d.Timeouts.Stop)
 	}
 	var starts, dones int
-	for _, e := range *events {
+	for _, e := range events {
 		if e.Action == reconcile.Stop {
 			switch e.Event {
 			case "step-start":

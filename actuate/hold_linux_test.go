@@ -3,7 +3,6 @@ package actuate_test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -16,12 +15,8 @@ import (
 // reads as exited once it is a zombie, before anyone reaps it.
 func TestHoldOnRealProcesses(t *testing.T) {
 	p := actuate.OSProcesses{}
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startSleep(t, nil)
 	pid := cmd.Process.Pid
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	id, err := p.Identity(pid)
 	if err != nil {
 		t.Fatal(err)

@@ -131,14 +131,7 @@ func TestStopWaitsAreOneGroupLookPerPoll(t *testing.T) {
 		leader := detachedModule(w, m, actuatetest.Proc{})
 		w.Spawn(actuatetest.Proc{PPid: leader, Pgid: leader, Argv: []string{"/home/op/.bun/bin/" + m.Name, "worker"}, SlowExit: 300 * time.Millisecond})
 	}
-	d := desired(w, spec.Absent)
-	p := reconcile.Compute(d, w.Snapshot())
-	a, _ := newActuator(w, d)
-	t0 := w.Now()
-	if _, err := a.Apply(context.Background(), p); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	if took := w.Now().Sub(t0); took < 300*time.Millisecond {
+	if _, took := removeBox(t, w); took < 300*time.Millisecond {
 		t.Fatalf("the stops took %s: the workers' 300 ms were not waited for", took)
 	}
 	// About 17 polls in 300 ms (5, 10, 20, 20, … ms); a look per group per
@@ -166,17 +159,10 @@ func TestZombieGroupsAreLookedAtOnceTheyLinger(t *testing.T) {
 			w := actuatetest.New(home, 1939, mods[:1])
 			leader := detachedModule(w, mods[0], actuatetest.Proc{Unreaped: tc.unreaped})
 			w.Spawn(actuatetest.Proc{PPid: leader, Pgid: leader, Argv: []string{"/home/op/.bun/bin/" + mods[0].Name, "worker"}, Unreaped: tc.unreaped})
-			d := desired(w, spec.Absent)
-			p := reconcile.Compute(d, w.Snapshot())
-			a, events := newActuator(w, d)
-			t0 := w.Now()
-			if _, err := a.Apply(context.Background(), p); err != nil {
-				t.Fatalf("apply: %v", err)
-			}
+			events, _ := removeBox(t, w)
 			var took time.Duration
-			for _, e := range *events {
+			for _, e := range events {
 				if e.Action == reconcile.Stop && e.Event == "step-done" {
-					took = w.Now().Sub(t0)
 					if d, err := time.ParseDuration(e.Elapsed); err == nil {
 						took = d
 					}

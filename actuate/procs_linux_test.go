@@ -15,13 +15,8 @@ import (
 // leader itself is gone.
 func TestGroupsOnRealProcessesIgnoreZombies(t *testing.T) {
 	p := actuate.OSProcesses{}
-	cmd := exec.Command("sleep", "60")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startSleep(t, &syscall.SysProcAttr{Setpgid: true})
 	pid := cmd.Process.Pid
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	look := p.Groups() // a look taken while the sleep runs
 	if !look.Alive(pid) {
 		t.Fatalf("group %d of a running sleep is not alive", pid)
@@ -67,4 +62,17 @@ func TestGroupsOnRealProcessesIgnoreZombies(t *testing.T) {
 	if _, err := p.Identity(pid); !errors.Is(err, actuate.ErrGone) {
 		t.Fatalf("Identity of reaped pid %d: %v, want ErrGone", pid, err)
 	}
+}
+
+// startSleep starts `sleep 60` with attr, killed and reaped when the test
+// ends (signalled by its pid only: a process this test started).
+func startSleep(t *testing.T, attr *syscall.SysProcAttr) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
 }
