@@ -170,10 +170,15 @@ type procReader interface {
 	// walk reads every process's stat and finds the holders of inodes.
 	walk(inodes map[uint64]bool) (walkResult, error)
 	// details fills uid, argv, exe, cwd and cgroup of proc. With withHome
-	// it also returns PARACHUTE_HOME from proc's environment, read in the
-	// same look at the process ("", true when unset; false when it cannot
-	// be read, or the pid is no longer proc's); without, "", false.
+	// it also returns PARACHUTE_HOME from proc's environment ("", true when
+	// unset; false when it cannot be read, or the pid is no longer proc's);
+	// without, "", false. On Linux all of it is read through one
+	// descriptor bound to the process; darwin asks sysctl twice.
 	details(proc *Process, withHome bool) (home string, homeRead bool)
+	// started is the wall-clock start of a process whose stat gives
+	// ticks: on Linux clock ticks since btime (hz a second), on darwin
+	// microseconds since the epoch already. Zero when it cannot be known.
+	started(btime time.Time, ticks uint64, hz int64) time.Time
 }
 
 // walkResult is one pass over the process table.
@@ -377,7 +382,7 @@ func (ld *processLoader) load(pid int) *Process {
 func (ld *processLoader) base(pid int) *Process {
 	if st, ok := ld.w.tree[pid]; ok {
 		proc := fromStat(st)
-		proc.Started = startedAt(ld.btime, st.StartTicks, ld.env.ClockTicks)
+		proc.Started = ld.pr.started(ld.btime, st.StartTicks, ld.env.ClockTicks)
 		return &proc
 	}
 	if _, ok := ld.w.unreadableStat[pid]; ok || ld.walkErr != nil {

@@ -164,6 +164,12 @@ func fromKinfo(kp *unix.KinfoProc) darwinProc {
 	}
 }
 
+// started implements procReader: darwinStat's StartTicks are microseconds
+// since the epoch.
+func (d *darwinProcs) started(_ time.Time, ticks uint64, _ int64) time.Time {
+	return time.UnixMicro(int64(ticks))
+}
+
 // details fills uid, argv and exe (KERN_PROCARGS2, which the kernel refuses
 // for another user's process unless we are root) and the start time as
 // wall-clock time; cwd and cgroup are not read on darwin. With withHome it

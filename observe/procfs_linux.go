@@ -519,6 +519,11 @@ func (p *procFS) openBound(proc *Process) (dfd int, dir string, ok bool) {
 	return dfd, dir, true
 }
 
+// started implements procReader: ticks since boot.
+func (p *procFS) started(btime time.Time, ticks uint64, hz int64) time.Time {
+	return startedAt(btime, ticks, hz)
+}
+
 // details fills what the walk did not read: uid, argv, exe, cwd and cgroup.
 // Each field that cannot be read is named in Unreadable; none is fatal.
 // With withHome it also reads PARACHUTE_HOME from /proc/PID/environ (the
