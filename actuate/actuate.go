@@ -65,8 +65,9 @@ type Holder interface {
 
 // Hold is one process held for a batch of signals.
 type Hold interface {
-	// Exited reports whether the held process has exited (a zombie has).
-	Exited() bool
+	// Exited reports whether the held process has exited (a zombie has);
+	// an error when it cannot tell.
+	Exited() (bool, error)
 	// Signal sends sig to the held process, or to its group pgid when
 	// pgid > 0. Callers ask it only while the process has not exited: a
 	// live member keeps the group's id from naming any other group.

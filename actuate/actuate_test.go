@@ -136,28 +136,60 @@ func TestStopsAllStartBeforeTheFirstSignal(t *testing.T) {
 		t.Errorf("%d processes held for %d stops", w.Holds(), len(pids))
 	}
 
-	// The same batch, the first signal refused: nothing is left reported
-	// started with no end.
-	w = actuatetest.New(home, 1939, mods)
-	detachedModule(w, mods[0], actuatetest.Proc{})
-	detachedModule(w, mods[1], actuatetest.Proc{})
-	p = reconcile.Compute(d, w.Snapshot())
-	a, events = newActuator(w, d)
-	w.FailNext("signal", errors.New("operation not permitted"))
-	if _, err := a.Apply(context.Background(), p); err == nil {
-		t.Fatal("apply succeeded with a refused signal")
-	}
-	open := map[int]string{}
-	for _, e := range *events {
-		switch e.Event {
-		case "step-start":
-			open[e.N] = e.Target
-		case "step-done", "step-failed":
-			delete(open, e.N)
-		}
-	}
-	if len(open) != 0 {
-		t.Errorf("steps reported started and never ended: %v\nevents: %+v", open, *events)
+}
+
+// Every stop reported started is reported done or failed, whichever way
+// the batch ends: a signal refused first, or after another was sent; a
+// process gone before its signal; no holds to be had.
+func TestEveryStartedStopEnds(t *testing.T) {
+	refused := errors.New("operation not permitted")
+	for _, tc := range []struct {
+		name    string
+		prepare func(w *actuatetest.World, pids []int)
+		failed  bool
+	}{
+		{"first signal refused", func(w *actuatetest.World, _ []int) { w.FailNext("signal", refused) }, true},
+		{"second signal refused", func(w *actuatetest.World, _ []int) { w.FailAfter("signal", 1, refused) }, true},
+		{"gone before its signal", func(w *actuatetest.World, pids []int) { w.Exit(pids[0]) }, false},
+		{"no holds", func(w *actuatetest.World, _ []int) { w.FailNext("hold", errors.New("function not implemented")) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := actuatetest.New(home, 1939, mods)
+			pids := []int{detachedModule(w, mods[0], actuatetest.Proc{}), detachedModule(w, mods[1], actuatetest.Proc{})}
+			d := desired(w, spec.Absent)
+			p := reconcile.Compute(d, w.Snapshot())
+			a, events := newActuator(w, d)
+			tc.prepare(w, pids)
+			_, err := a.Apply(context.Background(), p)
+			if (err != nil) != tc.failed {
+				t.Fatalf("apply: %v, want failure %v", err, tc.failed)
+			}
+			open, stops := map[int]string{}, 0
+			for _, e := range *events {
+				switch e.Event {
+				case "step-start":
+					open[e.N] = e.Target
+					if e.Action == reconcile.Stop {
+						stops++
+					}
+				case "step-done", "step-failed":
+					if _, ok := open[e.N]; !ok {
+						t.Errorf("step %d ended twice, or before it started: %+v", e.N, e)
+					}
+					delete(open, e.N)
+				}
+			}
+			if stops != len(pids) || len(open) != 0 {
+				t.Errorf("%d stops started; started and never ended: %v\nevents: %+v", stops, open, *events)
+			}
+			if !tc.failed {
+				for _, pid := range pids {
+					if _, ok := w.Proc(pid); ok {
+						t.Errorf("pid %d survived the stop", pid)
+					}
+				}
+			}
+		})
 	}
 }
 

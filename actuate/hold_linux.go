@@ -3,6 +3,7 @@ package actuate
 import (
 	"errors"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,7 +23,7 @@ func (p OSProcesses) Hold(pid int, startTicks uint64) (Hold, error) {
 		return nil, ErrGone
 	}
 	if err != nil {
-		return nil, err // ENOSYS before Linux 5.3, EMFILE: no hold
+		return nil, err // ENOSYS before Linux 5.3, EPERM under a seccomp filter, EMFILE
 	}
 	id, err := p.Identity(pid)
 	if err == nil && startTicks != 0 && id.StartTicks != startTicks {
@@ -32,42 +33,60 @@ func (p OSProcesses) Hold(pid int, startTicks uint64) (Hold, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &pidfdHold{fd: fd, pid: pid, own: ownProcesses()}, nil
+	return &pidfdHold{fd: fd, pid: pid}, nil
 }
+
+// guardAge is how long a hold trusts the facts of its guard (this
+// process's pid and group, its parent's): a batch's burst of signals then
+// makes no other system call, and a signal sent after the grace period
+// reads them again (a parent may have exited meanwhile).
+const guardAge = time.Second
 
 // pidfdHold is a process held by its pidfd.
 type pidfdHold struct {
 	fd, pid int
-	// own is what no signal may reach, as of the hold: the signals of a
-	// batch then make no other system call than their own.
-	own protected
+	own     protected
+	ownAt   time.Time
 }
 
 // Exited implements Hold: a pidfd polls readable once its process has
 // exited.
-func (h *pidfdHold) Exited() bool {
+func (h *pidfdHold) Exited() (bool, error) {
 	fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(fds, 0)
 		if err == unix.EINTR {
 			continue
 		}
-		// An error leaves the question to the caller's other checks:
-		// "exited" sends it to them.
-		return err != nil || (n > 0 && fds[0].Revents != 0)
+		if err != nil {
+			return false, err
+		}
+		return n > 0 && fds[0].Revents != 0, nil
 	}
 }
 
-// Signal implements Hold: pidfd_send_signal for the process itself, which
-// no reuse of its pid can redirect; kill(-pgid) for its group.
+// Signal implements Hold. The process itself is signalled through its
+// pidfd, which no reuse of its pid can redirect. Its group, when it leads
+// it, through the pidfd too with PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9);
+// otherwise, or on an older kernel, by kill(-pgid), which the caller asks
+// for only while the held member lives.
 func (h *pidfdHold) Signal(pgid int, sig syscall.Signal) error {
+	if now := time.Now(); h.ownAt.IsZero() || now.Sub(h.ownAt) > guardAge {
+		h.own, h.ownAt = ownProcesses(), now
+	}
 	if err := h.own.refuse(h.pid, pgid); err != nil {
 		return err
 	}
-	if pgid > 0 {
-		return syscall.Kill(-pgid, sig)
+	switch {
+	case pgid <= 0:
+		return unix.PidfdSendSignal(h.fd, sig, nil, 0)
+	case pgid == h.pid:
+		err := unix.PidfdSendSignal(h.fd, sig, nil, unix.PIDFD_SIGNAL_PROCESS_GROUP)
+		if !errors.Is(err, unix.EINVAL) {
+			return err
+		}
 	}
-	return unix.PidfdSendSignal(h.fd, sig, nil, 0)
+	return syscall.Kill(-pgid, sig)
 }
 
 // Release implements Hold.

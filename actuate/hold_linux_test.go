@@ -29,14 +29,14 @@ func TestHoldOnRealProcesses(t *testing.T) {
 		t.Fatalf("Hold(%d): %v", pid, err)
 	}
 	defer h.Release()
-	if h.Exited() {
-		t.Fatal("a running sleep reads as exited")
+	if exited, err := h.Exited(); exited || err != nil {
+		t.Fatalf("a running sleep: exited %v, %v", exited, err)
 	}
 	if err := h.Signal(0, syscall.SIGTERM); err != nil {
 		t.Fatalf("Signal: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !h.Exited() {
+	for exited, _ := h.Exited(); !exited; exited, _ = h.Exited() {
 		if time.Now().After(deadline) {
 			t.Fatal("the held sleep did not read as exited after SIGTERM")
 		}
@@ -54,8 +54,39 @@ func TestHoldOnRealProcesses(t *testing.T) {
 	}
 }
 
-// The last line of defence holds through a hold too: this process, its
-// parent and their groups are never signalled.
+// A held group leader's group is signalled as a whole: a member that is
+// not the leader goes too.
+func TestHoldSignalsTheGroupItLeads(t *testing.T) {
+	p := actuate.OSProcesses{}
+	leader := startSleep(t, &syscall.SysProcAttr{Setpgid: true})
+	pgid := leader.Process.Pid
+	member := startSleep(t, &syscall.SysProcAttr{Setpgid: true, Pgid: pgid})
+	h, err := p.Hold(pgid, 0)
+	if err != nil {
+		t.Fatalf("Hold(%d): %v", pgid, err)
+	}
+	defer h.Release()
+	if err := h.Signal(pgid, syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal(group %d): %v", pgid, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range []int{member.Process.Pid, pgid} {
+		for {
+			if _, err := p.Identity(pid); errors.Is(err, actuate.ErrGone) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d of group %d still runs after the group's SIGTERM", pid, pgid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// The last line of defence holds through a hold too. Only the pid is tried
+// here: a hold that signalled this process would end the test binary,
+// loudly, and nothing else (the groups are checked without a signal in
+// TestProtectedRefuses).
 func TestHoldRefusesToSignalItself(t *testing.T) {
 	p := actuate.OSProcesses{}
 	h, err := p.Hold(os.Getpid(), 0)
@@ -65,8 +96,5 @@ func TestHoldRefusesToSignalItself(t *testing.T) {
 	defer h.Release()
 	if err := h.Signal(0, syscall.SIGTERM); err == nil {
 		t.Fatal("a hold on this process signalled it")
-	}
-	if err := h.Signal(syscall.Getpgrp(), syscall.SIGTERM); err == nil {
-		t.Fatal("a hold signalled this process's own group")
 	}
 }

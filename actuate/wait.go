@@ -28,102 +28,139 @@ import (
 // exits of the earlier ones, which had the CPUs. What makes the early check
 // safe is the hold (Holder: a pidfd), which a reuse of the pid cannot
 // redirect; without one, each pid is checked just before its signal.
+//
+// Every step reported started is reported done or failed before stopAll
+// returns, whichever way it returns.
 func (r *run) stopAll(ctx context.Context, steps []reconcile.Step) error {
-	a := r.a
-	t0 := a.Clock.Now()
+	b := &stopBatch{r: r, t0: r.a.Clock.Now()}
 	for _, st := range steps {
-		a.emit("step-start", st, nil, 0)
+		r.a.emit("step-start", st, nil, 0)
 	}
-	targets := holdAll(a.Procs, steps)
-	defer func() {
-		for _, t := range targets {
-			if t.hold != nil {
-				t.hold.Release()
-			}
+	b.targets = holdAll(r.a.Procs, steps)
+	defer b.release()
+	if err := b.signalAll(syscall.SIGTERM); err != nil {
+		return err
+	}
+	deadline := b.t0.Add(r.a.Timeouts.Stop)
+	if err := b.waitUntil(ctx, deadline, nil); err != nil || b.left() == 0 {
+		return err
+	}
+	// One grace period for all: whoever is left now gets SIGKILL.
+	if err := b.signalAll(syscall.SIGKILL); err != nil {
+		return err
+	}
+	// SIGKILL is not negotiable: what is still there after a few seconds
+	// is stuck in the kernel (uninterruptible sleep).
+	return b.waitUntil(ctx, r.a.Clock.Now().Add(5*time.Second), func(t *stopTarget) error {
+		return fmt.Errorf("pid %d survived SIGKILL (uninterruptible sleep?)", t.st.Pid)
+	})
+}
+
+// stopBatch is a run of stop steps being applied together.
+type stopBatch struct {
+	r       *run
+	t0      time.Time
+	targets []*stopTarget
+}
+
+// signalAll sends sig to every target still alive. A target that is gone
+// before its signal is done. A signal that fails ends the batch: that step
+// fails, and so does every other still open, those before it as not waited
+// for, those after it as not signalled.
+func (b *stopBatch) signalAll(sig syscall.Signal) error {
+	groups := b.r.a.Procs.Groups()
+	for i, t := range b.targets {
+		if !t.alive {
+			continue
 		}
-	}()
-	groups := a.Procs.Groups()
-	for i, t := range targets {
-		sent, err := r.signalTarget(t, syscall.SIGTERM, groups)
+		sent, err := b.r.signalTarget(t, sig, groups)
 		if err != nil {
-			a.emit("step-failed", t.st, err, a.Clock.Now().Sub(t0))
-			for _, later := range targets[i+1:] {
-				a.emit("step-failed", later.st, fmt.Errorf("not signalled: stopping %s failed first", t.st.Target), a.Clock.Now().Sub(t0))
+			b.fail(t, err)
+			for _, o := range b.targets[:i] {
+				b.fail(o, fmt.Errorf("signalled, not waited for: stopping %s failed", t.st.Target))
+			}
+			for _, o := range b.targets[i+1:] {
+				b.fail(o, fmt.Errorf("not signalled: stopping %s failed first", t.st.Target))
 			}
 			return &StepError{Step: t.st, Err: err}
 		}
-		t.alive = sent
-	}
-	deadline := t0.Add(a.Timeouts.Stop)
-	for n := 0; ; n++ {
-		remaining := 0
-		groups := a.Procs.Groups() // one look per poll
-		for _, t := range targets {
-			if t.alive && !r.stillThere(t, groups) {
-				t.alive = false
-				a.emit("step-done", t.st, nil, a.Clock.Now().Sub(t0))
-			}
-			if t.alive {
-				remaining++
-			}
-		}
-		if remaining == 0 {
-			break
-		}
-		if !a.Clock.Now().Before(deadline) {
-			// One grace period for all: whoever is left now gets SIGKILL.
-			groups := a.Procs.Groups()
-			for _, t := range targets {
-				if !t.alive {
-					continue
-				}
-				if _, err := r.signalTarget(t, syscall.SIGKILL, groups); err != nil {
-					a.emit("step-failed", t.st, err, a.Clock.Now().Sub(t0))
-					return &StepError{Step: t.st, Err: err}
-				}
-			}
-			var killed []*stopTarget
-			for _, t := range targets {
-				if t.alive {
-					killed = append(killed, t)
-				}
-			}
-			return r.reapKilled(ctx, killed, t0)
-		}
-		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
-			return err
+		if !sent {
+			b.done(t)
 		}
 	}
 	return nil
 }
 
-// reapKilled waits (briefly: SIGKILL is not negotiable) for SIGKILLed
-// processes to disappear.
-func (r *run) reapKilled(ctx context.Context, targets []*stopTarget, t0 time.Time) error {
-	a := r.a
-	deadline := a.Clock.Now().Add(5 * time.Second)
+// waitUntil polls until every target is gone or deadline passes. At the
+// deadline, with timedOut set, every target left fails with what it
+// returns and the first is the error; without, the caller decides.
+func (b *stopBatch) waitUntil(ctx context.Context, deadline time.Time, timedOut func(*stopTarget) error) error {
+	a := b.r.a
 	for n := 0; ; n++ {
-		left := targets[:0:0]
-		groups := a.Procs.Groups()
-		for _, t := range targets {
-			if r.stillThere(t, groups) {
-				left = append(left, t)
-			} else {
-				a.emit("step-done", t.st, nil, a.Clock.Now().Sub(t0))
+		groups := a.Procs.Groups() // one look per poll
+		for _, t := range b.targets {
+			if t.alive && !b.r.stillThere(t, groups) {
+				b.done(t)
 			}
 		}
-		targets = left
-		if len(targets) == 0 {
+		if b.left() == 0 {
 			return nil
 		}
 		if !a.Clock.Now().Before(deadline) {
-			st := targets[0].st
-			err := fmt.Errorf("pid %d survived SIGKILL (uninterruptible sleep?)", st.Pid)
-			a.emit("step-failed", st, err, a.Clock.Now().Sub(t0))
-			return &StepError{Step: st, Err: err}
+			if timedOut == nil {
+				return nil
+			}
+			var first *StepError
+			for _, t := range b.targets {
+				if t.alive {
+					err := timedOut(t)
+					b.fail(t, err)
+					if first == nil {
+						first = &StepError{Step: t.st, Err: err}
+					}
+				}
+			}
+			return first
 		}
 		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
+			for _, t := range b.targets {
+				b.fail(t, err)
+			}
 			return err
+		}
+	}
+}
+
+// left is how many targets are still alive.
+func (b *stopBatch) left() int {
+	n := 0
+	for _, t := range b.targets {
+		if t.alive {
+			n++
+		}
+	}
+	return n
+}
+
+// done reports t's stop done, unless it has ended already.
+func (b *stopBatch) done(t *stopTarget) { b.end(t, "step-done", nil) }
+
+// fail reports t's stop failed with err, unless it has ended already.
+func (b *stopBatch) fail(t *stopTarget, err error) { b.end(t, "step-failed", err) }
+
+func (b *stopBatch) end(t *stopTarget, kind string, err error) {
+	if t.ended {
+		return
+	}
+	t.ended, t.alive = true, false
+	b.r.a.emit(kind, t.st, err, b.r.a.Clock.Now().Sub(b.t0))
+}
+
+// release lets go of every held process.
+func (b *stopBatch) release() {
+	for _, t := range b.targets {
+		if t.hold != nil {
+			t.hold.Release()
 		}
 	}
 }
@@ -169,12 +206,22 @@ const lingerGrace = 100 * time.Millisecond
 // A held process is asked through its hold.
 func (r *run) stillThere(t *stopTarget, groups Groups) bool {
 	st := t.st
+	asked := false
 	if t.hold != nil {
-		if !t.hold.Exited() {
+		exited, err := t.hold.Exited()
+		if err == nil && !exited {
 			return true
 		}
-	} else if id, err := r.a.Procs.Identity(st.Pid); err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks) {
-		return true
+		asked = err == nil // a hold that cannot answer: ask by pid
+	}
+	if !asked {
+		id, err := r.a.Procs.Identity(st.Pid)
+		switch {
+		case err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks):
+			return true
+		case err != nil && !errors.Is(err, ErrGone):
+			return true // unknown is never gone: the deadline bounds the wait
+		}
 	}
 	if st.Pgid <= 0 || !groups.Members(st.Pgid) {
 		return false
@@ -193,25 +240,34 @@ func (r *run) stillThere(t *stopTarget, groups Groups) bool {
 type stopTarget struct {
 	st reconcile.Step
 	// hold is the process held since before the batch's first signal; nil
-	// when it could not be held (gone already, or no Holder here).
-	hold  Hold
-	alive bool
+	// when it was not held: gone already, a pid that names another process
+	// now, or no holds here (no Holder, or holding failed: ENOSYS, EMFILE).
+	hold Hold
+	// alive: not yet found gone; ended: reported done or failed.
+	alive, ended bool
 	// lingering is when the process was first found gone with members of
 	// its group left (see lingerGrace).
 	lingering time.Time
 }
 
 // holdAll makes the targets of a batch of stops, each process held when
-// procs can hold one and it is still the plan's.
+// procs can hold one and it is still the plan's. After the first failure
+// other than ErrGone no more are tried: it would be the same for all
+// (ENOSYS, EPERM), or each would take one of the last descriptors (EMFILE).
 func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
 	holder, _ := procs.(Holder)
 	targets := make([]*stopTarget, len(steps))
 	for i, st := range steps {
-		targets[i] = &stopTarget{st: st}
-		if holder != nil {
-			if h, err := holder.Hold(st.Pid, st.StartTicks); err == nil {
-				targets[i].hold = h
-			}
+		targets[i] = &stopTarget{st: st, alive: true}
+		if holder == nil {
+			continue
+		}
+		h, err := holder.Hold(st.Pid, st.StartTicks)
+		switch {
+		case err == nil:
+			targets[i].hold = h
+		case !errors.Is(err, ErrGone):
+			holder = nil
 		}
 	}
 	return targets
@@ -221,7 +277,10 @@ func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
 // not exited is signalled through its hold, with nothing left to check;
 // any other as signal decides (a gone leader's group may live on).
 func (r *run) signalTarget(t *stopTarget, sig syscall.Signal, groups Groups) (bool, error) {
-	if t.hold == nil || t.hold.Exited() {
+	if t.hold == nil {
+		return r.signal(t.st, sig, groups)
+	}
+	if exited, err := t.hold.Exited(); err != nil || exited {
 		return r.signal(t.st, sig, groups)
 	}
 	if err := t.hold.Signal(t.st.Pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {

@@ -130,6 +130,7 @@ type World struct {
 	files    map[string]file
 	units    map[string]*Unit
 	failNext map[string]error
+	failSkip map[string]int
 	// looks counts Held calls; groupLooks, looks at the process groups;
 	// holds, processes held for a batch of signals.
 	looks, groupLooks, holds int
@@ -157,7 +158,7 @@ func New(home string, hubPort int, modules []spec.Module) *World {
 		UnitName: "parachute-hub.service", UnitPath: "/home/op/.config/systemd/user/parachute-hub.service",
 		UnitCgroup: "/user.slice/user-1000.slice/user@1000.service/app.slice/parachute-hub.service",
 		now:        t, boot: t.Add(-time.Hour), nextPid: 1000,
-		procs: map[int]*Proc{}, files: map[string]file{}, units: map[string]*Unit{}, failNext: map[string]error{},
+		procs: map[int]*Proc{}, files: map[string]file{}, units: map[string]*Unit{}, failNext: map[string]error{}, failSkip: map[string]int{},
 	}
 	w.procs[1] = &Proc{Pid: 1, Pgid: 1, Sid: 1, Argv: []string{"/sbin/init"}, Start: 1}
 	w.procs[99] = &Proc{Pid: 99, PPid: 1, Pgid: 99, Sid: 99, UID: 1000, Argv: []string{"/bin/sh"}, Start: 2}
@@ -167,16 +168,24 @@ func New(home string, hubPort int, modules []spec.Module) *World {
 }
 
 // FailNext makes the next call of op fail with err. Ops: "write", "remove",
-// "reload", "start", "stop", "linger", "signal", "start-detached", "probe",
-// "holders".
-func (w *World) FailNext(op string, err error) {
+// "reload", "start", "stop", "linger", "signal", "hold", "start-detached",
+// "probe", "holders".
+func (w *World) FailNext(op string, err error) { w.FailAfter(op, 0, err) }
+
+// FailAfter makes the call of op after the next n fail with err.
+func (w *World) FailAfter(op string, n int, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.failNext[op] = err
+	w.failSkip[op] = n
 }
 
 func (w *World) fail(op string) error {
 	if err, ok := w.failNext[op]; ok {
+		if w.failSkip[op] > 0 {
+			w.failSkip[op]--
+			return nil
+		}
 		delete(w.failNext, op)
 		return err
 	}
@@ -184,6 +193,16 @@ func (w *World) fail(op string) error {
 }
 
 func (w *World) ticks(t time.Time) uint64 { return uint64(t.Sub(w.boot) / (10 * time.Millisecond)) }
+
+// Exit ends pid as if it had exited on its own (a crash between the plan
+// and the apply).
+func (w *World) Exit(pid int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p, ok := w.procs[pid]; ok {
+		w.kill(p)
+	}
+}
 
 // Spawn adds a live process. pgid 0 makes it lead its own group; sid 0
 // puts it in its parent's session. The new pid is returned.
@@ -440,6 +459,12 @@ func (w *World) Signal(pid, pgid int, sig syscall.Signal) error {
 	if len(victims) == 0 {
 		return syscall.ESRCH
 	}
+	w.deliver(victims, sig)
+	return nil
+}
+
+// deliver applies sig to victims, as their kernel would (w.mu held).
+func (w *World) deliver(victims []*Proc, sig syscall.Signal) {
 	for _, p := range victims {
 		if p.Pid <= 1 || p.Pid == w.Self || p.Pid == 99 {
 			w.Violations = append(w.Violations, fmt.Sprintf("signal %d sent to protected pid %d", sig, p.Pid))
@@ -457,7 +482,6 @@ func (w *World) Signal(pid, pgid int, sig syscall.Signal) error {
 			w.kill(p)
 		}
 	}
-	return nil
 }
 
 // Hold implements actuate.Holder as pidfds do: a hold on the process that
@@ -465,6 +489,9 @@ func (w *World) Signal(pid, pgid int, sig syscall.Signal) error {
 func (w *World) Hold(pid int, startTicks uint64) (actuate.Hold, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.fail("hold"); err != nil {
+		return nil, err
+	}
 	p, ok := w.procs[pid]
 	if !ok || p.dead || (startTicks != 0 && p.Start != startTicks) {
 		return nil, actuate.ErrGone
@@ -486,15 +513,28 @@ type worldHold struct {
 }
 
 // Exited implements actuate.Hold.
-func (h worldHold) Exited() bool {
+func (h worldHold) Exited() (bool, error) {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	return h.p.dead
+	return h.p.dead, nil
 }
 
-// Signal implements actuate.Hold: the held process itself, or its group.
+// Signal implements actuate.Hold: the held process itself (ESRCH once it
+// has exited, whatever now has its pid), or its group.
 func (h worldHold) Signal(pgid int, sig syscall.Signal) error {
-	return h.w.Signal(h.p.Pid, pgid, sig)
+	if pgid > 0 {
+		return h.w.Signal(0, pgid, sig)
+	}
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	if err := h.w.fail("signal"); err != nil {
+		return err
+	}
+	if h.p.dead {
+		return syscall.ESRCH
+	}
+	h.w.deliver([]*Proc{h.p}, sig)
+	return nil
 }
 
 // Release implements actuate.Hold.
