@@ -3,6 +3,7 @@ package actuate_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -179,5 +180,46 @@ func TestZombieGroupsAreLookedAtOnceTheyLinger(t *testing.T) {
 				t.Errorf("looked at the process table in full: %v, want %v", got, tc.looks)
 			}
 		})
+	}
+}
+
+// A port wait that times out fails every step still waiting, each with why
+// its own port is held; none is left started with no end.
+func TestPortWaitTimeoutFailsEveryWaitingStep(t *testing.T) {
+	w := actuatetest.New(home, 1939, manyModules(3))
+	d := desired(w, spec.Supervised)
+	p := reconcile.Compute(d, w.Snapshot())
+	// Appears after the plan and never lets go: two ports stay held.
+	w.Spawn(actuatetest.Proc{Argv: []string{"x"}, Ports: []int{2000, 2002}, Unreadable: true})
+	a, events := newActuator(w, d)
+	if _, err := a.Apply(context.Background(), p); err == nil {
+		t.Fatal("apply succeeded with two ports held")
+	}
+	open := map[int]string{}
+	failed := map[string]string{}
+	for _, e := range *events {
+		switch e.Event {
+		case "step-start":
+			open[e.N] = e.Target
+		case "step-done", "step-failed":
+			delete(open, e.N)
+			if e.Event == "step-failed" {
+				failed[e.Target] = e.Error
+			}
+		}
+	}
+	if len(open) != 0 {
+		t.Errorf("steps started and never ended: %v", open)
+	}
+	for _, port := range []string{"2000", "2002"} {
+		var why string
+		for target, err := range failed {
+			if strings.Contains(target, port) {
+				why = err
+			}
+		}
+		if !strings.Contains(why, port) {
+			t.Errorf("the wait for port %s failed with %q, want its own port named (failures: %v)", port, why, failed)
+		}
 	}
 }

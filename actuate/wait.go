@@ -334,7 +334,8 @@ func (r *run) inUnit(pid int) bool {
 // not one per port: with hundreds of modules a look per port, each its own
 // walk over /proc, made the wait cost seconds after everything had already
 // exited. All such waits of a run share one deadline. It returns the steps
-// that completed; on failure the first port still held fails its step.
+// that completed; on failure every step still waiting fails (each with why
+// its port is held, when that is known) and the first is the error.
 func (r *run) waitPortsFree(ctx context.Context, steps []reconcile.Step) ([]reconcile.Step, error) {
 	a := r.a
 	if r.portDeadline.IsZero() {
@@ -347,6 +348,14 @@ func (r *run) waitPortsFree(ctx context.Context, steps []reconcile.Step) ([]reco
 	}
 	var done []reconcile.Step
 	pending := slices.Clone(steps)
+	// failAll reports every step still waiting failed, with why(st), and
+	// returns the first one's error.
+	failAll := func(why func(reconcile.Step) error) error {
+		for _, st := range pending {
+			a.emit("step-failed", st, why(st), a.Clock.Now().Sub(t0))
+		}
+		return &StepError{Step: pending[0], Err: why(pending[0])}
+	}
 	for n := 0; ; n++ {
 		ports := make([]int, 0, len(pending))
 		for _, st := range pending {
@@ -355,15 +364,14 @@ func (r *run) waitPortsFree(ctx context.Context, steps []reconcile.Step) ([]reco
 		held, err := a.Ports.Held(ports)
 		if err != nil {
 			err = fmt.Errorf("read the owners of %s: %w", portList(ports), err)
-			a.emit("step-failed", pending[0], err, a.Clock.Now().Sub(t0))
-			return done, &StepError{Step: pending[0], Err: err}
+			return done, failAll(func(reconcile.Step) error { return err })
 		}
 		var still []reconcile.Step
-		var why error
+		why := map[int]error{}
 		for _, st := range pending {
 			if err := r.heldOutside(st.Port, held[st.Port]); err != nil {
 				still = append(still, st)
-				why = cmp.Or(why, err)
+				why[st.Port] = err
 				continue
 			}
 			a.emit("step-done", st, nil, a.Clock.Now().Sub(t0))
@@ -373,13 +381,12 @@ func (r *run) waitPortsFree(ctx context.Context, steps []reconcile.Step) ([]reco
 			return done, nil
 		}
 		if !a.Clock.Now().Before(r.portDeadline) {
-			err := fmt.Errorf("%w after %s; nothing was started", why, a.Timeouts.PortFree)
-			a.emit("step-failed", pending[0], err, a.Clock.Now().Sub(t0))
-			return done, &StepError{Step: pending[0], Err: err}
+			return done, failAll(func(st reconcile.Step) error {
+				return fmt.Errorf("%w after %s; nothing was started", why[st.Port], a.Timeouts.PortFree)
+			})
 		}
 		if err := a.Clock.Sleep(ctx, a.pollSleep(n)); err != nil {
-			a.emit("step-failed", pending[0], err, a.Clock.Now().Sub(t0))
-			return done, &StepError{Step: pending[0], Err: err}
+			return done, failAll(func(reconcile.Step) error { return err })
 		}
 	}
 }
