@@ -77,10 +77,10 @@ func (b *stopBatch) signalAll(sig syscall.Signal) error {
 		if err != nil {
 			b.fail(t, err)
 			for _, o := range b.targets[:i] {
-				b.fail(o, fmt.Errorf("signalled, not waited for: stopping %s failed", t.st.Target))
+				b.fail(o, fmt.Errorf("sent %s, not waited for: stopping %s failed", sigName(sig), t.st.Target))
 			}
 			for _, o := range b.targets[i+1:] {
-				b.fail(o, fmt.Errorf("not signalled: stopping %s failed first", t.st.Target))
+				b.fail(o, fmt.Errorf("%s not sent: stopping %s failed first", sigName(sig), t.st.Target))
 			}
 			return &StepError{Step: t.st, Err: err}
 		}
