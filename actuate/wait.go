@@ -63,14 +63,14 @@ type stopBatch struct {
 	targets []*stopTarget
 }
 
-// signalAll sends sig to every target still alive. A target that is gone
+// signalAll sends sig to every target not yet ended. A target that is gone
 // before its signal is done. A signal that fails ends the batch: that step
 // fails, and so does every other still open, those before it as not waited
 // for, those after it as not signalled.
 func (b *stopBatch) signalAll(sig syscall.Signal) error {
 	groups := b.r.a.Procs.Groups()
 	for i, t := range b.targets {
-		if !t.alive {
+		if t.ended {
 			continue
 		}
 		sent, err := b.r.signalTarget(t, sig, groups)
@@ -99,7 +99,7 @@ func (b *stopBatch) waitUntil(ctx context.Context, deadline time.Time, timedOut 
 	for n := 0; ; n++ {
 		groups := a.Procs.Groups() // one look per poll
 		for _, t := range b.targets {
-			if t.alive && !b.r.stillThere(t, groups) {
+			if !t.ended && !b.r.stillThere(t, groups) {
 				b.done(t)
 			}
 		}
@@ -112,7 +112,7 @@ func (b *stopBatch) waitUntil(ctx context.Context, deadline time.Time, timedOut 
 			}
 			var first *StepError
 			for _, t := range b.targets {
-				if t.alive {
+				if !t.ended {
 					err := timedOut(t)
 					b.fail(t, err)
 					if first == nil {
@@ -131,11 +131,11 @@ func (b *stopBatch) waitUntil(ctx context.Context, deadline time.Time, timedOut 
 	}
 }
 
-// left is how many targets are still alive.
+// left is how many targets have not ended: not yet found gone.
 func (b *stopBatch) left() int {
 	n := 0
 	for _, t := range b.targets {
-		if t.alive {
+		if !t.ended {
 			n++
 		}
 	}
@@ -152,7 +152,7 @@ func (b *stopBatch) end(t *stopTarget, kind string, err error) {
 	if t.ended {
 		return
 	}
-	t.ended, t.alive = true, false
+	t.ended = true
 	b.r.a.emit(kind, t.st, err, b.r.a.Clock.Now().Sub(b.t0))
 }
 
@@ -205,24 +205,10 @@ const lingerGrace = 100 * time.Millisecond
 // stillThere reports whether a stop target's process, or its group, lives.
 // A held process is asked through its hold.
 func (r *run) stillThere(t *stopTarget, groups Groups) bool {
+	if r.processThere(t) {
+		return true
+	}
 	st := t.st
-	asked := false
-	if t.hold != nil {
-		exited, err := t.hold.Exited()
-		if err == nil && !exited {
-			return true
-		}
-		asked = err == nil // a hold that cannot answer: ask by pid
-	}
-	if !asked {
-		id, err := r.a.Procs.Identity(st.Pid)
-		switch {
-		case err == nil && (st.StartTicks == 0 || id.StartTicks == st.StartTicks):
-			return true
-		case err != nil && !errors.Is(err, ErrGone):
-			return true // unknown is never gone: the deadline bounds the wait
-		}
-	}
 	if st.Pgid <= 0 || !groups.Members(st.Pgid) {
 		return false
 	}
@@ -236,6 +222,23 @@ func (r *run) stillThere(t *stopTarget, groups Groups) bool {
 	return groups.Alive(st.Pgid)
 }
 
+// processThere reports whether t's own process lives: through its hold when
+// the hold can answer, else by its pid and start time. A process whose
+// identity cannot be read is there: unknown is never gone (the deadline
+// bounds the wait).
+func (r *run) processThere(t *stopTarget) bool {
+	if t.hold != nil {
+		if exited, err := t.hold.Exited(); err == nil {
+			return !exited
+		}
+	}
+	id, err := r.a.Procs.Identity(t.st.Pid)
+	if errors.Is(err, ErrGone) {
+		return false
+	}
+	return err != nil || t.st.StartTicks == 0 || id.StartTicks == t.st.StartTicks
+}
+
 // stopTarget is one process of a batch of stops.
 type stopTarget struct {
 	st reconcile.Step
@@ -243,8 +246,8 @@ type stopTarget struct {
 	// when it was not held: gone already, a pid that names another process
 	// now, or no holds here (no Holder, or holding failed: ENOSYS, EMFILE).
 	hold Hold
-	// alive: not yet found gone; ended: reported done or failed.
-	alive, ended bool
+	// ended: reported done or failed; until then the process is waited on.
+	ended bool
 	// lingering is when the process was first found gone with members of
 	// its group left (see lingerGrace).
 	lingering time.Time
@@ -258,7 +261,7 @@ func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
 	holder, _ := procs.(Holder)
 	targets := make([]*stopTarget, len(steps))
 	for i, st := range steps {
-		targets[i] = &stopTarget{st: st, alive: true}
+		targets[i] = &stopTarget{st: st}
 		if holder == nil {
 			continue
 		}
@@ -277,16 +280,15 @@ func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
 // not exited is signalled through its hold, with nothing left to check;
 // any other as signal decides (a gone leader's group may live on).
 func (r *run) signalTarget(t *stopTarget, sig syscall.Signal, groups Groups) (bool, error) {
-	if t.hold == nil {
-		return r.signal(t.st, sig, groups)
+	if t.hold != nil {
+		if exited, err := t.hold.Exited(); err == nil && !exited {
+			if err := t.hold.Signal(t.st.Pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return false, fmt.Errorf("%s pid %d: %w", sigName(sig), t.st.Pid, err)
+			}
+			return true, nil
+		}
 	}
-	if exited, err := t.hold.Exited(); err != nil || exited {
-		return r.signal(t.st, sig, groups)
-	}
-	if err := t.hold.Signal(t.st.Pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return false, fmt.Errorf("%s pid %d: %w", sigName(sig), t.st.Pid, err)
-	}
-	return true, nil
+	return r.signal(t.st, sig, groups)
 }
 
 func ignoreGone(err error) error {
