@@ -80,12 +80,21 @@ func newProcFS(root string) *procFS {
 
 // read reads a small /proc file into the shared buffer, growing it for large
 // files (a big cmdline). The result is valid until the next call.
-func (p *procFS) read(path string) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+func (p *procFS) read(path string) ([]byte, error) { return p.readIn(unix.AT_FDCWD, path, path) }
+
+// readAt is read of name in the /proc directory open at dfd (dir, for
+// messages).
+func (p *procFS) readAt(dfd int, dir, name string) ([]byte, error) {
+	return p.readIn(dfd, name, dir+"/"+name)
+}
+
+// readIn is read of name relative to dfd, path naming it in errors.
+func (p *procFS) readIn(dfd int, name, path string) ([]byte, error) {
+	fd, err := openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer syscall.Close(fd)
+	defer unix.Close(fd)
 	return p.readFd(fd, path)
 }
 
@@ -569,18 +578,6 @@ func (p *procFS) details(proc *Process, withHome bool) (home string, homeRead bo
 		proc.Cgroup = procfs.ParseCgroup(data)
 	}
 	return home, homeRead
-}
-
-// readAt is read of name in the /proc directory open at dfd (dir, for
-// messages).
-func (p *procFS) readAt(dfd int, dir, name string) ([]byte, error) {
-	path := dir + "/" + name
-	fd, err := openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	return p.readFd(fd, path)
 }
 
 // readlinkAt reads the link name in the /proc directory open at dfd,
