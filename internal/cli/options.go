@@ -77,12 +77,17 @@ func (o *options) check(fs *pflag.FlagSet) error {
 	return nil
 }
 
+// failed prints err as the command's error and returns code.
+func (inv *invocation) failed(code int, err error) int {
+	pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
+	return code
+}
+
 // loadFailed reports why the desired state could not be loaded and returns
 // the exit code: 64 for a flag value spec refuses, 65 for bad input.
 func (inv *invocation) loadFailed(err error) int {
 	if _, ok := errors.AsType[*spec.UsageError](err); ok {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return ExitUsage
+		return inv.failed(ExitUsage, err)
 	}
 	pf(inv.stderr, "%s: %v\nnothing was changed\n", inv.cmd.title(), err)
 	return ExitInput

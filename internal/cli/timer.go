@@ -152,18 +152,15 @@ func runTimerInstall(ctx context.Context, inv *invocation) int {
 	}
 	place, err := placeTimer(d)
 	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return ExitBlocked
+		return inv.failed(ExitBlocked, err)
 	}
 	argv, err := timerArgv(inv, d)
 	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return ExitBlocked
+		return inv.failed(ExitBlocked, err)
 	}
 	svc, tim, err := unitfile.RenderTimer(unitfile.Timer{Argv: argv, Home: d.Home, SystemUnit: place.scope == string(spec.ScopeSystem), RandomizedDelay: inv.opts.delay})
 	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return ExitBlocked
+		return inv.failed(ExitBlocked, err)
 	}
 	changed, code := installTimer(ctx, inv, place, d.User.UID, svc, tim)
 	if code != ExitConverged {
@@ -186,8 +183,7 @@ func runTimerRemove(ctx context.Context, inv *invocation) int {
 	}
 	place, err := placeTimer(d)
 	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return ExitBlocked
+		return inv.failed(ExitBlocked, err)
 	}
 	removed, code := removeTimer(ctx, inv, place, u.UID)
 	if code != ExitConverged {

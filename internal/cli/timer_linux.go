@@ -27,8 +27,7 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 	}{{unitfile.TimerServiceName, svc}, {unitfile.TimerName, tim}} {
 		rel, err := relTo(place.root, filepath.Join(place.dir, f.name))
 		if err != nil {
-			pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-			return false, ExitBlocked
+			return false, inv.failed(ExitBlocked, err)
 		}
 		c, err := boxfs.WriteFile(place.root, rel, f.data, 0o644, &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}, -1, -1)
 		if err != nil {
@@ -37,9 +36,9 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 		}
 		changed = changed || c
 	}
-	conn, code := dialTimer(ctx, inv, place.scope, uid)
-	if conn == nil {
-		return false, code
+	conn, err := sdbus.Dial(ctx, place.scope, uid, os.Getenv)
+	if err != nil {
+		return false, inv.failed(dialExit(err), err)
 	}
 	defer conn.Close()
 	return enableTimer(ctx, inv, conn, changed)
@@ -63,14 +62,13 @@ var _ timerManager = (*sdbus.Conn)(nil)
 // enableTimer is installTimer after the files: changed says whether it
 // wrote one.
 func enableTimer(ctx context.Context, inv *invocation, conn timerManager, changed bool) (bool, int) {
-	fail := func(err error) (bool, int) {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitFailed
-	}
+	fail := func(err error) (bool, int) { return false, inv.failed(ExitFailed, err) }
 	// The links are made every time (systemd makes none that are there)
 	// rather than trusted from UnitFileState, which a manager not reloaded
 	// since the links changed still reports as before; then one reload for
-	// the files and the links together.
+	// the files and the links together. NeedDaemonReload is asked even
+	// when this run changed something: it is the one sign a later run has
+	// of a change an earlier run made and did not finish applying.
 	linked, err := conn.EnableFiles(ctx, []string{unitfile.TimerName})
 	if err != nil {
 		return fail(err)
@@ -127,23 +125,17 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 	if err != nil {
 		// Before anything is stopped: a link on the way (or at a unit
 		// file) would make the removal below fail half done.
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitBlocked
+		return false, inv.failed(ExitBlocked, err)
 	}
-	if len(present) == 0 {
-		// Nothing on disk. A manager that still has the timer (an earlier
-		// removal whose reload failed) is told; one that cannot be reached
-		// has nothing of ours to forget.
-		conn, err := sdbus.Dial(ctx, place.scope, uid, os.Getenv)
-		if err != nil {
+	conn, err := sdbus.Dial(ctx, place.scope, uid, os.Getenv)
+	if err != nil {
+		if _, missing := errors.AsType[*sdbus.MissingError](err); missing && len(present) == 0 {
+			// Nothing on disk and no manager running to have the timer
+			// loaded. A manager that exists but cannot be reached may
+			// still have it (an earlier removal whose reload failed).
 			return false, ExitConverged
 		}
-		defer conn.Close()
-		return disableTimer(ctx, inv, conn, place, nil)
-	}
-	conn, code := dialTimer(ctx, inv, place.scope, uid)
-	if conn == nil {
-		return false, code
+		return false, inv.failed(dialExit(err), err)
 	}
 	defer conn.Close()
 	return disableTimer(ctx, inv, conn, place, present)
@@ -152,22 +144,19 @@ func removeTimer(ctx context.Context, inv *invocation, place timerPlace, uid int
 // disableTimer is removeTimer once the files present are known; with none,
 // it only makes the manager forget a timer it still has loaded.
 func disableTimer(ctx context.Context, inv *invocation, conn timerManager, place timerPlace, present []string) (bool, int) {
-	fail := func(err error) (bool, int) {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		return false, ExitFailed
-	}
+	fail := func(err error) (bool, int) { return false, inv.failed(ExitFailed, err) }
 	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
 		return fail(err)
 	}
-	if len(present) == 0 && (p.LoadState == "not-found" || p.LoadState == "") && (p.ActiveState == "inactive" || p.ActiveState == "") {
+	if len(present) == 0 && p.LoadState == "not-found" && p.ActiveState == "inactive" {
 		return false, ExitConverged // nothing on disk, nothing loaded
 	}
 	// Only a running timer is stopped: systemd refuses to stop an inactive
 	// unit it cannot load (its file gone in a remove that failed half way,
 	// or a file it cannot parse), and an inactive one has nothing to stop.
 	switch p.ActiveState {
-	case "inactive", "failed", "":
+	case "inactive", "failed":
 	default:
 		if err := conn.Stop(ctx, unitfile.TimerName); err != nil {
 			return fail(err)
@@ -245,18 +234,13 @@ func presentTimerFiles(place timerPlace) ([]string, error) {
 	return present, nil
 }
 
-// dialTimer connects to the manager of scope: no manager is blocked (3), a
-// failed connection to one that exists is a failure (1).
-func dialTimer(ctx context.Context, inv *invocation, scope string, uid int) (*sdbus.Conn, int) {
-	conn, err := sdbus.Dial(ctx, scope, uid, os.Getenv)
-	if err != nil {
-		pf(inv.stderr, "%s: %v\n", inv.cmd.title(), err)
-		if _, ok := errors.AsType[*sdbus.MissingError](err); ok {
-			return nil, ExitBlocked
-		}
-		return nil, ExitFailed
+// dialExit is the exit code of a failed dial to the manager: no manager is
+// blocked (3), a failed connection to one that exists is a failure (1).
+func dialExit(err error) int {
+	if _, ok := errors.AsType[*sdbus.MissingError](err); ok {
+		return ExitBlocked
 	}
-	return conn, ExitConverged
+	return ExitFailed
 }
 
 // relTo is path relative to root, for the boxfs calls.
