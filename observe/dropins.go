@@ -63,34 +63,49 @@ func unitDirs(scope, userHome, runtimeDir string) []string {
 	return bases
 }
 
-// scanDropIns reads every *.conf in dirs (most specific first) whose file
-// name is not already in have or in an earlier directory: as systemd
+// scanDropIns lists the drop-ins that apply: every *.conf in dirs (most
+// specific first) whose file name no earlier directory has. As systemd
 // applies drop-ins, a file shadows those of the same name in less specific
-// directories (/etc over /usr/lib), which it never reads.
+// directories (/etc over /usr/lib), which it never reads. have is what the
+// manager loaded at its last reload: a file of it found in dirs is not read
+// again, and one in a directory not scanned applies unless a file of its
+// name in dirs shadows it.
 func scanDropIns(dirs []string, have []UnitFile) ([]UnitFile, []string) {
 	var problems []string
-	seen := map[string]bool{}
+	loaded := map[string]UnitFile{}
 	for _, f := range have {
-		seen[filepath.Base(f.Path)] = true
+		loaded[f.Path] = f
 	}
+	seen := map[string]bool{}
+	var out []UnitFile
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
-			p := filepath.Join(dir, e.Name())
 			if !strings.HasSuffix(e.Name(), ".conf") || seen[e.Name()] {
 				continue
 			}
 			seen[e.Name()] = true
-			f, problem := readUnitFile(p, nil)
-			problems = appendNonEmpty(problems, problem)
-			have = append(have, f)
+			p := filepath.Join(dir, e.Name())
+			f, ok := loaded[p]
+			if !ok {
+				var problem string
+				f, problem = readUnitFile(p, nil)
+				problems = appendNonEmpty(problems, problem)
+			}
+			out = append(out, f)
 		}
 	}
-	setExecBreaks(have)
-	return have, problems
+	for _, f := range have {
+		if name := filepath.Base(f.Path); !seen[name] {
+			seen[name] = true
+			out = append(out, f)
+		}
+	}
+	setExecBreaks(out)
+	return out, problems
 }
 
 // fixedPath is where systemd looks up a command given without a path.

@@ -237,3 +237,17 @@ func execBreaks(content string) []string {
 	setExecBreaks(f)
 	return f[0].Breaks
 }
+
+// A drop-in added since the manager's last reload, in a more specific
+// directory than one of the same name the manager loaded, is the one that
+// applies: the loaded one is shadowed, not the new one.
+func TestScanDropInsNewerShadowsLoaded(t *testing.T) {
+	control, etc := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(control, "50-x.conf"), "[Service]\nExecStartPre=/nonexistent/control\n", 0o644)
+	writeFile(t, filepath.Join(etc, "50-x.conf"), "[Service]\nExecStartPre=/bin/true\n", 0o644)
+	have := []UnitFile{{Path: filepath.Join(etc, "50-x.conf"), Exists: true, Content: "[Service]\nExecStartPre=/bin/true\n"}}
+	got, _ := scanDropIns([]string{control, etc}, have)
+	if len(got) != 1 || got[0].Path != filepath.Join(control, "50-x.conf") || len(got[0].Breaks) != 1 {
+		t.Errorf("scanDropIns = %+v, want only %s, with its break", got, filepath.Join(control, "50-x.conf"))
+	}
+}

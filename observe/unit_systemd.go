@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/parachute/reconcile/internal/sdbus"
@@ -70,8 +71,13 @@ func (s SystemdUnits) ObserveUnit(ctx context.Context, q UnitQuery) (UnitReport,
 	if q.Path != "" {
 		// The manager lists only the drop-ins of a unit it has loaded,
 		// as of its last reload; the directories say what the next start
-		// will apply. `systemctl edit` writes beside our file.
-		dirs := append([]string{q.Path + ".d"}, dropInDirs(q.Scope, q.Name, q.User.Home, runtimeDir(q.User.UID))...)
+		// will apply. `systemctl edit` writes beside our file, which is
+		// one of them when our file is where systemd looks (ranked there,
+		// below the control and transient directories), else last.
+		dirs := dropInDirs(q.Scope, q.Name, q.User.Home, runtimeDir(q.User.UID))
+		if own := q.Path + ".d"; !slices.Contains(dirs, own) {
+			dirs = append(dirs, own)
+		}
 		var problems []string
 		u.DropIns, problems = scanDropIns(dirs, u.DropIns)
 		rep.Problems = append(rep.Problems, problems...)
