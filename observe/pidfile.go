@@ -43,7 +43,7 @@ type pidfileCandidate struct {
 // existing files are returned. Nothing is followed out of home: a symlinked
 // pidfile, <short> or run directory is never followed (reported instead).
 func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, []string) {
-	r := runReader{home: home, owner: d.Owner.UID}
+	r := openRuns(home, d.Owner.UID)
 	defer r.close()
 	type want struct {
 		short, module string
@@ -98,35 +98,28 @@ func readPidfiles(home string, d spec.Desired) ([]pidfileCandidate, *PortFile, [
 type runReader struct {
 	home     string
 	owner    int
-	opened   bool
 	dir      *boxfs.Dir // the home; nil when it could not be opened
 	homeWhy  string     // why the home or a directory above it is untrusted
 	problems []string
 }
 
-// open opens and judges the home, once.
-func (r *runReader) open() {
-	if r.opened {
-		return
+// openRuns judges the home by its path from / (links resolved), then opens
+// it. Judged first: a chain that passes can be changed only by the owner
+// or root, so the directory opened is the one judged.
+func openRuns(home string, owner int) *runReader {
+	r := &runReader{home: home, owner: owner}
+	if err := boxfs.CheckTrustedWay(home, owner); err != nil {
+		r.homeWhy = err.Error()
 	}
-	r.opened = true
-	d, err := boxfs.OpenDir(r.home, "", nil)
+	d, err := boxfs.OpenDir(home, "", nil)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			r.problems = append(r.problems, fmt.Sprintf("pidfiles not read: %v", err)) // err names the home
 		}
-		return
+		return r
 	}
 	r.dir = d
-	// By path from / (links resolved), then the directory opened itself:
-	// a home swapped between the open and the walk is judged as opened.
-	if err := boxfs.CheckTrustedWay(r.home, r.owner); err != nil {
-		r.homeWhy = err.Error()
-	} else if u, err := d.JudgeWay(r.owner); err != nil {
-		r.homeWhy = err.Error()
-	} else if u != nil {
-		r.homeWhy = u.Error()
-	}
+	return r
 }
 
 func (r *runReader) close() {
@@ -143,7 +136,6 @@ func (r *runReader) read(short, file string) (data []byte, path string, mod time
 		r.problems = append(r.problems, fmt.Sprintf("pidfile of %q not read: not a safe file name", short))
 		return nil, "", time.Time{}, "", false
 	}
-	r.open()
 	if r.dir == nil {
 		return nil, "", time.Time{}, "", false
 	}

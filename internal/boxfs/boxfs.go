@@ -920,24 +920,6 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 	return d.readFile(name, max, false)
 }
 
-// JudgeWay judges the directory d is open on, by the fstat of its
-// descriptor, as CheckTrusted judges a directory on the way for the box
-// owner uid: nil when it passes. With CheckTrustedWay of d's path it ties
-// the verdict on that path to the directory actually opened.
-func (d *Dir) JudgeWay(owner int) (*Untrusted, error) {
-	if d.fd < 0 {
-		return nil, fmt.Errorf("judge %s: %w", d.path, fs.ErrClosed)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(d.fd, &st); err != nil {
-		return nil, fmt.Errorf("judge %s: %w", d.path, err)
-	}
-	if why := judge(&st, owner, true); why != "" {
-		return &Untrusted{Path: d.path, Why: why}, nil
-	}
-	return nil, nil
-}
-
 // ReadJudged reads rel, a local path below d — no link followed at any
 // component (openat with O_NOFOLLOW, one at a time), a bounded read of a
 // regular file (Dir.ReadFile's refusals) — and judges what it opened as CheckTrusted judges a path, for the

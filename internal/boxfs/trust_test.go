@@ -3,7 +3,6 @@ package boxfs
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -43,38 +42,5 @@ func TestCheckTrustedWayIsTheWayToAFile(t *testing.T) {
 	}
 	if owner == 0 && CheckTrustedWay(sticky, owner) != nil {
 		t.Error("a root-owned sticky directory failed on the way")
-	}
-}
-
-// JudgeWay judges the directory as opened, with CheckTrustedWay's rule for
-// a directory on the way.
-func TestJudgeWay(t *testing.T) {
-	base := t.TempDir()
-	for _, c := range []struct {
-		mode os.FileMode
-		why  string
-	}{{0o755, ""}, {0o775, "writable by group"}, {0o777, "writable by others"}, {os.ModeSticky | 0o777, ""}} {
-		d := filepath.Join(base, c.mode.String())
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(d, c.mode); err != nil {
-			t.Fatal(err)
-		}
-		if c.mode&os.ModeSticky != 0 && os.Geteuid() != 0 {
-			continue // only a root-owned sticky directory passes
-		}
-		dir, err := OpenDir(d, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, err := dir.JudgeWay(os.Geteuid())
-		dir.Close()
-		switch {
-		case err != nil:
-			t.Errorf("%s: %v", c.mode, err)
-		case c.why == "" && u != nil, c.why != "" && (u == nil || !strings.Contains(u.Why, c.why)):
-			t.Errorf("%s: %v, want %q", c.mode, u, c.why)
-		}
 	}
 }
