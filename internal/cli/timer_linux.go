@@ -52,7 +52,6 @@ type timerManager interface {
 	Reload(ctx context.Context) error
 	UnitProps(ctx context.Context, name string) (sdbus.Props, error)
 	Start(ctx context.Context, name string) (string, error)
-	Restart(ctx context.Context, name string) (string, error)
 	Stop(ctx context.Context, name string) error
 	ResetFailed(ctx context.Context, name string) error
 }
@@ -83,16 +82,16 @@ func enableTimer(ctx context.Context, inv *invocation, conn timerManager, change
 			return fail(err)
 		}
 	}
+	// A running timer needs no restart for a changed schedule: the reload
+	// re-arms it with what it loaded (systemd's timer_coldplug enters the
+	// waiting state anew). So nothing is left undone for a later run to
+	// miss when this one fails after the reload.
 	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
 		return fail(err)
 	}
-	if p.ActiveState != "active" || changed {
-		start := conn.Start
-		if p.ActiveState == "active" {
-			start = conn.Restart // a changed timer is re-armed with its new schedule
-		}
-		if _, err := start(ctx, unitfile.TimerName); err != nil {
+	if p.ActiveState != "active" {
+		if _, err := conn.Start(ctx, unitfile.TimerName); err != nil {
 			return fail(err)
 		}
 		changed = true

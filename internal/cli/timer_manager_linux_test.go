@@ -114,6 +114,12 @@ func TestTimerInstallResumesAfterAFailure(t *testing.T) {
 			if _, code := r.install("svc v1\n", "timer v1\n"); code != ExitConverged {
 				t.Fatalf("first install: exit %d: %s", code, r.stderr.String())
 			}
+			if method == "Start" {
+				// Start is asked of a timer that is not running.
+				if err := r.mgr.Stop(context.Background(), unitfile.TimerName); err != nil {
+					t.Fatal(err)
+				}
+			}
 			r.mgr.FailNext(method, errInjected)
 			if _, code := r.install("svc v2\n", "timer v2\n"); code != ExitFailed {
 				t.Fatalf("install with %s failing: exit %d, want %d", method, code, ExitFailed)

@@ -247,6 +247,11 @@ func (m *Manager) Start(ctx context.Context, name string) (string, error) {
 	if err := m.enter(ctx, "Start", name); err != nil {
 		return "", fmt.Errorf("start %s: %w", name, err)
 	}
+	return m.start(name)
+}
+
+// start is Start once its call is counted (m.mu held).
+func (m *Manager) start(name string) (string, error) {
 	u := m.unit(name)
 	if u.LoadState != "loaded" {
 		return "", fmt.Errorf("start %s: unit %s not found", name, name)
@@ -263,20 +268,18 @@ func (m *Manager) Start(ctx context.Context, name string) (string, error) {
 	return "done", nil
 }
 
-// Restart stops a unit and starts it again, as Start does.
+// Restart stops a unit and starts it again, as Start does: one call, as
+// the manager's RestartUnit is (a failure injected for Start is not its).
 func (m *Manager) Restart(ctx context.Context, name string) (string, error) {
 	m.mu.Lock()
-	err := m.enter(ctx, "Restart", name)
-	if err == nil {
-		if u := m.unit(name); u.ActiveState == "active" {
-			u.ActiveState = "inactive" // Start below makes it active anew
-		}
-	}
-	m.mu.Unlock()
-	if err != nil {
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "Restart", name); err != nil {
 		return "", fmt.Errorf("restart %s: %w", name, err)
 	}
-	return m.Start(ctx, name)
+	if u := m.unit(name); u.ActiveState == "active" {
+		u.ActiveState = "inactive" // start makes it active anew
+	}
+	return m.start(name)
 }
 
 // Stop stops a unit; stopping an inactive unit is done at once.
