@@ -90,7 +90,7 @@ func (p *procFS) readAt(dfd int, dir, name string) ([]byte, error) {
 
 // readIn is read of name relative to dfd, path naming it in errors.
 func (p *procFS) readIn(dfd int, name, path string) ([]byte, error) {
-	fd, err := openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
+	fd, err := procfs.Openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -417,7 +417,7 @@ func (p *procFS) fdName(name []byte) string {
 // fds records which of inodes the process's fds point at: one getdents of
 // /proc/PID/fd, then one readlinkat per fd (no stat, no open of the socket).
 func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, owners map[uint64][]int) error {
-	dirFd, err := openat(rootFd, pid+"/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
+	dirFd, err := procfs.Openat(rootFd, pid+"/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
 	if err != nil {
 		if err == syscall.ENOENT || err == syscall.ESRCH {
 			return nil // exited
@@ -484,16 +484,6 @@ func nextDirent(b []byte) (name, rest []byte) {
 	return name, b[reclen:]
 }
 
-// openat is unix.Openat retried on EINTR.
-func openat(dirFd int, path string, flags int) (int, error) {
-	for {
-		fd, err := unix.Openat(dirFd, path, flags, 0)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
-}
-
 func (p *procFS) stat(pid int) (procfs.Stat, error) {
 	data, err := p.read(filepath.Join(p.root, strconv.Itoa(pid), "stat"))
 	if err != nil {
@@ -510,7 +500,7 @@ func (p *procFS) stat(pid int) (procfs.Stat, error) {
 // might already be the new process's. ok is false when it is not proc's.
 func (p *procFS) openBound(proc *Process) (dfd int, dir string, ok bool) {
 	dir = filepath.Join(p.root, strconv.Itoa(proc.Pid))
-	dfd, err := openat(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	dfd, err := procfs.Openat(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
 		return -1, dir, false
 	}

@@ -45,6 +45,17 @@ func LiveGroups(procRoot string) (map[int]bool, error) {
 	return live, nil
 }
 
+// Openat is openat(2) (mode 0) retried on EINTR, which the runtime's
+// preemption signals can cause on a slow /proc file.
+func Openat(dirFd int, path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dirFd, path, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
 // ReadStatAt reads <pid>/stat below rootFd (a /proc directory descriptor)
 // into buf with one read: the kernel prints the whole line at once when the
 // buffer holds it, and a stat line is a few hundred bytes at most (comm is
@@ -53,10 +64,7 @@ func LiveGroups(procRoot string) (map[int]bool, error) {
 // line that does not fit in buf is an error, not a part of it.
 func ReadStatAt(rootFd int, pid string, buf []byte) ([]byte, error) {
 	path := pid + "/stat"
-	fd, err := unix.Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	}
+	fd, err := Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
