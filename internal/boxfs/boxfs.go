@@ -207,21 +207,23 @@ func readUpTo(fd int, expect, max int64) ([]byte, error) {
 	if limit < math.MaxInt64 {
 		limit++
 	}
-	buf := make([]byte, 0, min(expect+1, limit))
+	// A file whose size says nothing (0 on /proc, some FUSE) starts at 512.
+	size := expect + 1
+	if expect == 0 {
+		size = 512
+	}
+	buf := make([]byte, 0, min(size, limit))
 	for int64(len(buf)) < limit {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, int(min(int64(cap(buf))+512, limit-int64(len(buf)))))
 		}
 		room := buf[len(buf):min(int64(cap(buf)), limit)]
-		n, err := unix.Read(fd, room)
-		if errors.Is(err, unix.EINTR) {
-			continue
+		n, err := fdReader(fd).Read(room)
+		if err == io.EOF {
+			break
 		}
 		if err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			break
 		}
 		buf = buf[:len(buf)+n]
 	}
