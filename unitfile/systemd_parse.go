@@ -231,8 +231,11 @@ func diffEnvironment(prefix string, want, have []string) []string {
 
 // Environment is the environment a systemd unit's [Service] assigns, as
 // "NAME=value" in order, its Environment= values decoded as systemd decodes
-// them: an empty one clears the assignments before it, and one that does
-// not split is ignored, as systemd ignores it (with a warning).
+// them, an empty one clearing the assignments before it. A value that
+// SplitEnvironment refuses is skipped whole, which is not systemd's rule:
+// systemd expands a specifier (%h) and skips only a word without "=",
+// keeping the rest of the line. What such a value assigns is not known
+// here; the callers use the result as a hint (hubPathDirs), never as proof.
 func Environment(opts Options) []string {
 	out, _ := envAssignments(opts.Values("Service", "Environment"), true)
 	return out
