@@ -541,17 +541,37 @@ func openDir(root, rel string, mk *Mkdir) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", root, err)
 	}
-	p := filepath.Clean(root)
+	fd, p, err := descend(fd, true, filepath.Clean(root), comps, mk, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{fd: fd, path: p}, nil
+}
+
+// descend opens comps one at a time below fd, the directory at p, with
+// stepDir (no link followed; missing ones made when mk says), and calls
+// visit with each directory it opens. It closes every descriptor it leaves
+// behind, fd too when own, and returns the last one opened (fd itself for
+// no comps) with its path.
+func descend(fd int, own bool, p string, comps []string, mk *Mkdir, visit func(fd int, p string) error) (int, string, error) {
 	for _, c := range comps {
 		next := filepath.Join(p, c)
 		nfd, err := stepDir(fd, c, next, mk)
-		unix.Close(fd)
-		if err != nil {
-			return nil, err
+		if own {
+			unix.Close(fd)
 		}
-		fd, p = nfd, next
+		if err != nil {
+			return -1, "", err
+		}
+		fd, p, own = nfd, next, true
+		if visit != nil {
+			if err := visit(fd, p); err != nil {
+				unix.Close(fd)
+				return -1, "", err
+			}
+		}
 	}
-	return &Dir{fd: fd, path: p}, nil
+	return fd, p, nil
 }
 
 // openRoot opens a write root, following links: the one place in the
@@ -936,45 +956,37 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, Info, error) {
 // read either way, and err is only for what could not be read.
 func (d *Dir) ReadJudged(rel string, max int64, owner int) (data []byte, info Info, untrusted *Untrusted, err error) {
 	p := d.join(rel)
-	dir, name, err := splitName(rel)
-	if err != nil {
-		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
+	comps, err := splitRel(rel)
+	if err == nil && len(comps) == 0 {
+		err = fmt.Errorf("%q names no file", rel)
 	}
-	comps, err := splitRel(dir)
 	if err != nil {
 		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	if d.fd < 0 {
 		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, fs.ErrClosed)
 	}
-	sub := &Dir{fd: d.fd, path: d.path}
-	defer func() {
-		if sub.fd != d.fd {
-			sub.Close()
-		}
-	}()
 	var st unix.Stat_t
-	for _, c := range comps {
-		next := filepath.Join(sub.path, c)
-		fd, err := stepDir(sub.fd, c, next, nil)
-		if err != nil {
-			return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
-		}
-		if sub.fd != d.fd {
-			sub.Close()
-		}
-		sub = &Dir{fd: fd, path: next}
+	fd, dir, err := descend(d.fd, false, d.path, comps[:len(comps)-1], nil, func(fd int, next string) error {
 		if untrusted != nil {
-			continue
+			return nil
 		}
 		if err := unix.Fstat(fd, &st); err != nil {
-			return nil, Info{}, nil, fmt.Errorf("read %s: %s: %w", p, next, err)
+			return fmt.Errorf("%s: %w", next, err)
 		}
 		if why := judge(&st, owner, true); why != "" {
 			untrusted = &Untrusted{Path: next, Why: why}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, Info{}, nil, fmt.Errorf("read %s: %w", p, err)
 	}
-	data, info, err = sub.readFileStat(name, max, false, &st)
+	sub := &Dir{fd: fd, path: dir}
+	if fd != d.fd {
+		defer sub.Close()
+	}
+	data, info, err = sub.readFileStat(comps[len(comps)-1], max, false, &st)
 	if err != nil {
 		return nil, Info{}, nil, err
 	}
