@@ -20,21 +20,10 @@ import (
 // (a run that wrote a file and failed before its reload), and starts the
 // timer. It reports whether anything changed.
 func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid int, svc, tim []byte) (bool, int) {
-	changed := false
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{unitfile.TimerServiceName, svc}, {unitfile.TimerName, tim}} {
-		rel, err := relTo(place.root, filepath.Join(place.dir, f.name))
-		if err != nil {
-			return false, inv.failed(ExitBlocked, err)
-		}
-		c, err := boxfs.WriteFile(place.root, rel, f.data, 0o644, &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}, -1, -1)
-		if err != nil {
-			pf(inv.stderr, "%s: %v\nnothing was enabled\n", inv.cmd.title(), err)
-			return false, ExitBlocked
-		}
-		changed = changed || c
+	changed, err := writeTimerFiles(place, svc, tim)
+	if err != nil {
+		pf(inv.stderr, "%s: %v\nnothing was enabled\n", inv.cmd.title(), err)
+		return false, ExitBlocked
 	}
 	conn, err := sdbus.Dial(ctx, place.scope, uid, os.Getenv)
 	if err != nil {
@@ -42,6 +31,28 @@ func installTimer(ctx context.Context, inv *invocation, place timerPlace, uid in
 	}
 	defer conn.Close()
 	return enableTimer(ctx, inv, conn, changed)
+}
+
+// writeTimerFiles writes the service and the timer in place, each through
+// boxfs from place.root (atomically, no link followed), leaving an
+// identical file as it is; it reports whether it wrote either.
+func writeTimerFiles(place timerPlace, svc, tim []byte) (bool, error) {
+	changed := false
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{unitfile.TimerServiceName, svc}, {unitfile.TimerName, tim}} {
+		rel, err := relTo(place.root, filepath.Join(place.dir, f.name))
+		if err != nil {
+			return false, err
+		}
+		c, err := boxfs.WriteFile(place.root, rel, f.data, 0o644, &boxfs.Mkdir{Perm: 0o755, UID: -1, GID: -1}, -1, -1)
+		if err != nil {
+			return false, err
+		}
+		changed = changed || c
+	}
+	return changed, nil
 }
 
 // timerManager is what the timer's install and removal ask of the service

@@ -70,18 +70,12 @@ func (r *timerRig) inv(words string) *invocation {
 	return &invocation{env: &env{stdout: &bytes.Buffer{}, stderr: &r.stderr}, cmd: &command{UsageLine: "parachute " + words}}
 }
 
-// install writes the units as installTimer does and enables the timer
-// through the fake.
+// install writes the units as installTimer does (writeTimerFiles) and
+// enables the timer through the fake.
 func (r *timerRig) install(svc, tim string) (bool, int) {
-	changed := false
-	for _, f := range []struct{ name, data string }{{unitfile.TimerServiceName, svc}, {unitfile.TimerName, tim}} {
-		p := filepath.Join(r.place.dir, f.name)
-		if old, err := os.ReadFile(p); err != nil || string(old) != f.data {
-			if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
-				r.t.Fatal(err)
-			}
-			changed = true
-		}
+	changed, err := writeTimerFiles(r.place, []byte(svc), []byte(tim))
+	if err != nil {
+		r.t.Fatal(err)
 	}
 	return enableTimer(context.Background(), r.inv("timer install"), r.mgr, changed)
 }
