@@ -266,7 +266,8 @@ func TestTimerKeepsTheBoxConverged(t *testing.T) {
 // still reports the timer enabled) is made again; a unit file written by a
 // run that failed before its reload is loaded; and a remove that deleted
 // the timer's file but not its service's (the timer then no longer loaded,
-// its link dangling) removes the rest.
+// its link dangling) removes the rest, as it does when the timer's file
+// and link were deleted by hand behind a manager still running it.
 func TestTimerResumesAHalfDoneChange(t *testing.T) {
 	t.Parallel()
 	b := newBox(t)
@@ -333,6 +334,30 @@ func TestTimerResumesAHalfDoneChange(t *testing.T) {
 	}
 	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "not installed") {
 		t.Errorf("a second remove: %s", out)
+	}
+
+	// The timer's file and link deleted by hand, no reload: the manager
+	// still runs it, and answers the disable with NoSuchUnit (nothing left
+	// to unlink), which remove must take for "done", not a failure.
+	if out := install(); !strings.Contains(out, "installed") {
+		t.Fatalf("timer install again: %s", out)
+	}
+	for _, p := range []string{link, b.in.HostPath("/etc/systemd/system/parachute-reconcile.timer")} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := show("ActiveState", "parachute-reconcile.timer"); got != "active" {
+		t.Fatalf("the timer is %s with its file deleted, want still active", got)
+	}
+	if out := b.mustRun(b.bins.parachute, "timer", "remove"); !strings.Contains(out, "removed") {
+		t.Errorf("timer remove of a timer deleted by hand: %s", out)
+	}
+	if got := show("LoadState", "parachute-reconcile.timer"); got != "not-found" {
+		t.Errorf("LoadState %q after the remove, want not-found", got)
+	}
+	if _, err := os.Lstat(svc); !os.IsNotExist(err) {
+		t.Errorf("the timer's service is still on disk: %v", err)
 	}
 }
 

@@ -173,9 +173,10 @@ func disableTimer(ctx context.Context, inv *invocation, conn timerManager, place
 		}
 	}
 	// The links are removed by name, also when the timer's file went
-	// earlier (systemd still finds them then); only with the file there is
-	// a failure to remove them an error.
-	if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil && slices.Contains(present, unitfile.TimerName) {
+	// earlier (systemd still finds them then). Only with neither the file
+	// nor a link left does systemd answer NoSuchUnit, and only then is
+	// there nothing to disable; any other failure may have left links.
+	if err := conn.DisableFiles(ctx, []string{unitfile.TimerName}); err != nil && (slices.Contains(present, unitfile.TimerName) || !sdbus.IsNoSuchUnit(err)) {
 		return fail(err)
 	}
 	removeErr := removeTimerFiles(place, present)

@@ -184,3 +184,52 @@ func TestTimerRemoveResumesAfterAFailure(t *testing.T) {
 		})
 	}
 }
+
+// A timer whose file was removed by hand, links and all, while the
+// manager still runs it: remove stops it and goes on past the manager's
+// NoSuchUnit (nothing left to disable). When only the file went and the
+// links stayed, any other failure to disable is a failure, and the next
+// remove takes the links away.
+func TestTimerRemoveWithTheFileGone(t *testing.T) {
+	rmTimerFile := func(r *timerRig) {
+		if err := os.Remove(filepath.Join(r.place.dir, unitfile.TimerName)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("links gone too", func(t *testing.T) {
+		r := newTimerRig(t)
+		if _, code := r.install("svc\n", "timer\n"); code != ExitConverged {
+			t.Fatalf("install: exit %d: %s", code, r.stderr.String())
+		}
+		rmTimerFile(r)
+		if err := r.mgr.Manager.DisableFiles(context.Background(), []string{unitfile.TimerName}); err != nil {
+			t.Fatal(err)
+		}
+		if removed, code := r.remove(); code != ExitConverged || !removed {
+			t.Fatalf("remove: removed %t, exit %d: %s", removed, code, r.stderr.String())
+		}
+		if p := r.props(unitfile.TimerName); p.LoadState != "not-found" || p.ActiveState != "inactive" {
+			t.Errorf("the manager still has the timer: %+v", p)
+		}
+	})
+	t.Run("links left, disable fails", func(t *testing.T) {
+		r := newTimerRig(t)
+		if _, code := r.install("svc\n", "timer\n"); code != ExitConverged {
+			t.Fatalf("install: exit %d: %s", code, r.stderr.String())
+		}
+		rmTimerFile(r)
+		r.mgr.FailNext("DisableFiles", errInjected)
+		if _, code := r.remove(); code != ExitFailed {
+			t.Fatalf("remove with DisableFiles failing: exit %d, want %d", code, ExitFailed)
+		}
+		if !r.mgr.Links(unitfile.TimerName) {
+			t.Fatal("the links went although DisableFiles failed")
+		}
+		if _, code := r.remove(); code != ExitConverged {
+			t.Fatalf("the next remove: exit %d: %s", code, r.stderr.String())
+		}
+		if r.mgr.Links(unitfile.TimerName) {
+			t.Error("the timer's install links are still there")
+		}
+	})
+}

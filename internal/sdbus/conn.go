@@ -431,7 +431,9 @@ func (c *Conn) Disable(ctx context.Context, names []string) error {
 }
 
 // DisableFiles is `systemctl disable --no-reload NAMES…`: the install links
-// only, for a caller that changes more files and reloads once after.
+// only, for a caller that changes more files and reloads once after. A name
+// with neither a unit file nor a link left is refused by the manager
+// (IsNoSuchUnit); a link whose file is gone is still removed.
 func (c *Conn) DisableFiles(ctx context.Context, names []string) error {
 	m, err := c.manager()
 	if err == nil {
@@ -441,6 +443,23 @@ func (c *Conn) DisableFiles(ctx context.Context, names []string) error {
 		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
 	}
 	return nil
+}
+
+// NoSuchUnit is the D-Bus error systemd answers an install-link change
+// (DisableUnitFiles, EnableUnitFiles) with when a name has no unit file
+// in any unit directory and no link to remove: "Unit file NAME does not
+// exist."
+const NoSuchUnit = "org.freedesktop.systemd1.NoSuchUnit"
+
+// IsNoSuchUnit reports whether err is, or wraps, the manager's NoSuchUnit
+// answer. Nothing else — a dropped connection, a refusal, a timeout — is:
+// those say nothing about what the manager has.
+func IsNoSuchUnit(err error) bool {
+	if de, ok := errors.AsType[godbus.Error](err); ok {
+		return de.Name == NoSuchUnit
+	}
+	de, ok := errors.AsType[*godbus.Error](err) // godbus.NewError's form
+	return ok && de != nil && de.Name == NoSuchUnit
 }
 
 // Start starts unit name (mode "replace") and waits for its job. It returns

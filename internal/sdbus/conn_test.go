@@ -3,6 +3,7 @@ package sdbus
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -393,5 +394,26 @@ func TestDialBusWithoutSystemd(t *testing.T) {
 	_, err = c.UnitProps(ctx, "parachute-hub.service")
 	if err == nil || !strings.Contains(err.Error(), "read unit parachute-hub.service") || !strings.Contains(err.Error(), "org.freedesktop.systemd1") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Only the manager's NoSuchUnit answer, wrapped or not, is NoSuchUnit.
+func TestIsNoSuchUnit(t *testing.T) {
+	nsu := godbus.Error{Name: NoSuchUnit, Body: []any{"Unit file x.timer does not exist."}}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nsu, true},
+		{fmt.Errorf("disable x.timer: %w", nsu), true},
+		{&nsu, true},
+		{godbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied"}, false},
+		{godbus.Error{Name: "org.freedesktop.DBus.Error.NoReply"}, false},
+		{errors.New(NoSuchUnit), false},
+		{nil, false},
+	} {
+		if got := IsNoSuchUnit(c.err); got != c.want {
+			t.Errorf("IsNoSuchUnit(%#v) = %t, want %t", c.err, got, c.want)
+		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"sync"
 
+	godbus "github.com/godbus/dbus/v5"
+
 	"github.com/parachute/reconcile/internal/sdbus"
 	"github.com/parachute/reconcile/unitfile"
 )
@@ -204,7 +206,7 @@ func (m *Manager) EnableFiles(ctx context.Context, names []string) (bool, error)
 	return linked, nil
 }
 
-// Disable is DisableFiles, then Reload. Unknown units are fine.
+// Disable is DisableFiles, then Reload.
 func (m *Manager) Disable(ctx context.Context, names []string) error {
 	m.mu.Lock()
 	err := m.enter(ctx, "Disable", fmt.Sprint(names))
@@ -219,15 +221,26 @@ func (m *Manager) Disable(ctx context.Context, names []string) error {
 }
 
 // DisableFiles removes the units' install links, by name: a unit whose
-// file is gone loses them too.
+// file is gone loses them too. As systemd, it answers sdbus.NoSuchUnit
+// when a name has neither a file nor links and the call removed no link
+// at all (systemd fails such a call only when nothing succeeded).
 func (m *Manager) DisableFiles(ctx context.Context, names []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.enter(ctx, "DisableFiles", fmt.Sprint(names)); err != nil {
 		return fmt.Errorf("disable %v: %w", names, err)
 	}
+	missing, removed := "", false
 	for _, n := range names {
+		_, onDisk := m.files[n]
+		if !onDisk && !m.links[n] && missing == "" {
+			missing = n
+		}
+		removed = removed || m.links[n]
 		delete(m.links, n)
+	}
+	if missing != "" && !removed {
+		return fmt.Errorf("disable %v: %w", names, godbus.Error{Name: sdbus.NoSuchUnit, Body: []any{"Unit file " + missing + " does not exist."}})
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/parachute/reconcile/internal/sdbus"
 )
 
 // TestLifecycle walks a unit through what actuate does to the hub unit and
@@ -81,5 +83,29 @@ func TestLifecycle(t *testing.T) {
 	want := []string{"UnitProps parachute-hub.service", "UnitProps parachute-hub.service", "Reload "}
 	if got := m.Calls()[:3]; !reflect.DeepEqual(got, want) {
 		t.Errorf("calls %q", got)
+	}
+}
+
+// DisableFiles answers as systemd does: NoSuchUnit for a name with no file
+// and no link when nothing else was removed; a dangling link is removed.
+func TestDisableFilesNoSuchUnit(t *testing.T) {
+	ctx := context.Background()
+	m := New("/system.slice")
+	if err := m.DisableFiles(ctx, []string{"gone.timer"}); !sdbus.IsNoSuchUnit(err) {
+		t.Errorf("no file, no link: %v, want NoSuchUnit", err)
+	}
+	m.AddFile("x.timer", "x")
+	if _, err := m.EnableFiles(ctx, []string{"x.timer"}); err != nil {
+		t.Fatal(err)
+	}
+	m.RemoveFile("x.timer")
+	if err := m.DisableFiles(ctx, []string{"x.timer", "gone.timer"}); err != nil {
+		t.Errorf("a dangling link beside a missing name: %v, want success (a link went)", err)
+	}
+	if m.Links("x.timer") {
+		t.Error("the dangling link is still there")
+	}
+	if err := m.DisableFiles(ctx, []string{"x.timer"}); !sdbus.IsNoSuchUnit(err) {
+		t.Errorf("once its link went: %v, want NoSuchUnit", err)
 	}
 }
