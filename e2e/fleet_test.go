@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -358,6 +359,58 @@ func TestTimerResumesAHalfDoneChange(t *testing.T) {
 	}
 	if _, err := os.Lstat(svc); !os.IsNotExist(err) {
 		t.Errorf("the timer's service is still on disk: %v", err)
+	}
+}
+
+// A re-install that changes the schedule takes effect without restarting
+// the timer: the reload re-arms a waiting timer with the new settings (the
+// timer is not started again: its ActiveEnterTimestamp stays). The realtime
+// elapse falls on the minute without a randomized delay, and off it, with
+// all but certainty, with one of 59 s.
+func TestTimerReinstallReschedules(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.detachedEra()
+	install := func(delay string) string {
+		return b.mustRun(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec, "--delay", delay)
+	}
+	prop := func(iface, name string) uint64 {
+		out := strings.Fields(b.mustRun("busctl", "get-property", "org.freedesktop.systemd1",
+			"/org/freedesktop/systemd1/unit/parachute_2dreconcile_2etimer", "org.freedesktop.systemd1."+iface, name))
+		if len(out) != 2 || out[0] != "t" {
+			t.Fatalf("%s.%s: %q", iface, name, out)
+		}
+		v, err := strconv.ParseUint(out[1], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	onTheMinute := func() bool { return prop("Timer", "NextElapseUSecRealtime")%60_000_000 == 0 }
+	if out := install("0"); !strings.Contains(out, "installed") {
+		t.Fatalf("timer install: %s", out)
+	}
+	entered := prop("Unit", "ActiveEnterTimestampMonotonic")
+	if !onTheMinute() {
+		t.Fatalf("without a delay the next elapse %d is not on the minute", prop("Timer", "NextElapseUSecRealtime"))
+	}
+	for _, step := range []struct {
+		delay  string
+		random uint64
+		onMin  bool
+	}{{"59", 59_000_000, false}, {"0", 0, true}} {
+		if out := install(step.delay); strings.Contains(out, "unchanged") {
+			t.Fatalf("install --delay %s: %s", step.delay, out)
+		}
+		if got := prop("Timer", "RandomizedDelayUSec"); got != step.random {
+			t.Errorf("--delay %s: RandomizedDelayUSec %d, want %d", step.delay, got, step.random)
+		}
+		if got := onTheMinute(); got != step.onMin {
+			t.Errorf("--delay %s: next elapse %d on the minute %t, want %t: the timer was not re-armed", step.delay, prop("Timer", "NextElapseUSecRealtime"), got, step.onMin)
+		}
+		if got := prop("Unit", "ActiveEnterTimestampMonotonic"); got != entered {
+			t.Errorf("--delay %s: the timer was started again (entered active at %d, before at %d)", step.delay, got, entered)
+		}
 	}
 }
 
