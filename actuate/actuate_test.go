@@ -152,6 +152,9 @@ func TestEveryStartedStopEnds(t *testing.T) {
 		{"second signal refused", func(w *actuatetest.World, _ []int) { w.FailAfter("signal", 1, refused) }, true},
 		{"gone before its signal", func(w *actuatetest.World, pids []int) { w.Exit(pids[0]) }, false},
 		{"no holds", func(w *actuatetest.World, _ []int) { w.FailNext("hold", errors.New("function not implemented")) }, false},
+		// The first hold takes the last descriptor: it is let go, or the
+		// second process could not even be looked at.
+		{"descriptors run out", func(w *actuatetest.World, _ []int) { w.FDLimit = 1 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := actuatetest.New(home, 1939, mods)
@@ -188,6 +191,9 @@ func TestEveryStartedStopEnds(t *testing.T) {
 						t.Errorf("pid %d survived the stop", pid)
 					}
 				}
+			}
+			if n := w.OpenHolds(); n != 0 {
+				t.Errorf("%d holds left open", n)
 			}
 		})
 	}

@@ -255,8 +255,11 @@ type stopTarget struct {
 
 // holdAll makes the targets of a batch of stops, each process held when
 // procs can hold one and it is still the plan's. After the first failure
-// other than ErrGone no more are tried: it would be the same for all
-// (ENOSYS, EPERM), or each would take one of the last descriptors (EMFILE).
+// other than ErrGone none is held: it would be the same for all (ENOSYS,
+// EPERM), or the descriptor table is full (EMFILE), and the holds already
+// taken would keep it full while the batch reads /proc for every process
+// not held. Each is then checked just before its signal, as without a
+// Holder.
 func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
 	holder, _ := procs.(Holder)
 	targets := make([]*stopTarget, len(steps))
@@ -271,6 +274,12 @@ func holdAll(procs Processes, steps []reconcile.Step) []*stopTarget {
 			targets[i].hold = h
 		case !errors.Is(err, ErrGone):
 			holder = nil
+			for _, t := range targets[:i] {
+				if t.hold != nil {
+					t.hold.Release()
+					t.hold = nil
+				}
+			}
 		}
 	}
 	return targets

@@ -122,6 +122,11 @@ type World struct {
 	// Launchctl is the Mac's launchctl (launchdtest.Launchctl), asked by
 	// Snapshot when Manager is spec.ManagerLaunchd.
 	Launchctl observe.Launchctl
+	// FDLimit, when not 0, is how many descriptors the reconciler may have
+	// open: each hold takes one, a hold beyond the limit fails with EMFILE,
+	// and so does reading a process's identity (it opens /proc/PID/stat)
+	// while the holds take them all.
+	FDLimit int
 
 	now      time.Time
 	boot     time.Time
@@ -132,8 +137,9 @@ type World struct {
 	failNext map[string]error
 	failSkip map[string]int
 	// looks counts Held calls; groupLooks, looks at the process groups;
-	// holds, processes held for a batch of signals.
-	looks, groupLooks, holds int
+	// holds, processes held for a batch of signals; openHolds, holds not
+	// released yet.
+	looks, groupLooks, holds, openHolds int
 
 	// Violations records every breach of a safety invariant the world can
 	// see: a hub unit started while a declared port was held by a process
@@ -421,6 +427,9 @@ func (w *World) Sleep(ctx context.Context, d time.Duration) error {
 func (w *World) Identity(pid int) (actuate.Identity, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.FDLimit > 0 && w.openHolds >= w.FDLimit {
+		return actuate.Identity{}, fmt.Errorf("open /proc/%d/stat: %w", pid, syscall.EMFILE)
+	}
 	p, ok := w.procs[pid]
 	if !ok || p.dead {
 		return actuate.Identity{}, actuate.ErrGone
@@ -485,19 +494,24 @@ func (w *World) deliver(victims []*Proc, sig syscall.Signal) {
 }
 
 // Hold implements actuate.Holder as pidfds do: a hold on the process that
-// has pid now, if it started at startTicks (0: any). Holds counts them.
+// has pid now, if it started at startTicks (0: any), taking a descriptor.
+// Holds counts them.
 func (w *World) Hold(pid int, startTicks uint64) (actuate.Hold, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.fail("hold"); err != nil {
 		return nil, err
 	}
+	if w.FDLimit > 0 && w.openHolds >= w.FDLimit {
+		return nil, syscall.EMFILE
+	}
 	p, ok := w.procs[pid]
 	if !ok || p.dead || (startTicks != 0 && p.Start != startTicks) {
 		return nil, actuate.ErrGone
 	}
 	w.holds++
-	return worldHold{w: w, p: p}, nil
+	w.openHolds++
+	return &worldHold{w: w, p: p}, nil
 }
 
 // Holds is how many processes were held for a batch of signals.
@@ -507,13 +521,21 @@ func (w *World) Holds() int {
 	return w.holds
 }
 
+// OpenHolds is how many holds have not been released.
+func (w *World) OpenHolds() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.openHolds
+}
+
 type worldHold struct {
-	w *World
-	p *Proc
+	w        *World
+	p        *Proc
+	released bool
 }
 
 // Exited implements actuate.Hold.
-func (h worldHold) Exited() (bool, error) {
+func (h *worldHold) Exited() (bool, error) {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
 	return h.p.dead, nil
@@ -521,7 +543,7 @@ func (h worldHold) Exited() (bool, error) {
 
 // Signal implements actuate.Hold: the held process itself (ESRCH once it
 // has exited, whatever now has its pid), or its group.
-func (h worldHold) Signal(pgid int, sig syscall.Signal) error {
+func (h *worldHold) Signal(pgid int, sig syscall.Signal) error {
 	if pgid > 0 {
 		return h.w.Signal(0, pgid, sig)
 	}
@@ -537,8 +559,15 @@ func (h worldHold) Signal(pgid int, sig syscall.Signal) error {
 	return nil
 }
 
-// Release implements actuate.Hold.
-func (worldHold) Release() {}
+// Release implements actuate.Hold: the descriptor is given back once.
+func (h *worldHold) Release() {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	if !h.released {
+		h.released = true
+		h.w.openHolds--
+	}
+}
 
 // Groups implements actuate.Processes as the real one does: a look takes
 // the table of live groups on its first question and answers every later
