@@ -169,6 +169,9 @@ type procReader interface {
 	sockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) (listeners []tcpSocket, server *tcpSocket, problems []string)
 	// walk reads every process's stat and finds the holders of inodes.
 	walk(inodes map[uint64]bool) (walkResult, error)
+	// holders returns which of pids hold any of inodes, in the order of
+	// pids: the walk's search, over a few processes.
+	holders(pids []int, inodes map[uint64]bool) []int
 	// details fills uid, argv, exe, cwd and cgroup of proc. With withHome
 	// it also returns PARACHUTE_HOME from proc's environment ("", true when
 	// unset; false when it cannot be read, or the pid is no longer proc's);
@@ -202,11 +205,14 @@ func fromStat(st procfs.Stat) Process {
 // error is only for a desired state that cannot be observed at all (no home)
 // or a cancelled ctx.
 //
-// The order matters: /health (asked while the pidfiles and links are read)
-// with the connection held open, then the socket
-// tables and the one walk over /proc, so that the walk finds both the
-// listeners' owners and the owner of the server side of our own health
-// connection; only then is the connection closed. The service manager is
+// The order matters. /health is asked on its own goroutine while the
+// pidfiles and links are read, the socket tables asked and /proc walked
+// once for the listeners' owners; the connection is held open until, after
+// the answer, the server side of it is found and who holds it (serverSide:
+// among the hub port's listener holders and their descendants, a few fd
+// tables), and only then closed. The walk used to wait for the answer to
+// see that connection too; not waiting takes about half a millisecond off
+// a converged tick (bench/README.md, round 7). The service manager is
 // asked at the same time, on its own goroutine: its answers are round trips
 // to another process, as long as the rest together, and nothing there
 // depends on them until the processes are chosen (the unit's MainPID joins
@@ -248,20 +254,20 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	snap.Links = links
 	snap.Problems = append(snap.Problems, problems...)
 
-	// The walk must see the server's end of the health connection, so it
-	// comes after the answer (an answer means the hub accepted).
-	ha := <-healthc
-	snap.Health = ha.h
-	hc := ha.hc
-	defer hc.close()
-
 	pr := newProcReader(env)
 	btime, err := pr.bootTime()
 	if err != nil {
 		snap.Problems = append(snap.Problems, fmt.Sprintf("start times unknown: %v", err))
 	}
-	sc := scanDeclared(pr, snap.Ports, hc, uint16(hubPort), env.Geteuid())
-	hc.close() // the walk is done: the server side has been seen
+	// The walk does not wait for /health: who answered is looked for
+	// after the answer, among the processes the walk found (serverSide).
+	sc := scanDeclared(pr, snap.Ports, env.Geteuid())
+	ha := <-healthc
+	snap.Health = ha.h
+	hc := ha.hc
+	defer hc.close()
+	sc.serverSide(pr, hc.client, uint16(hubPort))
+	hc.close() // the server side has been seen
 	snap.Problems = append(snap.Problems, sc.problems...)
 	w, walkErr := sc.w, sc.walkErr
 	if walkErr != nil {
@@ -315,21 +321,54 @@ func newSnapshot(env Env, d spec.Desired) Snapshot {
 
 // scanDeclared looks for the holders of every declared port, twice when
 // the first look finds a listener nobody visibly holds.
-func scanDeclared(pr procReader, ports []Port, hc *healthConn, hubPort uint16, euid int) portScan {
+func scanDeclared(pr procReader, ports []Port, euid int) portScan {
 	wantPort := map[uint16]bool{}
 	for _, p := range ports {
 		wantPort[uint16(p.Port)] = true
 	}
-	sc := scanPorts(pr, wantPort, hc.client, hubPort)
+	sc := scanPorts(pr, wantPort, netip.AddrPort{}, 0)
 	if sc.ownerless(euid) {
 		// A listener nobody visibly holds is usually an instant: a process
 		// exiting (its fd table already gone) or a fork before its exec.
 		// Look once more before reporting "held, owner unknown", which
 		// blocks the plan.
 		time.Sleep(20 * time.Millisecond)
-		sc = scanPorts(pr, wantPort, hc.client, hubPort)
+		sc = scanPorts(pr, wantPort, netip.AddrPort{}, 0)
 	}
 	return sc
+}
+
+// serverSide finds the server side of client's connection to hubPort (our
+// /health request, answered: the hub has accepted it) and who holds it.
+// Whoever accepted it holds the hub port's listener or descends from a
+// holder (a socket reaches another process only by inheritance or by
+// being passed, SCM_RIGHTS), so those are looked at first, one fd table
+// each; only when none of them holds it is every process walked again.
+func (sc *portScan) serverSide(pr procReader, client netip.AddrPort, hubPort uint16) {
+	if !client.IsValid() || sc.walkErr != nil {
+		return
+	}
+	_, server, _ := pr.sockets(nil, client, hubPort)
+	if server == nil || server.Inode == 0 {
+		return
+	}
+	sc.serverInode = server.Inode
+	inodes := map[uint64]bool{server.Inode: true}
+	var acceptors []int
+	for _, s := range sc.listeners {
+		if s.Local.Port() == hubPort {
+			acceptors = append(acceptors, sc.w.owners[s.Inode]...)
+		}
+	}
+	holders := pr.holders(sc.w.tree.descendants(acceptors), inodes)
+	if len(holders) == 0 {
+		w, err := pr.walk(inodes)
+		if err != nil {
+			return
+		}
+		holders = w.owners[server.Inode]
+	}
+	sc.w.owners[server.Inode] = holders
 }
 
 // processLoader reads the processes a snapshot refers to, each once, from
@@ -465,9 +504,6 @@ type portScan struct {
 	walkErr     error    // the process table could not be read (w is empty)
 }
 
-// scanPorts reads the listeners on ports and, when client is valid, the
-// server side of client's connection to serverPort, then walks /proc once
-// for the holders of all of them.
 // ownerless reports whether a listener was found with no visible holder
 // although euid should see it (root, or the socket's own uid): then the
 // holder was caught mid-exit or mid-fork. Another user's socket seen by a
@@ -484,6 +520,9 @@ func (sc portScan) ownerless(euid int) bool {
 	return false
 }
 
+// scanPorts reads the listeners on ports and, when client is valid, the
+// server side of client's connection to serverPort, then walks /proc once
+// for the holders of all of them.
 func scanPorts(pr procReader, ports map[uint16]bool, client netip.AddrPort, serverPort uint16) portScan {
 	var sc portScan
 	var server *tcpSocket

@@ -120,6 +120,10 @@ func (d *darwinProcs) invisible(ports map[uint16]bool, seen []tcpSocket) []tcpSo
 	return out
 }
 
+// holders implements procReader: never asked on darwin, whose sockets
+// finds no server side.
+func (d *darwinProcs) holders([]int, map[uint64]bool) []int { return nil }
+
 // walk reads the whole process table in one sysctl and hands on the socket
 // holders lsof found.
 func (d *darwinProcs) walk(inodes map[uint64]bool) (walkResult, error) {
