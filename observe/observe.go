@@ -169,6 +169,10 @@ type procReader interface {
 	sockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) (listeners []tcpSocket, server *tcpSocket, problems []string)
 	// walk reads every process's stat and finds the holders of inodes.
 	walk(inodes map[uint64]bool) (walkResult, error)
+	// seesConnections reports whether sockets can find the server side of
+	// a connection in one cheap question (sock_diag), so that a look may
+	// be taken before the health answer and completed after it.
+	seesConnections() bool
 	// holders returns which of pids hold any of inodes, in the order of
 	// pids: the walk's search, over a few processes.
 	holders(pids []int, inodes map[uint64]bool) []int
@@ -206,13 +210,14 @@ func fromStat(st procfs.Stat) Process {
 // or a cancelled ctx.
 //
 // The order matters. /health is asked on its own goroutine while the
-// pidfiles and links are read, the socket tables asked and /proc walked
-// once for the listeners' owners; the connection is held open until, after
-// the answer, the server side of it is found and who holds it (serverSide:
-// among the hub port's listener holders and their descendants, a few fd
-// tables), and only then closed. The walk used to wait for the answer to
-// see that connection too; not waiting takes about half a millisecond off
-// a converged tick (bench/README.md, round 7). The service manager is
+// pidfiles and links are read. Where sock_diag answers, the socket tables
+// are asked and /proc walked for the listeners' owners meanwhile, and after
+// the answer (the hub has accepted our connection, held open until then)
+// answered finds who holds its server side, from a few fd tables when the
+// hub port's listeners are still the ones the walk saw, else by looking
+// again; not waiting for the answer takes about half a millisecond off a
+// converged tick (bench/README.md, round 7). Elsewhere the one look comes
+// after the answer, so that it sees the server side. The service manager is
 // asked at the same time, on its own goroutine: its answers are round trips
 // to another process, as long as the rest together, and nothing there
 // depends on them until the processes are chosen (the unit's MainPID joins
@@ -236,10 +241,6 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	go func() { unitc <- o.observeUnit(ctx, d) }()
 
 	// /health is a round trip to the hub: asked while the files are read.
-	type healthAnswer struct {
-		h  Health
-		hc *healthConn
-	}
 	healthc := make(chan healthAnswer, 1)
 	go func() {
 		h, hc := checkHealth(ctx, env, hubPort)
@@ -259,15 +260,7 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	if err != nil {
 		snap.Problems = append(snap.Problems, fmt.Sprintf("start times unknown: %v", err))
 	}
-	// The walk does not wait for /health: who answered is looked for
-	// after the answer, among the processes the walk found (serverSide).
-	sc := scanDeclared(pr, snap.Ports, env.Geteuid())
-	ha := <-healthc
-	snap.Health = ha.h
-	hc := ha.hc
-	defer hc.close()
-	sc.serverSide(pr, hc.client, uint16(hubPort))
-	hc.close() // the server side has been seen
+	sc := scanAround(pr, &snap, healthc, env.Geteuid())
 	snap.Problems = append(snap.Problems, sc.problems...)
 	w, walkErr := sc.w, sc.walkErr
 	if walkErr != nil {
@@ -295,6 +288,34 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	return snap, nil
 }
 
+// healthAnswer is the /health check's answer and its connection, held
+// open until the server side has been looked for.
+type healthAnswer struct {
+	h  Health
+	hc *healthConn
+}
+
+// scanAround takes the look at the declared ports around the /health
+// answer to come on healthc, and records the answer in snap. Where the
+// sockets show connections (sock_diag) the look does not wait for the
+// answer and is completed after it (answered); elsewhere the one look
+// comes after the answer, so that it sees the server side.
+func scanAround(pr procReader, snap *Snapshot, healthc <-chan healthAnswer, euid int) portScan {
+	hubPort := uint16(snap.HubPort)
+	early := pr.seesConnections()
+	var sc portScan
+	if early {
+		sc = scanDeclared(pr, snap.Ports, netip.AddrPort{}, 0, euid)
+	}
+	ha := <-healthc
+	snap.Health = ha.h
+	defer ha.hc.close() // the server side has been looked for
+	if early {
+		return sc.answered(pr, snap.Ports, ha.hc.client, hubPort, euid)
+	}
+	return scanDeclared(pr, snap.Ports, ha.hc.client, hubPort, euid)
+}
+
 // newSnapshot is the snapshot before anything is read: the platform, the
 // box as the spec declares it, and the declared ports.
 func newSnapshot(env Env, d spec.Desired) Snapshot {
@@ -319,56 +340,83 @@ func newSnapshot(env Env, d spec.Desired) Snapshot {
 	}
 }
 
-// scanDeclared looks for the holders of every declared port, twice when
-// the first look finds a listener nobody visibly holds.
-func scanDeclared(pr procReader, ports []Port, euid int) portScan {
+// scanDeclared looks for the holders of every declared port and, when
+// client is valid, of the server side of client's connection to hubPort;
+// twice when the first look finds a listener nobody visibly holds.
+func scanDeclared(pr procReader, ports []Port, client netip.AddrPort, hubPort uint16, euid int) portScan {
 	wantPort := map[uint16]bool{}
 	for _, p := range ports {
 		wantPort[uint16(p.Port)] = true
 	}
-	sc := scanPorts(pr, wantPort, netip.AddrPort{}, 0)
+	sc := scanPorts(pr, wantPort, client, hubPort)
 	if sc.ownerless(euid) {
 		// A listener nobody visibly holds is usually an instant: a process
 		// exiting (its fd table already gone) or a fork before its exec.
 		// Look once more before reporting "held, owner unknown", which
 		// blocks the plan.
 		time.Sleep(20 * time.Millisecond)
-		sc = scanPorts(pr, wantPort, netip.AddrPort{}, 0)
+		sc = scanPorts(pr, wantPort, client, hubPort)
 	}
 	return sc
 }
 
-// serverSide finds the server side of client's connection to hubPort (our
-// /health request, answered: the hub has accepted it) and who holds it.
-// Whoever accepted it holds the hub port's listener or descends from a
-// holder (a socket reaches another process only by inheritance or by
-// being passed, SCM_RIGHTS), so those are looked at first, one fd table
-// each; only when none of them holds it is every process walked again.
-func (sc *portScan) serverSide(pr procReader, client netip.AddrPort, hubPort uint16) {
-	if !client.IsValid() || sc.walkErr != nil {
-		return
+// maxAcceptors bounds the processes answered looks at one by one: a
+// listener held by a service manager (socket activation: pid 1 holds it)
+// makes every process a descendant, and a full look walks them in
+// parallel.
+const maxAcceptors = 64
+
+// answered completes sc, a look taken while our /health request was in
+// flight, with who holds the server side of client's connection to
+// hubPort, now that the hub has answered (it has accepted the connection).
+// One sock_diag question gives the hub port's listeners as they are now
+// and the server side. When the listeners are the ones sc saw, whoever
+// accepted holds one of them or descends from a holder (a socket reaches
+// another process only by inheritance or by being passed), so those
+// processes' fd tables are read, and nothing else (a process outside them
+// that was passed the connection as well goes unseen; the old full walk
+// would then have fallen back to the listener's holder, the same pid). In
+// every other case —
+// the listeners changed since sc (a restart, a squatter), no server side,
+// nobody among them holding it, too many of them, a table that could not
+// be read — the whole look is taken again, after the answer, as if sc had
+// never been: who answered is never pinned on a listener the walk saw
+// before the connection was accepted.
+func (sc portScan) answered(pr procReader, ports []Port, client netip.AddrPort, hubPort uint16, euid int) portScan {
+	if !client.IsValid() {
+		return sc // no connection: nothing was accepted, nobody to find
 	}
-	_, server, _ := pr.sockets(nil, client, hubPort)
-	if server == nil || server.Inode == 0 {
-		return
+	if sc.walkErr != nil || len(sc.problems) > 0 {
+		return scanDeclared(pr, ports, client, hubPort, euid)
 	}
-	sc.serverInode = server.Inode
-	inodes := map[uint64]bool{server.Inode: true}
-	var acceptors []int
+	now, server, problems := pr.sockets(map[uint16]bool{hubPort: true}, client, hubPort)
+	var before []tcpSocket
 	for _, s := range sc.listeners {
 		if s.Local.Port() == hubPort {
+			before = append(before, s)
+		}
+	}
+	same := len(problems) == 0 && slices.EqualFunc(sortedByInode(now), sortedByInode(before),
+		func(a, b tcpSocket) bool { return a.Inode == b.Inode })
+	if same && server != nil && server.Inode != 0 {
+		var acceptors []int
+		for _, s := range before {
 			acceptors = append(acceptors, sc.w.owners[s.Inode]...)
 		}
-	}
-	holders := pr.holders(sc.w.tree.descendants(acceptors), inodes)
-	if len(holders) == 0 {
-		w, err := pr.walk(inodes)
-		if err != nil {
-			return
+		if cands := sc.w.tree.descendants(acceptors); len(cands) <= maxAcceptors {
+			if holders := pr.holders(cands, map[uint64]bool{server.Inode: true}); len(holders) > 0 {
+				sc.serverInode = server.Inode
+				sc.w.owners[server.Inode] = holders
+				return sc
+			}
 		}
-		holders = w.owners[server.Inode]
 	}
-	sc.w.owners[server.Inode] = holders
+	return scanDeclared(pr, ports, client, hubPort, euid)
+}
+
+// sortedByInode returns socks sorted by inode, in a new slice.
+func sortedByInode(socks []tcpSocket) []tcpSocket {
+	return slices.SortedFunc(slices.Values(socks), func(a, b tcpSocket) int { return cmp.Compare(a.Inode, b.Inode) })
 }
 
 // processLoader reads the processes a snapshot refers to, each once, from
@@ -495,7 +543,8 @@ func (ld *processLoader) keepRelevant(holders, seeds []int) {
 }
 
 // portScan is one look at the sockets and the one walk over /proc that
-// finds their holders.
+// finds their holders (answered may add the holders of the server side
+// from a few fd tables).
 type portScan struct {
 	listeners   []tcpSocket
 	serverInode uint64 // the server side of the health connection, 0 when not found

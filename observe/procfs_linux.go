@@ -341,6 +341,10 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	return mergeWalks(parts), nil
 }
 
+// seesConnections implements procReader: sock_diag finds one connection
+// by its addresses; the /proc/net tables would be read whole again.
+func (p *procFS) seesConnections() bool { return p.netlink }
+
 // holders implements procReader: the fd tables of pids only.
 func (p *procFS) holders(pids []int, inodes map[uint64]bool) []int {
 	if len(pids) == 0 {

@@ -17,7 +17,8 @@ type fdProcs struct {
 	fds       map[int][]uint64
 	listeners []tcpSocket
 	conns     map[netip.AddrPort]tcpSocket
-	walks     int // full walks taken
+	hidden    map[int]bool // fd tables that cannot be read
+	walks     int          // full walks taken
 	looked    []int
 }
 
@@ -39,6 +40,9 @@ func (f *fdProcs) sockets(ports map[uint16]bool, client netip.AddrPort, _ uint16
 func (f *fdProcs) owners(pids []int, inodes map[uint64]bool) map[uint64][]int {
 	owners := map[uint64][]int{}
 	for _, pid := range pids {
+		if f.hidden[pid] {
+			continue
+		}
 		for _, ino := range f.fds[pid] {
 			if inodes[ino] && !slices.Contains(owners[ino], pid) {
 				owners[ino] = append(owners[ino], pid)
@@ -73,42 +77,90 @@ func (f *fdProcs) holders(pids []int, inodes map[uint64]bool) []int {
 
 func (f *fdProcs) details(*Process, bool) (string, bool) { return "", false }
 
+func (f *fdProcs) seesConnections() bool { return true }
+
 func (f *fdProcs) started(time.Time, uint64, int64) time.Time { return time.Time{} }
 
-// Who answered /health is found after the answer, by the walk that did not
+// Who answered /health is found after the answer, by a look that did not
 // wait for it: among the hub port's listener holders and their
-// descendants first, one fd table each; every process is walked again only
-// when none of them holds the connection.
-func TestServerSideAfterTheWalk(t *testing.T) {
+// descendants, one fd table each, while the listeners are the ones the
+// look saw; in every other case the whole look is taken again after the
+// answer, as it was before the look stopped waiting.
+func TestAnsweredAfterAnEarlyLook(t *testing.T) {
 	const hub, worker, other, stranger = 500, 501, 600, 700
 	client := netip.MustParseAddrPort("127.0.0.1:40000")
-	listener := tcpSocket{Local: netip.MustParseAddrPort("127.0.0.1:1939"), State: tcpListen, Inode: 11}
+	hubListener := tcpSocket{Local: netip.MustParseAddrPort("127.0.0.1:1939"), State: tcpListen, Inode: 11}
+	strangerListener := tcpSocket{Local: netip.MustParseAddrPort("127.0.0.1:1939"), State: tcpListen, Inode: 33}
 	server := tcpSocket{Local: netip.MustParseAddrPort("127.0.0.1:1939"), Remote: client, State: tcpEstablished, Inode: 22}
-	tree := processTree{
-		1:        procfs.Stat{Pid: 1},
-		hub:      procfs.Stat{Pid: hub, PPid: 1, Pgid: hub},
-		worker:   procfs.Stat{Pid: worker, PPid: hub, Pgid: hub},
-		other:    procfs.Stat{Pid: other, PPid: 1, Pgid: other},
-		stranger: procfs.Stat{Pid: stranger, PPid: 1, Pgid: stranger},
+	tree := func() processTree {
+		return processTree{
+			1:        procfs.Stat{Pid: 1},
+			hub:      procfs.Stat{Pid: hub, PPid: 1, Pgid: hub},
+			worker:   procfs.Stat{Pid: worker, PPid: hub, Pgid: hub},
+			other:    procfs.Stat{Pid: other, PPid: 1, Pgid: other},
+			stranger: procfs.Stat{Pid: stranger, PPid: 1, Pgid: stranger},
+		}
 	}
 	for _, tc := range []struct {
-		name      string
-		fds       map[int][]uint64
+		name string
+		fds  map[int][]uint64
+		// between the look and the answer
+		meanwhile func(f *fdProcs)
 		client    netip.AddrPort
 		want      []int // the server side's holders
 		answered  int
-		fullWalks int // after the first
+		walks     int // full walks after the first
 	}{
-		{"the acceptor holds it", map[int][]uint64{hub: {11, 22}}, client, []int{hub}, hub, 0},
-		{"shared with a forked worker", map[int][]uint64{hub: {11, 22}, worker: {11, 22}}, client, []int{hub, worker}, hub, 0},
-		{"handed to a worker", map[int][]uint64{hub: {11}, worker: {22}}, client, []int{worker}, worker, 0},
-		{"passed outside the acceptor's tree", map[int][]uint64{hub: {11}, stranger: {22}}, client, []int{stranger}, stranger, 1},
-		{"no answer, no connection", map[int][]uint64{hub: {11}}, netip.AddrPort{}, nil, hub, 0},
+		{name: "the acceptor holds it", fds: map[int][]uint64{hub: {11, 22}}, client: client, want: []int{hub}, answered: hub},
+		{name: "shared with a forked worker", fds: map[int][]uint64{hub: {11, 22}, worker: {11, 22}}, client: client, want: []int{hub, worker}, answered: hub},
+		{name: "handed to a worker", fds: map[int][]uint64{hub: {11}, worker: {22}}, client: client, want: []int{worker}, answered: worker},
+		{name: "passed outside the acceptor's tree", fds: map[int][]uint64{hub: {11}, stranger: {22}}, client: client, want: []int{stranger}, answered: stranger, walks: 1},
+		{name: "no connection", fds: map[int][]uint64{hub: {11}}, answered: hub},
+		{
+			// The hub closed its listener after the look; a stranger whose fd
+			// table cannot be read listens and answers. Who answered is
+			// unknown, never the hub the look saw.
+			name: "the listener changed, its holder hidden",
+			fds:  map[int][]uint64{hub: {11}},
+			meanwhile: func(f *fdProcs) {
+				f.listeners = []tcpSocket{strangerListener}
+				f.fds = map[int][]uint64{hub: {}}
+				f.hidden = map[int]bool{stranger: true}
+			},
+			// Looked at again after 20 ms, as any listener nobody visibly
+			// holds is (scanDeclared): two walks.
+			client: client, want: nil, answered: 0, walks: 2,
+		},
+		{
+			name: "the listener changed",
+			fds:  map[int][]uint64{hub: {11}},
+			meanwhile: func(f *fdProcs) {
+				f.listeners = []tcpSocket{strangerListener}
+				f.fds = map[int][]uint64{stranger: {33, 22}}
+			},
+			client: client, want: []int{stranger}, answered: stranger, walks: 1,
+		},
+		{
+			// Socket activation: the manager holds the listener too, and
+			// every process descends from it.
+			name: "a service manager holds the listener",
+			fds:  map[int][]uint64{1: {11}, hub: {11, 22}},
+			meanwhile: func(f *fdProcs) {
+				for pid := 1000; pid < 1000+maxAcceptors; pid++ {
+					f.tree[pid] = procfs.Stat{Pid: pid, PPid: 1, Pgid: pid}
+				}
+			},
+			client: client, want: []int{hub}, answered: hub, walks: 1,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fdProcs{tree: tree, fds: tc.fds, listeners: []tcpSocket{listener}, conns: map[netip.AddrPort]tcpSocket{client: server}}
-			sc := scanDeclared(f, []Port{{Port: 1939}}, 0)
-			sc.serverSide(f, tc.client, 1939)
+			f := &fdProcs{tree: tree(), fds: tc.fds, listeners: []tcpSocket{hubListener}, conns: map[netip.AddrPort]tcpSocket{client: server}}
+			ports := []Port{{Port: 1939}}
+			sc := scanDeclared(f, ports, netip.AddrPort{}, 0, 0)
+			if tc.meanwhile != nil {
+				tc.meanwhile(f)
+			}
+			sc = sc.answered(f, ports, tc.client, 1939, 0)
 			var got []int
 			if sc.serverInode != 0 {
 				got = sc.w.owners[sc.serverInode]
@@ -116,13 +168,17 @@ func TestServerSideAfterTheWalk(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("server side held by %v, want %v", got, tc.want)
 			}
-			if f.walks-1 != tc.fullWalks {
-				t.Errorf("%d full walks after the first, want %d", f.walks-1, tc.fullWalks)
+			if f.walks-1 != tc.walks {
+				t.Errorf("%d full walks after the first, want %d", f.walks-1, tc.walks)
 			}
-			if slices.Contains(f.looked, other) {
+			if tc.walks == 0 && slices.Contains(f.looked, other) {
 				t.Errorf("looked at pid %d, which neither holds the listener nor descends from a holder", other)
 			}
-			ports := []Port{{Port: 1939, Listeners: []Listener{{Addr: "127.0.0.1:1939", Pids: sc.w.owners[listener.Inode]}}}}
+			var listeners []Listener
+			for _, s := range sc.listeners {
+				listeners = append(listeners, Listener{Addr: s.Local.String(), Pids: sc.w.owners[s.Inode]})
+			}
+			ports[0].Listeners = listeners
 			if got := answeredByOf(ports, 1939, got, treeParent(sc.w.tree)); got != tc.answered {
 				t.Errorf("answered by %d, want %d", got, tc.answered)
 			}
