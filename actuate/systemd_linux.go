@@ -98,6 +98,13 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 
 // Stop implements Units: stop (the manager ends the whole control group),
 // disable, and clear a failed state so nothing of the unit lingers.
+//
+// A unit whose file and links were deleted by hand, with no reload since,
+// is still reported enabled (the manager's UnitFileState is as of its
+// last load), and systemd refuses to disable it with NoSuchUnit: there is
+// nothing left to disable. The reload that a disable would have made is
+// made instead, so the manager forgets the unit; without it every later
+// run would plan the same stop and meet the same refusal.
 func (u *SystemdUnits) Stop(ctx context.Context, name string) error {
 	if err := u.Manager.Stop(ctx, name); err != nil {
 		return err
@@ -108,7 +115,11 @@ func (u *SystemdUnits) Stop(ctx context.Context, name string) error {
 	}
 	switch p.UnitFileState {
 	case "enabled", "enabled-runtime", "linked", "linked-runtime", "alias":
-		if err := u.Manager.Disable(ctx, []string{name}); err != nil {
+		err := u.Manager.Disable(ctx, []string{name})
+		if sdbus.IsNoSuchUnit(err) {
+			err = u.Manager.Reload(ctx)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -98,6 +98,45 @@ func TestStaleModuleUnit(t *testing.T) {
 	b.noTwoHubs(0)
 }
 
+// TestStaleModuleUnitDeletedByHand: the stale vault unit runs, and its
+// file and install link are then deleted by hand with no daemon-reload.
+// The manager still has it loaded, running and (as it last worked out)
+// enabled, and refuses to disable it: there is no file or link left
+// (NoSuchUnit). The cutover must still stop it and leave the manager
+// having forgotten it, not fail on every run.
+func TestStaleModuleUnitDeletedByHand(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	sum := b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
+	b.startStaleVaultUnit(sum)
+	path := b.unitPath("parachute-vault.service")
+	link := filepath.Join(filepath.Dir(path), "multi-user.target.wants", "parachute-vault.service")
+	// The manager works a unit's file state out when first asked and keeps
+	// it until a reload; a reconciler's earlier runs have asked it.
+	if got := b.prop("parachute-vault.service", "UnitFileState"); got != "enabled" {
+		t.Fatalf("UnitFileState %q, want enabled", got)
+	}
+	if out, err := b.run("rm", path, link); err != nil {
+		t.Fatalf("rm: %v\n%s", err, out)
+	}
+	if got := b.prop("parachute-vault.service", "UnitFileState"); got != "enabled" {
+		t.Fatalf("UnitFileState %q after the rm, want still enabled (as the manager worked it out)", got)
+	}
+	r := b.converge("supervised")
+	if !r.doc.Converged {
+		t.Fatalf("not converged: %v", stepNames(r.doc.Applied))
+	}
+	time.Sleep(300 * time.Millisecond) // three times its RestartSec
+	for prop, want := range map[string]string{"ActiveState": "inactive", "LoadState": "not-found"} {
+		if got := b.prop("parachute-vault.service", prop); got != want {
+			t.Errorf("stale vault unit's %s is %q after the cutover, want %q", prop, got, want)
+		}
+	}
+	if r := b.parachute("reconcile", "--desired", "supervised"); r.code != 0 || len(r.doc.Applied) != 0 {
+		t.Errorf("the next run: exit %d, applied %v; want 0 and nothing\nstderr: %s", r.code, stepNames(r.doc.Applied), r.stderr)
+	}
+}
+
 // TestDriftedUnit hand-edits the unit of a healthy supervised hub: the run
 // must report the drift as a note, exit 0, leave the hub running (same
 // MainPID, no restart) and not rewrite the file, before and after a
