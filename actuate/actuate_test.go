@@ -195,6 +195,9 @@ func TestEveryStartedStopEnds(t *testing.T) {
 			if n := w.OpenHolds(); n != 0 {
 				t.Errorf("%d holds left open", n)
 			}
+			if len(w.Violations) > 0 {
+				t.Errorf("violations: %q", w.Violations)
+			}
 		})
 	}
 }

@@ -42,7 +42,10 @@ func (p OSProcesses) Hold(pid int, startTicks uint64) (Hold, error) {
 // reads them again (a parent may have exited meanwhile).
 const guardAge = time.Second
 
-// pidfdHold is a process held by its pidfd.
+// errReleased is what a hold answers once released: it holds nothing.
+var errReleased = errors.New("hold released")
+
+// pidfdHold is a process held by its pidfd; fd is -1 once released.
 type pidfdHold struct {
 	fd, pid int
 	own     protected
@@ -52,6 +55,9 @@ type pidfdHold struct {
 // Exited implements Hold: a pidfd polls readable once its process has
 // exited.
 func (h *pidfdHold) Exited() (bool, error) {
+	if h.fd < 0 {
+		return false, errReleased
+	}
 	fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(fds, 0)
@@ -74,6 +80,9 @@ func (h *pidfdHold) Signal(pgid int, sig syscall.Signal) error {
 	if now := time.Now(); h.ownAt.IsZero() || now.Sub(h.ownAt) > guardAge {
 		h.own, h.ownAt = ownProcesses(), now
 	}
+	if h.fd < 0 {
+		return errReleased
+	}
 	if err := h.own.refuse(h.pid, pgid); err != nil {
 		return err
 	}
@@ -89,5 +98,12 @@ func (h *pidfdHold) Signal(pgid int, sig syscall.Signal) error {
 	return syscall.Kill(-pgid, sig)
 }
 
-// Release implements Hold.
-func (h *pidfdHold) Release() { unix.Close(h.fd) }
+// Release implements Hold. A second call does nothing: closing the fd
+// again could close a descriptor the process has reused for something
+// else meanwhile.
+func (h *pidfdHold) Release() {
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+		h.fd = -1
+	}
+}

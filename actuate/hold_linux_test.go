@@ -98,3 +98,35 @@ func TestHoldRefusesToSignalItself(t *testing.T) {
 		t.Fatal("a hold on this process signalled it")
 	}
 }
+
+// A released hold holds nothing: it answers an error, signals nothing,
+// and a second release leaves alone the descriptor its number names now.
+func TestReleasedHold(t *testing.T) {
+	p := actuate.OSProcesses{}
+	cmd := startSleep(t, nil)
+	h, err := p.Hold(cmd.Process.Pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+	// The next descriptor opened takes the lowest free number: the one the
+	// hold had.
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h.Release()
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("a second release closed another file's descriptor: %v", err)
+	}
+	if _, err := h.Exited(); err == nil {
+		t.Error("Exited on a released hold: no error")
+	}
+	if err := h.Signal(0, syscall.SIGTERM); err == nil {
+		t.Error("Signal through a released hold: no error")
+	}
+	if err := syscall.Kill(cmd.Process.Pid, 0); err != nil {
+		t.Errorf("the sleep is gone: %v", err)
+	}
+}

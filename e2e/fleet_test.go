@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -386,13 +387,31 @@ func TestTimerReinstallReschedules(t *testing.T) {
 		}
 		return v
 	}
-	onTheMinute := func() bool { return prop("Timer", "NextElapseUSecRealtime")%60_000_000 == 0 }
+	// While the timer's service runs (OnBootSec=, or a minute passing)
+	// the timer has no next elapse (2^64-1) and a reload does not re-arm
+	// it; it is armed, with what it loaded, when the service ends. Each
+	// reading waits for the timer to be waiting.
+	next := func() uint64 {
+		deadline := time.Now().Add(2 * time.Minute)
+		for strings.TrimSpace(b.mustRun("systemctl", "show", "-P", "SubState", "parachute-reconcile.timer")) != "waiting" {
+			if time.Now().After(deadline) {
+				t.Fatal("the timer is not waiting after two minutes")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		v := prop("Timer", "NextElapseUSecRealtime")
+		if v == math.MaxUint64 || v == 0 {
+			t.Fatalf("a waiting timer with no next elapse (%d)", v)
+		}
+		return v
+	}
+	onTheMinute := func() bool { return next()%60_000_000 == 0 }
 	if out := install("0"); !strings.Contains(out, "installed") {
 		t.Fatalf("timer install: %s", out)
 	}
 	entered := prop("Unit", "ActiveEnterTimestampMonotonic")
 	if !onTheMinute() {
-		t.Fatalf("without a delay the next elapse %d is not on the minute", prop("Timer", "NextElapseUSecRealtime"))
+		t.Fatalf("without a delay the next elapse %d is not on the minute", next())
 	}
 	for _, step := range []struct {
 		delay  string
@@ -406,7 +425,7 @@ func TestTimerReinstallReschedules(t *testing.T) {
 			t.Errorf("--delay %s: RandomizedDelayUSec %d, want %d", step.delay, got, step.random)
 		}
 		if got := onTheMinute(); got != step.onMin {
-			t.Errorf("--delay %s: next elapse %d on the minute %t, want %t: the timer was not re-armed", step.delay, prop("Timer", "NextElapseUSecRealtime"), got, step.onMin)
+			t.Errorf("--delay %s: next elapse %d on the minute %t, want %t: the timer was not re-armed", step.delay, next(), got, step.onMin)
 		}
 		if got := prop("Unit", "ActiveEnterTimestampMonotonic"); got != entered {
 			t.Errorf("--delay %s: the timer was started again (entered active at %d, before at %d)", step.delay, got, entered)

@@ -538,6 +538,10 @@ type worldHold struct {
 func (h *worldHold) Exited() (bool, error) {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
+	if h.released {
+		h.w.Violations = append(h.w.Violations, fmt.Sprintf("hold on pid %d asked after its release", h.p.Pid))
+		return false, errors.New("hold released")
+	}
 	return h.p.dead, nil
 }
 
@@ -549,6 +553,10 @@ func (h *worldHold) Signal(pgid int, sig syscall.Signal) error {
 	}
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
+	if h.released {
+		h.w.Violations = append(h.w.Violations, fmt.Sprintf("signal %d through the hold on pid %d after its release", sig, h.p.Pid))
+		return errors.New("hold released")
+	}
 	if err := h.w.fail("signal"); err != nil {
 		return err
 	}
@@ -559,14 +567,18 @@ func (h *worldHold) Signal(pgid int, sig syscall.Signal) error {
 	return nil
 }
 
-// Release implements actuate.Hold: the descriptor is given back once.
+// Release implements actuate.Hold: the descriptor is given back once; a
+// second release is a violation (the real one would close whatever the
+// descriptor's number names by then, were it not guarded).
 func (h *worldHold) Release() {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	if !h.released {
-		h.released = true
-		h.w.openHolds--
+	if h.released {
+		h.w.Violations = append(h.w.Violations, fmt.Sprintf("hold on pid %d released twice", h.p.Pid))
+		return
 	}
+	h.released = true
+	h.w.openHolds--
 }
 
 // Groups implements actuate.Processes as the real one does: a look takes

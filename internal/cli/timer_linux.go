@@ -94,9 +94,11 @@ func enableTimer(ctx context.Context, inv *invocation, conn timerManager, change
 		}
 	}
 	// A running timer needs no restart for a changed schedule: the reload
-	// re-arms it with what it loaded (systemd's timer_coldplug enters the
-	// waiting state anew). So nothing is left undone for a later run to
-	// miss when this one fails after the reload.
+	// re-arms a waiting timer with what it loaded (systemd's
+	// timer_coldplug enters the waiting state anew), and one whose service
+	// is running at that moment is armed with it when the service ends.
+	// So nothing is left undone for a later run to miss when this one
+	// fails after the reload (e2e TestTimerReinstallReschedules).
 	p, err := conn.UnitProps(ctx, unitfile.TimerName)
 	if err != nil {
 		return fail(err)

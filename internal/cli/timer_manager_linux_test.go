@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	godbus "github.com/godbus/dbus/v5"
+
 	"github.com/parachute/reconcile/internal/sdbus"
 	"github.com/parachute/reconcile/internal/sdbus/sdbustest"
 	"github.com/parachute/reconcile/unitfile"
@@ -210,6 +212,20 @@ func TestTimerRemoveWithTheFileGone(t *testing.T) {
 		}
 		if p := r.props(unitfile.TimerName); p.LoadState != "not-found" || p.ActiveState != "inactive" {
 			t.Errorf("the manager still has the timer: %+v", p)
+		}
+	})
+	t.Run("file there, NoSuchUnit", func(t *testing.T) {
+		// With the file on disk the answer cannot mean "nothing left".
+		r := newTimerRig(t)
+		if _, code := r.install("svc\n", "timer\n"); code != ExitConverged {
+			t.Fatalf("install: exit %d: %s", code, r.stderr.String())
+		}
+		r.mgr.FailNext("DisableFiles", godbus.Error{Name: sdbus.NoSuchUnit, Body: []any{"Unit file parachute-reconcile.timer does not exist."}})
+		if _, code := r.remove(); code != ExitFailed {
+			t.Fatalf("remove: exit %d, want %d", code, ExitFailed)
+		}
+		if _, err := os.Lstat(filepath.Join(r.place.dir, unitfile.TimerName)); err != nil {
+			t.Errorf("the timer's file went although its disable failed: %v", err)
 		}
 	})
 	t.Run("links left, disable fails", func(t *testing.T) {
