@@ -14,7 +14,7 @@ import (
 const maxHealthBody = 64 << 10
 
 // healthConn is the health check's connection, held open after the answer so
-// that the process on its server side can be found (Observer.Observe).
+// that the walk over /proc can find the process on its server side.
 type healthConn struct {
 	conn net.Conn
 	// client is our end's address; the server-side socket has it as remote.
@@ -32,8 +32,8 @@ func (h *healthConn) close() {
 // checkHealth asks GET http://127.0.0.1:<port>/health over one connection it
 // opens itself (never a pooled one, never through a proxy, never following a
 // redirect: a 3xx is recorded as the answer), within env.HealthTimeout. The
-// connection is returned open; the caller closes it once it has found who
-// holds the server side.
+// connection is returned open; the caller closes it once the walk has
+// looked for the process on its server side.
 // AnsweredBy is left for the caller, who knows the sockets.
 //
 // The request is written by hand (httpGet) rather than through an

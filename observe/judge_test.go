@@ -23,8 +23,6 @@ func (epochProcs) sockets(map[uint16]bool, netip.AddrPort, uint16) ([]tcpSocket,
 	return nil, nil, nil
 }
 func (epochProcs) walk(map[uint64]bool) (walkResult, error) { return walkResult{}, nil }
-func (epochProcs) holders([]int, map[uint64]bool) []int     { return nil }
-func (epochProcs) seesConnections() bool                    { return false }
 func (e epochProcs) details(p *Process, withHome bool) (string, bool) {
 	p.Argv = []string{"parachute-vault", "serve"}
 	if !withHome {

@@ -169,13 +169,6 @@ type procReader interface {
 	sockets(ports map[uint16]bool, client netip.AddrPort, serverPort uint16) (listeners []tcpSocket, server *tcpSocket, problems []string)
 	// walk reads every process's stat and finds the holders of inodes.
 	walk(inodes map[uint64]bool) (walkResult, error)
-	// seesConnections reports whether sockets can find the server side of
-	// a connection in one cheap question (sock_diag), so that a look may
-	// be taken before the health answer and completed after it.
-	seesConnections() bool
-	// holders returns which of pids hold any of inodes, in the order of
-	// pids: the walk's search, over a few processes.
-	holders(pids []int, inodes map[uint64]bool) []int
 	// details fills uid, argv, exe, cwd and cgroup of proc. With withHome
 	// it also returns PARACHUTE_HOME from proc's environment ("", true when
 	// unset; false when it cannot be read, or the pid is no longer proc's);
@@ -209,15 +202,11 @@ func fromStat(st procfs.Stat) Process {
 // error is only for a desired state that cannot be observed at all (no home)
 // or a cancelled ctx.
 //
-// The order matters. /health is asked on its own goroutine while the
-// pidfiles and links are read. Where sock_diag answers, the socket tables
-// are asked and /proc walked for the listeners' owners meanwhile, and after
-// the answer (the hub has accepted our connection, held open until then)
-// answered finds who holds its server side, from a few fd tables when the
-// hub port's listeners are still the ones the walk saw, else by looking
-// again; not waiting for the answer takes about half a millisecond off a
-// converged tick (bench/README.md, round 7). Elsewhere the one look comes
-// after the answer, so that it sees the server side. The service manager is
+// The order matters: /health (asked while the pidfiles and links are read)
+// with the connection held open, then the socket
+// tables and the one walk over /proc, so that the walk finds both the
+// listeners' owners and the owner of the server side of our own health
+// connection; only then is the connection closed. The service manager is
 // asked at the same time, on its own goroutine: its answers are round trips
 // to another process, as long as the rest together, and nothing there
 // depends on them until the processes are chosen (the unit's MainPID joins
@@ -241,6 +230,10 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	go func() { unitc <- o.observeUnit(ctx, d) }()
 
 	// /health is a round trip to the hub: asked while the files are read.
+	type healthAnswer struct {
+		h  Health
+		hc *healthConn
+	}
 	healthc := make(chan healthAnswer, 1)
 	go func() {
 		h, hc := checkHealth(ctx, env, hubPort)
@@ -255,12 +248,20 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	snap.Links = links
 	snap.Problems = append(snap.Problems, problems...)
 
+	// The walk must see the server's end of the health connection, so it
+	// comes after the answer (an answer means the hub accepted).
+	ha := <-healthc
+	snap.Health = ha.h
+	hc := ha.hc
+	defer hc.close()
+
 	pr := newProcReader(env)
 	btime, err := pr.bootTime()
 	if err != nil {
 		snap.Problems = append(snap.Problems, fmt.Sprintf("start times unknown: %v", err))
 	}
-	sc := scanAround(pr, &snap, healthc, env.Geteuid())
+	sc := scanDeclared(pr, snap.Ports, hc, uint16(hubPort), env.Geteuid())
+	hc.close() // the walk is done: the server side has been seen
 	snap.Problems = append(snap.Problems, sc.problems...)
 	w, walkErr := sc.w, sc.walkErr
 	if walkErr != nil {
@@ -288,34 +289,6 @@ func (o *Observer) Observe(ctx context.Context, d spec.Desired) (Snapshot, error
 	return snap, nil
 }
 
-// healthAnswer is the /health check's answer and its connection, held
-// open until the server side has been looked for.
-type healthAnswer struct {
-	h  Health
-	hc *healthConn
-}
-
-// scanAround takes the look at the declared ports around the /health
-// answer to come on healthc, and records the answer in snap. Where the
-// sockets show connections (sock_diag) the look does not wait for the
-// answer and is completed after it (answered); elsewhere the one look
-// comes after the answer, so that it sees the server side.
-func scanAround(pr procReader, snap *Snapshot, healthc <-chan healthAnswer, euid int) portScan {
-	hubPort := uint16(snap.HubPort)
-	early := pr.seesConnections()
-	var sc portScan
-	if early {
-		sc = scanDeclared(pr, snap.Ports, netip.AddrPort{}, 0, euid)
-	}
-	ha := <-healthc
-	snap.Health = ha.h
-	defer ha.hc.close() // the server side has been looked for
-	if early {
-		return sc.answered(pr, snap.Ports, ha.hc.client, hubPort, euid)
-	}
-	return scanDeclared(pr, snap.Ports, ha.hc.client, hubPort, euid)
-}
-
 // newSnapshot is the snapshot before anything is read: the platform, the
 // box as the spec declares it, and the declared ports.
 func newSnapshot(env Env, d spec.Desired) Snapshot {
@@ -340,83 +313,23 @@ func newSnapshot(env Env, d spec.Desired) Snapshot {
 	}
 }
 
-// scanDeclared looks for the holders of every declared port and, when
-// client is valid, of the server side of client's connection to hubPort;
-// twice when the first look finds a listener nobody visibly holds.
-func scanDeclared(pr procReader, ports []Port, client netip.AddrPort, hubPort uint16, euid int) portScan {
+// scanDeclared looks for the holders of every declared port, twice when
+// the first look finds a listener nobody visibly holds.
+func scanDeclared(pr procReader, ports []Port, hc *healthConn, hubPort uint16, euid int) portScan {
 	wantPort := map[uint16]bool{}
 	for _, p := range ports {
 		wantPort[uint16(p.Port)] = true
 	}
-	sc := scanPorts(pr, wantPort, client, hubPort)
+	sc := scanPorts(pr, wantPort, hc.client, hubPort)
 	if sc.ownerless(euid) {
 		// A listener nobody visibly holds is usually an instant: a process
 		// exiting (its fd table already gone) or a fork before its exec.
 		// Look once more before reporting "held, owner unknown", which
 		// blocks the plan.
 		time.Sleep(20 * time.Millisecond)
-		sc = scanPorts(pr, wantPort, client, hubPort)
+		sc = scanPorts(pr, wantPort, hc.client, hubPort)
 	}
 	return sc
-}
-
-// maxAcceptors bounds the processes answered looks at one by one: a
-// listener held by a service manager (socket activation: pid 1 holds it)
-// makes every process a descendant, and a full look walks them in
-// parallel.
-const maxAcceptors = 64
-
-// answered completes sc, a look taken while our /health request was in
-// flight, with who holds the server side of client's connection to
-// hubPort, now that the hub has answered (it has accepted the connection).
-// One sock_diag question gives the hub port's listeners as they are now
-// and the server side. When the listeners are the ones sc saw, whoever
-// accepted holds one of them or descends from a holder (a socket reaches
-// another process only by inheritance or by being passed), so those
-// processes' fd tables are read, and nothing else (a process outside them
-// that was passed the connection as well goes unseen; the old full walk
-// would then have fallen back to the listener's holder, the same pid). In
-// every other case —
-// the listeners changed since sc (a restart, a squatter), no server side,
-// nobody among them holding it, too many of them, a table that could not
-// be read — the whole look is taken again, after the answer, as if sc had
-// never been: who answered is never pinned on a listener the walk saw
-// before the connection was accepted.
-func (sc portScan) answered(pr procReader, ports []Port, client netip.AddrPort, hubPort uint16, euid int) portScan {
-	if !client.IsValid() {
-		return sc // no connection: nothing was accepted, nobody to find
-	}
-	if sc.walkErr != nil || len(sc.problems) > 0 {
-		return scanDeclared(pr, ports, client, hubPort, euid)
-	}
-	now, server, problems := pr.sockets(map[uint16]bool{hubPort: true}, client, hubPort)
-	var before []tcpSocket
-	for _, s := range sc.listeners {
-		if s.Local.Port() == hubPort {
-			before = append(before, s)
-		}
-	}
-	same := len(problems) == 0 && slices.EqualFunc(sortedByInode(now), sortedByInode(before),
-		func(a, b tcpSocket) bool { return a.Inode == b.Inode })
-	if same && server != nil && server.Inode != 0 {
-		var acceptors []int
-		for _, s := range before {
-			acceptors = append(acceptors, sc.w.owners[s.Inode]...)
-		}
-		if cands := sc.w.tree.descendants(acceptors); len(cands) <= maxAcceptors {
-			if holders := pr.holders(cands, map[uint64]bool{server.Inode: true}); len(holders) > 0 {
-				sc.serverInode = server.Inode
-				sc.w.owners[server.Inode] = holders
-				return sc
-			}
-		}
-	}
-	return scanDeclared(pr, ports, client, hubPort, euid)
-}
-
-// sortedByInode returns socks sorted by inode, in a new slice.
-func sortedByInode(socks []tcpSocket) []tcpSocket {
-	return slices.SortedFunc(slices.Values(socks), func(a, b tcpSocket) int { return cmp.Compare(a.Inode, b.Inode) })
 }
 
 // processLoader reads the processes a snapshot refers to, each once, from
@@ -543,8 +456,7 @@ func (ld *processLoader) keepRelevant(holders, seeds []int) {
 }
 
 // portScan is one look at the sockets and the one walk over /proc that
-// finds their holders (answered may add the holders of the server side
-// from a few fd tables).
+// finds their holders.
 type portScan struct {
 	listeners   []tcpSocket
 	serverInode uint64 // the server side of the health connection, 0 when not found

@@ -444,34 +444,6 @@ func (t processTree) relevant(holders, seeds, extra []int) []int {
 	return out
 }
 
-// descendants returns pids and every descendant of theirs, each once, in
-// the order found (pids first).
-func (t processTree) descendants(pids []int) []int {
-	if len(pids) == 0 {
-		return nil
-	}
-	children := map[int][]int{}
-	for pid, st := range t {
-		children[st.PPid] = append(children[st.PPid], pid)
-	}
-	seen := map[int]bool{}
-	var out []int
-	queue := slices.Clone(pids)
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		out = append(out, p)
-		kids := children[p]
-		slices.Sort(kids)
-		queue = append(queue, kids...)
-	}
-	return out
-}
-
 func truncate(b []byte) []byte {
 	b = bytes.TrimRight(b, "\n")
 	if len(b) > 80 {

@@ -120,13 +120,6 @@ func (d *darwinProcs) invisible(ports map[uint16]bool, seen []tcpSocket) []tcpSo
 	return out
 }
 
-// seesConnections implements procReader: lsof is asked for listeners
-// only, so the one look comes after the health answer.
-func (d *darwinProcs) seesConnections() bool { return false }
-
-// holders implements procReader: never asked on darwin (seesConnections).
-func (d *darwinProcs) holders([]int, map[uint64]bool) []int { return nil }
-
 // walk reads the whole process table in one sysctl and hands on the socket
 // holders lsof found.
 func (d *darwinProcs) walk(inodes map[uint64]bool) (walkResult, error) {

@@ -341,31 +341,6 @@ func (p *procFS) walk(inodes map[uint64]bool) (walkResult, error) {
 	return mergeWalks(parts), nil
 }
 
-// seesConnections implements procReader: sock_diag finds one connection
-// by its addresses; the /proc/net tables would be read whole again.
-func (p *procFS) seesConnections() bool { return p.netlink }
-
-// holders implements procReader: the fd tables of pids only.
-func (p *procFS) holders(pids []int, inodes map[uint64]bool) []int {
-	if len(pids) == 0 {
-		return nil
-	}
-	rootFd, err := procfs.Openat(unix.AT_FDCWD, p.root, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
-	if err != nil {
-		return nil
-	}
-	defer syscall.Close(rootFd)
-	owners := map[uint64][]int{}
-	var out []int
-	for _, pid := range pids {
-		clear(owners)
-		if p.fds(rootFd, strconv.Itoa(pid), pid, inodes, owners) == nil && len(owners) > 0 {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // maxWalkWorkers bounds the goroutines of one walk; minWalkRun is the
 // fewest /proc entries worth a goroutine of their own.
 const (
