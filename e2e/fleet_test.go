@@ -433,6 +433,37 @@ func TestTimerReinstallReschedules(t *testing.T) {
 	}
 }
 
+// A detached box is never started from the reconciler's own oneshot
+// units: systemd would kill the hub when the run ends. timer install
+// refuses --desired detached, and a run inside parachute-reconcile*.service
+// that would start a detached hub is blocked (exit 3) with nothing stopped.
+func TestNoDetachedBoxFromTheTimer(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.detachedEra()
+	old := boxPids(b.observe())
+	before := b.procs(old...)
+	out, err := b.run(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec, "--desired", "detached")
+	if err == nil || !strings.Contains(out, "cannot keep a box detached") {
+		t.Errorf("timer install --desired detached: %v\n%s", err, out)
+	}
+	if _, err := os.Lstat(b.in.HostPath("/etc/systemd/system/parachute-reconcile.timer")); !os.IsNotExist(err) {
+		t.Errorf("the refused install wrote the timer: %v", err)
+	}
+	// A run as the timer's service would make it.
+	b.run("systemd-run", "--wait", "--collect", "--quiet", "--unit", "parachute-reconcile-e2e.service",
+		"-p", "Type=oneshot", b.bins.parachute, "reconcile", "--home", b.home, "--spec", b.spec, "--desired", "detached")
+	j := b.mustRun("journalctl", "-u", "parachute-reconcile-e2e.service", "--no-pager")
+	if !strings.Contains(j, "status=3/") || !strings.Contains(j, "would be killed at once") {
+		t.Errorf("the run inside parachute-reconcile-e2e.service did not exit 3 (blocked) naming why:\n%s", j)
+	}
+	for _, pid := range old {
+		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
+			t.Errorf("the blocked run stopped pid %d (%v)", pid, before[pid].Argv)
+		}
+	}
+}
+
 // ansiblePlay runs the role with Debian's ansible-playbook inside the
 // sandbox (connection local, as root), with the JSON callback, and returns
 // the play's stats for localhost and every failure message.
@@ -580,5 +611,12 @@ func TestAnsibleRole(t *testing.T) {
 	}
 	if !b.alive(stranger) {
 		t.Error("the squatter was stopped")
+	}
+
+	// A timer cannot keep a detached box: the play refuses before it
+	// changes anything.
+	stats, fails = b.ansiblePlay(t, false, map[string]any{"parachute_reconcile_desired": "detached", "parachute_reconcile_timer": true})
+	if stats["failures"] < 1 || !strings.Contains(strings.Join(fails, "\n"), "cannot keep a box detached") {
+		t.Errorf("desired detached with the timer: stats %v, failures %q; want the play refused", stats, fails)
 	}
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"fmt"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -392,6 +393,11 @@ func (b *builder) detached() {
 			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})
 		return
 	}
+	if svc := w.ownOneshot(); svc != "" {
+		b.block(Blocker{Reason: fmt.Sprintf("this run is part of %s, which systemd stops when the run ends, with every process the run started: a detached hub started here would be killed at once", svc),
+			Fix: "start the detached box from a shell or cron (parachute reconcile --desired detached); keep the timer for the supervised model only"})
+		return
+	}
 	b.linkBlockers(logFile, "hub/run/hub.pid", "hub/run/hub.port")
 	b.waitPorts(b.w.s.Ports, "must be free before the detached hub starts")
 	home := w.d.Home
@@ -454,6 +460,24 @@ func (b *builder) absent() {
 
 // isDetachedHub reports whether pid runs the desired hub command as the
 // leader of its own session.
+// ownOneshot returns the reconciler's own timer or boot unit when this run
+// is one of its runs (the leaf of the run's control group is
+// parachute-reconcile*.service), else "". Those units are Type=oneshot:
+// when the run exits, systemd stops the unit and kills whatever is left in
+// its control group, a detached hub the run started included.
+func (w *world) ownOneshot() string {
+	p, ok := w.procs[w.s.Self]
+	if !ok {
+		return ""
+	}
+	cg := strings.TrimSuffix(p.Cgroup, "/")
+	leaf := cg[strings.LastIndex(cg, "/")+1:]
+	if ok, _ := path.Match("parachute-reconcile*.service", leaf); ok {
+		return leaf
+	}
+	return ""
+}
+
 func (w *world) isDetachedHub(pid int) bool {
 	p, ok := w.procs[pid]
 	if !ok || p.Sid != p.Pid || len(w.d.HubCommand) == 0 || len(p.Argv) < len(w.d.HubCommand) {

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
@@ -371,5 +372,48 @@ func TestPortWaitsExcuseTheUnitOnlyWhenSupervised(t *testing.T) {
 		if m == spec.Detached && waits == 0 {
 			t.Fatalf("%s: no port waits before the detached start: %v", m, actions(p))
 		}
+	}
+}
+
+// A run of the reconciler's own timer or boot unit (Type=oneshot: systemd
+// kills what a run leaves in its control group when it exits) never starts
+// a detached hub, and stops nothing on the way: the hub would die moments
+// later while the run reported success. From cron or a login session it
+// does.
+func TestNoDetachedStartFromTheReconcilersOwnUnit(t *testing.T) {
+	for _, tc := range []struct {
+		cgroup  string
+		blocked bool
+	}{
+		{"/system.slice/parachute-reconcile.service", true},
+		{"/system.slice/parachute-reconcile-boot.service", true},
+		{"/user.slice/user-1000.slice/user@1000.service/app.slice/parachute-reconcile.service", true},
+		{"/system.slice/cron.service", false},
+		{"/user.slice/user-1000.slice/session-4.scope", false},
+	} {
+		t.Run(tc.cgroup, func(t *testing.T) {
+			w := actuatetest.New(home, 1939, threeModules)
+			detachedEra(w)
+			w.Self = w.Spawn(actuatetest.Proc{PPid: 99, Pgid: 99, Argv: []string{"parachute", "reconcile"}, Cgroup: tc.cgroup})
+			p := reconcile.Compute(desired(w, spec.Detached), w.Snapshot())
+			var starts int
+			for _, st := range p.Steps {
+				if st.Action == reconcile.StartDetached {
+					starts++
+				}
+			}
+			blocked := slices.ContainsFunc(p.Blockers, func(b reconcile.Blocker) bool {
+				return strings.Contains(b.Reason, "would be killed at once")
+			})
+			if blocked != tc.blocked {
+				t.Fatalf("blocked %t, want %t: blockers %+v", blocked, tc.blocked, p.Blockers)
+			}
+			if tc.blocked && len(p.Steps) != 0 {
+				t.Errorf("blocked, yet steps: %v", p.Steps)
+			}
+			if !tc.blocked && starts != 1 {
+				t.Errorf("%d start-detached steps, want 1: %v", starts, p.Steps)
+			}
+		})
 	}
 }

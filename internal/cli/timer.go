@@ -150,6 +150,13 @@ func runTimerInstall(ctx context.Context, inv *invocation) int {
 		pf(inv.stderr, "%s: %s\n", inv.cmd.title(), why)
 		return ExitBlocked
 	}
+	if d.Model == spec.Detached {
+		// Every run that starts the hub would be blocked (the planner's
+		// ownOneshot): the timer's service is Type=oneshot, and systemd
+		// kills what a run leaves in its control group when the run ends.
+		pf(inv.stderr, "%s: the timer cannot keep a box detached: systemd ends every process a run of %s leaves behind when the run exits, a detached hub included\nfix: keep a detached box with cron (examples/cron), or install the timer for the supervised model\n", inv.cmd.title(), unitfile.TimerServiceName)
+		return ExitBlocked
+	}
 	place, err := placeTimer(d)
 	if err != nil {
 		return inv.failed(ExitBlocked, err)
