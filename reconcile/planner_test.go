@@ -3,8 +3,8 @@ package reconcile_test
 import (
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
