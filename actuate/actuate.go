@@ -437,10 +437,14 @@ func (r *run) startDetached(st reconcile.Step) error {
 		return fmt.Errorf("start %s: %w", st.Argv[0], err)
 	}
 	r.detachedPid = pid
-	if _, err := a.Files.WriteFile(st.Dir, st.Pidfile, []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
+	// hub.port first, hub.pid last: a live hub.pid is what the planner
+	// takes for a started detached hub, so it must not stand without its
+	// port record. A run that dies between the two leaves a hub with no
+	// pidfile, which the next run stops and starts again (recorded).
+	if _, err := a.Files.WriteFile(st.Dir, st.PortFile, []byte(fmt.Sprintf("%d\n", st.Port)), 0o644); err != nil {
 		return fmt.Errorf("hub started as pid %d but %w", pid, err)
 	}
-	if _, err := a.Files.WriteFile(st.Dir, st.PortFile, []byte(fmt.Sprintf("%d\n", st.Port)), 0o644); err != nil {
+	if _, err := a.Files.WriteFile(st.Dir, st.Pidfile, []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
 		return fmt.Errorf("hub started as pid %d but %w", pid, err)
 	}
 	return nil

@@ -388,6 +388,13 @@ func (b *builder) detached() {
 		b.modules = b.moduleReports(isHubTree, w.processStarted(hub.Pid))
 		return
 	}
+	b.startDetached()
+}
+
+// startDetached plans the detached hub's start: its command, free ports,
+// then the start, health and the modules' boot.
+func (b *builder) startDetached() {
+	w := b.w
 	if len(w.d.HubCommand) == 0 {
 		b.block(Blocker{Reason: "cannot start the hub: " + cmp.Or(w.d.HubCommandProblem, "its command is unknown"),
 			Fix: "set hub.command in the spec file (--spec), or put parachute and bun on PATH"})

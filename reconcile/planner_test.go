@@ -1,6 +1,8 @@
 package reconcile_test
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -415,5 +417,34 @@ func TestNoDetachedStartFromTheReconcilersOwnUnit(t *testing.T) {
 				t.Errorf("%d start-detached steps, want 1: %v", starts, p.Steps)
 			}
 		})
+	}
+}
+
+// A run that dies between the detached hub's start and the last of its
+// two records leaves a box the next runs finish: hub.pid and hub.port both
+// written, the hub the one that answers, and no second hub.
+func TestDetachedRecordsAfterAFailedWrite(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	d := desired(w, spec.Detached)
+	w.FailAfter("write", 2, errors.New("no space left on device")) // the touch of the log, then one record, then this
+	p := reconcile.Compute(d, w.Snapshot())
+	_, _ = actuator(w).Apply(context.Background(), p)
+	p, err := converge(w, d, 4)
+	if err != nil || p.Outcome != reconcile.OutcomeConverged {
+		t.Fatalf("after the failed write: outcome %s, %v; blockers %+v, notes %q", p.Outcome, err, p.Blockers, p.Notes)
+	}
+	for _, f := range []string{"hub/run/hub.pid", "hub/run/hub.port"} {
+		if _, ok := w.File(filepath.Join(home, f)); !ok {
+			t.Errorf("%s missing on a converged detached box", f)
+		}
+	}
+	hubs := 0
+	for _, pid := range w.Pids() {
+		if pr, _ := w.Proc(pid); slices.Equal(pr.Argv, w.HubArgv) {
+			hubs++
+		}
+	}
+	if hubs != 1 {
+		t.Errorf("%d hubs running, want 1", hubs)
 	}
 }
