@@ -99,6 +99,12 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 // Stop implements Units: stop (the manager ends the whole control group),
 // disable, and clear a failed state so nothing of the unit lingers.
 //
+// systemd refuses to stop an inactive unit it could not load (its file
+// gone, or with an error or a bad setting: a second ExecStart= from a
+// drop-in) with NoSuchUnit, "Unit NAME not loaded.": such a unit is not
+// running, and is disabled and cleared like any other. Failing there made
+// a rollback or a removal of a broken hub unit fail on every run.
+//
 // A unit whose file and links were deleted by hand, with no reload since,
 // is still reported enabled (the manager's UnitFileState is as of its
 // last load), and systemd refuses to disable it with NoSuchUnit: there is
@@ -106,7 +112,7 @@ func (u *SystemdUnits) Start(ctx context.Context, name, path string) error {
 // made instead, so the manager forgets the unit; without it every later
 // run would plan the same stop and meet the same refusal.
 func (u *SystemdUnits) Stop(ctx context.Context, name string) error {
-	if err := u.Manager.Stop(ctx, name); err != nil {
+	if err := u.Manager.Stop(ctx, name); err != nil && !sdbus.IsNoSuchUnit(err) {
 		return err
 	}
 	p, err := u.Manager.UnitProps(ctx, name)

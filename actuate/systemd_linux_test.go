@@ -42,3 +42,14 @@ func TestStopAUnitDeletedByHand(t *testing.T) {
 		t.Errorf("after the stop: %+v, want the manager to have forgotten it", p)
 	}
 }
+
+// A unit the manager could not load and is not running is not an error
+// to stop: systemd answers NoSuchUnit ("not loaded"), and Stop goes on to
+// what is left (here nothing).
+func TestStopAUnitNotLoaded(t *testing.T) {
+	m := sdbustest.New("/system.slice")
+	u := &actuate.SystemdUnits{Manager: m}
+	if err := u.Stop(context.Background(), "parachute-hub.service"); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+}

@@ -137,6 +137,37 @@ func TestStaleModuleUnitDeletedByHand(t *testing.T) {
 	}
 }
 
+// TestRollbackOfABrokenUnit: a drop-in gives the supervised hub's unit a
+// second ExecStart= (refused for Type=simple: the unit loads as
+// bad-setting), and the unit is stopped. systemd then refuses to stop it
+// ("not loaded", NoSuchUnit); the rollback to detached must still finish,
+// not fail at stop-unit on every run.
+func TestRollbackOfABrokenUnit(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
+	b.converge("supervised")
+	dropIn := b.in.HostPath(b.unitPath(hubUnit) + ".d/zz-broken.conf")
+	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dropIn, []byte("[Service]\nExecStart=/bin/true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.systemctl("stop", hubUnit)
+	b.systemctl("daemon-reload")
+	if got := b.prop(hubUnit, "LoadState"); got != "bad-setting" {
+		t.Fatalf("LoadState %q with two ExecStart=, want bad-setting", got)
+	}
+	r := b.reconcileTo("detached")
+	if r.code != 0 || !r.doc.Converged {
+		t.Fatalf("rollback of a broken unit: %s", describe(r))
+	}
+	if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
+		t.Errorf("the hub unit's file is still there: %v", err)
+	}
+}
+
 // TestDriftedUnit hand-edits the unit of a healthy supervised hub: the run
 // must report the drift as a note, exit 0, leave the hub running (same
 // MainPID, no restart) and not rewrite the file, before and after a

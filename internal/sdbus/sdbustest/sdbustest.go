@@ -304,7 +304,9 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 	}
 	u := m.unit(name)
 	if u.LoadState == "not-found" && u.ActiveState == "inactive" {
-		return fmt.Errorf("stop %s: unit %s not loaded", name, name)
+		// systemd's answer for an inactive unit it could not load
+		// (not-found, error, bad-setting).
+		return fmt.Errorf("stop %s: %w", name, godbus.Error{Name: sdbus.NoSuchUnit, Body: []any{"Unit " + name + " not loaded."}})
 	}
 	if u.ActiveState != "failed" {
 		u.ActiveState, u.SubState = "inactive", "dead"
