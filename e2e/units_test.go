@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,8 @@ func TestStaleModuleUnitDeletedByHand(t *testing.T) {
 // second ExecStart= (refused for Type=simple: the unit loads as
 // bad-setting), and the unit is stopped. systemd then refuses to stop it
 // ("not loaded", NoSuchUnit); the rollback to detached must still finish,
-// not fail at stop-unit on every run.
+// not fail at stop-unit on every run. The supervised model is blocked with
+// the manager's state named instead of failing its start on every run.
 func TestRollbackOfABrokenUnit(t *testing.T) {
 	t.Parallel()
 	b := newBox(t)
@@ -158,6 +160,12 @@ func TestRollbackOfABrokenUnit(t *testing.T) {
 	b.systemctl("daemon-reload")
 	if got := b.prop(hubUnit, "LoadState"); got != "bad-setting" {
 		t.Fatalf("LoadState %q with two ExecStart=, want bad-setting", got)
+	}
+	// Supervised cannot start it: blocked, naming the manager's state.
+	if r := b.reconcileTo("supervised"); r.code != 3 || !slices.ContainsFunc(r.doc.Blockers, func(bl reconcile.Blocker) bool {
+		return strings.Contains(bl.Reason, "LoadState=bad-setting")
+	}) {
+		t.Errorf("supervised with a bad-setting unit: %s\nsteps %+v\nnotes %q", describe(r), r.doc.Applied, r.doc.Notes)
 	}
 	r := b.reconcileTo("detached")
 	if r.code != 0 || !r.doc.Converged {

@@ -128,6 +128,9 @@ func (b *builder) unitFile(loc unitfile.Location, content string, renderErr erro
 		b.linkBlockers(logFile)
 	}
 	b.unitDriftNotes(diffs, h.realStart)
+	if u.File.Exists && u.File.Symlink == "" && renderErr == nil && len(diffs) == 0 && b.unloadableBlocker(loc, h) {
+		return false
+	}
 	if !needWrite {
 		return false
 	}
@@ -142,6 +145,36 @@ func (b *builder) unitFile(loc unitfile.Location, content string, renderErr erro
 		b.write = append(b.write, Step{Action: WriteUnit, Target: "hub unit " + loc.Name, Reason: b.writeReason(diffs, lingerOff),
 			Path: loc.Path, Under: loc.Root, Content: content, Unit: loc.Name, Scope: loc.Scope, Linger: lingerOff, User: lingerUser(lingerOff, w.d.User.Name),
 			Reload: needsReload(u, content), Dir: w.d.Home, Log: unitfile.LogPath(w.d.Home)})
+	}
+	return true
+}
+
+// unloadableBlocker blocks a start of the hub unit the manager cannot load
+// although its file is what parachute writes (the caller checks): masked,
+// or a setting that is an error (usually a drop-in's: a second
+// ExecStart=). Rewriting the file would not change that, the start would
+// fail on every run, and on a cutover only after the detached hub was
+// stopped. A manager that reports such a unit also reports it in need of a
+// reload, so the check cannot wait for one; a drop-in fixed but not yet
+// loaded is covered by the fix's reload. It reports whether it blocked.
+func (b *builder) unloadableBlocker(loc unitfile.Location, h hubUnit) bool {
+	u := b.w.s.Unit
+	if !h.needStart || loc.Manager != spec.ManagerSystemd {
+		return false
+	}
+	user := ""
+	if loc.Scope == string(spec.ScopeUser) {
+		user = "--user "
+	}
+	switch u.LoadState {
+	case "masked":
+		b.block(Blocker{Reason: fmt.Sprintf("the hub unit %s is masked; the manager refuses to start it", loc.Name),
+			Fix: fmt.Sprintf("unmask it if it should run (systemctl %sunmask %s), then run again", user, loc.Name)})
+	case "bad-setting", "error":
+		b.block(Blocker{Reason: fmt.Sprintf("the manager cannot load the hub unit %s (LoadState=%s) although its file is what parachute writes: a drop-in or a manager setting breaks it", loc.Name, u.LoadState),
+			Fix: fmt.Sprintf("systemctl %sstatus %s names the setting; remove the drop-in that sets it (systemctl %srevert %s, which reloads), or fix it and run systemctl %sdaemon-reload; then run again", user, loc.Name, user, loc.Name, user)})
+	default:
+		return false
 	}
 	return true
 }

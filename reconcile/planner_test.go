@@ -448,3 +448,39 @@ func TestDetachedRecordsAfterAFailedWrite(t *testing.T) {
 		t.Errorf("%d hubs running, want 1", hubs)
 	}
 }
+
+// A hub unit the manager cannot load (masked, or a drop-in's bad setting)
+// while its file is parachute's own: a start would fail on every run, so
+// the run is blocked with the manager's own remedy, and nothing is
+// stopped.
+func TestUnloadableHubUnitBlocksTheStart(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	detachedEra(w)
+	d := desired(w, spec.Supervised)
+	if p, err := converge(w, d, 4); err != nil || p.Outcome != reconcile.OutcomeConverged {
+		t.Fatalf("cutover: %s, %v", p.Outcome, err)
+	}
+	if err := w.Stop(context.Background(), w.UnitName); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ load, want string }{
+		{"masked", "is masked"},
+		{"bad-setting", "LoadState=bad-setting"},
+		{"error", "LoadState=error"},
+		{"loaded", ""},
+	} {
+		t.Run(tc.load, func(t *testing.T) {
+			snap := w.Snapshot()
+			snap.Unit.LoadState = tc.load
+			p := reconcile.Compute(d, snap)
+			blocked := slices.ContainsFunc(p.Blockers, func(b reconcile.Blocker) bool { return tc.want != "" && strings.Contains(b.Reason, tc.want) })
+			if blocked != (tc.want != "") {
+				t.Fatalf("blockers %+v, want one saying %q", p.Blockers, tc.want)
+			}
+			starts := slices.ContainsFunc(p.Steps, func(st reconcile.Step) bool { return st.Action == reconcile.StartUnit })
+			if blocked == starts {
+				t.Errorf("blocked %t, start-unit planned %t: %v", blocked, starts, p.Steps)
+			}
+		})
+	}
+}
