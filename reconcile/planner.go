@@ -90,7 +90,7 @@ func (b *builder) finish(m spec.Model) Plan {
 		if b.destructive() {
 			b.blockers = append(b.blockers, Blocker{
 				Reason: "the observation is incomplete, and a plan that stops or starts anything must not guess: " + strings.Join(probs, "; "),
-				Fix:    "run as root (or as the box's user) so every pidfile, socket and process can be read; --verbose shows what was not",
+				Fix:    "if a permission is what stopped it, run as root (or as the box's user); if a pidfile is not a regular file (a FIFO, a directory), move it aside; the reason lists what could not be read",
 			})
 			p.Blockers = b.blockers
 		} else {
