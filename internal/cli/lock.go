@@ -36,6 +36,9 @@ func lock(ctx context.Context, title, home string, wait time.Duration, stderr io
 		ok, err = fl.TryLock()
 	}
 	switch {
+	case err != nil && errors.Is(err, syscall.EROFS):
+		pf(stderr, "%s: lock %s: %v\nfix: the box's home is on a read-only file system, where neither the hub nor parachute can keep their files; mount it read-write, then run again\n", title, path, err)
+		return nil, ExitBlocked
 	case err != nil && lockNeedsPerson(err):
 		pf(stderr, "%s: lock %s: %v\nfix: %s is not a lock file this user can create: remove or fix it (it must be a plain file, or absent), then run again\n", title, path, err, path)
 		return nil, ExitBlocked
