@@ -43,6 +43,11 @@ func Compute(d spec.Desired, s state.Snapshot) Plan {
 		b.block(Blocker{Reason: fmt.Sprintf("unknown model %q", d.Model),
 			Fix: "choose --desired supervised, detached or absent"})
 	}
+	if m := d.Manifest; !m.Exists && m.Path != "" {
+		// The hub reads a missing file as no modules, and so does spec; but
+		// modules started while it existed may still run, unseen.
+		b.note("%s does not exist, so the box declares no modules: no module's pidfile or process was looked for", m.Path)
+	}
 	return b.finish(d.Model)
 }
 

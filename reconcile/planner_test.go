@@ -484,3 +484,22 @@ func TestUnloadableHubUnitBlocksTheStart(t *testing.T) {
 		})
 	}
 }
+
+// Without services.json the box declares no modules, and module pidfiles
+// are not looked for: a run says so rather than let a converged verdict
+// pass for "nothing of the box runs".
+func TestMissingManifestIsNoted(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	detachedEra(w)
+	for _, exists := range []bool{true, false} {
+		d := desired(w, spec.Absent)
+		if !exists {
+			d.Manifest.Exists, d.Manifest.Modules = false, []spec.Module{}
+		}
+		p := reconcile.Compute(d, w.Snapshot())
+		noted := slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "does not exist, so the box declares no modules") })
+		if noted == exists {
+			t.Errorf("services.json exists %t: noted %t; notes %q", exists, noted, p.Notes)
+		}
+	}
+}
