@@ -240,6 +240,19 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// NeedsPerson is a step's error that no retry and no later run can pass:
+// this run lacks a permission only a person can grant (logind refusing to
+// turn linger on for a user whose run has no active local session). It is
+// never retried, and the run ends blocked (exit 3), not failed.
+type NeedsPerson struct {
+	Err error
+	// Fix is what the person does, in the words of a Blocker's Fix.
+	Fix string
+}
+
+func (e *NeedsPerson) Error() string { return e.Err.Error() }
+func (e *NeedsPerson) Unwrap() error { return e.Err }
+
 // Apply carries out plan's steps in order and stops at the first failure. It
 // never re-plans: the next run observes afresh and resumes. A blocked plan
 // is refused whole. It returns the steps that completed.
@@ -399,7 +412,7 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 	}
 	return r.withUnits(func(u Units) error {
 		if st.Linger {
-			if err := retry(ctx, func() error { return u.EnableLinger(ctx, st.User) }); err != nil {
+			if err := retry(ctx, func() error { return permanentIfPerson(u.EnableLinger(ctx, st.User)) }); err != nil {
 				return err
 			}
 		}
@@ -458,6 +471,14 @@ func retry(ctx context.Context, op func() error) error {
 	b.MaxInterval = time.Second
 	b.MaxElapsedTime = 5 * time.Second
 	return backoff.Retry(op, backoff.WithContext(b, ctx))
+}
+
+// permanentIfPerson marks a NeedsPerson error not worth retrying.
+func permanentIfPerson(err error) error {
+	if _, ok := errors.AsType[*NeedsPerson](err); ok {
+		return Permanent(err)
+	}
+	return err
 }
 
 // Permanent marks err as not worth retrying.

@@ -360,3 +360,37 @@ func TestWaitModulesLeavesThePlanAlone(t *testing.T) {
 		t.Errorf("applied %+v, want the step with every module", applied)
 	}
 }
+
+// Linger refused by logind is a person's to fix: that step is not retried
+// and its error says so (NeedsPerson); any other failure to turn linger on
+// is retried, and here passes on the second try.
+func TestLingerRefusalIsNotRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		person bool
+	}{
+		{"refused", &actuate.NeedsPerson{Err: errors.New("enable linger for uid 1000: not permitted"), Fix: "as root: loginctl enable-linger op; then run again"}, true},
+		{"a dropped connection", errors.New("connection reset by peer"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := actuatetest.New(home, 1939, mods)
+			w.Linger = false
+			d := desired(w, spec.Supervised)
+			p := reconcile.Compute(d, w.Snapshot())
+			if !slices.ContainsFunc(p.Steps, func(st reconcile.Step) bool { return st.Linger }) {
+				t.Fatalf("no step turns linger on: %v", p.Steps)
+			}
+			a, _ := newActuator(w, d)
+			w.FailNext("linger", tc.err)
+			_, err := a.Apply(context.Background(), p)
+			_, person := errors.AsType[*actuate.NeedsPerson](err)
+			if person != tc.person || (err != nil) != tc.person {
+				t.Errorf("apply: %v; want a NeedsPerson error %t", err, tc.person)
+			}
+			if w.Linger == tc.person {
+				t.Errorf("linger on %t after the apply", w.Linger)
+			}
+		})
+	}
+}

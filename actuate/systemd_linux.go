@@ -2,6 +2,7 @@ package actuate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -44,8 +45,12 @@ var _ Units = (*SystemdUnits)(nil)
 func (u *SystemdUnits) Reload(ctx context.Context) error { return u.Manager.Reload(ctx) }
 
 // EnableLinger implements Units through logind.
-func (u *SystemdUnits) EnableLinger(ctx context.Context, _ string) error {
-	return sdbus.EnableLinger(ctx, u.UID, u.Getenv)
+func (u *SystemdUnits) EnableLinger(ctx context.Context, user string) error {
+	err := sdbus.EnableLinger(ctx, u.UID, u.Getenv)
+	if errors.Is(err, sdbus.ErrNotPermitted) {
+		return &NeedsPerson{Err: err, Fix: fmt.Sprintf("as root: loginctl enable-linger %s; then run again", user)}
+	}
+	return err
 }
 
 // Start implements Units: reset a failed state (and the start-limit

@@ -738,12 +738,14 @@ func (w *World) Reload(context.Context) error {
 	return actuate.Permanent(w.fail("reload"))
 }
 
-// EnableLinger implements actuate.Units.
+// EnableLinger implements actuate.Units. A failure injected with
+// FailNext("linger") is returned as it is: the actuator retries it unless
+// it is an *actuate.NeedsPerson, as it does the real one's.
 func (w *World) EnableLinger(context.Context, string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.fail("linger"); err != nil {
-		return actuate.Permanent(err)
+		return err
 	}
 	w.Linger = true
 	return nil

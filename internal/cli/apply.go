@@ -92,13 +92,27 @@ func (a *applying) attempt(ctx context.Context, n int) (converge.Result, error) 
 	if err != nil {
 		return converge.Result{}, backoff.Permanent(&exitError{ExitFailed, fmt.Errorf("verify: %w", err)})
 	}
-	p = reconcile.Compute(a.desired, snap)
+	p = blockedByApply(reconcile.Compute(a.desired, snap), applyErr)
 	a.last, a.acted = result{Plan: p, Snapshot: snap, Err: applyErr}, true
 	if p.Converged {
 		return converge.Result{}, nil
 	}
 	a.why = fmt.Sprintf("not converged after attempt %d (%v); again in", n, applyErr)
 	return converge.Result{Requeue: true}, nil
+}
+
+// blockedByApply is p, not converged after an apply that failed on a step
+// only a person can pass (actuate.NeedsPerson), turned into the blocked
+// plan it is: the step's error as the blocker, and no steps, so the run
+// ends with exit 3 and its document says blocked, not failed.
+func blockedByApply(p reconcile.Plan, applyErr error) reconcile.Plan {
+	np, ok := errors.AsType[*actuate.NeedsPerson](applyErr)
+	if !ok || p.Converged {
+		return p
+	}
+	p.Blockers = append(p.Blockers, reconcile.Blocker{Reason: np.Error(), Fix: np.Fix})
+	p.Outcome, p.Steps = reconcile.OutcomeBlocked, []reconcile.Step{}
+	return p
 }
 
 // applyPlan applies p. With --until-converged the deadline bounds each
@@ -134,13 +148,7 @@ func stuck(p reconcile.Plan) string {
 // and returns its exit code. With --quiet a converged run that changed
 // nothing prints nothing at all.
 func (r *run) finish(res result) int {
-	code := ExitFailed
-	switch {
-	case res.Plan.Converged:
-		code = ExitConverged
-	case res.Plan.Outcome == reconcile.OutcomeBlocked:
-		code = ExitBlocked
-	}
+	code := exitCode(res)
 	if path := r.desired.Textfile; path != "" {
 		if err := metrics.WriteTextfile(path, runMetrics(r.desired, res, code, r.clock.Now())); err != nil {
 			pf(r.stderr, "%s: %v\n", r.cmd.title(), err)
@@ -150,6 +158,18 @@ func (r *run) finish(res result) int {
 		return code
 	}
 	return r.shown(r.view.Result(res), code)
+}
+
+// exitCode is the exit code of a run that ended with res: 0 converged, 3
+// blocked, 1 anything else.
+func exitCode(res result) int {
+	switch {
+	case res.Plan.Converged:
+		return ExitConverged
+	case res.Plan.Outcome == reconcile.OutcomeBlocked:
+		return ExitBlocked
+	}
+	return ExitFailed
 }
 
 // runMetrics is what the metrics say of a run that ended with res.

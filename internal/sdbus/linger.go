@@ -47,6 +47,10 @@ func LingerIn(dir, user string) (bool, error) {
 	return false, fmt.Errorf("linger of %s: %w", user, err)
 }
 
+// ErrNotPermitted is what EnableLinger's error wraps when logind (polkit)
+// refuses this caller: only a person, as root, can turn linger on then.
+var ErrNotPermitted = errors.New("not permitted")
+
 // EnableLinger turns linger on for uid through logind
 // (org.freedesktop.login1.Manager.SetUserLinger on the system bus, as
 // `loginctl enable-linger` does). polkit lets a user enable their own linger
@@ -68,7 +72,7 @@ func EnableLinger(ctx context.Context, uid int, getenv func(string) string) erro
 	if call.Err != nil {
 		var de godbus.Error
 		if errors.As(call.Err, &de) && (de.Name == "org.freedesktop.DBus.Error.AccessDenied" || de.Name == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") {
-			return fmt.Errorf("enable linger for uid %d: not permitted (%s); as root run `loginctl enable-linger` for this user: %w", uid, de.Name, call.Err)
+			return fmt.Errorf("enable linger for uid %d: %w (%s); as root run `loginctl enable-linger` for this user: %w", uid, ErrNotPermitted, de.Name, call.Err)
 		}
 		return fmt.Errorf("enable linger for uid %d: %w", uid, call.Err)
 	}
