@@ -132,6 +132,12 @@ func (b *builder) unitFile(loc unitfile.Location, content string, renderErr erro
 		return false
 	}
 	if !needWrite {
+		if renderErr != nil && u.File.Exists {
+			// Often this run's PATH (cron's) lacks what the unit names by
+			// absolute path: the installed file may well work, so no block;
+			// but if the hub fails to start, this is the first suspect.
+			b.note("the hub unit cannot be rendered by this run (%v); the installed %s is used as it is", renderErr, u.File.Path)
+		}
 		return false
 	}
 	switch {

@@ -503,3 +503,22 @@ func TestMissingManifestIsNoted(t *testing.T) {
 		}
 	}
 }
+
+// A run that cannot render the hub unit (no hub command on its PATH) while
+// the installed unit needs no rewrite keeps the unit, and says so.
+func TestUnrenderableUnitIsNoted(t *testing.T) {
+	w := actuatetest.New(home, 1939, threeModules)
+	detachedEra(w)
+	d := desired(w, spec.Supervised)
+	if p, err := converge(w, d, 4); err != nil || p.Outcome != reconcile.OutcomeConverged {
+		t.Fatalf("cutover: %s, %v", p.Outcome, err)
+	}
+	d.HubCommand, d.HubCommandProblem = nil, "parachute is not on PATH"
+	p := reconcile.Compute(d, w.Snapshot())
+	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "cannot be rendered by this run") }) {
+		t.Errorf("no note; notes %q, blockers %+v", p.Notes, p.Blockers)
+	}
+	if !p.Converged {
+		t.Errorf("a running hub unit whose file needs nothing: not converged: %s %+v", p.Outcome, p.Steps)
+	}
+}
