@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,50 +141,4 @@ func (b *box) on(t *testing.T) *box {
 	c := *b
 	c.t = t
 	return &c
-}
-
-// TestLingerRefusedUser: polkit refuses the user their own linger (a rule
-// inside the sandbox, as a site policy or a session that is not local and
-// active would). The cutover tries once, ends blocked (exit 3) with the
-// root command as its fix, and stops nothing of the detached box.
-func TestLingerRefusedUser(t *testing.T) {
-	t.Parallel()
-	b := newUserBox(t)
-	b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
-	old := boxPids(b.observe())
-	start := b.procs(old...)
-	rule := b.in.HostPath("/etc/polkit-1/rules.d/10-no-self-linger.rules")
-	if err := os.MkdirAll(filepath.Dir(rule), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	js := `polkit.addRule(function(action, subject) { if (action.id == "org.freedesktop.login1.set-self-linger") { return polkit.Result.NO; } });` + "\n"
-	if err := os.WriteFile(rule, []byte(js), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// polkitd reads its rules again when the directory changes; give it a
-	// moment, then look for the refusal itself.
-	var r result
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		r = b.parachute("reconcile", "--desired", "supervised")
-		if r.code == 3 || time.Now().After(deadline) {
-			break
-		}
-		if b.lingerOn() {
-			t.Fatalf("linger was turned on despite the rule: exit %d", r.code)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if r.code != 3 || !slices.ContainsFunc(r.doc.Blockers, func(bl reconcile.Blocker) bool {
-		return strings.Contains(bl.Reason, "not permitted") && strings.Contains(bl.Fix, "loginctl enable-linger "+b.as.Name)
-	}) {
-		t.Fatalf("want blocked (exit 3) naming the refusal and the root command: %s\nblockers %+v", describe(r), r.doc.Blockers)
-	}
-	if b.lingerOn() {
-		t.Error("linger is on")
-	}
-	for pid, info := range b.procs(old...) {
-		if !info.Alive || info.StartTicks != start[pid].StartTicks {
-			t.Errorf("pid %d (%s) was stopped by a blocked run", pid, start[pid].Argv)
-		}
-	}
 }
