@@ -454,12 +454,7 @@ func TestDetachedRecordsAfterAFailedWrite(t *testing.T) {
 // the run is blocked with the manager's own remedy, and nothing is
 // stopped.
 func TestUnloadableHubUnitBlocksTheStart(t *testing.T) {
-	w := actuatetest.New(home, 1939, threeModules)
-	detachedEra(w)
-	d := desired(w, spec.Supervised)
-	if p, err := converge(w, d, 4); err != nil || p.Outcome != reconcile.OutcomeConverged {
-		t.Fatalf("cutover: %s, %v", p.Outcome, err)
-	}
+	w, d := supervisedBox(t)
 	if err := w.Stop(context.Background(), w.UnitName); err != nil {
 		t.Fatal(err)
 	}
@@ -507,12 +502,7 @@ func TestMissingManifestIsNoted(t *testing.T) {
 // A run that cannot render the hub unit (no hub command on its PATH) while
 // the installed unit needs no rewrite keeps the unit, and says so.
 func TestUnrenderableUnitIsNoted(t *testing.T) {
-	w := actuatetest.New(home, 1939, threeModules)
-	detachedEra(w)
-	d := desired(w, spec.Supervised)
-	if p, err := converge(w, d, 4); err != nil || p.Outcome != reconcile.OutcomeConverged {
-		t.Fatalf("cutover: %s, %v", p.Outcome, err)
-	}
+	w, d := supervisedBox(t)
 	d.HubCommand, d.HubCommandProblem = nil, "parachute is not on PATH"
 	p := reconcile.Compute(d, w.Snapshot())
 	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "cannot be rendered by this run") }) {
