@@ -3,7 +3,6 @@ package actuate
 import (
 	"errors"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,21 +35,11 @@ func (p OSProcesses) Hold(pid int, startTicks uint64) (Hold, error) {
 	return &pidfdHold{fd: fd, pid: pid}, nil
 }
 
-// guardAge is how long a hold trusts the facts of its guard (this
-// process's pid and group, its parent's): a batch's burst of signals then
-// makes no other system call, and a signal sent after the grace period
-// reads them again (a parent may have exited meanwhile).
-const guardAge = time.Second
-
 // errReleased is what a hold answers once released: it holds nothing.
 var errReleased = errors.New("hold released")
 
 // pidfdHold is a process held by its pidfd; fd is -1 once released.
-type pidfdHold struct {
-	fd, pid int
-	own     protected
-	ownAt   time.Time
-}
+type pidfdHold struct{ fd, pid int }
 
 // Exited implements Hold: a pidfd polls readable once its process has
 // exited.
@@ -77,13 +66,10 @@ func (h *pidfdHold) Exited() (bool, error) {
 // otherwise, or on an older kernel, by kill(-pgid), which the caller asks
 // for only while the held member lives.
 func (h *pidfdHold) Signal(pgid int, sig syscall.Signal) error {
-	if now := time.Now(); h.ownAt.IsZero() || now.Sub(h.ownAt) > guardAge {
-		h.own, h.ownAt = ownProcesses(), now
-	}
 	if h.fd < 0 {
 		return errReleased
 	}
-	if err := h.own.refuse(h.pid, pgid); err != nil {
+	if err := refuseSignal(h.pid, pgid); err != nil {
 		return err
 	}
 	switch {
