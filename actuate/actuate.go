@@ -412,7 +412,7 @@ func (r *run) writeUnit(ctx context.Context, st reconcile.Step) error {
 	}
 	return r.withUnits(func(u Units) error {
 		if st.Linger {
-			if err := retry(ctx, func() error { return permanentIfPerson(u.EnableLinger(ctx, st.User)) }); err != nil {
+			if err := retry(ctx, func() error { return u.EnableLinger(ctx, st.User) }); err != nil {
 				return err
 			}
 		}
@@ -464,21 +464,20 @@ func (r *run) startDetached(st reconcile.Step) error {
 }
 
 // retry runs op with exponential backoff while it fails with a retryable
-// error (see Permanent), for at most a few seconds.
+// error, for at most a few seconds. Neither an error marked Permanent nor
+// a NeedsPerson is retried: only a person can change the answer.
 func retry(ctx context.Context, op func() error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = time.Second
 	b.MaxElapsedTime = 5 * time.Second
-	return backoff.Retry(op, backoff.WithContext(b, ctx))
-}
-
-// permanentIfPerson marks a NeedsPerson error not worth retrying.
-func permanentIfPerson(err error) error {
-	if _, ok := errors.AsType[*NeedsPerson](err); ok {
-		return Permanent(err)
-	}
-	return err
+	return backoff.Retry(func() error {
+		err := op()
+		if _, ok := errors.AsType[*NeedsPerson](err); ok {
+			return Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
 }
 
 // Permanent marks err as not worth retrying.
