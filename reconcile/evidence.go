@@ -59,7 +59,10 @@ const (
 // session. Any other service's control group (sshd.service,
 // postgresql.service, …) is somebody's service; its processes are ours only
 // on marker evidence, never on a pidfile's word.
-var launchPlaces = []string{"cron.service", "crond.service", "anacron.service", "atd.service", "parachute-reconcile*.service", "user@*.service"}
+var launchPlaces = []string{"cron.service", "crond.service", "anacron.service", "atd.service", ownUnits, "user@*.service"}
+
+// ownUnits matches the reconciler's own timer and boot service units.
+const ownUnits = "parachute-reconcile*.service"
 
 // claim is the planner's verdict on one live pidfile.
 type claim struct {
@@ -119,18 +122,25 @@ func (w *world) ownerName() string {
 // it is somebody else's service (not the hub unit, not a launch place), or
 // "".
 func foreignService(p state.Process) string {
-	unit := ""
-	for _, c := range strings.Split(p.Cgroup, "/") {
-		if strings.HasSuffix(c, ".service") || strings.HasSuffix(c, ".scope") {
-			unit = c
-		}
-	}
+	unit := cgroupUnit(p.Cgroup)
 	if !strings.HasSuffix(unit, ".service") {
 		return "" // a login session or terminal scope, or no systemd at all
 	}
 	for _, pat := range launchPlaces {
 		if ok, _ := path.Match(pat, unit); ok {
 			return ""
+		}
+	}
+	return unit
+}
+
+// cgroupUnit is the innermost service or scope unit of a control group
+// path ("" when there is none).
+func cgroupUnit(cg string) string {
+	unit := ""
+	for _, c := range strings.Split(cg, "/") {
+		if strings.HasSuffix(c, ".service") || strings.HasSuffix(c, ".scope") {
+			unit = c
 		}
 	}
 	return unit

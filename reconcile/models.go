@@ -168,10 +168,7 @@ func (b *builder) unloadableBlocker(loc unitfile.Location, h hubUnit) bool {
 	if !h.needStart || loc.Manager != spec.ManagerSystemd {
 		return false
 	}
-	user := ""
-	if loc.Scope == string(spec.ScopeUser) {
-		user = "--user "
-	}
+	user := systemctlScope(loc.Scope)
 	switch u.LoadState {
 	case "masked":
 		b.block(Blocker{Reason: fmt.Sprintf("the hub unit %s is masked; the manager refuses to start it", loc.Name),
@@ -504,26 +501,25 @@ func (b *builder) absent() {
 	}
 }
 
-// isDetachedHub reports whether pid runs the desired hub command as the
-// leader of its own session.
 // ownOneshot returns the reconciler's own timer or boot unit when this run
-// is one of its runs (the leaf of the run's control group is
-// parachute-reconcile*.service), else "". Those units are Type=oneshot:
-// when the run exits, systemd stops the unit and kills whatever is left in
-// its control group, a detached hub the run started included.
+// is one of its runs (its control group's unit is ownUnits), else "".
+// Those units are Type=oneshot: when the run exits, systemd stops the unit
+// and kills whatever is left in its control group, a detached hub the run
+// started included.
 func (w *world) ownOneshot() string {
 	p, ok := w.procs[w.s.Self]
 	if !ok {
 		return ""
 	}
-	cg := strings.TrimSuffix(p.Cgroup, "/")
-	leaf := cg[strings.LastIndex(cg, "/")+1:]
-	if ok, _ := path.Match("parachute-reconcile*.service", leaf); ok {
-		return leaf
+	unit := cgroupUnit(p.Cgroup)
+	if ok, _ := path.Match(ownUnits, unit); ok {
+		return unit
 	}
 	return ""
 }
 
+// isDetachedHub reports whether pid runs the desired hub command as the
+// leader of its own session.
 func (w *world) isDetachedHub(pid int) bool {
 	p, ok := w.procs[pid]
 	if !ok || p.Sid != p.Pid || len(w.d.HubCommand) == 0 || len(p.Argv) < len(w.d.HubCommand) {

@@ -189,6 +189,15 @@ func (b *builder) managerFailure(why string) {
 	b.halt = true
 }
 
+// systemctlScope is systemctl's flag for scope, with its trailing space:
+// "--user " for the user manager, "" for the system's.
+func systemctlScope(scope string) string {
+	if scope == string(spec.ScopeUser) {
+		return "--user "
+	}
+	return ""
+}
+
 // dropInBlockers blocks a start that a drop-in is certain to break (an
 // ExecStartPre= or ExecStart= that cannot run, or always fails): the box
 // would go down for a start bound to fail.
@@ -197,10 +206,7 @@ func (b *builder) dropInBlockers(starting bool) {
 		return
 	}
 	u := b.w.s.Unit
-	user := ""
-	if u.Scope == string(spec.ScopeUser) {
-		user = "--user "
-	}
+	user := systemctlScope(u.Scope)
 	for _, di := range u.DropIns {
 		for _, br := range di.Breaks {
 			b.block(Blocker{
