@@ -402,13 +402,16 @@ func (ld *processLoader) judgePidfiles(cands []pidfileCandidate, holders []int) 
 	// process; a reused pid's environment is someone else's and is not
 	// read.
 	ld.homeWanted, ld.homes = map[int]bool{}, map[int]envHome{}
-	for _, c := range cands {
-		if pf := c.judge(c.pid(ld.base)); pf.State == PidLive {
-			ld.homeWanted[pf.Pid] = true
+	judged := make([]Pidfile, len(cands))
+	for i, c := range cands {
+		judged[i] = c.judge(c.pid(ld.base))
+		if judged[i].State == PidLive {
+			ld.homeWanted[judged[i].Pid] = true
 		}
 	}
-	for _, c := range cands {
-		pf := c.judge(c.pid(ld.load))
+	for i, c := range cands {
+		c.pid(ld.load) // its details, and its environment when wanted
+		pf := judged[i]
 		ld.snap.Pidfiles = append(ld.snap.Pidfiles, pf)
 		if pf.State == PidLive || pf.State == PidUnknown {
 			if p := ld.procs[pf.Pid]; p != nil && pf.State == PidLive {
