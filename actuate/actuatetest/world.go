@@ -548,15 +548,18 @@ func (h *worldHold) Exited() (bool, error) {
 // Signal implements actuate.Hold: the held process itself (ESRCH once it
 // has exited, whatever now has its pid), or its group.
 func (h *worldHold) Signal(pgid int, sig syscall.Signal) error {
+	h.w.mu.Lock()
+	if h.released {
+		h.w.Violations = append(h.w.Violations, fmt.Sprintf("signal %d through the hold on pid %d after its release", sig, h.p.Pid))
+		h.w.mu.Unlock()
+		return errors.New("hold released")
+	}
+	h.w.mu.Unlock()
 	if pgid > 0 {
 		return h.w.Signal(0, pgid, sig)
 	}
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	if h.released {
-		h.w.Violations = append(h.w.Violations, fmt.Sprintf("signal %d through the hold on pid %d after its release", sig, h.p.Pid))
-		return errors.New("hold released")
-	}
 	if err := h.w.fail("signal"); err != nil {
 		return err
 	}
