@@ -448,9 +448,11 @@ func (c *Conn) DisableFiles(ctx context.Context, names []string) error {
 // NoSuchUnit is the D-Bus error systemd answers an install-link change
 // (DisableUnitFiles, EnableUnitFiles) with when a name has no unit file
 // in any unit directory and no link to remove: "Unit file NAME does not
-// exist." systemd gives the same name to "Unit NAME not loaded." (GetUnit,
-// StopUnit on a unit it does not have): what it means depends on the call
-// it answers, and the callers here ask it of install-link changes only.
+// exist." systemd gives the same name to "Unit NAME not loaded." (GetUnit;
+// StopUnit on an inactive unit it could not load): what it means depends
+// on the call it answers, and each caller reads it for its own call
+// (actuate.SystemdUnits.Stop for both, the timer's removal for
+// DisableUnitFiles).
 const NoSuchUnit = "org.freedesktop.systemd1.NoSuchUnit"
 
 // IsNoSuchUnit reports whether err is, or wraps, the manager's NoSuchUnit
