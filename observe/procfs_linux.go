@@ -51,18 +51,7 @@ type procFS struct {
 	buf     []byte
 	link    []byte
 	dirents []byte
-	// fdNames[n] is strconv.Itoa(n) for the fd numbers most processes use.
-	fdNames []string
 }
-
-// fdNames is shared by every procFS: "0" to "255".
-var fdNames = func() []string {
-	s := make([]string, 256)
-	for i := range s {
-		s[i] = strconv.Itoa(i)
-	}
-	return s
-}()
 
 var _ procReader = (*procFS)(nil)
 
@@ -75,7 +64,7 @@ func newProcReader(env Env) procReader {
 // the wait for a hub's modules makes one for each poll's socket query.
 func newProcFS(root string) *procFS {
 	return &procFS{root: root, netlink: filepath.Clean(root) == "/proc",
-		buf: make([]byte, 4<<10), link: make([]byte, 256), fdNames: fdNames}
+		buf: make([]byte, 4<<10), link: make([]byte, 256)}
 }
 
 // read reads a small /proc file into the shared buffer, growing it for large
@@ -396,44 +385,25 @@ func mergeWalks(parts []walkResult) walkResult {
 	return res
 }
 
-// fdName returns the name of an entry of /proc/PID/fd as a string, from a
-// table of the small fd numbers most processes use: the walk reads one link
-// per fd of every process, and converting each name anew was most of its
-// allocations.
-func (p *procFS) fdName(name []byte) string {
-	n := 0
-	for _, c := range name {
-		if c < '0' || c > '9' || n >= len(p.fdNames) {
-			return string(name)
-		}
-		n = n*10 + int(c-'0')
-	}
-	if n >= len(p.fdNames) || len(name) == 0 || (name[0] == '0' && len(name) > 1) {
-		return string(name)
-	}
-	return p.fdNames[n]
-}
-
 // fds records which of inodes the process's fds point at: one getdents of
 // /proc/PID/fd, then one readlinkat per fd (no stat, no open of the socket).
+// Its calls are raw: procfs.RawOpenat says why, and why that is safe here.
 func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, owners map[uint64][]int) error {
-	dirFd, err := procfs.Openat(rootFd, pid+"/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
+	var pb [32]byte
+	dirFd, err := procfs.RawOpenat(rootFd, append(append(pb[:0], pid...), "/fd\x00"...), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC)
 	if err != nil {
 		if err == syscall.ENOENT || err == syscall.ESRCH {
 			return nil // exited
 		}
 		return err
 	}
-	defer syscall.Close(dirFd)
+	defer procfs.RawClose(dirFd)
 	var held []uint64
 	for {
 		if p.dirents == nil {
 			p.dirents = make([]byte, 8<<10)
 		}
-		n, err := syscall.ReadDirent(dirFd, p.dirents)
-		if err == syscall.EINTR {
-			continue
-		}
+		n, err := procfs.RawGetdents(dirFd, p.dirents)
 		if err != nil {
 			return err
 		}
@@ -446,7 +416,11 @@ func (p *procFS) fds(rootFd int, pid string, pidN int, inodes map[uint64]bool, o
 			if len(name) == 0 || name[0] == '.' {
 				continue
 			}
-			m, err := unix.Readlinkat(dirFd, p.fdName(name), p.link)
+			var nb [24]byte // an fd number, NUL-terminated for the raw call
+			if len(name) >= len(nb) {
+				continue // not an fd number
+			}
+			m, err := procfs.RawReadlinkat(dirFd, append(append(nb[:0], name...), 0), p.link)
 			if err != nil || m == len(p.link) {
 				continue // closed since listed, or a long path: not a socket
 			}
