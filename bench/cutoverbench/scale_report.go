@@ -203,9 +203,32 @@ func renderCutoverVerdicts(w io.Writer, r scaleReport) {
 		fmt.Fprintf(w, "- Without `wait-modules` (the hub boots its modules one after another after `/health` answers, and the run waits for them, at most `timeouts.modules`; no limit above includes that boot): median overhead %s (min %s, max %s): %s; cost per extra module (%s − %s) ÷ %d = %.2f ms: %s.\n",
 			ms(sn.med), ms(sn.min), ms(sn.max), verdict(sn.max <= cutoverSlack),
 			ms(snc.med), ms(s10n.med), modules-10, float64((snc.med-s10n.med)/time.Duration(max(modules-10, 1)))/float64(time.Millisecond), verdict((snc.med-s10n.med)/time.Duration(max(modules-10, 1)) <= perModuleBound))
+		if modules > 10 {
+			renderOwnShare(w, r, (snc.med-s10n.med)/time.Duration(modules-10))
+		}
 	}
 	renderModulesLimit(w, r)
 	fmt.Fprintf(w, "- Every wait for free ports is one query for all ports per poll: by construction (`actuate` batches consecutive `wait-port-free` steps into one `Ports.Held` call per poll for every port still held; `observe.Observer.HeldPorts` asks sock_diag once and walks /proc only when a listener is left; `actuate` test `TestPortWaitsAreOneLookPerPoll` counts the looks). Its time is the `wait-port-free` column.\n")
+}
+
+// renderOwnShare splits the cost per extra module without wait-modules,
+// per, into the modules' own exits (box A's, the same processes signalled
+// the same way, none of the reconciler's doing) and the rest, which is the
+// reconciler's: what the figure is when the machine's exits are set aside.
+func renderOwnShare(w io.Writer, r scaleReport, per time.Duration) {
+	var gone []time.Duration
+	for _, c := range r.Cutover500 {
+		gone = append(gone, c.StopProcsGone)
+	}
+	modules := r.largeModules()
+	g := summarize(gone).med
+	exit := g / time.Duration(max(modules, 1))
+	rest := fmt.Sprintf("the rest, %.2f ms per extra module", float64(per-exit)/float64(time.Millisecond))
+	if per < exit {
+		rest = fmt.Sprintf("none that shows (the rest is %.2f ms: box B's exits came out faster than box A's)", float64(per-exit)/float64(time.Millisecond))
+	}
+	fmt.Fprintf(w, "- Of that cost per extra module, the modules' own exits: box A's %d modules were all gone %s after SIGTERM (median), %.2f ms a module, which no reconciler can shorten; the reconciler's own share is %s.\n",
+		modules, ms(g), float64(exit)/float64(time.Millisecond), rest)
 }
 
 // renderModulesLimit writes the verdict on the large cutovers against the
