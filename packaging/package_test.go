@@ -119,7 +119,10 @@ func TestPackageRpmContents(t *testing.T) {
 	dist := distDir(t)
 	rpmFile := one(t, filepath.Join(dist, "parachute-reconcile-*.x86_64.rpm"))
 	rpm := need(t, "rpm")
-	out, err := exec.Command(rpm, "-qlp", rpmFile).Output()
+	// rpm opens a package database even to read a file; without --dbpath
+	// it would make one in this machine's home (~/.rpmdb).
+	db := "--dbpath=" + t.TempDir()
+	out, err := exec.Command(rpm, db, "-qlp", rpmFile).Output()
 	if err != nil {
 		t.Fatalf("rpm -qlp: %v", err)
 	}
@@ -128,7 +131,7 @@ func TestPackageRpmContents(t *testing.T) {
 	if !slices.Equal(files, wantFiles["rpm"]) {
 		t.Errorf("the .rpm installs\n%s\nwant\n%s", strings.Join(files, "\n"), strings.Join(wantFiles["rpm"], "\n"))
 	}
-	scripts, err := exec.Command(rpm, "-qp", "--scripts", rpmFile).Output()
+	scripts, err := exec.Command(rpm, db, "-qp", "--scripts", rpmFile).Output()
 	if err != nil {
 		t.Fatalf("rpm -qp --scripts: %v", err)
 	}
