@@ -164,14 +164,14 @@ func TestOtherScopeStaleUnitReported(t *testing.T) {
 	t.Parallel()
 	b := newUserBox(t)
 	b.layout(fastTimeouts)
-	script := b.in.HostPath("/opt/parachute-vault/serve.sh")
+	script := b.in.HostPath("/run/parachute-vault/serve.sh")
 	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unit := "[Unit]\nDescription=an old per-module unit\n[Service]\nExecStart=/opt/parachute-vault/serve.sh\n[Install]\nWantedBy=multi-user.target\n"
+	unit := "[Unit]\nDescription=an old per-module unit\n[Service]\nExecStart=/run/parachute-vault/serve.sh\n[Install]\nWantedBy=multi-user.target\n"
 	if err := os.WriteFile(b.in.HostPath("/etc/systemd/system/parachute-vault.service"), []byte(unit), 0o644); err != nil {
 		t.Fatal(err)
 	}

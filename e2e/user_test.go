@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,4 +142,55 @@ func (b *box) on(t *testing.T) *box {
 	c := *b
 	c.t = t
 	return &c
+}
+
+// TestLingerRefusedUser: polkit refuses the user their own linger (a rule
+// in the sandbox's private rules directory, as a site policy or a session
+// that is not local and active would). The cutover tries once, ends
+// blocked (exit 3) with the root command as its fix, and stops nothing of
+// the detached box.
+func TestLingerRefusedUser(t *testing.T) {
+	t.Parallel()
+	b := newUserBox(t)
+	b.layout(fastTimeouts, "--start", "--wrapper", "scribe")
+	old := boxPids(b.observe())
+	start := b.procs(old...)
+	// The sandbox's own copy of the directory (HostPath refuses a path the
+	// host shares): the rule must never reach the host's polkit.
+	const rules = "/etc/polkit-1/rules.d"
+	if !b.in.Private(rules) {
+		t.Skipf("the host has no %s, so the sandbox has no private copy to refuse linger in", rules)
+	}
+	rule := b.in.HostPath(rules + "/10-no-self-linger.rules")
+	js := `polkit.addRule(function(action, subject) { if (action.id == "org.freedesktop.login1.set-self-linger" && subject.user == "` +
+		b.as.Name + `") { return polkit.Result.NO; } });` + "\n"
+	if err := os.WriteFile(rule, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// polkitd reads its rules again when the directory changes; give it a
+	// moment, then look for the refusal itself.
+	var r result
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		r = b.parachute("reconcile", "--desired", "supervised")
+		if r.code == 3 || time.Now().After(deadline) {
+			break
+		}
+		if b.lingerOn() {
+			t.Fatalf("linger was turned on despite the rule: exit %d", r.code)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if r.code != 3 || !slices.ContainsFunc(r.doc.Blockers, func(bl reconcile.Blocker) bool {
+		return strings.Contains(bl.Reason, "not permitted") && strings.Contains(bl.Fix, "loginctl enable-linger "+b.as.Name)
+	}) {
+		t.Fatalf("want blocked (exit 3) naming the refusal and the root command: %s\nblockers %+v", describe(r), r.doc.Blockers)
+	}
+	if b.lingerOn() {
+		t.Error("linger is on")
+	}
+	for pid, info := range b.procs(old...) {
+		if !info.Alive || info.StartTicks != start[pid].StartTicks {
+			t.Errorf("pid %d (%s) was stopped by a blocked run", pid, start[pid].Argv)
+		}
+	}
 }

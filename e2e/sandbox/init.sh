@@ -106,6 +106,20 @@ mountpoint -q /etc/systemd && mountpoint -q /var/lib/systemd || {
 rm -rf /etc/systemd/system /etc/systemd/user /etc/systemd/system-generators
 mkdir -p /etc/systemd/system /etc/systemd/user /etc/systemd/system-generators
 
+# A private copy of polkit's local rules, when the host has the directory
+# (never made here: that would be a write to the host): a test may add a
+# rule, which polkitd inside reads, and which must not reach the host's.
+if [ -d /etc/polkit-1/rules.d ]; then
+	c=$st/polkit
+	mkdir "$c"
+	mount -t tmpfs -o mode=0700 tmpfs "$c"
+	cp -a /etc/polkit-1/rules.d/. "$c/"
+	chown --reference=/etc/polkit-1/rules.d "$c"
+	chmod --reference=/etc/polkit-1/rules.d "$c"
+	mount --move "$c" /etc/polkit-1/rules.d
+	rmdir "$c"
+fi
+
 # Private copies of the files a test may change (AddUser appends to the
 # account files in place: a bind-mounted file cannot be replaced by rename).
 e=$st/etc

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options configures Boot.
@@ -80,10 +82,55 @@ func (in *Instance) LogPath() string { return in.logPath }
 func (in *Instance) BootTime() time.Duration { return in.bootTime }
 
 // HostPath maps an absolute path inside the instance to one the host can
-// open (through /proc/PID/root), for reading the instance's private files
-// such as /etc/systemd/system/x.service. It is valid while the instance runs.
+// open (through /proc/PID/root), such as /etc/systemd/system/x.service. It
+// is valid while the instance runs.
+//
+// It maps only a path in one of the instance's private trees (Private).
+// Any other path inside is the host's own file, seen through the mounts
+// the instance shares with it, and a write there lands on the host: on
+// such a path HostPath panics, so that no test reaches the host by
+// mistake.
 func (in *Instance) HostPath(inside string) string {
+	p := filepath.Clean("/" + inside)
+	if !in.Private(p) {
+		panic(fmt.Sprintf("sandbox: %s inside the instance is the host's own file, not a private one (see privateTrees)", p))
+	}
+	return in.rootPath(p)
+}
+
+func (in *Instance) rootPath(inside string) string {
 	return fmt.Sprintf("/proc/%d/root%s", in.pid, filepath.Clean("/"+inside))
+}
+
+// privateTrees are the paths init.sh gives the instance a copy of its own:
+// a tmpfs, or a file bound from one. /etc/polkit-1/rules.d only when the
+// host has that directory.
+var privateTrees = []string{
+	"/run", "/tmp", "/var/tmp", "/home", "/dev",
+	"/etc/systemd", "/var/lib/systemd", "/etc/polkit-1/rules.d",
+	"/etc/machine-id", "/etc/hostname", "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow",
+}
+
+// Private reports whether the absolute path inside is in one of the
+// instance's private trees: one privateTrees names, and that the running
+// instance has a copy of, not the host's (a different file system, or a
+// different file, from the host's at the same path).
+func (in *Instance) Private(inside string) bool {
+	p := filepath.Clean("/" + inside)
+	for _, tree := range privateTrees {
+		if p != tree && !strings.HasPrefix(p, tree+"/") {
+			continue
+		}
+		var mine, host unix.Stat_t
+		if unix.Stat(in.rootPath(tree), &mine) != nil {
+			return false
+		}
+		if unix.Stat(tree, &host) != nil {
+			return true // the host has no such path: the instance's is its own
+		}
+		return mine.Dev != host.Dev || mine.Ino != host.Ino
+	}
+	return false
 }
 
 // Systemctl runs `systemctl ARGS...` inside as root and returns its standard

@@ -214,6 +214,50 @@ func TestSystemUnitStaysInside(t *testing.T) {
 	if _, err := os.Lstat(hostUnit); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("host %s: %v, want it not to exist", hostUnit, err)
 	}
+	privateTreesAreTheInstances(t, in)
+}
+
+// privateTreesAreTheInstances: every tree HostPath maps is the instance's
+// own copy, a path outside them is refused, and a file written into the
+// private polkit rules directory (when the host has one) stays inside.
+func privateTreesAreTheInstances(t *testing.T, in *Instance) {
+	t.Helper()
+	for _, tree := range privateTrees {
+		want := true
+		if _, err := os.Stat(tree); err != nil && tree == "/etc/polkit-1/rules.d" {
+			want = false // the host has none, so the instance has no copy
+		}
+		if got := in.Private(tree + "/x"); got != want {
+			t.Errorf("Private(%s/x) = %v, want %v", tree, got, want)
+		}
+	}
+	for _, p := range []string{"/opt/x", "/etc/polkit-1/x", "/etc/systemd/../polkit-1/x", "/var/lib/x", "/usr/bin/x", "/root/x", "/"} {
+		if in.Private(p) {
+			t.Errorf("Private(%s) = true: the host's own path", p)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("HostPath(%s) did not panic", p)
+				}
+			}()
+			in.HostPath(p)
+		}()
+	}
+	if !in.Private("/etc/polkit-1/rules.d") {
+		return
+	}
+	const rule = "/etc/polkit-1/rules.d/99-sandbox-test.rules"
+	if _, err := os.Lstat(rule); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s already exists on the host: cannot prove isolation", rule)
+	}
+	if err := os.WriteFile(in.HostPath(rule), []byte("// nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(rule); !errors.Is(err, os.ErrNotExist) {
+		os.Remove(rule)
+		t.Errorf("a rule written inside reached the host's %s: %v", rule, err)
+	}
 }
 
 // hostPidOf returns the single host pid in the instance cgroup at cgPath
