@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -450,12 +451,14 @@ func TestNoDetachedBoxFromTheTimer(t *testing.T) {
 	if _, err := os.Lstat(b.in.HostPath("/etc/systemd/system/parachute-reconcile.timer")); !os.IsNotExist(err) {
 		t.Errorf("the refused install wrote the timer: %v", err)
 	}
-	// A run as the timer's service would make it.
-	b.run("systemd-run", "--wait", "--collect", "--quiet", "--unit", "parachute-reconcile-e2e.service",
+	// A run as the timer's service would make it. --pipe hands the run's
+	// output and exit status straight back (the journal may not have
+	// them yet when systemd-run returns).
+	out, err = b.run("systemd-run", "--wait", "--pipe", "--collect", "--quiet", "--unit", "parachute-reconcile-e2e.service",
 		"-p", "Type=oneshot", b.bins.parachute, "reconcile", "--home", b.home, "--spec", b.spec, "--desired", "detached")
-	j := b.mustRun("journalctl", "-u", "parachute-reconcile-e2e.service", "--no-pager")
-	if !strings.Contains(j, "status=3/") || !strings.Contains(j, "would be killed at once") {
-		t.Errorf("the run inside parachute-reconcile-e2e.service did not exit 3 (blocked) naming why:\n%s", j)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "would be killed at once") {
+		t.Errorf("the run inside parachute-reconcile-e2e.service did not exit 3 (blocked) naming why: %v\n%s", err, out)
 	}
 	for _, pid := range old {
 		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
