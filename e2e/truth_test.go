@@ -194,3 +194,30 @@ func TestOtherScopeStaleUnitReported(t *testing.T) {
 		t.Errorf("root's unit was changed by the user's run: %s", state)
 	}
 }
+
+// A home on a read-only file system (mounted so inside the sandbox only:
+// its mounts are private) blocks the run at its lock: exit 3, with the
+// read-only mount named and its fix, nothing installed and nothing of the
+// detached box stopped.
+func TestReadOnlyHomeIsBlocked(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	b.detachedEra()
+	old := boxPids(b.observe())
+	before := b.procs(old...)
+	b.mustRun("mount", "--bind", b.home, b.home)
+	b.mustRun("mount", "-o", "remount,bind,ro", b.home)
+
+	r := b.parachute("reconcile", "--desired", "supervised")
+	if r.code != 3 || !strings.Contains(r.stderr, "read-only file system") || !strings.Contains(r.stderr, "mount it read-write") {
+		t.Fatalf("want exit 3 naming the read-only file system and its fix: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
+		t.Errorf("the blocked run installed the hub unit: %v", err)
+	}
+	for pid, info := range b.procs(old...) {
+		if !info.Alive || info.StartTicks != before[pid].StartTicks {
+			t.Errorf("pid %d (%v) was stopped by a blocked run", pid, before[pid].Argv)
+		}
+	}
+}
