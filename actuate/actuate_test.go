@@ -138,6 +138,63 @@ func TestStopsAllStartBeforeTheFirstSignal(t *testing.T) {
 
 }
 
+// A module's pid that names another process by the time of its signal,
+// because the module exited and the kernel handed its pid out again, is
+// never signalled: not when the pid is reused before the hold (the hold
+// refuses the new process), not when it is reused after it (the hold sees
+// its own process gone, and the pid's start time is not the plan's). The
+// new process leads its own group under the old pgid, which only a
+// reused pid can: a signal to the group would reach it too.
+func TestStopNeverReachesAReusedPid(t *testing.T) {
+	for _, when := range []string{"before the hold", "after the hold"} {
+		t.Run(when, func(t *testing.T) {
+			w := actuatetest.New(home, 1939, mods)
+			victim := detachedModule(w, mods[0], actuatetest.Proc{})
+			other := detachedModule(w, mods[1], actuatetest.Proc{})
+			d := desired(w, spec.Absent)
+			p := reconcile.Compute(d, w.Snapshot())
+			if n := countAction(p, reconcile.Stop); n != 2 {
+				t.Fatalf("plan has %d stops, want 2: %v", n, p.Steps)
+			}
+			stranger := actuatetest.Proc{Argv: []string{"/usr/bin/postgres", "-D", "/srv/db"}, UID: 1001, Foreign: true}
+			reuse := func() { w.Reuse(victim, stranger) }
+			a, _ := newActuator(w, d)
+			if when == "before the hold" {
+				reuse()
+			} else {
+				w.OnHold = func(pid int) {
+					if pid == victim {
+						w.OnHold = nil
+						reuse()
+					}
+				}
+			}
+			if _, err := a.Apply(context.Background(), p); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if v := w.Violations; len(v) > 0 {
+				t.Fatalf("violations: %v", v)
+			}
+			if got, ok := w.Proc(victim); !ok || !got.Foreign {
+				t.Errorf("pid %d, now someone else's, is gone: %+v", victim, got)
+			}
+			if _, ok := w.Proc(other); ok {
+				t.Errorf("the other module (pid %d) still runs", other)
+			}
+		})
+	}
+}
+
+func countAction(p reconcile.Plan, act reconcile.Action) int {
+	n := 0
+	for _, st := range p.Steps {
+		if st.Action == act {
+			n++
+		}
+	}
+	return n
+}
+
 // Every stop reported started is reported done or failed, whichever way
 // the batch ends: a signal refused first, or after another was sent; a
 // process gone before its signal; no holds to be had.

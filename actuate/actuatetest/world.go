@@ -78,8 +78,12 @@ type Proc struct {
 	// Unreaped leaves the process a zombie once it exits: its parent never
 	// collects it, so its group keeps a member that is not alive.
 	Unreaped bool
-	termAt   time.Time
-	dead     bool
+	// Foreign marks a process that is not the box's (someone else's, or
+	// one that took a box process's pid since): any signal that reaches
+	// it is a violation.
+	Foreign bool
+	termAt  time.Time
+	dead    bool
 }
 
 // Unit is one fake unit.
@@ -127,6 +131,10 @@ type World struct {
 	// and so does reading a process's identity (it opens /proc/PID/stat)
 	// while the holds take them all.
 	FDLimit int
+	// OnHold, when set, is called after each hold is taken, with the held
+	// pid: a test's way to change the world between a hold and its
+	// signal (Reuse the pid, say).
+	OnHold func(pid int)
 
 	now      time.Time
 	boot     time.Time
@@ -218,9 +226,33 @@ func (w *World) Spawn(p Proc) int {
 	return w.spawn(p)
 }
 
+// Reuse ends the process at pid, if it still runs, and starts p with the
+// same pid, as a kernel hands a freed pid out again: p has a new start
+// time, and a hold on the old process still refers to the old one. Like a
+// kernel, it never reuses a pid that is still a live group's or session's
+// id; asked to, it panics.
+func (w *World) Reuse(pid int, p Proc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if old, ok := w.procs[pid]; ok && !old.dead {
+		w.kill(old)
+	}
+	for _, o := range w.procs {
+		if !o.dead && (o.Pgid == pid || o.Sid == pid) {
+			panic(fmt.Sprintf("actuatetest: pid %d is still the id of pid %d's group or session", pid, o.Pid))
+		}
+	}
+	w.spawnAt(pid, p)
+}
+
 func (w *World) spawn(p Proc) int {
 	w.nextPid++
-	p.Pid = w.nextPid
+	return w.spawnAt(w.nextPid, p)
+}
+
+// spawnAt is spawn with the pid given (w.mu held).
+func (w *World) spawnAt(pid int, p Proc) int {
+	p.Pid = pid
 	if p.PPid == 0 {
 		p.PPid = 1
 	}
@@ -479,6 +511,9 @@ func (w *World) deliver(victims []*Proc, sig syscall.Signal) {
 			w.Violations = append(w.Violations, fmt.Sprintf("signal %d sent to protected pid %d", sig, p.Pid))
 			continue
 		}
+		if p.Foreign {
+			w.Violations = append(w.Violations, fmt.Sprintf("signal %d sent to foreign pid %d (%s)", sig, p.Pid, strings.Join(p.Argv, " ")))
+		}
 		switch {
 		case sig == syscall.SIGKILL:
 			w.kill(p)
@@ -497,6 +532,14 @@ func (w *World) deliver(victims []*Proc, sig syscall.Signal) {
 // has pid now, if it started at startTicks (0: any), taking a descriptor.
 // Holds counts them.
 func (w *World) Hold(pid int, startTicks uint64) (actuate.Hold, error) {
+	h, err := w.hold(pid, startTicks)
+	if err == nil && w.OnHold != nil {
+		w.OnHold(pid)
+	}
+	return h, err
+}
+
+func (w *World) hold(pid int, startTicks uint64) (actuate.Hold, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.fail("hold"); err != nil {
