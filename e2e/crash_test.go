@@ -217,10 +217,6 @@ func (b *box) detachedHubBesideUnit() {
 	if p.code != 2 || p.doc.Converged {
 		b.t.Errorf("--plan with a detached hub beside the installed unit: exit %d, converged %v; want 2, false", p.code, p.doc.Converged)
 	}
-	for pid, info := range b.procs(boxPids(s)...) {
-		if !info.Alive || info.StartTicks != before[pid].StartTicks {
-			b.t.Errorf("--plan stopped pid %d (%s)", pid, before[pid].Argv)
-		}
-	}
+	b.untouched(b.t, before, "--plan")
 	b.t.Logf("--plan beside the installed unit: exit %d in %s", p.code, time.Since(t0))
 }

@@ -460,11 +460,7 @@ func TestNoDetachedBoxFromTheTimer(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "would be killed at once") {
 		t.Errorf("the run inside parachute-reconcile-e2e.service did not exit 3 (blocked) naming why: %v\n%s", err, out)
 	}
-	for _, pid := range old {
-		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
-			t.Errorf("the blocked run stopped pid %d (%v)", pid, before[pid].Argv)
-		}
-	}
+	b.untouched(t, before, "the blocked run")
 }
 
 // ansiblePlay runs the role with Debian's ansible-playbook inside the
@@ -565,11 +561,7 @@ func TestAnsibleRole(t *testing.T) {
 	if stats["changed"] < 1 || stats["failures"] != 0 || len(fails) > 0 {
 		t.Fatalf("check mode: stats %v, failures %q", stats, fails)
 	}
-	for _, pid := range old {
-		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
-			t.Errorf("check mode stopped pid %d (%v)", pid, before[pid].Argv)
-		}
-	}
+	b.untouched(t, before, "check mode")
 	if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
 		t.Errorf("check mode wrote the hub unit: %v", err)
 	}
@@ -585,11 +577,7 @@ func TestAnsibleRole(t *testing.T) {
 	if stats["changed"] < 1 || stats["failures"] != 0 || len(fails) > 0 {
 		t.Fatalf("check mode, installed: stats %v, failures %q", stats, fails)
 	}
-	for _, pid := range old {
-		if info := b.procs(pid)[pid]; !info.Alive || info.StartTicks != before[pid].StartTicks {
-			t.Errorf("check mode (installed) stopped pid %d (%v)", pid, before[pid].Argv)
-		}
-	}
+	b.untouched(t, before, "check mode (installed)")
 
 	stats, fails = b.ansiblePlay(t, false, nil)
 	if stats["changed"] < 1 || stats["failures"] != 0 || len(fails) > 0 {

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -257,6 +259,20 @@ done`
 		out[pid] = info
 	}
 	return out
+}
+
+// untouched fails t for every process of before that is gone now, or
+// whose pid names another process: what a run that is blocked, refused or
+// only planning must leave running. what names that run in the message.
+func (b *box) untouched(t testing.TB, before map[int]procInfo, what string) {
+	t.Helper()
+	pids := slices.Sorted(maps.Keys(before))
+	after := b.procs(pids...)
+	for _, pid := range pids {
+		if !after[pid].Alive || after[pid].StartTicks != before[pid].StartTicks {
+			t.Errorf("%s stopped pid %d (%v)", what, pid, before[pid].Argv)
+		}
+	}
 }
 
 // boxPids is every pid the snapshot attributes to the box: the live

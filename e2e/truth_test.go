@@ -215,9 +215,5 @@ func TestReadOnlyHomeIsBlocked(t *testing.T) {
 	if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
 		t.Errorf("the blocked run installed the hub unit: %v", err)
 	}
-	for pid, info := range b.procs(old...) {
-		if !info.Alive || info.StartTicks != before[pid].StartTicks {
-			t.Errorf("pid %d (%v) was stopped by a blocked run", pid, before[pid].Argv)
-		}
-	}
+	b.untouched(t, before, "a blocked run")
 }

@@ -303,11 +303,7 @@ func TestPlanChangesNothing(t *testing.T) {
 	if d := diffTrees(before, trees()); len(d) > 0 {
 		t.Errorf("--plan changed files:\n  %s", strings.Join(d, "\n  "))
 	}
-	for pid, info := range b.procs(pids...) {
-		if !info.Alive || info.StartTicks != procs[pid].StartTicks {
-			t.Errorf("--plan touched pid %d (%s)", pid, procs[pid].Argv)
-		}
-	}
+	b.untouched(t, procs, "--plan")
 	if got := boxPids(b.observe()); fmt.Sprint(got) != fmt.Sprint(pids) {
 		t.Errorf("box pids %v, were %v", got, pids)
 	}

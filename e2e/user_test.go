@@ -54,11 +54,7 @@ func TestCutoverUser(t *testing.T) {
 		if len(r.doc.Applied) != 0 {
 			t.Errorf("a blocked run applied %v", stepNames(r.doc.Applied))
 		}
-		for pid, info := range b.procs(old...) {
-			if !info.Alive || info.StartTicks != start[pid].StartTicks {
-				t.Errorf("pid %d (%s) was stopped by a blocked run", pid, start[pid].Argv)
-			}
-		}
+		b.untouched(t, start, "a blocked run")
 		if _, err := os.Lstat(b.in.HostPath(b.unitPath(hubUnit))); !os.IsNotExist(err) {
 			t.Errorf("a blocked run wrote the unit: %v", err)
 		}
@@ -188,9 +184,5 @@ func TestLingerRefusedUser(t *testing.T) {
 	if b.lingerOn() {
 		t.Error("linger is on")
 	}
-	for pid, info := range b.procs(old...) {
-		if !info.Alive || info.StartTicks != start[pid].StartTicks {
-			t.Errorf("pid %d (%s) was stopped by a blocked run", pid, start[pid].Argv)
-		}
-	}
+	b.untouched(t, start, "a blocked run")
 }
