@@ -348,7 +348,7 @@ func (p *procFS) walkNames(rootFd int, names []string, inodes map[uint64]bool) w
 		if err != nil || pid <= 0 {
 			continue
 		}
-		data, err := procfs.ReadStatAt(rootFd, name, p.buf)
+		data, err := procfs.RawReadStatAt(rootFd, name, p.buf)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
 				res.unreadableStat[pid] = err // exists, but hidden from us (hidepid, …)

@@ -62,22 +62,43 @@ func Openat(dirFd int, path string, flags int) (int, error) {
 // at most 16), so a 4 KiB buffer always does. The errors wrap the errno: a
 // process that exited since it was listed is fs.ErrNotExist or ESRCH; a
 // line that does not fit in buf is an error, not a part of it.
-//
-// Its calls are raw (see RawOpenat): it is the walk's most frequent read.
 func ReadStatAt(rootFd int, pid string, buf []byte) ([]byte, error) {
+	path := pid + "/stat"
+	fd, err := Openat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		return wholeStatLine(path, buf, n, err)
+	}
+}
+
+// RawReadStatAt is ReadStatAt made of raw calls (see RawOpenat), for the
+// walk over every process of the table, whose most frequent read it is.
+func RawReadStatAt(rootFd int, pid string, buf []byte) ([]byte, error) {
 	var pb [32]byte
-	path := append(append(pb[:0], pid...), "/stat\x00"...)
-	fd, err := RawOpenat(rootFd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
+	fd, err := RawOpenat(rootFd, append(append(pb[:0], pid...), "/stat\x00"...), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: pid + "/stat", Err: err}
 	}
 	defer RawClose(fd)
 	n, err := RawRead(fd, buf)
+	return wholeStatLine(pid+"/stat", buf, n, err)
+}
+
+// wholeStatLine is the result of reading n bytes of a stat file into buf: the
+// whole line, or why not.
+func wholeStatLine(path string, buf []byte, n int, err error) ([]byte, error) {
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: pid + "/stat", Err: err}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
 	if n == 0 || n == len(buf) || buf[n-1] != '\n' {
-		return nil, &fs.PathError{Op: "read", Path: pid + "/stat", Err: errors.New("not one whole stat line")}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not one whole stat line")}
 	}
 	return buf[:n], nil
 }

@@ -17,11 +17,23 @@ import (
 // off from its 20 µs tick. A raw call keeps its P.
 //
 // That is right only for a call that cannot wait on anything another
-// process controls: these are used for a process's stat, its fd directory
-// and its fd links, which the kernel answers under short locks of its own
-// (no target's mmap lock, no exec lock). A process's cmdline, environ and
+// process controls: these are used by the observation's walk for a
+// process's stat, its fd directory and its fd links, which the kernel
+// answers under short locks of its own (task_lock, the sighand lock, RCU;
+// no target's mmap lock, no exec lock). A process's cmdline, environ and
 // the like, which can wait on the target's memory, are read the ordinary
-// way. Each call is retried on EINTR: a raw call is interrupted by the
+// way, and so is everything the stop's polls read.
+//
+// What a raw call can still do: run the target's own cleanup in this
+// thread. If the target exits during the read of its stat, this thread's
+// reference to its memory may be the last (mmput: freeing a large address
+// space takes milliseconds), and so may its reference to a file behind an
+// fd link (fput: a socket's close, a FUSE release). Such a call is long,
+// and while it lasts the runtime cannot stop this goroutine, so a garbage
+// collection waits for it. That is why the stop's polls, made while
+// hundreds of processes exit, use the ordinary calls (ReadStatAt).
+//
+// Each call is retried on EINTR: a raw call is interrupted by the
 // runtime's preemption signal as any other is.
 
 // RawOpenat is openat(2) of the NUL-terminated path at dirFd, mode 0.

@@ -22,12 +22,20 @@ func TestRawCallsMatchTheOrdinaryOnes(t *testing.T) {
 	self := strconv.Itoa(os.Getpid())
 
 	buf := make([]byte, 4096)
-	got, err := ReadStatAt(rootFd, self, buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(got, []byte(self+" (")) {
-		t.Errorf("ReadStatAt(%s) = %q, not this process's stat line", self, got)
+	for name, read := range map[string]func(int, string, []byte) ([]byte, error){"ReadStatAt": ReadStatAt, "RawReadStatAt": RawReadStatAt} {
+		got, err := read(rootFd, self, buf)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.HasPrefix(got, []byte(self+" (")) || got[len(got)-1] != '\n' {
+			t.Errorf("%s(%s) = %q, not this process's stat line", name, self, got)
+		}
+		if _, err := read(unix.AT_FDCWD, "/proc/0", buf); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s(/proc/0): %v, want not-exist", name, err)
+		}
+		if _, err := read(rootFd, self, make([]byte, 8)); err == nil {
+			t.Errorf("%s into 8 bytes: no error for a line that does not fit", name)
+		}
 	}
 
 	want, err := os.Readlink("/proc/" + self + "/exe")
@@ -72,8 +80,5 @@ func TestRawErrorsAreErrnos(t *testing.T) {
 	_, err := RawOpenat(unix.AT_FDCWD, []byte("/proc/no-such-entry\x00"), unix.O_RDONLY)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("RawOpenat of a missing entry: %v, want ENOENT", err)
-	}
-	if _, err := ReadStatAt(unix.AT_FDCWD, "/proc/0", make([]byte, 64)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadStatAt(/proc/0): %v, want not-exist", err)
 	}
 }
