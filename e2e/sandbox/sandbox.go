@@ -112,9 +112,15 @@ var privateTrees = []string{
 }
 
 // Private reports whether the absolute path inside is in one of the
-// instance's private trees: one privateTrees names, and that the running
+// instance's private trees: one privateTrees names, that the running
 // instance has a copy of, not the host's (a different file system, or a
-// different file, from the host's at the same path).
+// different file, from the host's at the same path), and reached from it
+// through real directories of that copy only (no symbolic link, no other
+// mount on the way, either of which could lead back to the host).
+//
+// A final component that is a symbolic link is private as the link:
+// Lstat, Readlink and Remove act on the link itself, but opening it
+// follows it, possibly out of the instance, so no test writes through one.
 func (in *Instance) Private(inside string) bool {
 	p := filepath.Clean("/" + inside)
 	for _, tree := range privateTrees {
@@ -125,12 +131,45 @@ func (in *Instance) Private(inside string) bool {
 		if unix.Stat(in.rootPath(tree), &mine) != nil {
 			return false
 		}
-		if unix.Stat(tree, &host) != nil {
-			return true // the host has no such path: the instance's is its own
+		switch err := unix.Stat(tree, &host); {
+		case err == unix.ENOENT:
+			// The host has no such path: the instance's is its own.
+		case err != nil, mine.Dev == host.Dev && mine.Ino == host.Ino:
+			return false
 		}
-		return mine.Dev != host.Dev || mine.Ino != host.Ino
+		return in.plainBelow(tree, p, mine)
 	}
 	return false
+}
+
+// plainBelow reports whether every existing component of p below tree
+// (whose stat is root) is a directory on root's file system, the last one
+// allowed to be anything but another file system's directory. A component
+// that does not exist yet ends the check: whatever a test makes there is
+// made inside.
+func (in *Instance) plainBelow(tree, p string, root unix.Stat_t) bool {
+	rest := strings.TrimPrefix(strings.TrimPrefix(p, tree), "/")
+	if rest == "" {
+		return true
+	}
+	parts := strings.Split(rest, "/")
+	cur := tree
+	for i, part := range parts {
+		cur += "/" + part
+		var st unix.Stat_t
+		switch err := unix.Lstat(in.rootPath(cur), &st); {
+		case err == unix.ENOENT:
+			return true
+		case err != nil:
+			return false
+		}
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		last := i == len(parts)-1
+		if isDir && st.Dev != root.Dev || !isDir && !last {
+			return false
+		}
+	}
+	return true
 }
 
 // Systemctl runs `systemctl ARGS...` inside as root and returns its standard

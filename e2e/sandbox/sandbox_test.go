@@ -227,8 +227,11 @@ func privateTreesAreTheInstances(t *testing.T, in *Instance) {
 		if _, err := os.Stat(tree); err != nil && tree == "/etc/polkit-1/rules.d" {
 			want = false // the host has none, so the instance has no copy
 		}
-		if got := in.Private(tree + "/x"); got != want {
-			t.Errorf("Private(%s/x) = %v, want %v", tree, got, want)
+		if got := in.Private(tree); got != want {
+			t.Errorf("Private(%s) = %v, want %v", tree, got, want)
+		}
+		if st, err := os.Stat(in.rootPath(tree)); err == nil && st.IsDir() && in.Private(tree+"/x") != want {
+			t.Errorf("Private(%s/x) = %v, want %v", tree, !want, want)
 		}
 	}
 	for _, p := range []string{"/opt/x", "/etc/polkit-1/x", "/etc/systemd/../polkit-1/x", "/var/lib/x", "/usr/bin/x", "/root/x", "/"} {
@@ -243,6 +246,14 @@ func privateTreesAreTheInstances(t *testing.T, in *Instance) {
 			}()
 			in.HostPath(p)
 		}()
+	}
+	// A link inside a private tree is the link, not a way out of it.
+	if err := os.Symlink("/", in.HostPath("/run/sbx-escape")); err != nil {
+		t.Fatal(err)
+	}
+	if !in.Private("/run/sbx-escape") || in.Private("/run/sbx-escape/opt/x") {
+		t.Errorf("through a link to /: Private(the link) = %v, Private(below it) = %v; want true, false",
+			in.Private("/run/sbx-escape"), in.Private("/run/sbx-escape/opt/x"))
 	}
 	if !in.Private("/etc/polkit-1/rules.d") {
 		return
