@@ -133,7 +133,8 @@ type World struct {
 	FDLimit int
 	// OnHold, when set, is called after each hold is taken, with the held
 	// pid: a test's way to change the world between a hold and its
-	// signal (Reuse the pid, say).
+	// signal (Reuse the pid, say). Set it before Apply; it is called on
+	// the goroutine that holds, outside the world's lock.
 	OnHold func(pid int)
 
 	now      time.Time
@@ -229,8 +230,9 @@ func (w *World) Spawn(p Proc) int {
 // Reuse ends the process at pid, if it still runs, and starts p with the
 // same pid, as a kernel hands a freed pid out again: p has a new start
 // time, and a hold on the old process still refers to the old one. Like a
-// kernel, it never reuses a pid that is still a live group's or session's
-// id; asked to, it panics.
+// kernel, it never reuses a pid not yet freed: a zombie's (Unreaped), or
+// the id of a group or session that still has a member, a zombie member
+// included; asked to, it panics.
 func (w *World) Reuse(pid int, p Proc) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -238,8 +240,9 @@ func (w *World) Reuse(pid int, p Proc) {
 		w.kill(old)
 	}
 	for _, o := range w.procs {
-		if !o.dead && (o.Pgid == pid || o.Sid == pid) {
-			panic(fmt.Sprintf("actuatetest: pid %d is still the id of pid %d's group or session", pid, o.Pid))
+		member := !o.dead || o.Unreaped
+		if o.Pid == pid && o.Unreaped || member && (o.Pgid == pid || o.Sid == pid) {
+			panic(fmt.Sprintf("actuatetest: pid %d is not free: pid %d still has it (as its own, its group's or its session's id)", pid, o.Pid))
 		}
 	}
 	w.spawnAt(pid, p)

@@ -42,13 +42,25 @@ func TestReuse(t *testing.T) {
 		t.Errorf("violations after signalling the stranger: %v", w.Violations)
 	}
 
+	// Pids not yet free: a group's id while a member lives, a zombie's,
+	// and a group's id while only a zombie member is left.
 	leader := w.Spawn(Proc{Argv: []string{"wrapper"}})
 	w.Spawn(Proc{Argv: []string{"child"}, PPid: leader, Pgid: leader})
 	w.Exit(leader)
-	defer func() {
-		if recover() == nil {
-			t.Error("Reuse gave out the pid of a group with a live member")
-		}
-	}()
-	w.Reuse(leader, Proc{Argv: []string{"stranger"}})
+	zombie := w.Spawn(Proc{Argv: []string{"unreaped"}, Unreaped: true})
+	w.Exit(zombie)
+	lead2 := w.Spawn(Proc{Argv: []string{"wrapper"}})
+	kid := w.Spawn(Proc{Argv: []string{"child"}, PPid: lead2, Pgid: lead2, Unreaped: true})
+	w.Exit(lead2)
+	w.Exit(kid)
+	for what, pid := range map[string]int{"a group with a live member": leader, "a zombie": zombie, "a group with a zombie member": lead2} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Reuse gave out the pid of %s", what)
+				}
+			}()
+			w.Reuse(pid, Proc{Argv: []string{"stranger"}})
+		}()
+	}
 }
