@@ -215,6 +215,9 @@ func renderCutoverVerdicts(w io.Writer, r scaleReport) {
 // per, into the modules' own exits (box A's, the same processes signalled
 // the same way, none of the reconciler's doing) and the rest, which is the
 // reconciler's: what the figure is when the machine's exits are set aside.
+// Both parts are approximate: the exits' part is an average over box A's
+// whole stop (its fixed part included, as box A is not measured at ten
+// modules), and the rest is a difference of medians, not of paired runs.
 func renderOwnShare(w io.Writer, r scaleReport, per time.Duration) {
 	var gone []time.Duration
 	for _, c := range r.Cutover500 {
@@ -223,11 +226,12 @@ func renderOwnShare(w io.Writer, r scaleReport, per time.Duration) {
 	modules := r.largeModules()
 	g := summarize(gone).med
 	exit := g / time.Duration(max(modules, 1))
-	rest := fmt.Sprintf("the rest, %.2f ms per extra module", float64(per-exit)/float64(time.Millisecond))
+	restMs := float64(per-exit) / float64(time.Millisecond)
+	rest := fmt.Sprintf("the rest, about %.2f ms per extra module (a difference of medians, so approximate)", restMs)
 	if per < exit {
-		rest = fmt.Sprintf("none that shows (the rest is %.2f ms: box B's exits came out faster than box A's)", float64(per-exit)/float64(time.Millisecond))
+		rest = fmt.Sprintf("none that shows: the rest, %.2f ms, is within the noise of the two medians", restMs)
 	}
-	fmt.Fprintf(w, "- Of that cost per extra module, the modules' own exits: box A's %d modules were all gone %s after SIGTERM (median), %.2f ms a module, which no reconciler can shorten; the reconciler's own share is %s.\n",
+	fmt.Fprintf(w, "- Of that cost per extra module, the modules' own exits: box A's %d modules were all gone %s after SIGTERM (median), about %.2f ms a module (an average over the whole stop), which no reconciler can shorten; the reconciler's own share is %s.\n",
 		modules, ms(g), float64(exit)/float64(time.Millisecond), rest)
 }
 

@@ -37,8 +37,8 @@ func TestScaleReportSetsWaitModulesApart(t *testing.T) {
 		"Without `wait-modules`",
 		"median overhead 400.0 ms (min 400.0 ms, max 400.0 ms): **met**",
 		"(1500.0 ms − 500.0 ms) ÷ 490 = 2.04 ms: **missed**",
-		"box A's 500 modules were all gone 1000.0 ms after SIGTERM (median), 2.00 ms a module",
-		"the reconciler's own share is the rest, 0.04 ms per extra module",
+		"box A's 500 modules were all gone 1000.0 ms after SIGTERM (median), about 2.00 ms a module",
+		"the reconciler's own share is the rest, about 0.04 ms per extra module",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)
