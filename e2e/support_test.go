@@ -263,14 +263,22 @@ done`
 
 // untouched fails t for every process of before that is gone now, or
 // whose pid names another process: what a run that is blocked, refused or
-// only planning must leave running. what names that run in the message.
+// only planning must leave running. before must be a non-empty set of
+// processes that were running: a check of nothing passes nothing. what
+// names the run in the messages.
 func (b *box) untouched(t testing.TB, before map[int]procInfo, what string) {
 	t.Helper()
+	if len(before) == 0 {
+		t.Fatalf("no process to check %s left running", what)
+	}
 	pids := slices.Sorted(maps.Keys(before))
 	after := b.procs(pids...)
 	for _, pid := range pids {
+		if !before[pid].Alive {
+			t.Fatalf("pid %d was not running before %s", pid, what)
+		}
 		if !after[pid].Alive || after[pid].StartTicks != before[pid].StartTicks {
-			t.Errorf("%s stopped pid %d (%v)", what, pid, before[pid].Argv)
+			t.Errorf("pid %d (%v) did not survive %s", pid, before[pid].Argv, what)
 		}
 	}
 }

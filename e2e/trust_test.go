@@ -98,26 +98,6 @@ func (b *box) addRows(rows ...map[string]any) {
 	}
 }
 
-// survived fails for every process of before that is gone or is now another
-// process (start time changed).
-func (b *box) survived(before map[int]procInfo, what string) {
-	b.t.Helper()
-	pids := make([]int, 0, len(before))
-	for pid := range before {
-		pids = append(pids, pid)
-	}
-	slices.Sort(pids)
-	after := b.procs(pids...)
-	for _, pid := range pids {
-		if !before[pid].Alive {
-			b.t.Fatalf("pid %d (%s) was not running before the run", pid, what)
-		}
-		if !after[pid].Alive || after[pid].StartTicks != before[pid].StartTicks {
-			b.t.Errorf("pid %d (%s, %s) did not survive the run (%s)", pid, before[pid].Argv, what, b.t.Name())
-		}
-	}
-}
-
 // noStopOf fails for every stop step, applied or planned, whose pid is one
 // of pids.
 func noStopOf(t *testing.T, r result, pids ...int) {
@@ -236,7 +216,7 @@ func TestTrustSubstringMarker(t *testing.T) {
 		t.Logf("blocker: pid %d port %d: %s (fix: %s)", bl.Pid, bl.Port, bl.Reason, bl.Fix)
 	}
 	noStopOf(t, r, stranger)
-	b.survived(before, "the box or the stranger")
+	b.untouched(b.t, before, "the run (the box or the stranger)")
 	b.unitFileAbsent(hubUnit)
 }
 
@@ -267,7 +247,7 @@ func TestTrustNoMarkerRow(t *testing.T) {
 			}
 		}
 		noStopOf(t, r, sleep)
-		b.survived(before, "sleep named by vault.pid")
+		b.untouched(b.t, before, "the run (sleep named by vault.pid)")
 		if !mentionsPid(r.doc, sleep) {
 			t.Errorf("the document does not report pid %d of %s (pidfiles %+v, notes %q)", sleep, pidfile, r.doc.Snapshot.Pidfiles, r.doc.Notes)
 		}
@@ -325,7 +305,7 @@ func TestTrustParachuteWord(t *testing.T) {
 				t.Logf("pidfile %s: pid %d %s (%s)", pf.Path, pf.Pid, pf.State, pf.Reason)
 			}
 			noStopOf(t, r, tail, sleep)
-			b.survived(before, "tail of hub.log in hub.pid, sleep in <HOME> in runner.pid")
+			b.untouched(b.t, before, "the run (tail of hub.log in hub.pid, sleep in <HOME> in runner.pid)")
 			for pid, info := range b.procs(tail, sleep) {
 				if info.Alive {
 					b.killPid(pid)
@@ -377,7 +357,7 @@ func TestTrustAncestors(t *testing.T) {
 			t.Logf("blocker: pid %d port %d: %s", bl.Pid, bl.Port, bl.Reason)
 		}
 		noStopOf(t, r, py, shell)
-		b.survived(before, "the box or the stranger")
+		b.untouched(b.t, before, "the run (the box or the stranger)")
 		b.unitFileAbsent(hubUnit)
 		for _, pid := range []int{py, shell} {
 			if b.procs(pid)[pid].Alive {
@@ -454,7 +434,7 @@ exec sleep 3600
 			t.Fatalf("the wrapper %d is the reconciler (%d) or its parent (%d), not its grandparent", wpid, r.doc.Snapshot.Self, r.doc.Snapshot.Parent)
 		}
 		noStopOf(t, r, wpid)
-		b.survived(before, "the reconciler's grandparent, named by hub.pid")
+		b.untouched(b.t, before, "the run (the reconciler's grandparent, named by hub.pid)")
 		if r.code != 0 && r.code != 3 {
 			t.Errorf("exit %d, want 0 or 3\n%s", r.code, describe(r))
 		}
@@ -530,7 +510,7 @@ func TestTrustRootOnUserHome(t *testing.T) {
 	if d := diffTrees(userUnitsBefore, fileTree(t, b.in.HostPath(filepath.Join(b.as.Home, ".config")))); len(d) > 0 {
 		t.Errorf("root's run changed %s/.config:\n  %s", b.as.Home, strings.Join(d, "\n  "))
 	}
-	b.survived(before, "the user's box")
+	b.untouched(b.t, before, "the run (the user's box)")
 }
 
 // TestTrustPlantedLinks proves rule 7 (writes never follow links): a

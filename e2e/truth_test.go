@@ -143,12 +143,7 @@ func TestBreakingDropInBlocksBeforeStopping(t *testing.T) {
 	if !named {
 		t.Errorf("no blocker names the drop-in: %+v", r.doc.Blockers)
 	}
-	after := b.procs(before...)
-	for _, pid := range before {
-		if !after[pid].Alive || after[pid].StartTicks != procs[pid].StartTicks {
-			t.Errorf("pid %d (%v) was stopped for a start bound to fail", pid, procs[pid].Argv)
-		}
-	}
+	b.untouched(t, procs, "a start bound to fail")
 	if err := os.Remove(filepath.Join(dir, "override.conf")); err != nil {
 		t.Fatal(err)
 	}
