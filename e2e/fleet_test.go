@@ -442,8 +442,7 @@ func TestNoDetachedBoxFromTheTimer(t *testing.T) {
 	t.Parallel()
 	b := newBox(t)
 	b.detachedEra()
-	old := boxPids(b.observe())
-	before := b.procs(old...)
+	before := b.boxProcs()
 	out, err := b.run(b.bins.parachute, "timer", "install", "--home", b.home, "--spec", b.spec, "--desired", "detached")
 	if err == nil || !strings.Contains(out, "cannot keep a box detached") {
 		t.Errorf("timer install --desired detached: %v\n%s", err, out)

@@ -261,6 +261,14 @@ done`
 	return out
 }
 
+// boxProcs is every process the box has now (boxPids of an observation),
+// as procs reads them: what a run that must change nothing is checked
+// against (untouched).
+func (b *box) boxProcs() map[int]procInfo {
+	b.t.Helper()
+	return b.procs(boxPids(b.observe())...)
+}
+
 // untouched fails t for every process of before that is gone now, or
 // whose pid names another process: what a run that is blocked, refused or
 // only planning must leave running. before must be a non-empty set of

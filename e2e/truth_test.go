@@ -198,8 +198,7 @@ func TestReadOnlyHomeIsBlocked(t *testing.T) {
 	t.Parallel()
 	b := newBox(t)
 	b.detachedEra()
-	old := boxPids(b.observe())
-	before := b.procs(old...)
+	before := b.boxProcs()
 	b.mustRun("mount", "--bind", b.home, b.home)
 	b.mustRun("mount", "-o", "remount,bind,ro", b.home)
 
