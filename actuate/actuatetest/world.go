@@ -584,9 +584,8 @@ type worldHold struct {
 func (h *worldHold) Exited() (bool, error) {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	if h.released {
-		h.w.Violations = append(h.w.Violations, fmt.Sprintf("hold on pid %d asked after its release", h.p.Pid))
-		return false, errors.New("hold released")
+	if h.usedReleased("asked") {
+		return false, errHoldReleased
 	}
 	return h.p.dead, nil
 }
@@ -595,12 +594,11 @@ func (h *worldHold) Exited() (bool, error) {
 // has exited, whatever now has its pid), or its group.
 func (h *worldHold) Signal(pgid int, sig syscall.Signal) error {
 	h.w.mu.Lock()
-	if h.released {
-		h.w.Violations = append(h.w.Violations, fmt.Sprintf("signal %d through the hold on pid %d after its release", sig, h.p.Pid))
-		h.w.mu.Unlock()
-		return errors.New("hold released")
-	}
+	released := h.usedReleased(fmt.Sprintf("signalled (%d)", sig))
 	h.w.mu.Unlock()
+	if released {
+		return errHoldReleased
+	}
 	if pgid > 0 {
 		return h.w.Signal(0, pgid, sig)
 	}
@@ -622,12 +620,23 @@ func (h *worldHold) Signal(pgid int, sig syscall.Signal) error {
 func (h *worldHold) Release() {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	if h.released {
-		h.w.Violations = append(h.w.Violations, fmt.Sprintf("hold on pid %d released twice", h.p.Pid))
+	if h.usedReleased("released again") {
 		return
 	}
 	h.released = true
 	h.w.openHolds--
+}
+
+// errHoldReleased is what a released hold answers.
+var errHoldReleased = errors.New("hold released")
+
+// usedReleased reports whether h was released, recording the use (how) of
+// a released hold as a violation (h.w.mu held).
+func (h *worldHold) usedReleased(how string) bool {
+	if h.released {
+		h.w.Violations = append(h.w.Violations, fmt.Sprintf("hold on pid %d %s after its release", h.p.Pid, how))
+	}
+	return h.released
 }
 
 // Groups implements actuate.Processes as the real one does: a look takes

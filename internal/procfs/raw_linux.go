@@ -35,6 +35,13 @@ import (
 //
 // Each call is retried on EINTR: a raw call is interrupted by the
 // runtime's preemption signal as any other is.
+//
+// The wrappers repeat their retry loop rather than share one taking
+// uintptr arguments: a pointer converted to uintptr stays valid only in
+// the call of the assembly function itself (unsafe.Pointer's rule 4).
+// Passed through a Go helper, a stack buffer's address (the callers'
+// NUL-terminated names are on the stack) would go stale if the helper's
+// call grew the stack.
 
 // RawOpenat is openat(2) of the NUL-terminated path at dirFd, mode 0.
 func RawOpenat(dirFd int, path []byte, flags int) (int, error) {
